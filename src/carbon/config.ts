@@ -1,0 +1,101 @@
+import { ConfigError } from '../config/errors.js';
+import { parseDuration } from '../config/duration.js';
+
+export const PROVIDERS = [
+  'exporter-configmap',
+  'electricitymaps',
+  'watttime',
+  'uk-carbon-intensity',
+  'carbon-aware-sdk',
+  'prometheus',
+  'file',
+  'sample',
+] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+/** The `intensity:` block of the config file, validated, durations in milliseconds. */
+export interface IntensityConfig {
+  provider: ProviderName;
+  /** Zone, region, region id or postcode as the provider names it; `auto` maps the node's cloud region. */
+  location: string;
+  baseUrl?: string;
+  refreshIntervalMs: number;
+  maxDataAgeMs: number;
+  timeoutMs: number;
+  /** electricitymaps, prometheus: the environment variable that holds the token. */
+  tokenEnv?: string;
+  /** watttime: environment variables for the login. */
+  usernameEnv?: string;
+  passwordEnv?: string;
+  /** prometheus: the instant PromQL query. */
+  query?: string;
+  /** file: the JSON or CSV forecast file. */
+  path?: string;
+  /** exporter-configmap: where the exporter writes. */
+  configMap: { namespace: string; name: string; key: string };
+}
+
+export const DEFAULT_INTENSITY: IntensityConfig = {
+  provider: 'sample',
+  location: 'sample',
+  refreshIntervalMs: 5 * 60_000,
+  maxDataAgeMs: 2 * 3_600_000,
+  timeoutMs: 10_000,
+  configMap: { namespace: 'kube-system', name: 'carbon-intensity', key: 'data' },
+};
+
+const KNOWN_KEYS = new Set([
+  'provider', 'location', 'baseUrl', 'refreshInterval', 'maxDataAge', 'timeout',
+  'tokenEnv', 'usernameEnv', 'passwordEnv', 'query', 'path', 'configMap',
+]);
+
+function optionalString(raw: Record<string, unknown>, key: string, prefix: string): string | undefined {
+  const v = raw[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || v.trim() === '') throw new ConfigError(`${prefix}.${key}`, 'must be a non-empty string');
+  return v;
+}
+
+/** Validate the `intensity:` block; every error names the key. */
+export function parseIntensityConfig(raw: unknown, prefix = 'intensity'): IntensityConfig {
+  if (raw === undefined || raw === null) return { ...DEFAULT_INTENSITY };
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(prefix, 'must be a mapping');
+  const r = raw as Record<string, unknown>;
+  for (const k of Object.keys(r)) {
+    if (!KNOWN_KEYS.has(k)) throw new ConfigError(`${prefix}.${k}`, `unknown key (known: ${[...KNOWN_KEYS].join(', ')})`);
+  }
+  const provider = r.provider ?? 'sample';
+  if (typeof provider !== 'string' || !(PROVIDERS as readonly string[]).includes(provider)) {
+    throw new ConfigError(`${prefix}.provider`, `must be one of ${PROVIDERS.join(', ')}, got ${JSON.stringify(provider)}`);
+  }
+  const cfg: IntensityConfig = {
+    ...DEFAULT_INTENSITY,
+    provider: provider as ProviderName,
+    location: optionalString(r, 'location', prefix) ?? (provider === 'sample' ? 'sample' : ''),
+  };
+  if (r.refreshInterval !== undefined) cfg.refreshIntervalMs = parseDuration(r.refreshInterval, `${prefix}.refreshInterval`);
+  if (r.maxDataAge !== undefined) cfg.maxDataAgeMs = parseDuration(r.maxDataAge, `${prefix}.maxDataAge`);
+  if (r.timeout !== undefined) cfg.timeoutMs = parseDuration(r.timeout, `${prefix}.timeout`);
+  if (cfg.refreshIntervalMs < 10_000) throw new ConfigError(`${prefix}.refreshInterval`, 'must be at least 10s');
+  if (cfg.timeoutMs <= 0) throw new ConfigError(`${prefix}.timeout`, 'must be greater than 0');
+  for (const k of ['baseUrl', 'tokenEnv', 'usernameEnv', 'passwordEnv', 'query', 'path'] as const) {
+    const v = optionalString(r, k, prefix);
+    if (v !== undefined) cfg[k] = v;
+  }
+  if (r.configMap !== undefined) {
+    const cm = r.configMap;
+    if (typeof cm !== 'object' || cm === null || Array.isArray(cm)) throw new ConfigError(`${prefix}.configMap`, 'must be a mapping of namespace, name, key');
+    const c = cm as Record<string, unknown>;
+    cfg.configMap = {
+      namespace: optionalString(c, 'namespace', `${prefix}.configMap`) ?? DEFAULT_INTENSITY.configMap.namespace,
+      name: optionalString(c, 'name', `${prefix}.configMap`) ?? DEFAULT_INTENSITY.configMap.name,
+      key: optionalString(c, 'key', `${prefix}.configMap`) ?? DEFAULT_INTENSITY.configMap.key,
+    };
+  }
+  if (cfg.provider !== 'sample' && cfg.provider !== 'file' && cfg.provider !== 'prometheus' && cfg.location === '') {
+    throw new ConfigError(`${prefix}.location`, `is required for provider ${cfg.provider}`);
+  }
+  if (cfg.provider === 'file' && cfg.path === undefined) throw new ConfigError(`${prefix}.path`, 'is required for provider file');
+  if (cfg.provider === 'prometheus' && cfg.query === undefined) throw new ConfigError(`${prefix}.query`, 'is required for provider prometheus');
+  return cfg;
+}

@@ -1,0 +1,44 @@
+/**
+ * The shape every carbon-intensity source produces and every consumer reads.
+ * Times are epoch milliseconds so the decision code compares numbers, not Dates.
+ */
+export interface IntensityPoint {
+  /** Start of the interval this value covers (epoch ms). */
+  readonly timestamp: number;
+  /** Length of the interval in minutes (> 0). */
+  readonly durationMinutes: number;
+  /** Grid carbon intensity in gCO2eq/kWh (>= 0). */
+  readonly gCO2eqPerKWh: number;
+}
+
+/**
+ * An immutable view of what a store knows at one moment. Admission and the timer take
+ * one snapshot per request or sweep; the store replaces (never mutates) its arrays, so a
+ * snapshot stays consistent while the store refreshes behind it.
+ */
+export interface CarbonSnapshot {
+  /** `provider:location`, e.g. `electricitymaps:DE`; written into the status annotation. */
+  readonly source: string;
+  /** When the last successful fetch finished (epoch ms), or null before the first one. */
+  readonly fetchedAt: number | null;
+  /** Past, current and forecast points, sorted by timestamp, non-overlapping. */
+  readonly points: readonly IntensityPoint[];
+  /** Data whose fetch is older than this is stale (`maxDataAge` of the config). */
+  readonly maxDataAgeMs: number;
+}
+
+/** A source of points. Implementations live in `providers/`, one file each. */
+export interface IntensitySource {
+  /** `provider:location`, used as the snapshot's `source`. */
+  readonly name: string;
+  /**
+   * Fetch the current value and whatever forecast the provider offers. Must honour
+   * `signal` (timeouts and shutdown) and throw on anything it cannot trust.
+   */
+  fetch(signal: AbortSignal): Promise<IntensityPoint[]>;
+}
+
+/** What admission and the timer hold: something that hands out the latest snapshot. */
+export interface CarbonReader {
+  snapshot(): CarbonSnapshot;
+}

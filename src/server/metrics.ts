@@ -1,0 +1,69 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric keda-carbon exports, on one dedicated registry (never prom-client's global
+ * one, so tests and several app instances in one process do not collide).
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'keda_carbon_' });
+  return {
+    registry,
+    admissionRequests: new Counter({
+      name: 'keda_carbon_admission_requests_total',
+      help: 'Admission reviews answered, by operation, kind and result (patched, allowed, denied, error, invalid).',
+      labelNames: ['operation', 'kind', 'result'] as const,
+      registers: [registry],
+    }),
+    admissionDuration: new Histogram({
+      name: 'keda_carbon_admission_duration_seconds',
+      help: 'Time to answer one admission review, body parsed to response built.',
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+      registers: [registry],
+    }),
+    capChanges: new Counter({
+      name: 'keda_carbon_cap_changes_total',
+      help: 'Writes (admission patches) that changed maxReplicaCount, by kind and direction (down, up).',
+      labelNames: ['kind', 'direction'] as const,
+      registers: [registry],
+    }),
+    carbonIntensity: new Gauge({
+      name: 'keda_carbon_carbon_intensity_gco2eq_per_kwh',
+      help: 'Current grid carbon intensity as last fetched, by source and location.',
+      labelNames: ['source', 'location'] as const,
+      registers: [registry],
+    }),
+    carbonDataAge: new Gauge({
+      name: 'keda_carbon_carbon_data_age_seconds',
+      help: 'Seconds since the last successful fetch, by source and location.',
+      labelNames: ['source', 'location'] as const,
+      registers: [registry],
+    }),
+    providerFetchErrors: new Counter({
+      name: 'keda_carbon_provider_fetch_errors_total',
+      help: 'Failed or rejected provider fetches, by source and reason (http, timeout, invalid).',
+      labelNames: ['source', 'reason'] as const,
+      registers: [registry],
+    }),
+    sweeps: new Counter({
+      name: 'keda_carbon_sweeps_total',
+      help: 'Re-touch sweeps run, by result (ok, error).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    sweepDuration: new Histogram({
+      name: 'keda_carbon_sweep_duration_seconds',
+      help: 'Wall time of one re-touch sweep.',
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    sweepObjects: new Counter({
+      name: 'keda_carbon_sweep_objects_total',
+      help: 'Objects handled by sweeps, by outcome (seen, touched, failed, invalid).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
