@@ -1,0 +1,106 @@
+import type { CarbonReader } from '../carbon/types.js';
+import type { RuntimeConfig } from '../config/config.js';
+import type { KedaObject } from '../decision/object.js';
+import { planObject } from '../decision/plan.js';
+import { resolvePolicy } from '../policy/resolve.js';
+import { buildPatch } from './patch.js';
+import { allowed, denied, finalize, parseReview, patched, type AdmissionRequest, type AdmissionResponseReview, type Verdict } from './review.js';
+
+/**
+ * The namespace-label seam: the cluster layer answers from a watch-backed cache, and only
+ * returns a promise for a namespace it has not seen yet. Without a cluster there is none.
+ */
+export interface NamespacePolicyLookup {
+  policyFor(namespace: string): string | null | Promise<string | null>;
+}
+
+export interface AdmissionDeps {
+  config(): RuntimeConfig;
+  carbon: CarbonReader;
+  namespaces?: NamespacePolicyLookup | undefined;
+  now(): number;
+}
+
+export type AdmissionResult = 'patched' | 'allowed' | 'denied' | 'error' | 'skipped';
+
+export interface AdmissionOutcome {
+  review: AdmissionResponseReview;
+  result: AdmissionResult;
+  operation: string;
+  kind: string;
+  /** Set when the answer changes maxReplicaCount. */
+  capChange?: { from: number; to: number };
+  /** One line for the log: which policy and why. */
+  reason: string;
+}
+
+const KEDA_KINDS = new Set(['ScaledObject', 'ScaledJob']);
+
+function isObject(v: unknown): v is KedaObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+async function namespacePolicy(deps: AdmissionDeps, namespace: string | undefined, warnings: string[]): Promise<string | null> {
+  if (!deps.namespaces || !namespace) return null;
+  try {
+    return await deps.namespaces.policyFor(namespace);
+  } catch (err) {
+    warnings.push(`keda-carbon: could not read the labels of namespace ${namespace} (${(err as Error).message}); namespace policy not applied`);
+    return null;
+  }
+}
+
+async function decideVerdict(request: AdmissionRequest, deps: AdmissionDeps): Promise<{ verdict: Verdict; result: AdmissionResult; reason: string; capChange?: { from: number; to: number } }> {
+  if (request.kind.group !== 'keda.sh' || !KEDA_KINDS.has(request.kind.kind)) {
+    return { verdict: allowed(), result: 'skipped', reason: `not a KEDA ScaledObject or ScaledJob: ${request.kind.group}/${request.kind.kind}` };
+  }
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') {
+    return { verdict: allowed(), result: 'skipped', reason: `operation ${request.operation} is not ours` };
+  }
+  if (request.subResource) return { verdict: allowed(), result: 'skipped', reason: `subresource ${request.subResource}` };
+  const object = request.object;
+  if (!isObject(object)) {
+    return { verdict: allowed(['keda-carbon: the AdmissionReview carries no object; write allowed unchanged']), result: 'error', reason: 'request.object missing' };
+  }
+  const oldObject = isObject(request.oldObject) ? request.oldObject : null;
+  const config = deps.config();
+  const warnings: string[] = [];
+  const nsPolicy = await namespacePolicy(deps, request.namespace ?? object.metadata?.namespace, warnings);
+  const resolution = resolvePolicy(object, config, nsPolicy);
+  const plan = planObject({ object, oldObject, resolution, carbon: deps.carbon.snapshot(), now: deps.now(), invalidPolicy: config.invalidPolicy });
+
+  if (plan.kind === 'deny') return { verdict: denied(plan.message), result: 'denied', reason: plan.message };
+  if (plan.kind === 'untouched') return { verdict: allowed([...warnings, ...plan.warnings]), result: 'allowed', reason: plan.reason };
+  const patch = buildPatch(object, plan);
+  const from = typeof object.spec?.maxReplicaCount === 'number' ? object.spec.maxReplicaCount : undefined;
+  const capChange = from !== plan.maxReplicaCount ? { from: from ?? 100, to: plan.maxReplicaCount } : undefined;
+  return {
+    verdict: patched(patch, [...warnings, ...plan.warnings]),
+    result: patch.length > 0 ? 'patched' : 'allowed',
+    reason: plan.reason,
+    ...(capChange ? { capChange } : {}),
+  };
+}
+
+/**
+ * AdmissionReview in, AdmissionReview out. Throws `BadReviewError` only when the body is
+ * not a v1 AdmissionReview with a uid (the HTTP layer answers 400). Anything that goes
+ * wrong after that is our fault and fails open: allowed, unchanged, with a warning, and
+ * always with the request's uid.
+ */
+export async function handleAdmission(body: unknown, deps: AdmissionDeps): Promise<AdmissionOutcome> {
+  const request = parseReview(body);
+  const base = { operation: request.operation, kind: request.kind.kind };
+  try {
+    const { verdict, result, reason, capChange } = await decideVerdict(request, deps);
+    return { ...base, review: finalize(request.uid, verdict), result, reason, ...(capChange ? { capChange } : {}) };
+  } catch (err) {
+    const message = (err as Error)?.message ?? String(err);
+    return {
+      ...base,
+      review: finalize(request.uid, allowed([`keda-carbon: internal error, write allowed unchanged: ${message}`])),
+      result: 'error',
+      reason: `internal error: ${message}`,
+    };
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The admission.k8s.io/v1 AdmissionReview wire format, the small response builders and the
+ * one final step that echoes the uid and encodes the patch. Nothing here does I/O.
+ */
+
+export interface GroupVersionKind {
+  group: string;
+  version: string;
+  kind: string;
+}
+
+export interface AdmissionRequest {
+  uid: string;
+  kind: GroupVersionKind;
+  resource?: { group: string; version: string; resource: string };
+  subResource?: string;
+  name?: string;
+  namespace?: string;
+  operation: 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+  object?: unknown;
+  oldObject?: unknown;
+  dryRun?: boolean;
+}
+
+export interface JsonPatchOp {
+  op: 'add' | 'replace' | 'remove' | 'test';
+  path: string;
+  value?: unknown;
+}
+
+/** A response before the final step: what we decided, without uid or encoding. */
+export interface Verdict {
+  allowed: boolean;
+  patch?: JsonPatchOp[];
+  warnings?: string[];
+  status?: { code: number; message: string; reason?: string };
+}
+
+export interface AdmissionResponseReview {
+  apiVersion: 'admission.k8s.io/v1';
+  kind: 'AdmissionReview';
+  response: {
+    uid: string;
+    allowed: boolean;
+    patchType?: 'JSONPatch';
+    patch?: string;
+    warnings?: string[];
+    status?: { code: number; message: string; reason?: string };
+  };
+}
+
+export const allowed = (warnings: readonly string[] = []): Verdict => ({ allowed: true, warnings: [...warnings] });
+
+export const patched = (patch: JsonPatchOp[], warnings: readonly string[] = []): Verdict =>
+  patch.length === 0 ? allowed(warnings) : { allowed: true, patch, warnings: [...warnings] };
+
+export const denied = (message: string, code = 403): Verdict => ({
+  allowed: false,
+  status: { code, message, reason: code === 403 ? 'Forbidden' : 'Invalid' },
+});
+
+/** Kubernetes shows each warning to the user; keep them short and few. */
+const MAX_WARNINGS = 8;
+const MAX_WARNING_LENGTH = 256;
+
+/** The final step: echo the uid, base64 the JSONPatch, trim warnings to what kubectl shows. */
+export function finalize(uid: string, verdict: Verdict): AdmissionResponseReview {
+  const response: AdmissionResponseReview['response'] = { uid, allowed: verdict.allowed };
+  if (verdict.patch && verdict.patch.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = Buffer.from(JSON.stringify(verdict.patch)).toString('base64');
+  }
+  if (verdict.warnings && verdict.warnings.length > 0) {
+    response.warnings = verdict.warnings
+      .slice(0, MAX_WARNINGS)
+      .map((w) => (w.length > MAX_WARNING_LENGTH ? `${w.slice(0, MAX_WARNING_LENGTH - 3)}...` : w));
+  }
+  if (verdict.status) response.status = verdict.status;
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
+}
+
+/** A body that is not an AdmissionReview we can answer: the HTTP layer returns this as 400. */
+export class BadReviewError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadReviewError';
+  }
+}
+
+/** The Kubernetes `Status` body for a 4xx, which the API server can decode and show. */
+export function statusBody(code: number, message: string) {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: code === 413 ? 'RequestEntityTooLarge' : 'BadRequest', code };
+}
+
+/** Check the envelope only: what we need to answer at all (a uid) or to refuse clearly. */
+export function parseReview(body: unknown): AdmissionRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BadReviewError('expected a JSON AdmissionReview object');
+  }
+  const review = body as Record<string, unknown>;
+  if (review.kind !== 'AdmissionReview') throw new BadReviewError(`expected kind AdmissionReview, got ${JSON.stringify(review.kind)}`);
+  if (review.apiVersion !== 'admission.k8s.io/v1') {
+    throw new BadReviewError(`expected apiVersion admission.k8s.io/v1 (register the webhook with admissionReviewVersions: [v1]), got ${JSON.stringify(review.apiVersion)}`);
+  }
+  const request = review.request as Record<string, unknown> | undefined;
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) throw new BadReviewError('AdmissionReview has no request');
+  if (typeof request.uid !== 'string' || request.uid === '') throw new BadReviewError('AdmissionReview request has no uid');
+  const kind = request.kind as Record<string, unknown> | undefined;
+  if (typeof kind !== 'object' || kind === null || typeof kind.kind !== 'string' || typeof kind.group !== 'string') {
+    throw new BadReviewError('AdmissionReview request has no kind {group, version, kind}');
+  }
+  if (typeof request.operation !== 'string') throw new BadReviewError('AdmissionReview request has no operation');
+  return request as unknown as AdmissionRequest;
+}

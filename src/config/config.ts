@@ -1,0 +1,140 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { parseIntensityConfig, type IntensityConfig } from '../carbon/config.js';
+import { DISABLED } from '../policy/annotations.js';
+import { PolicyError, validatePolicy, type Policy } from '../policy/document.js';
+import { parseDuration } from './duration.js';
+import { ConfigError } from './errors.js';
+
+export interface TouchConfig {
+  intervalMs: number;
+  followForecast: boolean;
+  /** Client-side rate limit towards the API server. */
+  qps: number;
+  burst: number;
+  maxInFlight: number;
+}
+
+/** The validated configuration file (PRODUCT.md section 5). */
+export interface RuntimeConfig {
+  intensity: IntensityConfig;
+  policies: ReadonlyMap<string, Policy>;
+  defaultPolicy: string | null;
+  touch: TouchConfig;
+  invalidPolicy: 'deny' | 'warn';
+}
+
+export const DEFAULT_TOUCH: TouchConfig = { intervalMs: 3_600_000, followForecast: true, qps: 20, burst: 30, maxInFlight: 8 };
+
+const TOP_KEYS = new Set(['intensity', 'policies', 'defaultPolicy', 'touch', 'invalidPolicy']);
+const TOUCH_KEYS = new Set(['interval', 'followForecast', 'qps', 'burst', 'maxInFlight']);
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function positiveNumber(v: unknown, key: string, integer: boolean): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
+    throw new ConfigError(key, `must be a ${integer ? 'whole ' : ''}number greater than 0, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function parsePolicies(raw: unknown): Map<string, Policy> {
+  const policies = new Map<string, Policy>();
+  if (raw === undefined || raw === null) return policies;
+  if (!isRecord(raw)) throw new ConfigError('policies', 'must be a mapping of policy name to policy document');
+  for (const [name, doc] of Object.entries(raw)) {
+    if (name === DISABLED) throw new ConfigError(`policies.${name}`, `"${DISABLED}" is reserved: it opts an object out`);
+    if (!/^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$/.test(name) || name.length > 63) {
+      throw new ConfigError(`policies.${name}`, 'a policy name must be a valid label value: lower-case letters, digits, "-", "_" or ".", at most 63 characters');
+    }
+    try {
+      policies.set(name, validatePolicy(doc));
+    } catch (err) {
+      if (err instanceof PolicyError) throw new ConfigError(err.field ? `policies.${name}.${err.field}` : `policies.${name}`, err.rule);
+      throw err;
+    }
+  }
+  return policies;
+}
+
+function parseTouch(raw: unknown): TouchConfig {
+  const touch = { ...DEFAULT_TOUCH };
+  if (raw === undefined || raw === null) return touch;
+  if (!isRecord(raw)) throw new ConfigError('touch', 'must be a mapping');
+  for (const key of Object.keys(raw)) {
+    if (!TOUCH_KEYS.has(key)) throw new ConfigError(`touch.${key}`, `unknown key (known: ${[...TOUCH_KEYS].join(', ')})`);
+  }
+  if (raw.interval !== undefined) touch.intervalMs = parseDuration(raw.interval, 'touch.interval');
+  if (touch.intervalMs < 60_000) throw new ConfigError('touch.interval', 'must be at least 1m');
+  if (raw.followForecast !== undefined) {
+    if (typeof raw.followForecast !== 'boolean') throw new ConfigError('touch.followForecast', `must be true or false, got ${JSON.stringify(raw.followForecast)}`);
+    touch.followForecast = raw.followForecast;
+  }
+  if (raw.qps !== undefined) touch.qps = positiveNumber(raw.qps, 'touch.qps', false);
+  if (raw.burst !== undefined) touch.burst = positiveNumber(raw.burst, 'touch.burst', true);
+  if (raw.maxInFlight !== undefined) touch.maxInFlight = positiveNumber(raw.maxInFlight, 'touch.maxInFlight', true);
+  return touch;
+}
+
+/** Validate a decoded config document; every error names the key. */
+export function parseConfig(raw: unknown): RuntimeConfig {
+  if (raw === undefined || raw === null) raw = {};
+  if (!isRecord(raw)) throw new ConfigError('(top level)', 'the config file must be a YAML mapping');
+  for (const key of Object.keys(raw)) {
+    if (!TOP_KEYS.has(key)) throw new ConfigError(key, `unknown key (known: ${[...TOP_KEYS].join(', ')})`);
+  }
+  const policies = parsePolicies(raw.policies);
+  let defaultPolicy: string | null = null;
+  if (raw.defaultPolicy !== undefined && raw.defaultPolicy !== null) {
+    if (typeof raw.defaultPolicy !== 'string' || !policies.has(raw.defaultPolicy)) {
+      throw new ConfigError('defaultPolicy', `must name a policy under policies (have: ${[...policies.keys()].join(', ') || 'none'}), got ${JSON.stringify(raw.defaultPolicy)}`);
+    }
+    defaultPolicy = raw.defaultPolicy;
+  }
+  const invalidPolicy = raw.invalidPolicy ?? 'deny';
+  if (invalidPolicy !== 'deny' && invalidPolicy !== 'warn') {
+    throw new ConfigError('invalidPolicy', `must be "deny" or "warn", got ${JSON.stringify(invalidPolicy)}`);
+  }
+  return { intensity: parseIntensityConfig(raw.intensity), policies, defaultPolicy, touch: parseTouch(raw.touch), invalidPolicy };
+}
+
+/** The embedded defaults `npm start` runs on: the bundled sample curve and one example policy. */
+export const EMBEDDED_CONFIG_YAML = `# keda-carbon embedded defaults (used when no --config is given)
+intensity:
+  provider: sample
+  refreshInterval: 5m
+  maxDataAge: 2h
+policies:
+  standard:
+    carbon:
+    - {measuredEmission: 300, allowedMaxReplicaCount: "50%"}
+    - {measuredEmission: 500, allowedMaxReplicaCount: 2}
+defaultPolicy: null
+touch:
+  interval: 1h
+  followForecast: true
+invalidPolicy: deny
+`;
+
+export function parseConfigText(text: string, origin: string): RuntimeConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(origin, `not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return parseConfig(raw);
+}
+
+export async function loadConfigFile(path: string | undefined): Promise<RuntimeConfig> {
+  if (path === undefined) return parseConfigText(EMBEDDED_CONFIG_YAML, '(embedded defaults)');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, `cannot read the config file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseConfigText(text, path);
+}

@@ -1,0 +1,60 @@
+import type { RuntimeConfig } from '../config/config.js';
+import type { KedaObject } from '../decision/object.js';
+import { ANNOTATION, DISABLED } from './annotations.js';
+import { PolicyError, parsePolicyTextCached, validatePolicy, type Policy } from './document.js';
+
+/** Where an object's policy comes from (PRODUCT.md section 2, first match wins). */
+export type Resolution =
+  | { readonly kind: 'policy'; readonly policy: Policy; readonly origin: string }
+  | { readonly kind: 'none'; readonly origin: string }
+  /**
+   * `own`: the object's own document is broken (deny or warn per `invalidPolicy`).
+   * Not own: a policy name that the configuration does not have; that is an operator's
+   * matter, so the write goes through untouched with a warning (fail open).
+   */
+  | { readonly kind: 'invalid'; readonly origin: string; readonly message: string; readonly own: boolean };
+
+type PolicyConfig = Pick<RuntimeConfig, 'policies' | 'defaultPolicy'>;
+
+function fromDocument(origin: string, load: () => Policy): Resolution {
+  try {
+    return { kind: 'policy', policy: load(), origin };
+  } catch (err) {
+    if (!(err instanceof PolicyError)) throw err;
+    return { kind: 'invalid', origin, message: `invalid carbon policy in ${origin}: ${err.message}`, own: true };
+  }
+}
+
+function named(name: string, origin: string, config: PolicyConfig): Resolution {
+  const policy = config.policies.get(name);
+  if (policy) return { kind: 'policy', policy, origin: `policy "${name}" (${origin})` };
+  return { kind: 'invalid', origin, message: `${origin} names policy "${name}", which the keda-carbon configuration does not define`, own: false };
+}
+
+/**
+ * Resolve the policy for `object`. `namespacePolicy` is the namespace's
+ * `keda-carbon.io/policy` label (null when it has none or it is not known): the caller
+ * looks it up, so this stays pure.
+ */
+export function resolvePolicy(object: KedaObject, config: PolicyConfig, namespacePolicy: string | null): Resolution {
+  const inline = object.spec?.environmentalImpact;
+  if (inline !== undefined && inline !== null) {
+    return fromDocument('spec.environmentalImpact', () => validatePolicy(inline));
+  }
+  const annotations = object.metadata?.annotations ?? {};
+  const text = annotations[ANNOTATION.environmentalImpact];
+  if (typeof text === 'string') {
+    return fromDocument(`annotation ${ANNOTATION.environmentalImpact}`, () => parsePolicyTextCached(text));
+  }
+  const byName = annotations[ANNOTATION.policy]?.trim();
+  if (byName) {
+    if (byName === DISABLED) return { kind: 'none', origin: `annotation ${ANNOTATION.policy}: ${DISABLED}` };
+    return named(byName, `annotation ${ANNOTATION.policy}`, config);
+  }
+  if (namespacePolicy) {
+    if (namespacePolicy === DISABLED) return { kind: 'none', origin: `namespace label ${ANNOTATION.policy}: ${DISABLED}` };
+    return named(namespacePolicy, `namespace label ${ANNOTATION.policy}`, config);
+  }
+  if (config.defaultPolicy) return named(config.defaultPolicy, 'defaultPolicy', config);
+  return { kind: 'none', origin: 'no policy' };
+}

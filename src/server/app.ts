@@ -1,0 +1,113 @@
+import fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { handleAdmission, type AdmissionDeps } from '../admission/handler.js';
+import { BadReviewError, statusBody } from '../admission/review.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * AdmissionReviews carry the object and, on UPDATE, the old object. Kubernetes stores
+ * objects up to ~1.5 MiB (etcd's request limit) and accepts request bodies up to 3 MiB,
+ * so a review can approach twice that plus the envelope; 7 MiB admits every real review
+ * and still stops a runaway body before it is buffered and parsed.
+ */
+export const ADMISSION_BODY_LIMIT = 7 * 1024 * 1024;
+
+/**
+ * The API server keeps idle connections to webhooks open for 90 s and reuses them; a
+ * keep-alive timeout above that avoids a fresh TLS handshake for every request that comes
+ * more than Node's default 5 s after the previous one.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 95_000;
+
+export interface Readiness {
+  /** False while shutting down: the pod leaves the Service before connections close. */
+  serving: boolean;
+  /** Whether fresh carbon data is present. Reported, never a reason to refuse admission. */
+  carbon: { fresh: boolean; source: string; fetchedAt: string | null };
+}
+
+export interface AppOptions {
+  admission: AdmissionDeps;
+  readiness(): Readiness;
+  metrics?: Metrics | undefined;
+  logger?: Logger | undefined;
+  /** PEM pair for HTTPS; tests that use `inject()` leave it out. */
+  https?: { cert: string; key: string } | undefined;
+}
+
+/** The webhook's HTTP app. It never listens: the entry point (`serve`) does that. */
+export function buildApp(options: AppOptions): FastifyInstance {
+  const serverOptions: FastifyServerOptions & { https?: unknown } = {
+    bodyLimit: ADMISSION_BODY_LIMIT,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // Per-request access logs would cost more than the admission decision itself; we log
+    // what matters (cap changes, denials, errors) from the handler instead.
+    disableRequestLogging: true,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+  };
+  if (options.https) {
+    serverOptions.https = { cert: options.https.cert, key: options.https.key, minVersion: 'TLSv1.2' };
+  }
+  const app = fastify(serverOptions as FastifyServerOptions) as unknown as FastifyInstance;
+  const { metrics } = options;
+
+  // Errors fastify raises before our handler (bad JSON, wrong content type, body too
+  // large) are answered with a Kubernetes Status, which the API server can decode.
+  app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
+    const code = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (code >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.warn({ code, reason: error.message }, 'bad request');
+    void reply.code(code).send(statusBody(code, `keda-carbon: ${error.message}`));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(statusBody(404, `keda-carbon: no route ${request.method} ${request.url.split('?')[0]}; admission reviews go to POST /mutate`));
+  });
+
+  // The API server appends ?timeout=Ns; fastify routes on the path alone.
+  app.post('/mutate', async (request, reply) => {
+    const started = process.hrtime.bigint();
+    try {
+      const outcome = await handleAdmission(request.body, options.admission);
+      if (metrics) {
+        metrics.admissionRequests.inc({ operation: outcome.operation, kind: outcome.kind, result: outcome.result });
+        metrics.admissionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        if (outcome.capChange && outcome.result === 'patched') {
+          metrics.capChanges.inc({ kind: outcome.kind, direction: outcome.capChange.to < outcome.capChange.from ? 'down' : 'up' });
+        }
+      }
+      if (outcome.result === 'denied' || outcome.result === 'error' || outcome.capChange) {
+        const req = (request.body as { request?: { namespace?: string; name?: string; dryRun?: boolean } }).request;
+        request.log[outcome.result === 'error' ? 'warn' : 'info'](
+          { kind: outcome.kind, namespace: req?.namespace, name: req?.name, operation: outcome.operation, dryRun: req?.dryRun === true, result: outcome.result, cap: outcome.capChange, reason: outcome.reason },
+          outcome.result === 'denied' ? 'denied invalid policy' : outcome.result === 'error' ? 'failed open' : 'cap set',
+        );
+      }
+      return outcome.review;
+    } catch (err) {
+      if (err instanceof BadReviewError) {
+        metrics?.admissionRequests.inc({ operation: 'unknown', kind: 'unknown', result: 'invalid' });
+        request.log.warn({ reason: err.message }, 'not an AdmissionReview');
+        return reply.code(400).send(statusBody(400, `keda-carbon: ${err.message}`));
+      }
+      throw err;
+    }
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const state = options.readiness();
+    return reply.code(state.serving ? 200 : 503).send({ status: state.serving ? 'ready' : 'shutting down', carbon: state.carbon });
+  });
+  return app;
+}
+
+/** The plain-HTTP app on the metrics port: Prometheus scrapes it without TLS. */
+export function buildMetricsApp(metrics: Metrics): FastifyInstance {
+  const app = fastify({ logger: false }) as unknown as FastifyInstance;
+  app.get('/metrics', async (_request, reply) => {
+    return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  return app;
+}

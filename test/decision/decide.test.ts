@@ -1,0 +1,173 @@
+import t from 'tap';
+import { decide, type DecisionInput } from '../../src/decision/decide.js';
+import { parsePolicyText, validatePolicy } from '../../src/policy/document.js';
+import { HOUR, MINUTE, hourly, noData, steady } from '../helpers/carbon.js';
+
+const NOW = Date.parse('2026-11-23T10:30:00Z'); // a Monday
+const bands = validatePolicy({
+  carbon: [
+    { measuredEmission: 500, allowedMaxReplicaCount: 10 },
+    { measuredEmission: 300, allowedMaxReplicaCount: 50 },
+  ],
+});
+
+function input(over: Partial<DecisionInput>): DecisionInput {
+  return { policy: bands, declared: 100, minReplicas: 0, currentMax: 100, ecoModeOffAnnotation: false, carbon: steady(400, NOW), now: NOW, ...over };
+}
+
+t.test('bands: the largest measuredEmission <= intensity applies', async (t) => {
+  const table: Array<[number, number, string | null]> = [
+    [0, 100, null],
+    [299.9, 100, null],
+    [300, 50, 'measuredEmission>=300'], // exactly on a threshold: that band applies
+    [412.3, 50, 'measuredEmission>=300'],
+    [499.99, 50, 'measuredEmission>=300'],
+    [500, 10, 'measuredEmission>=500'],
+    [9000, 10, 'measuredEmission>=500'], // above all: the top band
+  ];
+  for (const [intensity, cap, rule] of table) {
+    const d = decide(input({ carbon: steady(intensity, NOW) }));
+    t.equal(d.cap, cap, `${intensity} g -> cap ${cap}`);
+    t.equal(d.rule, rule, `${intensity} g -> rule ${rule}`);
+    t.equal(d.ecoMode, 'on');
+  }
+  const d = decide(input({ carbon: steady(412.34, NOW) }));
+  t.equal(d.intensity, 412.3, 'intensity rounded to one decimal for the status');
+  t.equal(d.reason, '412 gCO2eq/kWh >= 300');
+  t.equal(d.dataTime, '2026-11-23T10:00:00.000Z');
+  t.equal(d.source, 'test:zone');
+  t.equal(decide(input({ carbon: steady(100, NOW) })).reason, '100 gCO2eq/kWh is below every rule');
+});
+
+t.test('the declared max is a ceiling the cap never raises', async (t) => {
+  t.equal(decide(input({ declared: 20, carbon: steady(350, NOW) })).cap, 20, 'allowed 50 > declared 20');
+  t.equal(decide(input({ declared: 20, carbon: steady(600, NOW) })).cap, 10);
+  t.equal(decide(input({ declared: 100, carbon: steady(100, NOW) })).cap, 100, 'below every rule: the declared max');
+});
+
+t.test('floor at max(1, minReplicaCount), with a warning when it wins', async (t) => {
+  const d = decide(input({ minReplicas: 15, carbon: steady(600, NOW) }));
+  t.equal(d.cap, 15);
+  t.equal(d.floor, 15);
+  t.match(d.warnings[0], /floor max\(1, minReplicaCount\) = 15 is above the carbon cap 10; using 15/);
+  const tiny = validatePolicy({ carbon: [{ measuredEmission: 0, allowedMaxReplicaCount: '1%' }] });
+  const p = decide(input({ policy: tiny, declared: 50, minReplicas: 0 }));
+  t.equal(p.cap, 1, '1% of 50 rounds down to 0, floored at 1');
+  t.equal(p.warnings.length, 1);
+  const noWarn = decide(input({ minReplicas: 3, carbon: steady(600, NOW) }));
+  t.same(noWarn.warnings, [], 'no warning when the floor does not win');
+  t.equal(decide(input({ minReplicas: 150, declared: 100 })).cap, 100, 'min above declared: the object is invalid for KEDA, we keep declared');
+});
+
+t.test('percentages of the declared max, rounded down', async (t) => {
+  const pct = validatePolicy({ carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: '50%' }, { measuredEmission: 500, allowedMaxReplicaCount: '33%' }] });
+  t.equal(decide(input({ policy: pct, declared: 7, carbon: steady(300, NOW) })).cap, 3, '50% of 7 = 3.5 -> 3');
+  t.equal(decide(input({ policy: pct, declared: 10, carbon: steady(500, NOW) })).cap, 3, '33% of 10 = 3.3 -> 3');
+  t.equal(decide(input({ policy: pct, declared: 100, carbon: steady(500, NOW) })).cap, 33);
+  t.equal(decide(input({ policy: pct, declared: 1, carbon: steady(500, NOW) })).cap, 1, '33% of 1 = 0 -> floor 1');
+});
+
+t.test('Azure-operator form: thresholds are upper bounds', async (t) => {
+  const azure = validatePolicy({
+    maxReplicasByCarbonIntensity: [
+      { carbonIntensityThreshold: 437, maxReplicas: 110 },
+      { carbonIntensityThreshold: 504, maxReplicas: 60 },
+      { carbonIntensityThreshold: 571, maxReplicas: 10 },
+    ],
+  });
+  const table: Array<[number, number, string]> = [
+    [0, 100, 'carbonIntensityThreshold<=437'], // first band from 0; capped by declared 100
+    [437, 100, 'carbonIntensityThreshold<=437'],
+    [437.1, 60, 'carbonIntensityThreshold<=504'],
+    [504, 60, 'carbonIntensityThreshold<=504'],
+    [505, 10, 'carbonIntensityThreshold<=571'],
+    [571, 10, 'carbonIntensityThreshold<=571'],
+    [900, 10, 'carbonIntensityThreshold>571'], // above every threshold: the last entry
+  ];
+  for (const [intensity, cap, rule] of table) {
+    const d = decide(input({ policy: azure, carbon: steady(intensity, NOW) }));
+    t.equal(d.cap, cap, `${intensity} g -> ${cap}`);
+    t.equal(d.rule, rule);
+  }
+  const zero = validatePolicy({ maxReplicasByCarbonIntensity: [{ carbonIntensityThreshold: 100, maxReplicas: 0 }] });
+  t.equal(decide(input({ policy: zero, carbon: steady(50, NOW) })).cap, 1, 'maxReplicas 0 is floored at 1');
+});
+
+t.test('eco mode off by annotation, schedule and duration override', async (t) => {
+  const byAnnotation = decide(input({ ecoModeOffAnnotation: true, carbon: steady(600, NOW) }));
+  t.equal(byAnnotation.cap, 100);
+  t.equal(byAnnotation.ecoMode, 'off');
+  t.match(byAnnotation.reason, /annotation/);
+
+  const scheduled = parsePolicyText(`
+carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 5}]
+ecoModeOff:
+  recurringSchedule: ["* 23 * * 1-5", "30-59 1 * * *"]
+  timeZone: Europe/Amsterdam
+`);
+  // Across midnight: 23:xx Amsterdam on a weekday is off; 00:00 is on again.
+  const monday2300 = Date.parse('2026-11-23T22:15:00Z'); // 23:15 CET (UTC+1)
+  const monday2359 = Date.parse('2026-11-23T22:59:00Z');
+  const tuesday0000 = Date.parse('2026-11-23T23:00:00Z');
+  const saturday2300 = Date.parse('2026-11-28T22:15:00Z');
+  const at = (now: number) => decide(input({ policy: scheduled, now, carbon: steady(600, now) }));
+  t.equal(at(monday2300).ecoMode, 'off', 'Monday 23:15 Amsterdam matches "* 23 * * 1-5"');
+  t.equal(at(monday2300).cap, 100);
+  t.match(at(monday2300).reason, /recurringSchedule "\* 23 \* \* 1-5" \(Europe\/Amsterdam\)/);
+  t.equal(at(monday2359).ecoMode, 'off', '23:59 is the last minute');
+  t.equal(at(tuesday0000).ecoMode, 'on', 'midnight: eco mode is back on');
+  t.equal(at(tuesday0000).cap, 5);
+  t.equal(at(saturday2300).ecoMode, 'on', 'Saturday does not match 1-5');
+
+  // Across the end of daylight saving time (2026-10-25 03:00 CEST -> 02:00 CET): the
+  // 01:30-01:59 window is at 23:30Z before the change; afterwards at 00:30Z.
+  t.equal(at(Date.parse('2026-10-24T23:45:00Z')).ecoMode, 'off', '01:45 CEST on the night of the change');
+  t.equal(at(Date.parse('2026-10-25T00:45:00Z')).ecoMode, 'on', '02:45 CEST (01:45Z) is outside');
+  t.equal(at(Date.parse('2026-10-26T00:45:00Z')).ecoMode, 'off', 'the next night, 01:45 CET is 00:45Z');
+  t.equal(at(Date.parse('2026-10-25T23:45:00Z')).ecoMode, 'on', '00:45 CET is outside');
+  // Start of DST (2026-03-29 02:00 CET -> 03:00 CEST): 01:30 local still exists, at 00:30Z.
+  t.equal(at(Date.parse('2026-03-29T00:40:00Z')).ecoMode, 'off', '01:40 CET before the spring change');
+
+  const override = parsePolicyText(`
+carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 5}]
+ecoModeOff:
+  carbonIntensityDuration: {carbonIntensityThreshold: 555, overrideEcoAfterDurationInMins: 45}
+`);
+  const hourStart = NOW - (NOW % HOUR); // 10:00, NOW is 10:30
+  const high = hourly(hourStart - HOUR, [600, 600], NOW); // 09:00-11:00 all at 600
+  const d = decide(input({ policy: override, carbon: high }));
+  t.equal(d.ecoMode, 'off', '90 minutes at 600 >= 555 for 45 min');
+  t.equal(d.cap, 100);
+  t.match(d.reason, /carbonIntensityDuration/);
+  const justNow = hourly(hourStart, [600], NOW); // history starts at 10:00: only 30 min
+  t.equal(decide(input({ policy: override, carbon: justNow })).ecoMode, 'on', 'history shorter than the window');
+  const dipped = hourly(hourStart - HOUR, [500, 600], NOW);
+  t.equal(decide(input({ policy: override, carbon: dipped })).ecoMode, 'on', '09:45-10:00 was below the threshold');
+  t.equal(decide(input({ policy: override, carbon: dipped, now: hourStart + 45 * MINUTE })).ecoMode, 'off', 'at 10:45 the last 45 min were all 600');
+  const gap = { ...high, points: [high.points[1]!, { timestamp: hourStart - 3 * HOUR, durationMinutes: 60, gCO2eqPerKWh: 600 }].sort((a, b) => a.timestamp - b.timestamp) };
+  t.equal(decide(input({ policy: override, carbon: gap })).ecoMode, 'on', 'a gap in the history does not count as high');
+});
+
+t.test('missing and stale data: onMissingData', async (t) => {
+  const stale = hourly(NOW - (NOW % HOUR), [600], NOW - 3 * HOUR); // fetched 3 h ago, maxDataAge 2 h
+  const uncovered = hourly(NOW - 5 * HOUR, [600], NOW); // fresh fetch, but no point covers now
+  const withRule = (onMissingData: unknown) => validatePolicy({ carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: 5 }], onMissingData });
+  for (const [name, carbon, pattern] of [
+    ['no data yet', noData(), /no data from test:zone yet/],
+    ['stale', stale, /180 min old \(maxDataAge 120 min\)/],
+    ['no point covering now', uncovered, /no data point from test:zone covers/],
+  ] as const) {
+    const declared = decide(input({ policy: withRule(undefined), carbon, currentMax: 40 }));
+    t.equal(declared.cap, 100, `${name}: default declared`);
+    t.equal(declared.intensity, null);
+    t.match(declared.warnings[0], pattern);
+    t.match(declared.warnings[0], /using the declared max 100/);
+    const held = decide(input({ policy: withRule('hold'), carbon, currentMax: 40 }));
+    t.equal(held.cap, 40, `${name}: hold keeps the cap on the object`);
+    t.equal(decide(input({ policy: withRule('hold'), carbon, currentMax: undefined })).cap, 100, `${name}: hold with no cap yet is declared`);
+    t.equal(decide(input({ policy: withRule('hold'), carbon, currentMax: 500 })).cap, 100, `${name}: hold never exceeds declared`);
+    t.equal(decide(input({ policy: withRule(7), carbon })).cap, 7, `${name}: fixed cap`);
+    t.equal(decide(input({ policy: withRule(7), carbon, minReplicas: 9 })).cap, 9, `${name}: fixed cap floored`);
+  }
+  t.equal(decide(input({ policy: withRule(undefined), carbon: stale, ecoModeOffAnnotation: true })).warnings.length, 0, 'eco mode off needs no data');
+});
