@@ -22,16 +22,24 @@ export interface IntensityConfig {
   refreshIntervalMs: number;
   maxDataAgeMs: number;
   timeoutMs: number;
-  /** electricitymaps, prometheus: the environment variable that holds the token. */
+  /**
+   * electricitymaps, prometheus: the environment variable that holds the token.
+   * electricitymaps defaults to `ELECTRICITYMAPS_TOKEN` when neither this nor `tokenFile` is set.
+   */
   tokenEnv?: string;
-  /** watttime: environment variables for the login. */
+  /** A mounted file (e.g. a Secret volume) holding the token; wins over `tokenEnv`. */
+  tokenFile?: string;
+  /** watttime: environment variables for the login (default `WATTTIME_USERNAME`, `WATTTIME_PASSWORD`). */
   usernameEnv?: string;
   passwordEnv?: string;
+  /** watttime: mounted files for the login; each wins over its `*Env` key. */
+  usernameFile?: string;
+  passwordFile?: string;
   /** prometheus: the instant PromQL query. */
   query?: string;
   /** file: the JSON or CSV forecast file. */
   path?: string;
-  /** exporter-configmap: where the exporter writes. */
+  /** exporter-configmap: where the exporter writes. `location` is optional for it (filters the points when set). */
   configMap: { namespace: string; name: string; key: string };
 }
 
@@ -46,8 +54,20 @@ export const DEFAULT_INTENSITY: IntensityConfig = {
 
 const KNOWN_KEYS = new Set([
   'provider', 'location', 'baseUrl', 'refreshInterval', 'maxDataAge', 'timeout',
-  'tokenEnv', 'usernameEnv', 'passwordEnv', 'query', 'path', 'configMap',
+  'tokenEnv', 'tokenFile', 'usernameEnv', 'usernameFile', 'passwordEnv', 'passwordFile', 'query', 'path', 'configMap',
 ]);
+
+/** Providers with no public endpoint to default to: the user runs them. */
+const NEEDS_BASE_URL: readonly ProviderName[] = ['carbon-aware-sdk', 'prometheus'];
+/** Providers for which a location is meaningless or optional. */
+const LOCATION_OPTIONAL: readonly ProviderName[] = ['sample', 'file', 'prometheus', 'exporter-configmap'];
+
+/** `lat,lon` for Electricity Maps' coordinate lookup, e.g. `52.52,13.405`. */
+export function parseCoordinates(location: string): { lat: number; lon: number } | undefined {
+  const m = /^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$/.exec(location);
+  if (!m) return undefined;
+  return { lat: Number(m[1]), lon: Number(m[2]) };
+}
 
 function optionalString(raw: Record<string, unknown>, key: string, prefix: string): string | undefined {
   const v = raw[key];
@@ -78,7 +98,7 @@ export function parseIntensityConfig(raw: unknown, prefix = 'intensity'): Intens
   if (r.timeout !== undefined) cfg.timeoutMs = parseDuration(r.timeout, `${prefix}.timeout`);
   if (cfg.refreshIntervalMs < 10_000) throw new ConfigError(`${prefix}.refreshInterval`, 'must be at least 10s');
   if (cfg.timeoutMs <= 0) throw new ConfigError(`${prefix}.timeout`, 'must be greater than 0');
-  for (const k of ['baseUrl', 'tokenEnv', 'usernameEnv', 'passwordEnv', 'query', 'path'] as const) {
+  for (const k of ['baseUrl', 'tokenEnv', 'tokenFile', 'usernameEnv', 'usernameFile', 'passwordEnv', 'passwordFile', 'query', 'path'] as const) {
     const v = optionalString(r, k, prefix);
     if (v !== undefined) cfg[k] = v;
   }
@@ -92,8 +112,36 @@ export function parseIntensityConfig(raw: unknown, prefix = 'intensity'): Intens
       key: optionalString(c, 'key', `${prefix}.configMap`) ?? DEFAULT_INTENSITY.configMap.key,
     };
   }
-  if (cfg.provider !== 'sample' && cfg.provider !== 'file' && cfg.provider !== 'prometheus' && cfg.location === '') {
+  if (!LOCATION_OPTIONAL.includes(cfg.provider) && cfg.location === '') {
     throw new ConfigError(`${prefix}.location`, `is required for provider ${cfg.provider}`);
+  }
+  if (cfg.baseUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(cfg.baseUrl);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new ConfigError(`${prefix}.baseUrl`, `must be an http or https URL, got ${JSON.stringify(cfg.baseUrl)}`);
+    }
+    if (url.username || url.password) {
+      throw new ConfigError(`${prefix}.baseUrl`, 'must not carry credentials; use tokenEnv/tokenFile or usernameEnv/passwordEnv');
+    }
+  }
+  if (NEEDS_BASE_URL.includes(cfg.provider) && cfg.baseUrl === undefined) {
+    throw new ConfigError(`${prefix}.baseUrl`, `is required for provider ${cfg.provider} (it has no public endpoint to default to)`);
+  }
+  if (cfg.provider === 'electricitymaps') {
+    const c = parseCoordinates(cfg.location);
+    if (c && (Math.abs(c.lat) > 90 || Math.abs(c.lon) > 180)) {
+      throw new ConfigError(`${prefix}.location`, `coordinates ${cfg.location} are out of range (latitude -90..90, longitude -180..180)`);
+    }
+    if (cfg.tokenEnv === undefined && cfg.tokenFile === undefined) cfg.tokenEnv = 'ELECTRICITYMAPS_TOKEN';
+  }
+  if (cfg.provider === 'watttime') {
+    if (cfg.usernameEnv === undefined && cfg.usernameFile === undefined) cfg.usernameEnv = 'WATTTIME_USERNAME';
+    if (cfg.passwordEnv === undefined && cfg.passwordFile === undefined) cfg.passwordEnv = 'WATTTIME_PASSWORD';
   }
   if (cfg.provider === 'file' && cfg.path === undefined) throw new ConfigError(`${prefix}.path`, 'is required for provider file');
   if (cfg.provider === 'prometheus' && cfg.query === undefined) throw new ConfigError(`${prefix}.query`, 'is required for provider prometheus');

@@ -36,6 +36,12 @@ export interface IntensitySource {
    * `signal` (timeouts and shutdown) and throw on anything it cannot trust.
    */
   fetch(signal: AbortSignal): Promise<IntensityPoint[]>;
+  /**
+   * Optional: call `onChange` when the source knows its data changed (a watched ConfigMap
+   * or file), so the refresher fetches at once instead of waiting for the interval.
+   * Returns a function that stops watching.
+   */
+  watch?(onChange: () => void): () => void;
 }
 
 /** What admission and the timer hold: something that hands out the latest snapshot. */

@@ -1,0 +1,111 @@
+import { endOf, overlay } from './points.js';
+import type { CarbonReader, CarbonSnapshot, IntensityPoint } from './types.js';
+import { indexAt } from './view.js';
+
+const HOUR = 3_600_000;
+
+/** How much history the store keeps behind now: enough for any sane duration override. */
+export const DEFAULT_HISTORY_MS = 48 * HOUR;
+
+export interface CarbonStoreOptions {
+  /** `provider:location`, shown in snapshots and the status annotation. */
+  source: string;
+  maxDataAgeMs: number;
+  historyMs?: number;
+}
+
+/**
+ * The one place carbon data lives. Only the refresher writes it (`update`), after
+ * validation; admission and the timer read it through `snapshot()`, which returns the
+ * same frozen object until the next update, so reading costs nothing.
+ */
+export class CarbonStore implements CarbonReader {
+  private current: CarbonSnapshot;
+  private readonly historyMs: number;
+
+  constructor(options: CarbonStoreOptions) {
+    this.historyMs = options.historyMs ?? DEFAULT_HISTORY_MS;
+    this.current = freeze({ source: options.source, fetchedAt: null, points: [], maxDataAgeMs: options.maxDataAgeMs });
+  }
+
+  snapshot(): CarbonSnapshot {
+    return this.current;
+  }
+
+  /**
+   * Merge one fetch's validated points. The fetch is the truth from its first point on
+   * (a newer forecast replaces the older one, and a point that is no longer forecast
+   * disappears); what lies before it is kept as history, cut where the new data begins,
+   * and trimmed to `historyMs` before `fetchedAt`.
+   */
+  update(points: readonly IntensityPoint[], fetchedAt: number): CarbonSnapshot {
+    const old = this.current.points;
+    const first = points[0];
+    let merged: IntensityPoint[];
+    if (first === undefined) {
+      merged = [...old];
+    } else {
+      const history = old.filter((p) => p.timestamp < first.timestamp);
+      // overlay cuts the last history point where the new data starts, and the new
+      // data has nothing beyond its own end, so everything after it is dropped.
+      merged = overlay(history, points);
+    }
+    const horizon = fetchedAt - this.historyMs;
+    let drop = 0;
+    while (drop < merged.length && endOf(merged[drop]!) <= horizon) drop++;
+    this.current = freeze({ ...this.current, fetchedAt, points: drop > 0 ? merged.slice(drop) : merged });
+    return this.current;
+  }
+
+  /**
+   * A new source after a configuration reload: data from another provider or location
+   * must not be mixed with the old one, so the store starts empty. Same source: only the
+   * staleness limit changes and the data stays.
+   */
+  reconfigure(options: CarbonStoreOptions): void {
+    if (options.source === this.current.source) {
+      this.current = freeze({ ...this.current, maxDataAgeMs: options.maxDataAgeMs });
+      return;
+    }
+    this.current = freeze({ source: options.source, fetchedAt: null, points: [], maxDataAgeMs: options.maxDataAgeMs });
+  }
+}
+
+function freeze(s: CarbonSnapshot): CarbonSnapshot {
+  const points = s.points;
+  if (!Object.isFrozen(points)) {
+    for (const p of points) Object.freeze(p);
+    Object.freeze(points);
+  }
+  return Object.freeze({ ...s, points });
+}
+
+/**
+ * Points that cover any part of [from, to): the current point first (it may have started
+ * before `from`), then the forecast ahead. Shares point objects with the snapshot.
+ */
+export function pointsBetween(snapshot: CarbonSnapshot, from: number, to: number): readonly IntensityPoint[] {
+  const pts = snapshot.points;
+  let i = indexAt(pts, from);
+  if (i < 0) {
+    // `from` falls in a gap or outside the data: start at the first point after it.
+    i = pts.findIndex((p) => p.timestamp >= from);
+    if (i < 0) return [];
+  }
+  let j = i;
+  while (j < pts.length && pts[j]!.timestamp < to) j++;
+  return pts.slice(i, j);
+}
+
+/** The forecast from `now` over the next `horizonMs` (the current point included). */
+export function forecastAhead(snapshot: CarbonSnapshot, now: number, horizonMs = 24 * HOUR): readonly IntensityPoint[] {
+  return pointsBetween(snapshot, now, now + horizonMs);
+}
+
+/** The points over the last `windowMs` up to and including the one covering `now`. */
+export function historyBehind(snapshot: CarbonSnapshot, now: number, windowMs: number): readonly IntensityPoint[] {
+  const pts = snapshot.points;
+  const from = now - windowMs;
+  const out = pts.filter((p) => endOf(p) > from && p.timestamp <= now);
+  return out;
+}
