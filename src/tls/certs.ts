@@ -153,11 +153,13 @@ export function generateCertificates(options: GenerateOptions): CertificateSet {
   ]);
   leaf.sign(caKeys.privateKey, forge.md.sha256.create());
 
+  // forge writes CRLF line ends; LF is what openssl, kubectl and cert-manager write
+  const lf = (pem: string) => pem.replace(/\r\n/g, '\n');
   return {
-    caCert: forge.pki.certificateToPem(ca),
-    caKey: forge.pki.privateKeyToPem(caKeys.privateKey),
-    cert: forge.pki.certificateToPem(leaf),
-    key: forge.pki.privateKeyToPem(leafKeys.privateKey),
+    caCert: lf(forge.pki.certificateToPem(ca)),
+    caKey: lf(forge.pki.privateKeyToPem(caKeys.privateKey)),
+    cert: lf(forge.pki.certificateToPem(leaf)),
+    key: lf(forge.pki.privateKeyToPem(leafKeys.privateKey)),
   };
 }
 

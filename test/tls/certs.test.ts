@@ -116,3 +116,10 @@ t.test('ensureLocalCertificates creates once, then reuses', async (t) => {
   await writeFile(join(half, 'tls.key'), 'x');
   t.equal((await ensureLocalCertificates(half)).created, false, 'existing files are used as they are (serve validates them)');
 });
+
+t.test('PEM output uses LF line ends and standard headers', async (t) => {
+  for (const [name, pem] of Object.entries(set)) {
+    t.notMatch(pem, /\r/, `${name} has no CR`);
+    t.match(pem, /^-----BEGIN (CERTIFICATE|RSA PRIVATE KEY)-----\n/, `${name} header`);
+  }
+});
