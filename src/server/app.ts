@@ -1,4 +1,4 @@
-import fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { handleAdmission, type AdmissionDeps } from '../admission/handler.js';
 import { BadReviewError, statusBody } from '../admission/review.js';
 import type { Logger } from '../log.js';
@@ -42,7 +42,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     // Per-request access logs would cost more than the admission decision itself; we log
     // what matters (cap changes, denials, errors) from the handler instead.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),

@@ -1,0 +1,22 @@
+import type { IntensityConfig } from '../carbon/config.js';
+import { createSource } from '../carbon/providers/index.js';
+import { CarbonStore } from '../carbon/store.js';
+import type { CarbonSnapshot } from '../carbon/types.js';
+import { validatePoints } from '../carbon/validate.js';
+
+/**
+ * One fetch from the configured source into a fresh store, for commands that run once
+ * (explain, simulate). The webhook itself never does this on a request path.
+ */
+export async function fetchSnapshotOnce(config: IntensityConfig, env: Record<string, string | undefined>, now = Date.now()): Promise<CarbonSnapshot> {
+  const source = createSource(config, { env, now: () => now });
+  const store = new CarbonStore({ source: source.name, maxDataAgeMs: config.maxDataAgeMs });
+  const points = validatePoints(await source.fetch(AbortSignal.timeout(config.timeoutMs)), source.name);
+  return store.update(points, now);
+}
+
+/** A snapshot holding one value that covers `at`: `explain --intensity N`. */
+export function fixedSnapshot(intensity: number, at: number): CarbonSnapshot {
+  const hour = 3_600_000;
+  return { source: 'given:--intensity', fetchedAt: at, maxDataAgeMs: hour, points: [{ timestamp: at - (at % hour), durationMinutes: 60, gCO2eqPerKWh: intensity }] };
+}

@@ -1,0 +1,240 @@
+import { readFile } from 'node:fs/promises';
+import { watch } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
+import type { Server as HttpsServer } from 'node:https';
+import { createSource } from '../carbon/providers/index.js';
+import { Refresher } from '../carbon/refresher.js';
+import { CarbonStore } from '../carbon/store.js';
+import { currentIntensity } from '../carbon/view.js';
+import { loadConfigFile, type RuntimeConfig } from '../config/config.js';
+import { startClusterIntegration } from '../cluster/index.js';
+import { createLogger, type Logger } from '../log.js';
+import { buildApp, buildMetricsApp } from '../server/app.js';
+import { createMetrics, type Metrics } from '../server/metrics.js';
+import { ensureLocalCertificates, readCertificatePair } from '../tls/certs.js';
+import { watchCertificates } from '../tls/reloader.js';
+import { parseFlags, portFlag, type CommandIO } from './io.js';
+
+export const SERVE_USAGE = `Usage: keda-carbon serve [--config FILE] [--port 8443] [--cert-dir DIR] [--metrics-port 8080] [--kubeconfig FILE] [--host 0.0.0.0]
+
+Every flag also reads an environment variable: KEDA_CARBON_CONFIG, KEDA_CARBON_PORT,
+KEDA_CARBON_CERT_DIR, KEDA_CARBON_METRICS_PORT, KEDA_CARBON_KUBECONFIG, KEDA_CARBON_HOST,
+KEDA_CARBON_DRAIN_SECONDS. Without --config the embedded defaults run (sample carbon curve).
+Without tls.crt/tls.key in the certificate directory (default .keda-carbon/tls), a local CA
+and serving certificate are made there and reused on the next start.
+`;
+
+const FLAGS = {
+  config: { type: 'string' },
+  port: { type: 'string' },
+  'cert-dir': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  kubeconfig: { type: 'string' },
+  host: { type: 'string' },
+  'drain-seconds': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The running carbon pipeline: one source, one store, one refresher. */
+class CarbonRuntime {
+  readonly store: CarbonStore;
+  private refresher: Refresher;
+
+  constructor(
+    config: RuntimeConfig,
+    private readonly env: Record<string, string | undefined>,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    const source = createSource(config.intensity, { env, logger });
+    this.store = new CarbonStore({ source: source.name, maxDataAgeMs: config.intensity.maxDataAgeMs });
+    this.refresher = this.startRefresher(config, source);
+  }
+
+  private startRefresher(config: RuntimeConfig, source: ReturnType<typeof createSource>): Refresher {
+    const { refreshIntervalMs, timeoutMs } = config.intensity;
+    const refresher = new Refresher({ source, store: this.store, refreshIntervalMs, timeoutMs, logger: this.logger, metrics: this.metrics });
+    refresher.start();
+    return refresher;
+  }
+
+  /** A new `intensity:` block: a new source (the store empties itself for a new source name). */
+  reconfigure(config: RuntimeConfig): void {
+    this.refresher.stop();
+    const source = createSource(config.intensity, { env: this.env, logger: this.logger });
+    this.store.reconfigure({ source: source.name, maxDataAgeMs: config.intensity.maxDataAgeMs });
+    this.refresher = this.startRefresher(config, source);
+  }
+
+  hasFreshData(now: number): boolean {
+    return this.refresher.hasFreshData(now);
+  }
+
+  stop(): void {
+    this.refresher.stop();
+  }
+}
+
+/** Re-read the config file when it changes; a broken file keeps the previous config. */
+function watchConfig(path: string, logger: Logger, apply: (next: RuntimeConfig) => void): () => void {
+  let lastText: string | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  const check = async () => {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      logger.error({ path, err: (err as Error).message }, 'config file unreadable; keeping the previous configuration');
+      return;
+    }
+    if (lastText === null || text === lastText) {
+      lastText = text;
+      return;
+    }
+    lastText = text;
+    try {
+      apply(await loadConfigFile(path));
+      logger.info({ path }, 'configuration reloaded');
+    } catch (err) {
+      logger.error({ path, err: (err as Error).message }, 'configuration reload failed; keeping the previous configuration');
+    }
+  };
+  void check();
+  // ConfigMap volumes swap a symlink, which fs.watch may miss: poll as well, cheaply.
+  const poll = setInterval(() => void check(), 5_000);
+  poll.unref();
+  let watcher: ReturnType<typeof watch> | undefined;
+  try {
+    watcher = watch(path, () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => void check(), 100);
+    });
+    watcher.on('error', () => undefined);
+  } catch {
+    // polling alone still reloads
+  }
+  return () => {
+    clearInterval(poll);
+    clearTimeout(timer);
+    watcher?.close();
+  };
+}
+
+export async function runServe(argv: string[], io: CommandIO): Promise<number> {
+  const flags = parseFlags(argv, FLAGS, io, 'KEDA_CARBON_');
+  if (flags.help) {
+    io.stdout.write(SERVE_USAGE);
+    return 0;
+  }
+  const port = portFlag(flags.port, 'port', 8443);
+  const metricsPort = portFlag(flags['metrics-port'], 'metrics-port', 8080);
+  const host = typeof flags.host === 'string' ? flags.host : '0.0.0.0';
+  const certDir = typeof flags['cert-dir'] === 'string' ? flags['cert-dir'] : '.keda-carbon/tls';
+  const configPath = typeof flags.config === 'string' ? flags.config : undefined;
+  const drainMs = Number(flags['drain-seconds'] ?? 0) * 1000;
+  const logger = createLogger();
+
+  let config: RuntimeConfig;
+  try {
+    config = await loadConfigFile(configPath);
+  } catch (err) {
+    io.stderr.write(`keda-carbon serve: invalid configuration: ${(err as Error).message}\n`);
+    return 2;
+  }
+
+  const certs = await ensureLocalCertificates(certDir);
+  const pair = await readCertificatePair(certs.certFile, certs.keyFile);
+  if (certs.created) logger.info({ caFile: certs.caFile, certDir }, 'made a local CA and serving certificate; trust the CA file to call the webhook');
+  else logger.info({ certDir, caFile: certs.caFile }, 'using the certificate in the certificate directory');
+
+  const metrics = createMetrics();
+  const carbon = new CarbonRuntime(config, io.env, logger, metrics);
+  let serving = true;
+  let currentConfig = config;
+
+  const cluster = await startClusterIntegration({
+    kubeconfig: typeof flags.kubeconfig === 'string' ? flags.kubeconfig : undefined,
+    env: io.env,
+    config: () => currentConfig,
+    carbon: carbon.store,
+    logger,
+    metrics,
+  });
+  if (!cluster) logger.info('no cluster access (no --kubeconfig, KUBECONFIG or in-cluster service account): admission only; the re-touch timer and namespace-label policies are off');
+
+  const app = buildApp({
+    admission: { config: () => currentConfig, carbon: carbon.store, namespaces: cluster?.namespaces, now: Date.now },
+    readiness: () => {
+      const s = carbon.store.snapshot();
+      return { serving, carbon: { fresh: carbon.hasFreshData(Date.now()), source: s.source, fetchedAt: s.fetchedAt === null ? null : new Date(s.fetchedAt).toISOString() } };
+    },
+    metrics,
+    logger,
+    https: pair,
+  });
+  const metricsApp = buildMetricsApp(metrics);
+  await app.listen({ host, port });
+  await metricsApp.listen({ host, port: metricsPort });
+  const boundPort = (app.server.address() as AddressInfo).port;
+  const boundMetricsPort = (metricsApp.server.address() as AddressInfo).port;
+  logger.info(
+    { url: `https://${host}:${boundPort}/mutate`, port: boundPort, metricsPort: boundMetricsPort, caFile: certs.caFile, config: configPath ?? '(embedded defaults)', source: carbon.store.snapshot().source },
+    'keda-carbon webhook listening',
+  );
+
+  const stopCertWatch = watchCertificates(
+    certDir,
+    (next) => {
+      (app.server as HttpsServer).setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' });
+      logger.info({ certDir }, 'serving certificate reloaded');
+    },
+    { logger },
+  );
+  const stopConfigWatch = configPath
+    ? watchConfig(configPath, logger, (next) => {
+        const intensityChanged = !isDeepStrictEqual(next.intensity, currentConfig.intensity);
+        currentConfig = next;
+        if (intensityChanged) carbon.reconfigure(next);
+        cluster?.reconfigure();
+      })
+    : () => undefined;
+
+  logIntensityOnce(carbon, logger);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    serving = false;
+    logger.info({ signal, drainMs }, 'shutting down: readiness fails first, then in-flight requests finish');
+    // Give the endpoints controller time to take this pod out of the Service before the
+    // listener closes, so the API server stops sending new reviews here.
+    if (drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
+    stopConfigWatch();
+    stopCertWatch();
+    carbon.stop();
+    await cluster?.stop();
+    await app.close(); // waits for in-flight requests, closes idle keep-alive connections
+    await metricsApp.close();
+    logger.info('stopped');
+    logger.flush?.();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  return 0;
+}
+
+/** Say once, when data first arrives, what intensity the webhook is applying. */
+function logIntensityOnce(carbon: CarbonRuntime, logger: Logger): void {
+  const check = setInterval(() => {
+    const s = carbon.store.snapshot();
+    if (s.fetchedAt === null) return;
+    clearInterval(check);
+    const now = currentIntensity(s, Date.now());
+    const point = now.state === 'ok' ? now.point : null;
+    logger.info({ source: s.source, intensity: point?.gCO2eqPerKWh ?? null, dataTime: point ? new Date(point.timestamp).toISOString() : null, points: s.points.length }, 'carbon intensity now applied');
+  }, 200);
+  check.unref();
+}
