@@ -1,0 +1,92 @@
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { generateCertificates } from '../src/tls/certs.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const REVIEW = fileURLToPath(new URL('../../test/fixtures/admission/v1.36/scaledobject-create.kubectl-apply.json', import.meta.url));
+
+export interface LoadResult {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  non2xx: number;
+}
+
+function startTarget(mode: 'ours' | 'bare', cert: string, key: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [`${HERE}server.js`, mode], { env: { ...process.env, BENCH_CERT: cert, BENCH_KEY: key }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    child.stdout!.once('data', (d) => resolve({ child, port: Number(String(d).trim()) }));
+    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
+  });
+}
+
+async function load(port: number, ca: string, body: string, opts: { duration: number; connections: number; overallRate?: number }): Promise<LoadResult> {
+  const result = await autocannon({
+    url: `https://127.0.0.1:${port}/mutate?timeout=10s`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections: opts.connections,
+    duration: opts.duration,
+    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
+    tlsOptions: { ca, servername: 'localhost' },
+  } as autocannon.Options);
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+/**
+ * Admission over HTTPS with keep-alive against a realistic ScaledObject review (a real
+ * captured body with a policy annotation), next to the bare fastify endpoint.
+ */
+export async function runAdmissionBench(duration = 10): Promise<Record<string, LoadResult | number>> {
+  const set = generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+  const review = JSON.parse(readFileSync(REVIEW, 'utf8'));
+  review.request.object.metadata.annotations['keda-carbon.io/environmental-impact'] = '{"carbon":[{"measuredEmission":0,"allowedMaxReplicaCount":"50%"}]}';
+  const body = JSON.stringify(review);
+  const results: Record<string, LoadResult | number> = {};
+  for (const mode of ['bare', 'ours'] as const) {
+    const { child, port } = await startTarget(mode, set.cert, set.key);
+    try {
+      await load(port, set.caCert, body, { duration: 2, connections: 10 }); // warm-up: JIT, TLS sessions
+      results[`${mode}Max`] = await load(port, set.caCert, body, { duration, connections: 10 });
+      if (mode === 'ours') results.ours1000 = await load(port, set.caCert, body, { duration, connections: 10, overallRate: 1000 });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }
+  const ours = results.oursMax as LoadResult;
+  const bare = results.bareMax as LoadResult;
+  results.throughputRatio = Math.round((ours.requestsPerSecond / bare.requestsPerSecond) * 1000) / 1000;
+  results.bodyBytes = body.length;
+  return results;
+}
+
+/** The admission decision alone, in-process: what one review costs without HTTP and TLS. */
+export async function runHandlerMicroBench(iterations = 50_000): Promise<{ microsecondsPerReview: number; iterations: number }> {
+  const { handleAdmission } = await import('../src/admission/handler.js');
+  const { loadConfigFile } = await import('../src/config/config.js');
+  const { CarbonStore } = await import('../src/carbon/store.js');
+  const { createSampleSource } = await import('../src/carbon/providers/sample.js');
+  const { DEFAULT_INTENSITY } = await import('../src/carbon/config.js');
+  const config = await loadConfigFile(undefined);
+  const source = createSampleSource(DEFAULT_INTENSITY, { env: {} });
+  const store = new CarbonStore({ source: source.name, maxDataAgeMs: 24 * 3_600_000 });
+  store.update(await source.fetch(AbortSignal.timeout(1000)), Date.now());
+  const review = JSON.parse(readFileSync(REVIEW, 'utf8'));
+  review.request.object.metadata.annotations['keda-carbon.io/environmental-impact'] = '{"carbon":[{"measuredEmission":0,"allowedMaxReplicaCount":"50%"}]}';
+  const deps = { config: () => config, carbon: store, now: Date.now };
+  for (let i = 0; i < 5_000; i++) await handleAdmission(review, deps);
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) await handleAdmission(review, deps);
+  const ns = Number(process.hrtime.bigint() - start);
+  return { microsecondsPerReview: Math.round(ns / iterations / 10) / 100, iterations };
+}
