@@ -1,0 +1,152 @@
+import type { IntensityPoint } from '../carbon/types.js';
+import { validatePolicy } from '../policy/document.js';
+import { HOUR, overlayCaps, simulateHourly, simulateTimeline, type CapInterval, type SimulationInput } from './timeline.js';
+
+export interface Figures {
+  /** Length of the simulated span. */
+  readonly hours: number;
+  /** Hours with no forecast value (handled by onMissingData). */
+  readonly missingDataHours: number;
+  /** Hours with eco mode off (schedule or duration override). */
+  readonly ecoModeOffHours: number;
+  /** Hours spent at each cap, highest cap first. */
+  readonly hoursAtCap: readonly { readonly cap: number; readonly hours: number }[];
+  /** The declared max all the time: declared x hours. */
+  readonly declaredReplicaHours: number;
+  /** Sum of cap x hours. */
+  readonly allowedReplicaHours: number;
+  /** declaredReplicaHours - allowedReplicaHours: what the cap defers if the workload wanted its max all the time. */
+  readonly withheldReplicaHours: number;
+  readonly withheldPercent: number;
+  /**
+   * Over the hours with data: the time-weighted average cap, and the same average with
+   * each hour weighted by its intensity. A policy that moves capacity toward clean hours
+   * has an intensity-weighted average below the unweighted one.
+   */
+  readonly averageCap: number | null;
+  readonly intensityWeightedCap: number | null;
+  /** intensityWeightedCap / averageCap - 1, in percent (negative: capacity shifted toward cleaner hours). */
+  readonly shiftPercent: number | null;
+  /** Time-weighted average intensity over the hours with data. */
+  readonly averageIntensity: number | null;
+  /** The intensity the allowed capacity runs at: sum(cap x intensity x h) / sum(cap x h). */
+  readonly capacityWeightedIntensity: number | null;
+}
+
+const round = (n: number, digits = 3): number => {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+};
+
+export function summarize(intervals: readonly CapInterval[], declared: number): Figures {
+  let hours = 0;
+  let missing = 0;
+  let ecoOff = 0;
+  let allowed = 0;
+  let dataHours = 0;
+  let capHoursWithData = 0;
+  let weightedCap = 0;
+  let weight = 0;
+  const atCap = new Map<number, number>();
+  for (const iv of intervals) {
+    const h = (iv.end - iv.start) / HOUR;
+    hours += h;
+    allowed += iv.cap * h;
+    atCap.set(iv.cap, (atCap.get(iv.cap) ?? 0) + h);
+    if (iv.ecoMode === 'off') ecoOff += h;
+    if (iv.intensity === null) {
+      missing += h;
+      continue;
+    }
+    dataHours += h;
+    capHoursWithData += iv.cap * h;
+    weightedCap += iv.cap * iv.intensity * h;
+    weight += iv.intensity * h;
+  }
+  const declaredHours = declared * hours;
+  const averageCap = dataHours > 0 ? capHoursWithData / dataHours : null;
+  // With every intensity 0 the weights vanish; the weighted average then equals the plain one.
+  const intensityWeightedCap = averageCap === null ? null : weight > 0 ? weightedCap / weight : averageCap;
+  return {
+    hours: round(hours),
+    missingDataHours: round(missing),
+    ecoModeOffHours: round(ecoOff),
+    hoursAtCap: [...atCap].sort((a, b) => b[0] - a[0]).map(([cap, h]) => ({ cap, hours: round(h) })),
+    declaredReplicaHours: round(declaredHours),
+    allowedReplicaHours: round(allowed),
+    withheldReplicaHours: round(declaredHours - allowed),
+    withheldPercent: declaredHours > 0 ? round(((declaredHours - allowed) / declaredHours) * 100, 1) : 0,
+    averageCap: averageCap === null ? null : round(averageCap),
+    intensityWeightedCap: intensityWeightedCap === null ? null : round(intensityWeightedCap),
+    shiftPercent: averageCap && intensityWeightedCap !== null ? round((intensityWeightedCap / averageCap - 1) * 100, 1) : null,
+    averageIntensity: dataHours > 0 ? round(weight / dataHours, 1) : null,
+    capacityWeightedIntensity: capHoursWithData > 0 ? round(weightedCap / capHoursWithData, 1) : null,
+  };
+}
+
+/**
+ * The time-weighted p-th percentile (0 < p <= 1) of the forecast's intensity: the lowest
+ * value v such that the points at or below v cover at least p of the forecast's time.
+ */
+export function percentile(points: readonly IntensityPoint[], p: number): number {
+  if (points.length === 0) throw new Error('percentile of an empty forecast');
+  if (!(p > 0 && p <= 1)) throw new RangeError(`percentile must be in (0, 1], got ${p}`);
+  const sorted = [...points].sort((a, b) => a.gCO2eqPerKWh - b.gCO2eqPerKWh);
+  const total = sorted.reduce((s, x) => s + x.durationMinutes, 0);
+  let covered = 0;
+  for (const x of sorted) {
+    covered += x.durationMinutes;
+    // A small tolerance so that 0.5 of 4 equal hours lands on the second value, not past it.
+    if (covered >= p * total - 1e-9) return x.gCO2eqPerKWh;
+  }
+  return sorted[sorted.length - 1]!.gCO2eqPerKWh;
+}
+
+export interface Suggestion {
+  readonly p50: number;
+  readonly p80: number;
+  /** A ready policy document in the `carbon` form. */
+  readonly document: { carbon: { measuredEmission: number; allowedMaxReplicaCount: string }[] };
+  /** The suggested policy replayed over the same forecast. */
+  readonly figures: Figures;
+}
+
+/**
+ * Thresholds for a user who has none, from this forecast's own distribution: at or above
+ * the median (the dirtier half of the time) half the declared max, at or above p80 (the
+ * dirtiest fifth) a quarter. Thresholds are rounded to whole gCO2eq/kWh; a flat forecast
+ * whose p50 and p80 coincide gets a single band.
+ */
+export function suggestThresholds(input: SimulationInput): Suggestion {
+  const p50 = Math.round(percentile(input.points, 0.5));
+  const p80 = Math.round(percentile(input.points, 0.8));
+  const carbon = [{ measuredEmission: p50, allowedMaxReplicaCount: '50%' }];
+  if (p80 > p50) carbon.push({ measuredEmission: p80, allowedMaxReplicaCount: '25%' });
+  const document = { carbon };
+  // Keep the user's eco-mode and missing-data rules: only the bands are suggested.
+  const policy = { ...validatePolicy(document), ecoModeOff: input.policy.ecoModeOff, onMissingData: input.policy.onMissingData };
+  return { p50, p80, document, figures: summarize(simulateTimeline({ ...input, policy }), input.declared) };
+}
+
+export interface Simulation {
+  readonly intervals: readonly CapInterval[];
+  readonly figures: Figures;
+  /**
+   * Re-evaluating only hourly: `intervals` as that operator sees them (hourly values);
+   * `figures` weigh its caps by the forecast's real intensities.
+   */
+  readonly hourly: { readonly intervals: readonly CapInterval[]; readonly figures: Figures };
+  readonly suggestion: Suggestion;
+}
+
+/** The whole simulation: following the forecast, re-evaluating only hourly, and suggested thresholds. */
+export function simulate(input: SimulationInput): Simulation {
+  const intervals = simulateTimeline(input);
+  const hourly = simulateHourly(input);
+  return {
+    intervals,
+    figures: summarize(intervals, input.declared),
+    hourly: { intervals: hourly, figures: summarize(overlayCaps(intervals, hourly), input.declared) },
+    suggestion: suggestThresholds(input),
+  };
+}

@@ -1,0 +1,132 @@
+import type { Policy } from '../policy/document.js';
+import type { Figures, Simulation } from './figures.js';
+import type { CapInterval } from './timeline.js';
+
+export interface ReportContext {
+  readonly policyOrigin: string;
+  readonly policy: Policy;
+  readonly forecastOrigin: string;
+  readonly pointCount: number;
+  readonly declared: number;
+  readonly minReplicas: number;
+}
+
+/** Numbers for people: at most two decimals, no trailing zeros. */
+export const num = (n: number): string => String(Math.round(n * 100) / 100);
+const when = (t: number): string => `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')}Z`;
+
+function onMissingText(policy: Policy): string {
+  const r = policy.onMissingData;
+  return r === 'declared' ? 'declared: the declared max' : r === 'hold' ? 'hold: the cap before the gap' : `a fixed cap of ${r}`;
+}
+
+/** The edge handling, stated in every report so nobody has to guess. */
+export function edgeNotes(ctx: ReportContext, sim: Simulation): string[] {
+  const notes = [
+    'The span runs from the first forecast point to the end of the last one; the data counts as freshly fetched at every moment, so maxDataAge is not simulated.',
+    `A gap between points is missing data: onMissingData (${onMissingText(ctx.policy)}) decides, as in the webhook.${ctx.policy.onMissingData === 'hold' ? ' The object starts at its declared max.' : ''}`,
+    'Hourly only: for each UTC hour, the value at the top of the hour (or the first value within the hour) and the decision taken then are held for the whole hour.',
+  ];
+  const gaps: { start: number; end: number }[] = [];
+  for (const iv of sim.intervals) {
+    if (iv.intensity !== null) continue;
+    const prev = gaps[gaps.length - 1];
+    if (prev && prev.end === iv.start) prev.end = iv.end;
+    else gaps.push({ start: iv.start, end: iv.end });
+  }
+  if (gaps.length > 0) notes.push(`Gaps in this forecast: ${gaps.map((g) => `${when(g.start)} to ${when(g.end)}`).join(', ')}.`);
+  return notes;
+}
+
+function pad(cells: string[], widths: number[], right: Set<number>): string {
+  return cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+}
+
+function table(rows: string[][], right: Set<number>): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => `  ${pad(r, widths, right)}`);
+}
+
+function timelineRows(intervals: readonly CapInterval[]): string[] {
+  const rows = [['start', 'end', 'gCO2eq/kWh', 'cap', 'eco mode', 'why']];
+  for (const iv of intervals) {
+    rows.push([when(iv.start), when(iv.end), iv.intensity === null ? 'no data' : num(iv.intensity), String(iv.cap), iv.ecoMode, iv.rule ? `${iv.rule} (${iv.reason})` : iv.reason]);
+  }
+  return table(rows, new Set([2, 3]));
+}
+
+const pct = (n: number | null): string => (n === null ? '' : ` (${n > 0 ? '+' : ''}${num(n)}%)`);
+const opt = (n: number | null, unit = ''): string => (n === null ? 'n/a' : `${num(n)}${unit}`);
+
+function figureRows(a: Figures, b: Figures): string[] {
+  const caps = [...new Set([...a.hoursAtCap, ...b.hoursAtCap].map((c) => c.cap))].sort((x, y) => y - x);
+  const atCap = (f: Figures, cap: number) => num(f.hoursAtCap.find((c) => c.cap === cap)?.hours ?? 0);
+  const rows = [['', 'following the forecast', 'hourly only']];
+  rows.push(['hours simulated', num(a.hours), num(b.hours)]);
+  for (const cap of caps) rows.push([`hours at cap ${cap}`, atCap(a, cap), atCap(b, cap)]);
+  rows.push(['hours without data', num(a.missingDataHours), num(b.missingDataHours)]);
+  rows.push(['hours with eco mode off', num(a.ecoModeOffHours), num(b.ecoModeOffHours)]);
+  rows.push(['replica-hours allowed', `${num(a.allowedReplicaHours)} of ${num(a.declaredReplicaHours)}`, `${num(b.allowedReplicaHours)} of ${num(b.declaredReplicaHours)}`]);
+  rows.push(['replica-hours withheld', `${num(a.withheldReplicaHours)} (${num(a.withheldPercent)}%)`, `${num(b.withheldReplicaHours)} (${num(b.withheldPercent)}%)`]);
+  rows.push(['average cap, unweighted', opt(a.averageCap), opt(b.averageCap)]);
+  rows.push(['average cap, intensity-weighted', `${opt(a.intensityWeightedCap)}${pct(a.shiftPercent)}`, `${opt(b.intensityWeightedCap)}${pct(b.shiftPercent)}`]);
+  rows.push(['average intensity', opt(a.averageIntensity, ' g/kWh'), opt(b.averageIntensity, ' g/kWh')]);
+  rows.push(['intensity the allowed capacity sees', opt(a.capacityWeightedIntensity, ' g/kWh'), opt(b.capacityWeightedIntensity, ' g/kWh')]);
+  return table(rows, new Set([1, 2]));
+}
+
+/** One sentence on what following the forecast gains over hourly re-evaluation. */
+export function comparisonLine(a: Figures, b: Figures): string {
+  const dWithheld = a.withheldReplicaHours - b.withheldReplicaHours;
+  const dIntensity = a.capacityWeightedIntensity !== null && b.capacityWeightedIntensity !== null ? a.capacityWeightedIntensity - b.capacityWeightedIntensity : null;
+  if (Math.abs(dWithheld) < 1e-9 && (dIntensity === null || Math.abs(dIntensity) < 0.05)) {
+    return 'Following the forecast and re-evaluating hourly give the same caps on this forecast.';
+  }
+  const withheld = dWithheld === 0 ? 'the same replica-hours' : `${num(Math.abs(dWithheld))} replica-hours ${dWithheld > 0 ? 'more' : 'fewer'} withheld`;
+  const intensity = dIntensity === null || Math.abs(dIntensity) < 0.05 ? '' : `, and the allowed capacity runs at ${num(Math.abs(dIntensity))} gCO2eq/kWh ${dIntensity < 0 ? 'less' : 'more'} on average`;
+  return `Following the forecast instead of re-evaluating hourly: ${withheld}${intensity}.`;
+}
+
+export function textReport(ctx: ReportContext, sim: Simulation): string {
+  const first = sim.intervals[0]!;
+  const last = sim.intervals[sim.intervals.length - 1]!;
+  const lines = [
+    `Policy:   ${ctx.policyOrigin} (${ctx.policy.form === 'carbon' ? 'carbon' : 'maxReplicasByCarbonIntensity'} form, ${ctx.policy.bands.length} band${ctx.policy.bands.length === 1 ? '' : 's'})`,
+    `Forecast: ${ctx.forecastOrigin}, ${ctx.pointCount} points, ${when(first.start)} to ${when(last.end)} (${num(sim.figures.hours)} h)`,
+    `Object:   declared max ${ctx.declared}, floor ${Math.max(1, ctx.minReplicas)} (minReplicaCount ${ctx.minReplicas})`,
+    '',
+    'Cap timeline (following the forecast, as the webhook does):',
+    ...timelineRows(sim.intervals),
+    '',
+    'Summary (replica-hours withheld: against running at the declared max all the time):',
+    ...figureRows(sim.figures, sim.hourly.figures),
+    `  ${comparisonLine(sim.figures, sim.hourly.figures)}`,
+    '',
+    `Suggested thresholds from this forecast (time-weighted p50 = ${num(sim.suggestion.p50)}, p80 = ${num(sim.suggestion.p80)} gCO2eq/kWh):`,
+    `  ${JSON.stringify(sim.suggestion.document)}`,
+    `  replayed over this forecast: ${num(sim.suggestion.figures.withheldReplicaHours)} replica-hours withheld (${num(sim.suggestion.figures.withheldPercent)}%), intensity-weighted cap ${opt(sim.suggestion.figures.intensityWeightedCap)} vs ${opt(sim.suggestion.figures.averageCap)} unweighted${pct(sim.suggestion.figures.shiftPercent)}`,
+    '',
+    'Edge handling:',
+    ...edgeNotes(ctx, sim).map((n) => `  - ${n}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+const iso = (t: number): string => new Date(t).toISOString();
+const ivJson = (iv: CapInterval) => ({ start: iso(iv.start), end: iso(iv.end), intensity: iv.intensity, cap: iv.cap, rule: iv.rule, ecoMode: iv.ecoMode, reason: iv.reason });
+
+export function jsonReport(ctx: ReportContext, sim: Simulation): unknown {
+  return {
+    policy: { origin: ctx.policyOrigin, form: ctx.policy.form, onMissingData: ctx.policy.onMissingData },
+    forecast: { origin: ctx.forecastOrigin, points: ctx.pointCount },
+    declared: ctx.declared,
+    minReplicas: ctx.minReplicas,
+    floor: Math.max(1, ctx.minReplicas),
+    timeline: sim.intervals.map(ivJson),
+    summary: sim.figures,
+    hourly: { timeline: sim.hourly.intervals.map(ivJson), summary: sim.hourly.figures },
+    comparison: comparisonLine(sim.figures, sim.hourly.figures),
+    suggestion: sim.suggestion,
+    notes: edgeNotes(ctx, sim),
+  };
+}

@@ -1,0 +1,154 @@
+import type { CarbonSnapshot, IntensityPoint } from '../carbon/types.js';
+import { pointEnd } from '../carbon/view.js';
+import { decide } from '../decision/decide.js';
+import type { Policy } from '../policy/document.js';
+
+const MINUTE = 60_000;
+export const HOUR = 3_600_000;
+
+/** One stretch of time over which the decision does not change. */
+export interface CapInterval {
+  /** Epoch ms, inclusive. */
+  readonly start: number;
+  /** Epoch ms, exclusive. */
+  readonly end: number;
+  /** The intensity that applied (gCO2eq/kWh, rounded to 0.1 as the decision reports it), or null in a gap. */
+  readonly intensity: number | null;
+  readonly cap: number;
+  /** The band that applied, e.g. `measuredEmission>=300`; null when none did. */
+  readonly rule: string | null;
+  readonly ecoMode: 'on' | 'off';
+  /** The decision's own one-line reason. */
+  readonly reason: string;
+}
+
+export interface SimulationInput {
+  readonly policy: Policy;
+  /** Sorted, non-overlapping points (validated); gaps between them are allowed. */
+  readonly points: readonly IntensityPoint[];
+  readonly declared: number;
+  readonly minReplicas: number;
+  /** `provider:location` or the forecast file, for the decision's `source`. */
+  readonly source: string;
+}
+
+/** The span the forecast covers: first point's start to last point's end. */
+export function forecastSpan(points: readonly IntensityPoint[]): { start: number; end: number } {
+  if (points.length === 0) throw new Error('the forecast has no points');
+  return { start: points[0]!.timestamp, end: pointEnd(points[points.length - 1]!) };
+}
+
+/**
+ * The moments at which the decision can change when the webhook follows the forecast:
+ * point starts and ends, the moment a point has lasted `carbonIntensityDuration` (the
+ * anti-starvation override can switch on mid-point), and every minute when the policy
+ * has a recurring schedule (cron matches minutes). Between two of these, `decide` is
+ * constant, so evaluating once at the start of each stretch is exact.
+ */
+function exactBreakpoints(input: SimulationInput, start: number, end: number): number[] {
+  const set = new Set<number>([start]);
+  const add = (t: number) => {
+    if (t > start && t < end) set.add(t);
+  };
+  const duration = input.policy.ecoModeOff.duration;
+  for (const p of input.points) {
+    add(p.timestamp);
+    add(pointEnd(p));
+    if (duration) add(p.timestamp + duration.minutes * MINUTE);
+  }
+  if (input.policy.ecoModeOff.schedules.length > 0) {
+    for (let t = Math.ceil(start / MINUTE) * MINUTE; t < end; t += MINUTE) add(t);
+  }
+  return [...set].sort((a, b) => a - b);
+}
+
+/**
+ * The simulated webhook: `decide` (the same function admission calls) evaluated at every
+ * breakpoint, its answer held until the next one. The data counts as freshly fetched at
+ * every moment (the refresher keeps it so), so only gaps between points are missing data,
+ * and `onMissingData` handles them exactly as in the webhook. `hold` keeps the cap of the
+ * interval before; the object starts at its declared max.
+ */
+export function simulateTimeline(input: SimulationInput): CapInterval[] {
+  const { start, end } = forecastSpan(input.points);
+  return evaluate(input, exactBreakpoints(input, start, end), end);
+}
+
+/** `decide` at each moment, held until the next one (the last until `end`). */
+function evaluate(input: SimulationInput, moments: readonly number[], end: number): CapInterval[] {
+  const out: CapInterval[] = [];
+  let currentMax = input.declared;
+  for (let i = 0; i < moments.length; i++) {
+    const at = moments[i]!;
+    const until = i + 1 < moments.length ? moments[i + 1]! : end;
+    if (until <= at) continue;
+    const carbon: CarbonSnapshot = { source: input.source, fetchedAt: at, maxDataAgeMs: Number.MAX_SAFE_INTEGER, points: input.points };
+    const d = decide({ policy: input.policy, declared: input.declared, minReplicas: input.minReplicas, currentMax, ecoModeOffAnnotation: false, carbon, now: at });
+    currentMax = d.cap;
+    const prev = out[out.length - 1];
+    // Minute steps (for cron) split intervals that did not change: join them again.
+    if (prev && prev.end === at && prev.cap === d.cap && prev.intensity === d.intensity && prev.rule === d.rule && prev.ecoMode === d.ecoMode && prev.reason === d.reason) {
+      out[out.length - 1] = { ...prev, end: until };
+      continue;
+    }
+    out.push({ start: at, end: until, intensity: d.intensity, cap: d.cap, rule: d.rule, ecoMode: d.ecoMode, reason: d.reason });
+  }
+  return out;
+}
+
+/**
+ * The forecast as an operator that only looks once an hour sees it (the Azure carbon-aware
+ * KEDA operator works on hourly data): for each clock hour (UTC) of the span, the value
+ * at the top of the hour, or else the first value that starts within the hour, held for
+ * the whole hour. The first and last hours are clipped to the span. An hour without any
+ * value stays a gap.
+ */
+export function hourlyPoints(points: readonly IntensityPoint[]): IntensityPoint[] {
+  const { start, end } = forecastSpan(points);
+  const out: IntensityPoint[] = [];
+  let j = 0;
+  for (let h = Math.floor(start / HOUR) * HOUR; h < end; h += HOUR) {
+    while (j < points.length && pointEnd(points[j]!) <= h) j++;
+    const p = points[j];
+    if (!p || p.timestamp >= h + HOUR) continue;
+    const from = Math.max(h, start);
+    const to = Math.min(h + HOUR, end);
+    out.push({ timestamp: from, durationMinutes: (to - from) / MINUTE, gCO2eqPerKWh: p.gCO2eqPerKWh });
+  }
+  return out;
+}
+
+/**
+ * What re-evaluating only at the top of each hour gives: the hourly data, and the
+ * decision taken once per hour (eco-mode schedules and the duration override included)
+ * and held for the hour.
+ */
+export function simulateHourly(input: SimulationInput): CapInterval[] {
+  const { start, end } = forecastSpan(input.points);
+  const moments: number[] = [start];
+  for (let h = Math.floor(start / HOUR) * HOUR + HOUR; h < end; h += HOUR) moments.push(h);
+  // The span stays the original one, so an hour without any value is a gap in both views.
+  return evaluate({ ...input, points: hourlyPoints(input.points) }, moments, end);
+}
+
+/**
+ * The caps of one timeline against the intensities of another: the pieces where both are
+ * constant, with intensity from `actual` and the decision from `caps`. The hourly view
+ * decides on hourly data, but the grid still does what the full forecast says; measuring
+ * its capacity against the held hourly values would flatter it.
+ */
+export function overlayCaps(actual: readonly CapInterval[], caps: readonly CapInterval[]): CapInterval[] {
+  const out: CapInterval[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < actual.length && j < caps.length) {
+    const a = actual[i]!;
+    const c = caps[j]!;
+    const start = Math.max(a.start, c.start);
+    const end = Math.min(a.end, c.end);
+    if (end > start) out.push({ ...c, start, end, intensity: a.intensity });
+    if (a.end <= c.end) i++;
+    else j++;
+  }
+  return out;
+}
