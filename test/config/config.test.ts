@@ -1,0 +1,89 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { DEFAULT_TOUCH, loadConfigFile, parseConfig, parseConfigText } from '../../src/config/config.js';
+import { parseDuration } from '../../src/config/duration.js';
+
+t.test('embedded defaults: sample source, one example policy, deny invalid policies', async (t) => {
+  const c = await loadConfigFile(undefined);
+  t.equal(c.intensity.provider, 'sample');
+  t.same([...c.policies.keys()], ['standard']);
+  t.equal(c.defaultPolicy, null);
+  t.equal(c.invalidPolicy, 'deny');
+  t.same(c.touch, DEFAULT_TOUCH);
+});
+
+t.test('the PRODUCT.md example config', async (t) => {
+  const c = parseConfigText(
+    `
+intensity:
+  provider: electricitymaps
+  location: DE
+  refreshInterval: 5m
+  maxDataAge: 2h
+  tokenEnv: EM_TOKEN
+policies:
+  standard:
+    carbon:
+    - {measuredEmission: 300, allowedMaxReplicaCount: "50%"}
+    - {measuredEmission: 500, allowedMaxReplicaCount: 2}
+defaultPolicy: standard
+touch:
+  interval: 1h
+  followForecast: true
+invalidPolicy: warn
+`,
+    'example',
+  );
+  t.equal(c.intensity.refreshIntervalMs, 300_000);
+  t.equal(c.intensity.maxDataAgeMs, 7_200_000);
+  t.equal(c.defaultPolicy, 'standard');
+  t.equal(c.invalidPolicy, 'warn');
+  t.equal(c.touch.intervalMs, 3_600_000);
+  t.equal(c.policies.get('standard')?.bands.length, 2);
+});
+
+t.test('config errors name the key', async (t) => {
+  const cases: Array<[unknown, RegExp]> = [
+    [[1], /^\(top level\): the config file must be a YAML mapping/],
+    [{ polices: {} }, /^polices: unknown key/],
+    [{ policies: [] }, /^policies: must be a mapping/],
+    [{ policies: { standard: { carbon: [{ measuredEmission: -1, allowedMaxReplicaCount: 1 }] } } }, /^policies\.standard\.carbon\[0\]\.measuredEmission: must be a number >= 0, got -1/],
+    [{ policies: { standard: {} } }, /^policies\.standard\.carbon: is required/],
+    [{ policies: { disabled: { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }] } } }, /^policies\.disabled: "disabled" is reserved/],
+    [{ policies: { 'Bad Name': { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }] } } }, /^policies\.Bad Name: a policy name must be a valid label value/],
+    [{ defaultPolicy: 'nope' }, /^defaultPolicy: must name a policy under policies \(have: none\), got "nope"/],
+    [{ invalidPolicy: 'ignore' }, /^invalidPolicy: must be "deny" or "warn"/],
+    [{ touch: { interval: '10s' } }, /^touch\.interval: must be at least 1m/],
+    [{ touch: { interval: 'soon' } }, /^touch\.interval: must be a duration such as/],
+    [{ touch: { followForecast: 'yes' } }, /^touch\.followForecast: must be true or false/],
+    [{ touch: { qps: 0 } }, /^touch\.qps: must be a number greater than 0/],
+    [{ touch: { burst: 1.5 } }, /^touch\.burst: must be a whole number greater than 0/],
+    [{ touch: { every: '1h' } }, /^touch\.every: unknown key/],
+    [{ intensity: { provider: 'nope' } }, /^intensity\.provider: must be one of/],
+    [{ intensity: { provider: 'sample', refreshInterval: '1s' } }, /^intensity\.refreshInterval: must be at least 10s/],
+  ];
+  for (const [raw, message] of cases) t.throws(() => parseConfig(raw), { name: 'ConfigError', message }, String(message));
+  t.throws(() => parseConfigText('a: [', 'cfg.yaml'), { name: 'ConfigError', message: /^cfg\.yaml: not valid YAML/ });
+  await t.rejects(loadConfigFile('/nonexistent/keda-carbon.yaml'), { name: 'ConfigError', message: /cannot read the config file: ENOENT/ });
+});
+
+t.test('a config file on disk', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-config-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'config.yaml');
+  await writeFile(path, 'policies:\n  night:\n    maxReplicasByCarbonIntensity: [{carbonIntensityThreshold: 400, maxReplicas: 4}]\ndefaultPolicy: night\n');
+  const c = await loadConfigFile(path);
+  t.equal(c.policies.get('night')?.form, 'azure');
+  t.equal(c.defaultPolicy, 'night');
+});
+
+t.test('durations', async (t) => {
+  t.equal(parseDuration('90s', 'k'), 90_000);
+  t.equal(parseDuration('1h30m', 'k'), 5_400_000);
+  t.equal(parseDuration('250ms', 'k'), 250);
+  t.equal(parseDuration('1d', 'k'), 86_400_000);
+  t.equal(parseDuration(30, 'k'), 30_000, 'a bare number is seconds');
+  for (const bad of ['', '5', '5x', 'm5', -1, null]) t.throws(() => parseDuration(bad, 'a.b'), { message: /^a\.b: must be a duration/ }, JSON.stringify(bad));
+});

@@ -1,0 +1,68 @@
+import t from 'tap';
+import { ADMISSION_BODY_LIMIT, buildApp, buildMetricsApp, type Readiness } from '../../src/server/app.js';
+import { createMetrics } from '../../src/server/metrics.js';
+import { loadConfigFile } from '../../src/config/config.js';
+import { steady } from '../helpers/carbon.js';
+import { loadReview, withAnnotations } from '../helpers/reviews.js';
+
+const NOW = Date.parse('2026-11-23T10:30:00Z');
+
+async function app(readiness: Readiness = { serving: true, carbon: { fresh: true, source: 'test:zone', fetchedAt: null } }) {
+  const config = await loadConfigFile(undefined);
+  const metrics = createMetrics();
+  const carbon = steady(600, NOW);
+  const instance = buildApp({ admission: { config: () => config, carbon: { snapshot: () => carbon }, now: () => NOW }, readiness: () => readiness, metrics });
+  return { instance, metrics };
+}
+
+t.test('POST /mutate through inject: patched, counted, timed', async (t) => {
+  const { instance, metrics } = await app();
+  const review = withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { 'keda-carbon.io/policy': 'standard' });
+  const res = await instance.inject({ method: 'POST', url: '/mutate?timeout=10s', payload: review });
+  t.equal(res.statusCode, 200);
+  t.equal(res.json().response.patchType, 'JSONPatch');
+  t.same(res.json().response.warnings, ['keda-carbon: maxReplicaCount 10 -> 2 (600 gCO2eq/kWh >= 500)']);
+  const text = await metrics.registry.metrics();
+  t.match(text, /keda_carbon_admission_requests_total\{operation="CREATE",kind="ScaledObject",result="patched"\} 1/);
+  t.match(text, /keda_carbon_cap_changes_total\{kind="ScaledObject",direction="down"\} 1/);
+  t.match(text, /keda_carbon_admission_duration_seconds_count 1/);
+});
+
+t.test('bad bodies get a Kubernetes Status the API server can read', async (t) => {
+  const { instance } = await app();
+  const tooBig = await instance.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: `{"x":"${'a'.repeat(ADMISSION_BODY_LIMIT)}"}` });
+  t.equal(tooBig.statusCode, 413);
+  t.match(tooBig.json(), { kind: 'Status', code: 413, reason: 'RequestEntityTooLarge' });
+  const empty = await instance.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: '' });
+  t.equal(empty.statusCode, 400);
+  t.match(empty.json(), { kind: 'Status', status: 'Failure', code: 400 });
+  const missing = await instance.inject({ method: 'GET', url: '/validate' });
+  t.equal(missing.statusCode, 404);
+  t.match(missing.json().message, /admission reviews go to POST \/mutate/);
+  const get = await instance.inject({ method: 'GET', url: '/mutate' });
+  t.equal(get.statusCode, 404);
+});
+
+t.test('health and readiness', async (t) => {
+  const { instance } = await app();
+  t.same((await instance.inject('/healthz')).json(), { status: 'ok' });
+  const ready = await instance.inject('/readyz');
+  t.equal(ready.statusCode, 200);
+  t.same(ready.json().carbon, { fresh: true, source: 'test:zone', fetchedAt: null });
+  const stale = await app({ serving: true, carbon: { fresh: false, source: 'x:y', fetchedAt: null } });
+  const r = await stale.instance.inject('/readyz');
+  t.equal(r.statusCode, 200, 'stale data is reported, but does not take the webhook out of service');
+  t.equal(r.json().carbon.fresh, false);
+  const closing = await app({ serving: false, carbon: { fresh: true, source: 'x:y', fetchedAt: null } });
+  t.equal((await closing.instance.inject('/readyz')).statusCode, 503, 'shutting down fails readiness first');
+});
+
+t.test('the metrics app serves the dedicated registry', async (t) => {
+  const metrics = createMetrics();
+  metrics.carbonIntensity.set({ source: 'sample', location: 'sample' }, 321);
+  const res = await buildMetricsApp(metrics).inject('/metrics');
+  t.equal(res.statusCode, 200);
+  t.match(res.headers['content-type'], /text\/plain/);
+  t.match(res.body, /keda_carbon_carbon_intensity_gco2eq_per_kwh\{source="sample",location="sample"\} 321/);
+  t.match(res.body, /keda_carbon_process_cpu_seconds_total/);
+});
