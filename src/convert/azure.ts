@@ -1,0 +1,280 @@
+import { parseAllDocuments, stringify } from 'yaml';
+import { ANNOTATION } from '../policy/annotations.js';
+import { PolicyError, validatePolicy } from '../policy/document.js';
+
+export const AZURE_API_VERSION = 'carbonaware.kubernetes.azure.com/v1alpha1';
+export const AZURE_KIND = 'CarbonAwareKedaScaler';
+
+/** An input object we cannot convert; the message names the object and the field. */
+export class ConvertError extends Error {
+  constructor(
+    readonly object: string,
+    readonly field: string,
+    rule: string,
+  ) {
+    super(`${object}: ${field ? `${field}: ` : ''}${rule}`);
+    this.name = 'ConvertError';
+  }
+}
+
+/** The policy document we produce: the Azure form, which keeps the operator's band semantics. */
+export interface ConvertedPolicy {
+  maxReplicasByCarbonIntensity: { carbonIntensityThreshold: number; maxReplicas: number }[];
+  ecoModeOff?: {
+    recurringSchedule?: string[];
+    carbonIntensityDuration?: { carbonIntensityThreshold: number; overrideEcoAfterDurationInMins: number };
+  };
+}
+
+export interface Conversion {
+  /** `namespace/name` of the CarbonAwareKedaScaler. */
+  readonly scaler: string;
+  readonly target: { readonly kind: 'ScaledObject' | 'ScaledJob'; readonly namespace: string; readonly name: string };
+  readonly policy: ConvertedPolicy;
+  /** What has no equivalent, or works differently, said plainly. */
+  readonly notes: readonly string[];
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const show = (v: unknown): string => (v === undefined ? 'nothing' : JSON.stringify(v));
+
+/** Kubernetes object names (DNS-1123 subdomains): also what makes them safe unquoted in a shell line. */
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+const TARGETS: Record<string, 'ScaledObject' | 'ScaledJob'> = {
+  'scaledobjects.keda.sh': 'ScaledObject',
+  'scaledjobs.keda.sh': 'ScaledJob',
+};
+
+/**
+ * Every object in a YAML stream (multi-document, and `List`s unrolled), each with a label
+ * for messages: its `namespace/name` when it has one, else its document (and item) index.
+ */
+export function readObjects(text: string, file: string): { label: string; value: unknown }[] {
+  const out: { label: string; value: unknown }[] = [];
+  let index = 0;
+  for (const doc of parseAllDocuments(text)) {
+    index++;
+    if (doc.errors.length > 0) throw new ConvertError(`${file}: document ${index}`, '', `not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) continue;
+    if (isObj(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items)) {
+      value.items.forEach((item, i) => out.push({ label: labelOf(item, `${file}: document ${index} item ${i + 1}`), value: item }));
+    } else {
+      out.push({ label: labelOf(value, `${file}: document ${index}`), value });
+    }
+  }
+  return out;
+}
+
+function labelOf(v: unknown, fallback: string): string {
+  const meta = isObj(v) && isObj(v.metadata) ? v.metadata : {};
+  if (typeof meta.name !== 'string' || meta.name === '') return fallback;
+  return `${typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : 'default'}/${meta.name}`;
+}
+
+export const isAzureScaler = (v: unknown): boolean => isObj(v) && v.kind === AZURE_KIND;
+
+function required<T>(v: T | undefined | null, object: string, field: string, what: string): T {
+  if (v === undefined || v === null) throw new ConvertError(object, field, `is required (${what})`);
+  return v;
+}
+
+function int(v: unknown, object: string, field: string, min: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ConvertError(object, field, `must be an integer >= ${min}, got ${show(v)}`);
+  return v;
+}
+
+function k8sName(v: unknown, object: string, field: string): string {
+  if (typeof v !== 'string' || !K8S_NAME.test(v)) throw new ConvertError(object, field, `must be a Kubernetes object name (lower-case letters, digits, "-" and "."), got ${show(v)}`);
+  return v;
+}
+
+/**
+ * One CarbonAwareKedaScaler to the equivalent keda-carbon policy for its target. The bands
+ * keep the operator's own form and numbers (`maxReplicasByCarbonIntensity`, whose upper-bound
+ * semantics keda-carbon implements as they are); recurring schedules (UTC in both) and the
+ * duration override carry over. The produced document passes `validatePolicy` or this throws.
+ */
+export function convertScaler(value: unknown, label: string, now = Date.now()): Conversion {
+  if (!isObj(value)) throw new ConvertError(label, '', `must be a mapping (a Kubernetes object), got ${show(value)}`);
+  if (value.kind !== AZURE_KIND) throw new ConvertError(label, 'kind', `must be ${AZURE_KIND}, got ${show(value.kind)}`);
+  if (value.apiVersion !== AZURE_API_VERSION) throw new ConvertError(label, 'apiVersion', `must be ${AZURE_API_VERSION}, got ${show(value.apiVersion)}`);
+  const spec = required(value.spec, label, 'spec', 'the scaler spec');
+  if (!isObj(spec)) throw new ConvertError(label, 'spec', `must be a mapping, got ${show(spec)}`);
+  const notes: string[] = [];
+
+  const kedaTarget = spec.kedaTarget;
+  const kind = typeof kedaTarget === 'string' ? TARGETS[kedaTarget] : undefined;
+  if (!kind) throw new ConvertError(label, 'spec.kedaTarget', `must be scaledobjects.keda.sh or scaledjobs.keda.sh, got ${show(kedaTarget)}`);
+  const ref = required(spec.kedaTargetRef, label, 'spec.kedaTargetRef', 'the name and namespace of the KEDA object');
+  if (!isObj(ref)) throw new ConvertError(label, 'spec.kedaTargetRef', `must be a mapping with name and namespace, got ${show(ref)}`);
+  const name = k8sName(ref.name, label, 'spec.kedaTargetRef.name');
+  const namespace = k8sName(required(ref.namespace, label, 'spec.kedaTargetRef.namespace', 'the namespace of the KEDA object'), label, 'spec.kedaTargetRef.namespace');
+
+  const bandsRaw = spec.maxReplicasByCarbonIntensity;
+  if (!Array.isArray(bandsRaw) || bandsRaw.length === 0) {
+    throw new ConvertError(label, 'spec.maxReplicasByCarbonIntensity', `must be a non-empty list of {carbonIntensityThreshold, maxReplicas}, got ${show(bandsRaw)}`);
+  }
+  const bands = bandsRaw.map((b, i) => {
+    const at = `spec.maxReplicasByCarbonIntensity[${i}]`;
+    if (!isObj(b)) throw new ConvertError(label, at, `must be a mapping with carbonIntensityThreshold and maxReplicas, got ${show(b)}`);
+    return { carbonIntensityThreshold: int(b.carbonIntensityThreshold, label, `${at}.carbonIntensityThreshold`, 0), maxReplicas: int(b.maxReplicas, label, `${at}.maxReplicas`, 0) };
+  });
+  const policy: ConvertedPolicy = { maxReplicasByCarbonIntensity: bands };
+  const zero = bands.filter((b) => b.maxReplicas === 0);
+  if (zero.length > 0) {
+    notes.push(`maxReplicas 0 (at carbonIntensityThreshold ${zero.map((b) => b.carbonIntensityThreshold).join(', ')}) becomes max(1, minReplicaCount): KEDA rejects maxReplicaCount 0, so keda-carbon never caps below 1.`);
+  }
+
+  const eco = spec.ecoModeOff;
+  if (eco !== undefined && eco !== null) {
+    if (!isObj(eco)) throw new ConvertError(label, 'spec.ecoModeOff', `must be a mapping, got ${show(eco)}`);
+    const ecoOut: NonNullable<ConvertedPolicy['ecoModeOff']> = {};
+    if (eco.recurringSchedule !== undefined && eco.recurringSchedule !== null) {
+      if (!Array.isArray(eco.recurringSchedule)) throw new ConvertError(label, 'spec.ecoModeOff.recurringSchedule', `must be a list of cron expressions, got ${show(eco.recurringSchedule)}`);
+      if (eco.recurringSchedule.length > 0) ecoOut.recurringSchedule = eco.recurringSchedule as string[];
+    }
+    const dur = eco.carbonIntensityDuration;
+    if (dur !== undefined && dur !== null) {
+      if (!isObj(dur)) throw new ConvertError(label, 'spec.ecoModeOff.carbonIntensityDuration', `must be a mapping, got ${show(dur)}`);
+      const threshold = dur.carbonIntensityThreshold ?? 0;
+      const minutes = dur.overrideEcoAfterDurationInMins ?? 0;
+      // An empty block reads as zeros in the operator (Go zero values): no override.
+      if (!(threshold === 0 && minutes === 0)) {
+        ecoOut.carbonIntensityDuration = {
+          carbonIntensityThreshold: int(threshold, label, 'spec.ecoModeOff.carbonIntensityDuration.carbonIntensityThreshold', 0),
+          overrideEcoAfterDurationInMins: int(minutes, label, 'spec.ecoModeOff.carbonIntensityDuration.overrideEcoAfterDurationInMins', 1),
+        };
+      }
+    }
+    if (ecoOut.recurringSchedule || ecoOut.carbonIntensityDuration) policy.ecoModeOff = ecoOut;
+    notes.push(...customScheduleNotes(eco.customSchedule, label, kind, namespace, name, now));
+    if (eco.maxReplicas !== undefined && eco.maxReplicas !== null) {
+      const ecoMax = int(eco.maxReplicas, label, 'spec.ecoModeOff.maxReplicas', 0);
+      notes.push(
+        `ecoModeOff.maxReplicas ${ecoMax} has no equivalent: with eco mode off keda-carbon runs the ${kind} at its own declared max (spec.maxReplicaCount, KEDA default 100). If that is not ${ecoMax}, set spec.maxReplicaCount to ${ecoMax}.`,
+      );
+      const above = bands.filter((b) => b.maxReplicas > ecoMax);
+      if (above.length > 0) {
+        notes.push(
+          `maxReplicas ${above.map((b) => b.maxReplicas).join(', ')} is above ecoModeOff.maxReplicas ${ecoMax}: keda-carbon never raises the declared max (cap = min(declared, maxReplicas)), so that band runs at spec.maxReplicaCount.`,
+        );
+      }
+    }
+  }
+  notes.push(...dataSourceNotes(spec.carbonIntensityForecastDataSource, label));
+
+  try {
+    validatePolicy(policy);
+  } catch (err) {
+    if (err instanceof PolicyError) throw new ConvertError(label, err.field ? `spec.${err.field}` : 'spec', err.rule);
+    throw err;
+  }
+  return { scaler: label, target: { kind, namespace, name }, policy, notes };
+}
+
+function customScheduleNotes(v: unknown, label: string, kind: string, namespace: string, name: string, now: number): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new ConvertError(label, 'spec.ecoModeOff.customSchedule', `must be a list of {startTime, endTime}, got ${show(v)}`);
+  return v.map((w, i) => {
+    const at = `spec.ecoModeOff.customSchedule[${i}]`;
+    if (!isObj(w)) throw new ConvertError(label, at, `must be a mapping with startTime and endTime, got ${show(w)}`);
+    const start = typeof w.startTime === 'string' ? Date.parse(w.startTime) : NaN;
+    const end = typeof w.endTime === 'string' ? Date.parse(w.endTime) : NaN;
+    if (Number.isNaN(start)) throw new ConvertError(label, `${at}.startTime`, `must be an RFC 3339 time such as "2023-03-14T22:00:00Z", got ${show(w.startTime)}`);
+    if (Number.isNaN(end)) throw new ConvertError(label, `${at}.endTime`, `must be an RFC 3339 time such as "2023-03-14T23:59:59Z", got ${show(w.endTime)}`);
+    if (end <= start) throw new ConvertError(label, `${at}.endTime`, `must be after startTime ${String(w.startTime)}, got ${String(w.endTime)}`);
+    const window = `${String(w.startTime)} to ${String(w.endTime)}`;
+    if (end <= now) return `ecoModeOff.customSchedule window ${window} has no equivalent; it is over, so nothing is lost.`;
+    return `ecoModeOff.customSchedule window ${window} has no equivalent (keda-carbon has no one-off windows): at its start run "kubectl annotate ${kind.toLowerCase()} -n ${namespace} ${name} ${ANNOTATION.ecoMode}=off --overwrite", at its end "kubectl annotate ${kind.toLowerCase()} -n ${namespace} ${name} ${ANNOTATION.ecoMode}-".`;
+  });
+}
+
+function dataSourceNotes(v: unknown, label: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (!isObj(v)) throw new ConvertError(label, 'spec.carbonIntensityForecastDataSource', `must be a mapping, got ${show(v)}`);
+  const global = 'the data source is global in keda-carbon (the intensity block of its configuration), not per target';
+  const out: string[] = [];
+  const cm = v.localConfigMap;
+  const configMap =
+    isObj(cm) && (cm.name || cm.namespace || cm.key)
+      ? `intensity: {provider: exporter-configmap, configMap: {namespace: ${typeof cm.namespace === 'string' ? cm.namespace : 'kube-system'}, name: ${typeof cm.name === 'string' ? cm.name : 'carbon-intensity'}, key: ${typeof cm.key === 'string' ? cm.key : 'data'}}}`
+      : null;
+  // The operator uses the mock data whenever mockCarbonForecast is true, the ConfigMap otherwise.
+  if (v.mockCarbonForecast === true) {
+    out.push(`carbonIntensityForecastDataSource.mockCarbonForecast: ${global}; the closest is "intensity: {provider: sample}", a bundled 24-hour curve for trying it out.`);
+    if (configMap) out.push(`carbonIntensityForecastDataSource.localConfigMap is unused while mockCarbonForecast is true; for real data configure "${configMap}".`);
+  } else if (configMap) {
+    out.push(`carbonIntensityForecastDataSource.localConfigMap: ${global}: "${configMap}".`);
+  }
+  return out;
+}
+
+/** POSIX shell single quotes: safe for any text, a `'` written as `'\''`. */
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The policy as the annotation holds it: compact JSON (JSON is YAML), one line for a shell. */
+export function annotationValue(policy: ConvertedPolicy): string {
+  return JSON.stringify(policy);
+}
+
+function header(c: Conversion): string[] {
+  return [`# ${AZURE_KIND} ${c.scaler} -> ${c.target.kind} ${c.target.namespace}/${c.target.name}`, ...c.notes.map((n) => `# note: ${n}`)];
+}
+
+/** `kubectl annotate` lines, each preceded by its notes as shell comments. */
+export function formatAnnotate(conversions: readonly Conversion[]): string {
+  return `${conversions
+    .map((c) => [...header(c), `kubectl annotate ${c.target.kind.toLowerCase()} -n ${c.target.namespace} ${c.target.name} ${ANNOTATION.environmentalImpact}=${shellQuote(annotationValue(c.policy))} --overwrite`].join('\n'))
+    .join('\n\n')}\n`;
+}
+
+/**
+ * Kustomize patches (strategic merge, one YAML document per target) that add the
+ * annotation; list the file under `patches:` in a kustomization. The policy is written as
+ * a YAML block in the annotation, which reads better in a repository than one JSON line.
+ */
+export function formatPatch(conversions: readonly Conversion[]): string {
+  return conversions
+    .map((c) => {
+      const body = stringify(
+        {
+          apiVersion: 'keda.sh/v1alpha1',
+          kind: c.target.kind,
+          metadata: { name: c.target.name, namespace: c.target.namespace, annotations: { [ANNOTATION.environmentalImpact]: stringify(c.policy) } },
+        },
+        { lineWidth: 0 },
+      );
+      return `---\n${header(c).join('\n')}\n${body}`;
+    })
+    .join('');
+}
+
+/**
+ * Convert every CarbonAwareKedaScaler in a YAML stream. Other objects are skipped and
+ * counted; two scalers aimed at the same target get a note, since the last one wins.
+ */
+export function convertText(text: string, file: string, now = Date.now()): { conversions: Conversion[]; skipped: string[] } {
+  const conversions: Conversion[] = [];
+  const skipped: string[] = [];
+  const seen = new Map<string, string>();
+  for (const { label, value } of readObjects(text, file)) {
+    if (!isAzureScaler(value)) {
+      skipped.push(`${label} (${isObj(value) && typeof value.kind === 'string' ? value.kind : 'no kind'})`);
+      continue;
+    }
+    const c = convertScaler(value, label, now);
+    const key = `${c.target.kind}/${c.target.namespace}/${c.target.name}`;
+    const earlier = seen.get(key);
+    seen.set(key, c.scaler);
+    conversions.push(earlier ? { ...c, notes: [...c.notes, `${AZURE_KIND} ${earlier} also targets this ${c.target.kind}; this later one replaces its annotation.`] } : c);
+  }
+  if (conversions.length === 0) {
+    throw new ConvertError(file, '', `no ${AZURE_KIND} (${AZURE_API_VERSION}) found${skipped.length > 0 ? `; found ${skipped.join(', ')}` : ''}`);
+  }
+  return { conversions, skipped };
+}
