@@ -1,5 +1,6 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -40,7 +41,7 @@ async function compose(t: Tap, resources: string[], components: string[]): Promi
   );
   return dir;
 }
-type Tap = typeof t;
+type Tap = Test;
 
 /**
  * The self-managed overlay needs generated certificates: copy webhook-config/ and
@@ -206,6 +207,37 @@ t.test('self-managed overlay: Secret and caBundle from the certs script', async 
   t.ok(x.checkHost('keda-carbon.keda-carbon.svc'), 'serving certificate valid for the Service name');
   t.ok(x.verify(new X509Certificate(Buffer.from(caBundle, 'base64')).publicKey), 'signed by the caBundle CA');
   t.equal(one(objs, 'Deployment').spec.template.spec.volumes.find((v: any) => v.name === 'tls').secret.secretName, 'keda-carbon-tls', 'Deployment mounts the generated Secret');
+
+  // the skaffold dev overlay builds on it and relaxes only what the dev loop needs
+  const dev = render(join(overlay, '../dev'));
+  const pod = one(dev, 'Deployment').spec.template.spec;
+  const c = pod.containers[0];
+  t.equal(one(dev, 'Deployment').spec.replicas, 1);
+  t.equal(c.securityContext.readOnlyRootFilesystem, false, 'dev: writable root filesystem for tsc --watch');
+  t.match(c.securityContext, { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } }, 'dev: still non-root, no escalation');
+  t.equal(c.env.find((e: any) => e.name === 'NODE_OPTIONS').value, '--max-old-space-size=768');
+  t.equal(one(dev, 'Secret', 'keda-carbon-tls').type, 'kubernetes.io/tls');
+});
+
+t.test('Dockerfile and skaffold.yaml', async (t) => {
+  const docker = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
+  const stages = [...docker.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gim)].map((m) => m[2]);
+  t.same(stages, ['build', 'deps', 'dev', 'runtime'], 'multi-stage, runtime last (the default target)');
+  t.match(docker, /ARG NODE_IMAGE=node:22-/, 'Node 22 LTS');
+  const runtime = docker.slice(docker.lastIndexOf('FROM '));
+  t.match(runtime, /^USER 65532:65532$/m, 'numeric non-root user');
+  t.match(runtime, /^ENTRYPOINT \["node", "dist\/cli\/main\.js"\]$/m);
+  t.match(runtime, /^CMD \["serve"\]$/m);
+  t.match(runtime, /COPY --from=deps \/app\/node_modules/, 'production dependencies from the deps stage');
+  t.notMatch(runtime, /npm (ci|install)|COPY --from=build \/app\/node_modules/, 'no dev dependencies in the runtime stage');
+  t.match(docker, /npm ci --omit=dev/);
+  const sk = parseYaml(await readFile(join(ROOT, 'skaffold.yaml'), 'utf8'));
+  t.match(sk.apiVersion, /^skaffold\/v4beta\d+$/);
+  t.equal(sk.build.artifacts[0].image, render(join(CONFIG, 'base')).find((o) => o.kind === 'Deployment')!.spec.template.spec.containers[0].image.split(':')[0], 'skaffold builds the image the Deployment runs');
+  for (const p of sk.manifests.kustomize.paths) t.ok(existsSync(join(ROOT, p, 'kustomization.yaml')), `kustomize path ${p} exists`);
+  const dev = sk.profiles.find((p: any) => p.name === 'dev');
+  t.ok(dev.patches.some((p: any) => p.path === '/build/artifacts/0/sync' && p.value.manual.length > 0), 'dev profile syncs sources');
+  for (const p of dev.patches.filter((x: any) => x.path.startsWith('/manifests'))) t.ok(existsSync(join(ROOT, p.value, 'kustomization.yaml')), `dev path ${p.value} exists`);
 });
 
 t.test('cert-manager overlay: Issuers, Certificates, inject-ca-from', async (t) => {
@@ -246,9 +278,9 @@ t.test('environmental-impact-crd component patches the KEDA v2.20 CRDs', async (
   );
   t.equal(find(all, 'CustomResourceDefinition').length, 2, 'renders together with an overlay and the other components');
   checkRbac(t, all);
-  const crds = Object.fromEntries(find(all, 'CustomResourceDefinition').map((c) => [c.metadata.name, c]));
+  const crds: Record<string, Obj> = Object.fromEntries(find(all, 'CustomResourceDefinition').map((c) => [c.metadata.name, c]));
   for (const name of ['scaledobjects.keda.sh', 'scaledjobs.keda.sh']) {
-    const crd = crds[name];
+    const crd = crds[name]!;
     t.equal(crd.spec.versions.length, 1);
     t.equal(crd.spec.versions[0].name, 'v1alpha1');
     const spec = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec;
@@ -265,9 +297,9 @@ t.test('environmental-impact-crd component patches the KEDA v2.20 CRDs', async (
     t.ok(spec.properties.maxReplicaCount, 'stock fields are still there');
   }
   // KEDA's own release patches are applied too, so the result matches a KEDA release install
-  const so = crds['scaledobjects.keda.sh'].spec.versions[0].schema.openAPIV3Schema.properties.spec;
+  const so = crds['scaledobjects.keda.sh']!.spec.versions[0].schema.openAPIV3Schema.properties.spec;
   t.match(so.properties.advanced.properties.horizontalPodAutoscalerConfig.properties.behavior.properties.scaleUp.properties.stabilizationWindowSeconds, { minimum: 0, maximum: 3600 });
-  const sj = crds['scaledjobs.keda.sh'].spec.versions[0].schema.openAPIV3Schema.properties.spec;
+  const sj = crds['scaledjobs.keda.sh']!.spec.versions[0].schema.openAPIV3Schema.properties.spec;
   t.equal(sj.properties.jobTargetRef.properties.template.properties.metadata['x-kubernetes-preserve-unknown-fields'], true);
   t.notOk(sj.properties.triggers.items.properties.metricType, 'metricType removed from ScaledJob triggers as in KEDA releases');
 
