@@ -70,7 +70,9 @@ function describe(object: KedaObject, resolution: Resolution, plan: Plan): strin
     row('why:', d.reason);
     row('cap:', current === d.cap ? `${d.cap} (unchanged)` : `maxReplicaCount ${current ?? 100} -> ${d.cap}`);
   }
-  for (const w of plan.warnings) row('warning:', w.replace(/^keda-carbon: /, ''));
+  // The cap change is already on the `cap:` line; show only the other warnings.
+  const warnings = plan.kind === 'apply' ? (plan.decision?.warnings ?? []) : plan.warnings;
+  for (const w of warnings) row('warning:', w.replace(/^keda-carbon: /, ''));
   return lines.join('\n');
 }
 

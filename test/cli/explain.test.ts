@@ -1,0 +1,110 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { main } from '../../src/cli/main.js';
+
+function io() {
+  const out = { stdout: '', stderr: '' };
+  return { out, io: { stdout: { write: (s: string) => (out.stdout += s) }, stderr: { write: (s: string) => (out.stderr += s) }, env: {} } };
+}
+
+const OBJECTS = `apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: web
+  namespace: shop
+  annotations:
+    keda-carbon.io/environmental-impact: |
+      carbon:
+      - {measuredEmission: 300, allowedMaxReplicaCount: "50%"}
+      - {measuredEmission: 500, allowedMaxReplicaCount: 2}
+spec:
+  minReplicaCount: 3
+  maxReplicaCount: 40
+  scaleTargetRef: {name: web}
+  triggers: [{type: cpu, metricType: Utilization, metadata: {value: "60"}}]
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledJob
+metadata:
+  name: batch
+  namespace: shop
+  annotations:
+    keda-carbon.io/policy: standard
+spec:
+  jobTargetRef: {template: {spec: {containers: []}}}
+  triggers: []
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: ignored}
+`;
+
+t.test('explain: each KEDA object, its policy, rule, declared max, floor, eco mode', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-explain-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'objects.yaml');
+  await writeFile(file, OBJECTS);
+
+  const high = io();
+  t.equal(await main(['explain', '-f', file, '--intensity', '612', '--at', '2026-11-23T10:30:00Z'], high.io), 0);
+  t.equal(high.out.stdout, `ScaledObject shop/web
+  policy:       annotation keda-carbon.io/environmental-impact
+  intensity:    612 gCO2eq/kWh from given:--intensity (data for 2026-11-23T10:00:00.000Z)
+  declared max: 40
+  floor:        3 = max(1, minReplicaCount 3)
+  eco mode:     on
+  rule:         measuredEmission>=500: allowed 2
+  why:          612 gCO2eq/kWh >= 500
+  cap:          maxReplicaCount 40 -> 3
+  warning:      floor max(1, minReplicaCount) = 3 is above the carbon cap 2; using 3
+
+ScaledJob shop/batch
+  policy:       policy "standard" (annotation keda-carbon.io/policy)
+  intensity:    612 gCO2eq/kWh from given:--intensity (data for 2026-11-23T10:00:00.000Z)
+  declared max: 100 (KEDA default: spec.maxReplicaCount unset)
+  floor:        1 = max(1, minReplicaCount 0)
+  eco mode:     on
+  rule:         measuredEmission>=500: allowed 2
+  why:          612 gCO2eq/kWh >= 500
+  cap:          maxReplicaCount 100 -> 2
+`);
+
+  const mid = io();
+  t.equal(await main(['explain', '-f', file, '--intensity', '350', '--output', 'json'], mid.io), 0);
+  const json = JSON.parse(mid.out.stdout);
+  t.equal(json[0].plan.maxReplicaCount, 20, '50% of 40');
+  t.match(json[0].plan.decision, { rule: 'measuredEmission>=300', declared: 40, floor: 3 });
+  t.equal(json[1].plan.maxReplicaCount, 50);
+});
+
+t.test('explain: invalid policy shows the denial and exits 1', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-explain-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'bad.yaml');
+  await writeFile(file, OBJECTS.replace('measuredEmission: 300', 'measuredEmission: -3'));
+  const r = io();
+  t.equal(await main(['explain', '-f', file, '--intensity', '350'], r.io), 1);
+  t.match(r.out.stdout, /result: +DENIED/);
+  t.match(r.out.stdout, /carbon\[0\]\.measuredEmission: must be a number >= 0, got -3/);
+});
+
+t.test('explain: usage errors', async (t) => {
+  const cases: Array<[string[], RegExp, number]> = [
+    [['explain'], /-f OBJECT\.yaml is required/, 2],
+    [['explain', '-f', 'x.yaml', '--intensity', 'lots'], /--intensity must be a number >= 0/, 2],
+    [['explain', '-f', 'x.yaml', '--at', 'tomorrow'], /--at must be an RFC 3339 time/, 2],
+    [['explain', '--bogus'], /Unknown option '--bogus'/, 2],
+    [['explain', '-f', '/nonexistent.yaml', '--intensity', '1'], /ENOENT/, 1],
+    [['nope'], /unknown command "nope"/, 2],
+  ];
+  for (const [argv, message, code] of cases) {
+    const r = io();
+    t.equal(await main(argv, r.io), code, argv.join(' '));
+    t.match(r.out.stderr, message);
+  }
+  const help = io();
+  t.equal(await main(['--help'], help.io), 0);
+  t.match(help.out.stdout, /serve +run the admission webhook/);
+});
