@@ -1,0 +1,217 @@
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+export interface ApiResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  /** Parsed JSON when the body is JSON, else the text. */
+  body: unknown;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  /** Defaults to application/json; patches name their own type. */
+  contentType?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * The calls the cluster layer makes to the Kubernetes API: plain requests and watch
+ * streams. One interface so the sweep, the Lease and the namespace cache run unchanged
+ * against the real API server and against the local fake in the tests and the benchmark.
+ */
+export interface KubeApi {
+  /** Resolves with any HTTP status; rejects only when no answer arrived (network, timeout, abort). */
+  request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
+  /**
+   * Stream watch events from `path` (which carries `watch=1`). `onEnd` fires once when
+   * the stream ends or fails; the returned function closes it without calling `onEnd`.
+   */
+  watch(path: string, onEvent: (type: string, object: unknown) => void, onEnd: (err?: Error) => void): () => void;
+}
+
+/** An HTTP status the caller did not expect, with the API server's own message. */
+export class ApiError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly body: unknown,
+    readonly retryAfterMs?: number,
+  ) {
+    super(`${method} ${path.split('?')[0]} answered ${status}${statusMessage(body)}`);
+    this.name = 'ApiError';
+  }
+}
+
+function statusMessage(body: unknown): string {
+  if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') {
+    return `: ${(body as { message: string }).message}`;
+  }
+  if (typeof body === 'string' && body.trim() !== '') return `: ${body.trim().slice(0, 200)}`;
+  return '';
+}
+
+interface Transport {
+  /** Agent, headers and basic auth for the next request (credentials re-read each time). */
+  prepare(): Promise<{ agent: http.Agent | undefined; headers: Record<string, string>; auth?: string }>;
+  server: string;
+}
+
+function createApi(transport: Transport): KubeApi {
+  const base = transport.server.replace(/\/$/, '');
+
+  async function open(method: string, path: string, options: RequestOptions, watchSignal?: AbortSignal): Promise<{ res: http.IncomingMessage }> {
+    const { agent, headers, auth } = await transport.prepare();
+    const url = new URL(base + path);
+    const mod = url.protocol === 'http:' ? http : https;
+    const payload = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    const reqHeaders: Record<string, string> = { ...headers, accept: 'application/json' };
+    if (payload !== undefined) {
+      reqHeaders['content-type'] = options.contentType ?? 'application/json';
+      reqHeaders['content-length'] = String(Buffer.byteLength(payload));
+    }
+    return new Promise((resolve, reject) => {
+      const req = mod.request(url, { method, agent, headers: reqHeaders, ...(auth ? { auth } : {}) });
+      let timer: NodeJS.Timeout | undefined;
+      const signal = watchSignal ?? options.signal;
+      const onAbort = () => req.destroy(new Error(`${method} ${path.split('?')[0]} aborted`));
+      if (signal) {
+        if (signal.aborted) return reject(new Error(`${method} ${path.split('?')[0]} aborted`));
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      if (options.timeoutMs) {
+        timer = setTimeout(() => req.destroy(new Error(`${method} ${path.split('?')[0]} timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
+      }
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      req.on('response', (res) => {
+        // A watch lives on, still cancellable through its signal; only the connect timeout ends.
+        if (watchSignal) clearTimeout(timer);
+        else res.once('close', cleanup);
+        resolve({ res });
+      });
+      req.on('error', (err) => {
+        cleanup();
+        reject(err);
+      });
+      req.end(payload);
+    });
+  }
+
+  return {
+    async request(method, path, options = {}) {
+      const { res } = await open(method, path, options);
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: unknown = text;
+      if (text !== '') {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // a proxy's HTML error page: keep the text for the message
+        }
+      }
+      return { status: res.statusCode ?? 0, headers: res.headers, body };
+    },
+    watch(path, onEvent, onEnd) {
+      const controller = new AbortController();
+      let ended = false;
+      const end = (err?: Error) => {
+        if (ended) return;
+        ended = true;
+        onEnd(err);
+      };
+      open('GET', path, { timeoutMs: 30_000 }, controller.signal).then(
+        ({ res }) => {
+          if (res.statusCode !== 200) {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              let body: unknown = Buffer.concat(chunks).toString('utf8');
+              try {
+                body = JSON.parse(body as string);
+              } catch {
+                // keep the text
+              }
+              end(new ApiError('GET', path, res.statusCode ?? 0, body));
+            });
+            res.on('error', (e) => end(e));
+            return;
+          }
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buf += chunk;
+            let nl: number;
+            while ((nl = buf.indexOf('\n')) >= 0) {
+              const line = buf.slice(0, nl).trim();
+              buf = buf.slice(nl + 1);
+              if (line === '') continue;
+              let ev: { type?: unknown; object?: unknown };
+              try {
+                ev = JSON.parse(line) as typeof ev;
+              } catch {
+                continue; // a torn line; the next list reads the object anyway
+              }
+              if (typeof ev.type === 'string' && !ended) onEvent(ev.type, ev.object);
+            }
+          });
+          res.on('end', () => end());
+          res.on('error', (e) => end(e));
+          res.on('close', () => end());
+        },
+        (err: Error) => end(err),
+      );
+      return () => {
+        ended = true;
+        controller.abort();
+      };
+    },
+  };
+}
+
+/**
+ * An API client from a kubeconfig (file or in-cluster). client-node supplies CA, client
+ * certificate and the Authorization header, re-read per request so a rotated
+ * service-account token is picked up. Its own agent is new on every call, which would
+ * cost a TLS handshake per touch; we keep one keep-alive agent per set of TLS material.
+ */
+export function kubeApiFromConfig(kc: KubeConfig): KubeApi {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  let agentKey = '';
+  let agent: https.Agent | undefined;
+  return createApi({
+    server: cluster.server,
+    async prepare() {
+      const opts: https.RequestOptions = {};
+      await kc.applyToHTTPSOptions(opts);
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k] = String(v);
+      if (cluster.proxyUrl || cluster.server.startsWith('http:')) {
+        return { agent: cluster.proxyUrl ? (opts.agent as http.Agent) : undefined, headers, ...(opts.auth ? { auth: opts.auth } : {}) };
+      }
+      const tls = { ca: opts.ca, cert: opts.cert, key: opts.key, pfx: opts.pfx, passphrase: opts.passphrase, rejectUnauthorized: opts.rejectUnauthorized, servername: opts.servername };
+      const key = createHash('sha256').update(JSON.stringify(tls, (_k, v) => (Buffer.isBuffer(v) ? v.toString('base64') : v))).digest('hex');
+      if (key !== agentKey || !agent) {
+        agent?.destroy();
+        agent = new https.Agent({ ...(tls as https.AgentOptions), keepAlive: true, maxSockets: 16 });
+        agentKey = key;
+      }
+      return { agent, headers, ...(opts.auth ? { auth: opts.auth } : {}) };
+    },
+  });
+}
+
+/** An unauthenticated client for a plain URL: the local fake API of tests and the benchmark. */
+export function kubeApiFromUrl(server: string): KubeApi {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  return createApi({ server, prepare: async () => ({ agent, headers: {} }) });
+}
