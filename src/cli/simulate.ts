@@ -94,7 +94,7 @@ export async function runSimulate(argv: string[], io: CommandIO): Promise<number
     points = [...snapshot.points];
     source = snapshot.source;
     forecastOrigin = `${snapshot.source} (fetched now, from ${flags.config as string})`;
-    if (points.length === 0) throw new Error(`${snapshot.source} returned no forecast points`);
+    if (points.length === 0) throw new Error(`${snapshot.source} returned no points from the last 48 hours or ahead: nothing to simulate`);
   }
 
   const sim = simulate({ policy: input.policy, points, declared, minReplicas, source });

@@ -1,0 +1,139 @@
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import t from 'tap';
+import type { IntensityPoint } from '../../src/carbon/types.js';
+import { validatePolicy } from '../../src/policy/document.js';
+import { simulate } from '../../src/simulate/figures.js';
+import { escapeXml, niceStep, renderChart } from '../../src/simulate/svg.js';
+
+const T0 = Date.parse('2026-06-01T00:00:00Z');
+const HOUR = 3_600_000;
+
+type Node = Record<string, unknown>;
+const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', isArray: (name) => ['g', 'path', 'line', 'text', 'rect'].includes(name) });
+
+function parse(svg: string): Node {
+  const valid = XMLValidator.validate(svg);
+  if (valid !== true) throw new Error(`not well-formed XML: ${JSON.stringify(valid)}`);
+  return (parser.parse(svg) as { svg: Node }).svg;
+}
+
+const groups = (svg: Node): Node[] => svg.g as Node[];
+const group = (svg: Node, id: string): Node => groups(svg).find((g) => g['@id'] === id)!;
+const path = (svg: Node, id: string): Node | undefined => (svg.path as Node[]).find((p) => p['@id'] === id);
+const texts = (n: Node): string[] => ((n.text as unknown[]) ?? []).map((x) => (typeof x === 'object' ? String((x as Node)['#text']) : String(x)));
+
+/** The horizontal runs of a step path: [x1, x2, y] for each M/L pair at one height, and how many sub-paths. */
+function runs(d: string): { runs: [number, number, number][]; subpaths: number } {
+  const cmds = [...d.matchAll(/([ML])(-?[\d.]+),(-?[\d.]+)/g)].map((m) => ({ c: m[1]!, x: Number(m[2]), y: Number(m[3]) }));
+  const out: [number, number, number][] = [];
+  for (let i = 1; i < cmds.length; i++) {
+    const a = cmds[i - 1]!;
+    const b = cmds[i]!;
+    if (b.c === 'L' && a.y === b.y && b.x > a.x) out.push([a.x, b.x, a.y]);
+  }
+  return { runs: out, subpaths: cmds.filter((c) => c.c === 'M').length };
+}
+
+function points(minutes: number, values: (number | null)[]): IntensityPoint[] {
+  return values.flatMap((v, i) => (v === null ? [] : [{ timestamp: T0 + i * minutes * 60_000, durationMinutes: minutes, gCO2eqPerKWh: v }]));
+}
+
+const policy = validatePolicy({
+  carbon: [
+    { measuredEmission: 300, allowedMaxReplicaCount: '50%' },
+    { measuredEmission: 500, allowedMaxReplicaCount: 10 },
+  ],
+});
+
+function chart(values: (number | null)[], minutes = 60, title = 'test chart') {
+  const sim = simulate({ policy, points: points(minutes, values), declared: 100, minReplicas: 0, source: 'test' });
+  return { sim, svg: renderChart({ title, policy, declared: 100, intervals: sim.intervals, hourly: sim.hourly.intervals }) };
+}
+
+t.test('the chart is well-formed SVG with the expected series', async (t) => {
+  const { svg: text } = chart([250, 350, 520, 290]);
+  const svg = parse(text);
+  t.equal(svg['@xmlns'], 'http://www.w3.org/2000/svg');
+  t.ok(Number(svg['@width']) > 0 && Number(svg['@height']) > 0);
+  t.same((svg.path as Node[]).map((p) => p['@id']).sort(), ['cap', 'cap-hourly', 'intensity']);
+  t.same(
+    group(svg, 'thresholds').line && (group(svg, 'thresholds').line as Node[]).map((l) => Number(l['@data-threshold'])),
+    [300, 500],
+  );
+  // Axis titles with units, and time labels on the hours.
+  const allText = [...groups(svg).flatMap(texts), ...texts(svg)].join('\n');
+  t.match(allText, /Carbon intensity \(gCO2eq\/kWh\)/);
+  t.match(allText, /Replica cap \(maxReplicaCount\)/);
+  t.match(allText, /Time \(UTC\)/);
+  t.same(texts(group(svg, 'axis-time')), ['06-01 00:00', '01:00', '02:00', '03:00', '04:00']);
+  t.same(texts(group(svg, 'legend')), ['Carbon intensity (left axis)', 'Replica cap, following the forecast (right axis)', 'Replica cap, re-evaluated hourly (right axis)', 'Band threshold']);
+  t.match(texts(group(svg, 'thresholds')), ['>= 300: max 50% = 50', '>= 500: max 10']);
+});
+
+t.test('the series trace the intensities and the caps', async (t) => {
+  const { svg: text } = chart([250, 350, 520, 290]);
+  const svg = parse(text);
+  // Map y back to intensity through the two threshold lines (300 and 500 gCO2eq/kWh).
+  const th = (group(svg, 'thresholds').line as Node[]).map((l) => [Number(l['@data-threshold']), Number(l['@y1'])] as const);
+  const [[v1, y1], [v2, y2]] = th as [readonly [number, number], readonly [number, number]];
+  const intensityAt = (y: number) => v1 + ((y - y1) * (v2 - v1)) / (y2 - y1);
+  const curve = runs(String(path(svg, 'intensity')!['@d']));
+  t.equal(curve.subpaths, 1);
+  const got = curve.runs.map(([, , y]) => Math.round(intensityAt(y)));
+  t.same(got, [250, 350, 520, 290]);
+  // Each run is one hour wide: equal widths.
+  const widths = curve.runs.map(([a, b]) => Math.round(b - a));
+  t.equal(new Set(widths).size, 1);
+
+  // The cap: 100, 50, 10, 100. Its zero is the frame's bottom edge; the axis label "100" gives the scale.
+  const frame = (svg.rect as Node[]).find((r) => r['@fill'] === 'none')!;
+  const bottom = Number(frame['@y']) + Number(frame['@height']);
+  const capAxis = group(svg, 'axis-cap').text as Node[];
+  const label100 = capAxis.find((x) => String(x['#text']) === '100')!;
+  const y100 = Number(label100['@y']) - 4; // labels sit 4 px below their tick for centring
+  const capAt = (y: number) => Math.round(((bottom - y) / (bottom - y100)) * 100);
+  t.same(runs(String(path(svg, 'cap')!['@d'])).runs.map(([, , y]) => capAt(y)), [100, 50, 10, 100]);
+});
+
+t.test('gaps break the intensity curve and are shaded', async (t) => {
+  const { sim, svg: text } = chart([400, null, 600]);
+  const svg = parse(text);
+  t.equal(runs(String(path(svg, 'intensity')!['@d'])).subpaths, 2, 'two pieces around the gap');
+  const gaps = group(svg, 'gaps').rect as Node[];
+  t.equal(gaps.length, 1);
+  t.equal(gaps[0]!['@data-start'], new Date(T0 + HOUR).toISOString());
+  t.equal(gaps[0]!['@data-end'], new Date(T0 + 2 * HOUR).toISOString());
+  // The cap goes on through the gap (onMissingData declared: 100), so it stays one line.
+  t.equal(runs(String(path(svg, 'cap')!['@d'])).subpaths, 1);
+  t.same(sim.intervals.map((iv) => iv.cap), [50, 100, 10]);
+  t.ok(texts(group(svg, 'legend')).includes('No data (onMissingData applies)'));
+});
+
+t.test('text is escaped', async (t) => {
+  const title = `a<b & "c" 'd'>`;
+  const { svg: text } = chart([250, 350], 60, title);
+  const svg = parse(text);
+  t.notMatch(text, /a<b/);
+  // The parser decodes entities back to the original title.
+  const decoder = new XMLParser({ ignoreAttributes: false, processEntities: true, htmlEntities: true });
+  t.equal((decoder.parse(text) as { svg: { title: string } }).svg.title, title);
+  t.equal(escapeXml(`<&>"'`), '&lt;&amp;&gt;&quot;&#39;');
+  t.ok(svg);
+});
+
+t.test('axis steps are round numbers', async (t) => {
+  t.equal(niceStep(800, 5), 200);
+  t.equal(niceStep(100, 5), 20);
+  t.equal(niceStep(12, 5), 2.5);
+  t.equal(niceStep(0, 5), 1);
+  t.throws(() => renderChart({ title: 'x', policy, declared: 1, intervals: [] }), /nothing to chart/);
+});
+
+t.test('a day of 30-minute points gets at most about 12 time labels', async (t) => {
+  const values = Array.from({ length: 48 }, (_, i) => 300 + 200 * Math.sin(i / 7));
+  const svg = parse(chart(values, 30).svg);
+  const labels = texts(group(svg, 'axis-time'));
+  t.ok(labels.length >= 6 && labels.length <= 13, `${labels.length} labels`);
+  t.equal(labels[0], '06-01 00:00');
+  t.equal(labels[labels.length - 1], '06-02 00:00', 'midnight shows the date');
+});
