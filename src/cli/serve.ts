@@ -221,8 +221,13 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
     logger.flush?.();
     process.exit(0);
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  // A repeated SIGTERM (kubelet, or a supervisor resending) must not cut the drain short;
+  // a second Ctrl-C is a person who wants out now.
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => {
+    if (stopping) process.exit(130);
+    void shutdown('SIGINT');
+  });
   return 0;
 }
 
