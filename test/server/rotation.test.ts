@@ -9,7 +9,7 @@ import { startServe } from '../helpers/serve-process.js';
 function healthz(port: number, ca: string, agent?: Agent): Promise<{ status: number; issuer: string }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest({ host: '127.0.0.1', port, path: '/healthz', ca, agent }, (res) => {
-      const issuer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().issuer?.CN ?? '';
+      const issuer = String((res.socket as import('node:tls').TLSSocket).getPeerCertificate().issuer?.CN ?? '');
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, issuer }));
     });
