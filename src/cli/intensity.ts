@@ -170,7 +170,8 @@ export async function runIntensity(argv: string[], io: IntensityIo): Promise<num
     if (last) lines.push(`data       ${when(snap.points[0]!.timestamp)} to ${when(pointEnd(last))}`);
   }
   const means = hourlyMeans(ahead, Math.floor(t / 3_600_000) * 3_600_000, 24).filter((m) => m.mean !== null) as { hour: number; mean: number }[];
-  if (means.length > 1) {
+  // One point (Prometheus' held sample) is a current value, not a forecast.
+  if (ahead.length > 1 && means.length > 1) {
     lines.push(`forecast   next ${means.length} h, hourly mean gCO2eq/kWh (UTC):`);
     for (let i = 0; i < means.length; i += 8) {
       lines.push('  ' + means.slice(i, i + 8).map((m) => `${hhmm(m.hour)} ${String(Math.round(m.mean)).padStart(3)}`).join('  '));

@@ -3,7 +3,7 @@ import { SourceError } from '../../src/carbon/errors.js';
 import type { IntensitySource } from '../../src/carbon/types.js';
 import { json, startServer } from './http.js';
 
-type Tap = typeof import('tap').default;
+type Tap = import('tap').Test;
 
 /**
  * The failure answers every HTTP provider must turn into a clear `SourceError`:

@@ -1,0 +1,30 @@
+import t from 'tap';
+import { parseIntensityConfig } from '../../src/carbon/config.js';
+
+t.test('credential defaults and mounted files', async (t) => {
+  const em = parseIntensityConfig({ provider: 'electricitymaps', location: 'DE' });
+  t.equal(em.tokenEnv, 'ELECTRICITYMAPS_TOKEN');
+  const emFile = parseIntensityConfig({ provider: 'electricitymaps', location: 'DE', tokenFile: '/secrets/token' });
+  t.equal(emFile.tokenFile, '/secrets/token');
+  t.equal(emFile.tokenEnv, undefined, 'no default env when a file is named');
+  const wt = parseIntensityConfig({ provider: 'watttime', location: 'CAISO_NORTH', passwordFile: '/secrets/pw' });
+  t.same([wt.usernameEnv, wt.passwordEnv, wt.passwordFile], ['WATTTIME_USERNAME', undefined, '/secrets/pw']);
+});
+
+t.test('errors name the key', async (t) => {
+  const cases: [Record<string, unknown>, string, RegExp][] = [
+    [{ provider: 'prometheus', query: 'up' }, 'intensity.baseUrl', /is required for provider prometheus/],
+    [{ provider: 'carbon-aware-sdk', location: 'westus' }, 'intensity.baseUrl', /is required for provider carbon-aware-sdk/],
+    [{ provider: 'electricitymaps', location: 'DE', baseUrl: 'ftp://x' }, 'intensity.baseUrl', /must be an http or https URL/],
+    [{ provider: 'electricitymaps', location: 'DE', baseUrl: 'https://user:pw@x' }, 'intensity.baseUrl', /must not carry credentials/],
+    [{ provider: 'electricitymaps', location: '95,10' }, 'intensity.location', /coordinates 95,10 are out of range/],
+    [{ provider: 'watttime' }, 'intensity.location', /is required for provider watttime/],
+    [{ provider: 'electricitymaps', location: 'DE', tokenFile: '' }, 'intensity.tokenFile', /must be a non-empty string/],
+  ];
+  for (const [raw, key, msg] of cases) t.throws(() => parseIntensityConfig(raw), { key, message: msg }, `${key} ${msg}`);
+});
+
+t.test('exporter-configmap needs no location; a set one is kept', async (t) => {
+  t.equal(parseIntensityConfig({ provider: 'exporter-configmap' }).location, '');
+  t.equal(parseIntensityConfig({ provider: 'exporter-configmap', location: 'CAISO_NORTH' }).location, 'CAISO_NORTH');
+});

@@ -1,0 +1,137 @@
+import t from 'tap';
+import { parse as parseYaml } from 'yaml';
+import { parseIntensityConfig } from '../../../src/carbon/config.js';
+import { SourceError } from '../../../src/carbon/errors.js';
+import { createExporterConfigMapSource, parseGoTime } from '../../../src/carbon/providers/exporter-configmap.js';
+import { Refresher, systemClock } from '../../../src/carbon/refresher.js';
+import { CarbonStore } from '../../../src/carbon/store.js';
+import { validatePoints } from '../../../src/carbon/validate.js';
+import { FIXTURE_NOW, fixtureText } from '../../helpers/fixtures.js';
+import { fakeApiServer, kubeClientFor } from '../../helpers/kube.js';
+
+const exporterCm = () => parseYaml(fixtureText('exporter-configmap', 'carbon-intensity.yaml')) as Record<string, unknown>;
+const cfg = (extra: Record<string, unknown> = {}) => parseIntensityConfig({ provider: 'exporter-configmap', ...extra });
+
+function withPoints(points: unknown[]): Record<string, unknown> {
+  return { ...exporterCm(), binaryData: { data: Buffer.from(JSON.stringify(points)).toString('base64') } };
+}
+
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+t.test('reads binaryData.data through the Kubernetes API', async (t) => {
+  const api = await fakeApiServer({ configMap: exporterCm() });
+  t.teardown(api.close);
+  const src = createExporterConfigMapSource(cfg({ location: 'CAISO_NORTH' }), { env: {}, kube: kubeClientFor(api.url) });
+  t.equal(src.name, 'exporter-configmap:CAISO_NORTH');
+  const points = validatePoints(await src.fetch(AbortSignal.timeout(5000)), src.name);
+  t.equal(points.length, 288, 'numOfRecords');
+  t.same(points[0], { timestamp: Date.UTC(2026, 5, 1, 13), durationMinutes: 5, gCO2eqPerKWh: 200.0892814275597 });
+  t.equal(api.requests[0]!.path, '/api/v1/namespaces/kube-system/configmaps/carbon-intensity');
+  t.equal(api.requests[0]!.headers.authorization, 'Bearer kube-test-token', "the kubeconfig's credentials");
+});
+
+t.test('a NotFound while the exporter recreates the ConfigMap is retried, not an outage', async (t) => {
+  const api = await fakeApiServer({ configMap: exporterCm() });
+  t.teardown(api.close);
+  api.remove();
+  setTimeout(() => api.put(exporterCm()), 120);
+  const src = createExporterConfigMapSource(cfg(), { env: {}, kube: kubeClientFor(api.url) }, { notFoundRetryMs: 50, notFoundAttempts: 10 });
+  const points = await src.fetch(AbortSignal.timeout(5000));
+  t.equal(points.length, 288);
+  t.ok(api.requests.length >= 2, 'read again after the 404');
+});
+
+t.test('still missing after the retries: unavailable, naming the ConfigMap', async (t) => {
+  const api = await fakeApiServer({});
+  t.teardown(api.close);
+  const src = createExporterConfigMapSource(cfg({ configMap: { namespace: 'carbon', name: 'ci' } }), { env: {}, kube: kubeClientFor(api.url) }, { notFoundRetryMs: 10, notFoundAttempts: 3 });
+  const err = (await src.fetch(AbortSignal.timeout(5000)).catch((e: unknown) => e)) as SourceError;
+  t.equal(err.kind, 'unavailable');
+  t.match(err.message, /ConfigMap carbon\/ci not found \(the exporter deletes and recreates it on every refresh; is the exporter running\?\)/);
+  t.equal(api.requests.length, 3);
+});
+
+t.test('RBAC refusal names the permission needed', async (t) => {
+  const api = await fakeApiServer({ configMap: exporterCm() });
+  t.teardown(api.close);
+  api.forbid(403);
+  await t.rejects(createExporterConfigMapSource(cfg(), { env: {}, kube: kubeClientFor(api.url) }).fetch(AbortSignal.timeout(5000)), {
+    kind: 'http',
+    status: 403,
+    message: /answered 403: configmaps "carbon-intensity" is forbidden; the service account needs get, list and watch on configmaps in kube-system/,
+  });
+});
+
+t.test('garbage in the ConfigMap is rejected with the reason', async (t) => {
+  const api = await fakeApiServer({ configMap: exporterCm() });
+  t.teardown(api.close);
+  const src = createExporterConfigMapSource(cfg({ location: 'CAISO_NORTH' }), { env: {}, kube: kubeClientFor(api.url) });
+  api.put({ ...exporterCm(), binaryData: { data: Buffer.from('{{{').toString('base64') } });
+  await t.rejects(src.fetch(AbortSignal.timeout(5000)), { kind: 'invalid', message: /binaryData.data is not base64 of a JSON array/ });
+  api.put({ ...exporterCm(), binaryData: undefined });
+  await t.rejects(src.fetch(AbortSignal.timeout(5000)), { kind: 'invalid', message: /has no binaryData.data/ });
+  api.put(withPoints([{ location: 'PJM_DC', timestamp: '2026-06-01T13:00:00Z', duration: 5, value: 300 }]));
+  await t.rejects(src.fetch(AbortSignal.timeout(5000)), { kind: 'invalid', message: /holds data for PJM_DC, not for the configured location CAISO_NORTH/ });
+  api.put(withPoints([{ location: 'CAISO_NORTH', timestamp: 'yesterday', duration: 5, value: 300 }]));
+  await t.rejects(src.fetch(AbortSignal.timeout(5000)), { kind: 'invalid', message: /element 0 timestamp: "yesterday" is not an RFC 3339/ });
+  api.put(withPoints([]));
+  const empty = await src.fetch(AbortSignal.timeout(5000));
+  t.throws(() => validatePoints(empty, src.name), /no data points/, 'an empty array never reaches the store');
+});
+
+t.test('the API server not answering in time is a timeout', async (t) => {
+  const src = createExporterConfigMapSource(cfg(), {
+    env: {},
+    kube: { get: (_p, signal) => new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason))), watch: () => () => undefined },
+  });
+  // AbortSignal.timeout's timer does not hold the event loop open; this one does.
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(new DOMException('timed out', 'TimeoutError')), 100);
+  await t.rejects(src.fetch(ac.signal), { kind: 'timeout', message: /reading ConfigMap kube-system\/carbon-intensity timed out/ });
+});
+
+t.test('Go time.String() values', async (t) => {
+  t.equal(parseGoTime('2026-06-01 13:00:00 +0000 UTC'), Date.UTC(2026, 5, 1, 13));
+  t.equal(parseGoTime('2026-06-01 12:58:41.118330761 +0000 UTC m=+43200.912734512'), Date.UTC(2026, 5, 1, 12, 58, 41, 118));
+  t.equal(parseGoTime('2026-06-01 15:00:00 +0200 CEST'), Date.UTC(2026, 5, 1, 13));
+  t.equal(parseGoTime('2026-06-01T13:00:00Z'), undefined, 'RFC 3339 is not Go String()');
+});
+
+t.test('watch: the refresher picks up the recreated ConfigMap at once, and stop closes the stream', async (t) => {
+  const api = await fakeApiServer({ configMap: exporterCm() });
+  t.teardown(api.close);
+  const src = createExporterConfigMapSource(cfg(), { env: {}, kube: kubeClientFor(api.url) }, { notFoundRetryMs: 20, rewatchMs: 20 });
+  const store = new CarbonStore({ source: src.name, maxDataAgeMs: 2 * 3_600_000 });
+  // Real timers, but "now" is when the fixture was written, so its points are current.
+  const refresher = new Refresher({ source: src, store, refreshIntervalMs: 3_600_000, timeoutMs: 5000, clock: { ...systemClock, now: () => FIXTURE_NOW } });
+  t.teardown(() => refresher.stop());
+  refresher.start();
+  await until(() => store.snapshot().fetchedAt !== null && api.watcherCount() === 1);
+  t.equal(store.snapshot().points[0]!.gCO2eqPerKWh, 200.0892814275597);
+  t.ok(api.requests.some((r) => r.path === '/api/v1/namespaces/kube-system/configmaps?fieldSelector=metadata.name%3Dcarbon-intensity&watch=true'), 'watches by field selector');
+
+  // The exporter's refresh: delete, then create with new data.
+  api.remove();
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(store.snapshot().points[0]!.gCO2eqPerKWh, 200.0892814275597, 'DELETED changes nothing');
+  api.put(withPoints([{ location: 'CAISO_NORTH', timestamp: new Date(FIXTURE_NOW).toISOString(), duration: 60, value: 444 }]));
+  await until(() => store.snapshot().points.some((p) => p.gCO2eqPerKWh === 444));
+  t.pass('ADDED triggered a fetch long before the 1 h interval');
+
+  api.endWatches();
+  await until(() => api.watcherCount() === 1);
+  t.pass('the watch re-opens after the API server ends it');
+  await refresher.stop();
+  await until(() => api.watcherCount() === 0);
+  t.pass('stop closes the watch');
+});
+
+t.test('without Kubernetes access the source says so', async (t) => {
+  t.throws(() => createExporterConfigMapSource(cfg(), { env: {} }), /needs access to the Kubernetes API/);
+});
