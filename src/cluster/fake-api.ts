@@ -1,0 +1,337 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/**
+ * A small local HTTP server that answers like the Kubernetes API for exactly the calls
+ * the cluster layer makes (KEDA list/patch, namespaces list/get/watch, Leases, Events),
+ * with faults on demand: 429 with Retry-After, 410 on a stale `continue`, 5xx, 409.
+ * The tests use it for what a real API server will not do when asked; the sweep
+ * benchmark uses it so its figures measure our code and not etcd. Loopback only.
+ */
+
+export interface FakeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; annotations?: Record<string, string>; labels?: Record<string, string>; [k: string]: unknown };
+  spec?: Record<string, unknown>;
+  [k: string]: unknown;
+}
+
+export interface FakeRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  body: unknown;
+}
+
+/** A fault answers a request instead of the fake's normal logic; return undefined to pass. */
+export type Fault = (req: FakeRequest) => { status: number; body?: unknown; headers?: Record<string, string> } | undefined;
+
+/** Runs on every stored KEDA write, like a mutating webhook: return the object to store. */
+export type Admit = (plural: string, object: FakeObject, old: FakeObject | undefined) => FakeObject | Promise<FakeObject>;
+
+const KEDA = /^\/apis\/keda\.sh\/v1alpha1(?:\/namespaces\/([^/]+))?\/(scaledobjects|scaledjobs)(?:\/([^/]+))?$/;
+const NAMESPACES = /^\/api\/v1\/namespaces(?:\/([^/]+))?$/;
+const LEASES = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/;
+const EVENTS = /^\/api\/v1\/namespaces\/([^/]+)\/events$/;
+
+function status(code: number, reason: string, message: string) {
+  return { kind: 'Status', apiVersion: 'v1', status: 'Failure', message, reason, code };
+}
+
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+export class FakeKube {
+  url = '';
+  private server: http.Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private rv = 1;
+  /** Watches at a resourceVersion older than this get 410 Gone. */
+  compactedBelow = 0;
+  /** Every request, in order (bodies parsed). */
+  readonly requests: FakeRequest[] = [];
+  readonly objects = { scaledobjects: new Map<string, FakeObject>(), scaledjobs: new Map<string, FakeObject>() };
+  readonly namespaces = new Map<string, FakeObject>();
+  readonly leases = new Map<string, FakeObject>();
+  readonly events: FakeObject[] = [];
+  faults: Fault[] = [];
+  admit: Admit | undefined;
+  /** Answer delay per request in ms (0: at once). */
+  latencyMs = 0;
+  private lists = new Map<string, string[]>();
+  private watchers = new Set<{ res: http.ServerResponse }>();
+  /** Namespace events by resourceVersion: a watch from version N replays what came after N. */
+  private history: Array<{ rv: number; type: string; object: FakeObject }> = [];
+  /** Store only the counts of requests (not the bodies), for the 10,000-object benchmark. */
+  recordBodies = true;
+  readonly counts = { requests: 0, lists: 0, patches: 0, events: 0 };
+
+  private nextRv(): string {
+    return String(++this.rv);
+  }
+
+  addObject(plural: 'scaledobjects' | 'scaledjobs', obj: FakeObject): FakeObject {
+    const stored: FakeObject = {
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: plural === 'scaledobjects' ? 'ScaledObject' : 'ScaledJob',
+      ...obj,
+      metadata: { uid: randomUUID(), ...obj.metadata, resourceVersion: this.nextRv() },
+    };
+    this.objects[plural].set(`${stored.metadata.namespace}/${stored.metadata.name}`, stored);
+    return stored;
+  }
+
+  getObject(plural: 'scaledobjects' | 'scaledjobs', namespace: string, name: string): FakeObject | undefined {
+    return this.objects[plural].get(`${namespace}/${name}`);
+  }
+
+  /** Create or relabel a namespace; open watches hear about it. */
+  setNamespace(name: string, labels: Record<string, string> = {}): void {
+    const type = this.namespaces.has(name) ? 'MODIFIED' : 'ADDED';
+    const ns: FakeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name, uid: this.namespaces.get(name)?.metadata.uid ?? randomUUID(), labels, resourceVersion: this.nextRv() } };
+    this.namespaces.set(name, ns);
+    this.broadcast(type, ns);
+  }
+
+  deleteNamespace(name: string): void {
+    const ns = this.namespaces.get(name);
+    if (!ns) return;
+    this.namespaces.delete(name);
+    this.broadcast('DELETED', { ...ns, metadata: { ...ns.metadata, resourceVersion: this.nextRv() } });
+  }
+
+  /** Make every outstanding `continue` token stale (the next use answers 410), as etcd compaction does. */
+  expireContinueTokens(): void {
+    this.lists.clear();
+  }
+
+  /** Close every open watch, as an API server restart would. */
+  dropWatches(): void {
+    for (const w of this.watchers) w.res.destroy();
+    this.watchers.clear();
+  }
+
+  /** Send a watch event that says the watched version was compacted away. */
+  sendWatchGone(): void {
+    for (const w of this.watchers) w.res.write(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', 'too old resource version') }) + '\n');
+  }
+
+  get currentResourceVersion(): number {
+    return this.rv;
+  }
+
+  private broadcast(type: string, object: FakeObject): void {
+    this.history.push({ rv: Number(object.metadata.resourceVersion), type, object });
+    const line = JSON.stringify({ type, object }) + '\n';
+    for (const w of this.watchers) w.res.write(line);
+  }
+
+  async start(): Promise<string> {
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = undefined;
+        if (text) {
+          try {
+            body = JSON.parse(text);
+          } catch {
+            body = text;
+          }
+        }
+        const fr: FakeRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, body };
+        this.counts.requests++;
+        if (this.recordBodies) this.requests.push(fr);
+        const answer = () => this.handle(fr, req, res);
+        if (this.latencyMs > 0) setTimeout(answer, this.latencyMs);
+        else answer();
+      });
+    });
+    this.server.keepAliveTimeout = 60_000;
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  async close(): Promise<void> {
+    this.dropWatches();
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private send(res: http.ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+    const text = JSON.stringify(body);
+    res.writeHead(code, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers });
+    res.end(text);
+  }
+
+  private handle(fr: FakeRequest, req: http.IncomingMessage, res: http.ServerResponse): void {
+    for (const fault of this.faults) {
+      const f = fault(fr);
+      if (f) return this.send(res, f.status, f.body ?? status(f.status, 'Fault', `injected ${f.status}`), f.headers);
+    }
+    let m: RegExpExecArray | null;
+    if ((m = KEDA.exec(fr.path))) return this.keda(fr, res, m[1], m[2] as 'scaledobjects' | 'scaledjobs', m[3]);
+    if ((m = NAMESPACES.exec(fr.path))) return this.namespace(fr, req, res, m[1]);
+    if ((m = LEASES.exec(fr.path))) return this.lease(fr, res, decodeURIComponent(m[1]!), m[2] && decodeURIComponent(m[2]));
+    if ((m = EVENTS.exec(fr.path)) && fr.method === 'POST') {
+      this.counts.events++;
+      const ev = { ...(fr.body as FakeObject) };
+      ev.metadata = { ...ev.metadata, resourceVersion: this.nextRv() };
+      this.events.push(ev);
+      return this.send(res, 201, ev);
+    }
+    this.send(res, 404, status(404, 'NotFound', `the fake has no route for ${fr.method} ${fr.path}`));
+  }
+
+  private list(res: http.ServerResponse, fr: FakeRequest, keys: () => string[], get: (k: string) => FakeObject | undefined, kind: string): void {
+    this.counts.lists++;
+    const limit = Number(fr.query.get('limit') ?? 0);
+    const cont = fr.query.get('continue');
+    let all: string[];
+    let offset = 0;
+    let id: string;
+    if (cont) {
+      const [listId, off] = cont.split(':');
+      const snap = this.lists.get(listId ?? '');
+      if (!snap) return this.send(res, 410, status(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result.'));
+      all = snap;
+      id = listId!;
+      offset = Number(off);
+    } else {
+      all = keys().sort();
+      id = randomUUID();
+    }
+    const end = limit > 0 ? Math.min(all.length, offset + limit) : all.length;
+    const items = all.slice(offset, end).map(get).filter((o): o is FakeObject => o !== undefined);
+    const more = end < all.length;
+    if (more) this.lists.set(id, all);
+    else this.lists.delete(id);
+    this.send(res, 200, { kind, apiVersion: 'v1', metadata: { resourceVersion: String(this.rv), ...(more ? { continue: `${id}:${end}` } : {}) }, items });
+  }
+
+  private keda(fr: FakeRequest, res: http.ServerResponse, ns: string | undefined, plural: 'scaledobjects' | 'scaledjobs', name: string | undefined): void {
+    const store = this.objects[plural];
+    const kind = plural === 'scaledobjects' ? 'ScaledObjectList' : 'ScaledJobList';
+    if (!name && fr.method === 'GET') {
+      const prefix = ns ? `${decodeURIComponent(ns)}/` : '';
+      return this.list(res, fr, () => [...store.keys()].filter((k) => k.startsWith(prefix)), (k) => store.get(k), kind);
+    }
+    if (!name || !ns) return this.send(res, 405, status(405, 'MethodNotAllowed', 'not supported by the fake'));
+    const key = `${decodeURIComponent(ns)}/${decodeURIComponent(name)}`;
+    const old = store.get(key);
+    if (!old) return this.send(res, 404, status(404, 'NotFound', `${plural} "${decodeURIComponent(name)}" not found`));
+    if (fr.method === 'GET') return this.send(res, 200, old);
+    if (fr.method === 'PATCH') {
+      this.counts.patches++;
+      const merged = mergePatch(old, fr.body) as FakeObject;
+      void Promise.resolve(this.admit ? this.admit(plural, merged, old) : merged).then(
+        (next) => {
+          next.metadata = { ...next.metadata, resourceVersion: this.nextRv() };
+          store.set(key, next);
+          this.send(res, 200, next);
+        },
+        (err: Error) => this.send(res, 500, status(500, 'InternalError', `admission failed: ${err.message}`)),
+      );
+      return;
+    }
+    this.send(res, 405, status(405, 'MethodNotAllowed', 'not supported by the fake'));
+  }
+
+  private namespace(fr: FakeRequest, req: http.IncomingMessage, res: http.ServerResponse, name: string | undefined): void {
+    if (name) {
+      const ns = this.namespaces.get(decodeURIComponent(name));
+      return ns ? this.send(res, 200, ns) : this.send(res, 404, status(404, 'NotFound', `namespaces "${name}" not found`));
+    }
+    if (fr.query.get('watch') === '1' || fr.query.get('watch') === 'true') {
+      const from = Number(fr.query.get('resourceVersion') ?? 0);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (from < this.compactedBelow) {
+        res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${from}`) }) + '\n');
+        return;
+      }
+      const w = { res };
+      this.watchers.add(w);
+      for (const e of this.history) if (e.rv > from) res.write(JSON.stringify({ type: e.type, object: e.object }) + '\n');
+      res.on('close', () => this.watchers.delete(w));
+      res.flushHeaders();
+      return;
+    }
+    this.list(res, fr, () => [...this.namespaces.keys()], (k) => this.namespaces.get(k), 'NamespaceList');
+  }
+
+  private lease(fr: FakeRequest, res: http.ServerResponse, ns: string, name: string | undefined): void {
+    if (!this.namespaces.has(ns)) return this.send(res, 404, status(404, 'NotFound', `namespaces "${ns}" not found`));
+    if (fr.method === 'POST' && !name) {
+      const lease = fr.body as FakeObject;
+      const key = `${ns}/${lease.metadata.name}`;
+      if (this.leases.has(key)) return this.send(res, 409, status(409, 'AlreadyExists', `leases "${lease.metadata.name}" already exists`));
+      const stored = { ...lease, metadata: { ...lease.metadata, namespace: ns, uid: randomUUID(), resourceVersion: this.nextRv() } };
+      this.leases.set(key, stored);
+      return this.send(res, 201, stored);
+    }
+    const key = `${ns}/${name}`;
+    const lease = this.leases.get(key);
+    if (!lease) return this.send(res, 404, status(404, 'NotFound', `leases "${name}" not found`));
+    if (fr.method === 'GET') return this.send(res, 200, lease);
+    if (fr.method === 'PUT') {
+      const next = fr.body as FakeObject;
+      if (next.metadata.resourceVersion !== lease.metadata.resourceVersion) {
+        return this.send(res, 409, status(409, 'Conflict', 'Operation cannot be fulfilled on leases.coordination.k8s.io: the object has been modified; please apply your changes to the latest version and try again'));
+      }
+      const stored = { ...next, metadata: { ...next.metadata, resourceVersion: this.nextRv() } };
+      this.leases.set(key, stored);
+      return this.send(res, 200, stored);
+    }
+    this.send(res, 405, status(405, 'MethodNotAllowed', 'not supported by the fake'));
+  }
+}
+
+/**
+ * A clock for retry tests over real sockets: every timer fires on the next turn of the
+ * event loop and moves virtual time forward by its delay, and each delay is recorded,
+ * so a test can check the waits (a Retry-After, a backoff) without sitting through them.
+ */
+export function instantClock(start = Date.UTC(2026, 10, 23, 10, 0, 0)) {
+  let t = start;
+  const delays: number[] = [];
+  const handles = new Map<number, NodeJS.Immediate>();
+  let seq = 0;
+  return {
+    delays,
+    now: () => t,
+    setTimeout(fn: () => void, ms: number): unknown {
+      delays.push(ms);
+      const id = ++seq;
+      handles.set(
+        id,
+        setImmediate(() => {
+          handles.delete(id);
+          t += Math.max(0, ms);
+          fn();
+        }),
+      );
+      return id;
+    },
+    clearTimeout(h: unknown): void {
+      const imm = handles.get(h as number);
+      if (imm) clearImmediate(imm);
+      handles.delete(h as number);
+    },
+  };
+}
