@@ -114,11 +114,11 @@ t.test('base: every object, and what the issue asks of it', async (t) => {
   t.same(cr.rules, [
     { apiGroups: ['keda.sh'], resources: ['scaledobjects', 'scaledjobs'], verbs: ['get', 'list', 'watch', 'patch'] },
     { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
-    { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
   ], 'cluster-wide rights are exactly these');
   const role = one(objs, 'Role');
   t.equal(role.metadata.namespace, 'keda-carbon');
-  t.same(role.rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update', 'patch'] }]);
+  t.same(role.rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
   t.equal(find(objs, 'ClusterRole').length, 1, 'no node or ConfigMap access without the components');
 
   const mwc = one(objs, 'MutatingWebhookConfiguration');
