@@ -121,7 +121,6 @@ export function renderChart(input: ChartInput): string {
   for (const b of input.policy.bands) {
     const y = yI(b.threshold);
     out.push(`<line class="threshold" data-threshold="${b.threshold}" x1="${M.left}" x2="${M.left + PLOT_W}" y1="${px(y)}" y2="${px(y)}" stroke-dasharray="6 4"/>`);
-    text(M.left + PLOT_W - 4, y - 4, bandLabel(input.policy, b, input.declared), 'text-anchor="end" stroke="none"');
   }
   out.push(`</g>`);
 
@@ -130,6 +129,10 @@ export function renderChart(input: ChartInput): string {
     out.push(`<path id="cap-hourly" data-series="cap-hourly" fill="none" stroke="${COLORS.hourly}" stroke-width="1.5" stroke-dasharray="5 3" d="${stepPath(input.hourly, (iv) => iv.cap, x, yC)}"/>`);
   }
   out.push(`<path id="cap" data-series="cap" fill="none" stroke="${COLORS.cap}" stroke-width="2.5" d="${stepPath(ivs, (iv) => iv.cap, x, yC)}"/>`);
+  // Threshold labels over the curves, with a white halo so that they stay readable where a curve crosses them.
+  out.push(`<g id="threshold-labels" fill="${COLORS.threshold}" text-anchor="end" stroke="#ffffff" stroke-width="3" paint-order="stroke">`);
+  for (const b of input.policy.bands) text(M.left + PLOT_W - 4, yI(b.threshold) - 4, bandLabel(input.policy, b, input.declared));
+  out.push(`</g>`);
 
   // Legend, below the time axis title, wrapped into rows that fit the width.
   const legend: [string, string, string][] = [
