@@ -78,7 +78,8 @@ function createApi(transport: Transport): KubeApi {
       const req = mod.request(url, { method, agent, headers: reqHeaders, ...(auth ? { auth } : {}) });
       let timer: NodeJS.Timeout | undefined;
       const signal = watchSignal ?? options.signal;
-      const onAbort = () => req.destroy(new Error(`${method} ${path.split('?')[0]} aborted`));
+      // Closing our own watch is not an error; aborting a request the caller waits on is.
+      const onAbort = () => req.destroy(watchSignal ? undefined : new Error(`${method} ${path.split('?')[0]} aborted`));
       if (signal) {
         if (signal.aborted) return reject(new Error(`${method} ${path.split('?')[0]} aborted`));
         signal.addEventListener('abort', onAbort, { once: true });

@@ -122,7 +122,12 @@ export class FakeKube {
 
   /** Send a watch event that says the watched version was compacted away. */
   sendWatchGone(): void {
-    for (const w of this.watchers) w.res.write(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', 'too old resource version') }) + '\n');
+    for (const w of this.watchers) w.res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', 'too old resource version') }) + '\n');
+    this.watchers.clear();
+  }
+
+  get openWatches(): number {
+    return this.watchers.size;
   }
 
   get currentResourceVersion(): number {

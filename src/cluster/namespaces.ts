@@ -173,8 +173,14 @@ export class NamespaceCache implements NamespacePolicyLookup {
       (type, object) => {
         const ns = object as NamespaceObject & { code?: number; message?: string };
         if (type === 'ERROR') {
-          if (ns.code === 410) gone = true;
-          else this.options.logger.warn({ code: ns.code, message: ns.message }, 'namespace watch reported an error');
+          if (ns.code === 410) {
+            // Do not wait for the server to close the stream: nothing after this is usable.
+            gone = true;
+            this.closeWatch?.();
+            this.closeWatch = undefined;
+            this.options.logger.info('namespace watch expired (410 Gone); listing again');
+            void this.relist();
+          } else this.options.logger.warn({ code: ns.code, message: ns.message }, 'namespace watch reported an error');
           return;
         }
         received = true;
@@ -193,7 +199,8 @@ export class NamespaceCache implements NamespacePolicyLookup {
       (err) => {
         this.closeWatch = undefined;
         if (this.stopped) return;
-        if (gone || (err instanceof ApiError && err.status === 410)) {
+        if (gone) return;
+        if (err instanceof ApiError && err.status === 410) {
           this.options.logger.info('namespace watch expired (410 Gone); listing again');
           void this.relist();
           return;

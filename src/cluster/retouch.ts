@@ -48,6 +48,12 @@ export class RetouchTimer {
   private lastSweepEnd = -Infinity;
   private subjects = new Map<string, CapSubject[]>();
   private subjectsVersion = 0;
+  /**
+   * Objects admitted since the last full sweep are not among the subjects. A probe per
+   * named policy, decided when the last sweep ran, stands in for them: it wakes the timer
+   * when that policy's band or eco mode changes, at a boundary or with new data.
+   */
+  private probes: CapSubject[] = [];
   private forecastCache: { snapshot: CarbonSnapshot; version: number; config: RuntimeConfig; due: number | null } | undefined;
   private requested = new Set<string>();
   private requestReasons = new Set<string>();
@@ -106,19 +112,25 @@ export class RetouchTimer {
     const snapshot = this.opts.carbon.snapshot();
     const c = this.forecastCache;
     if (c && c.snapshot === snapshot && c.version === this.subjectsVersion && c.config === config) return c.due;
-    const all: CapSubject[] = [];
+    const all: CapSubject[] = [...this.probes];
     for (const list of this.subjects.values()) all.push(...list);
-    // Objects admitted since the last full sweep are not among the subjects; a probe per
-    // named policy still wakes the timer when that policy's band or eco mode changes.
-    for (const policy of config.policies.values()) {
-      const cap = decide({ policy, declared: PROBE_DECLARED, minReplicas: 0, currentMax: undefined, ecoModeOffAnnotation: false, carbon: snapshot, now }).cap;
-      all.push({ policy, declared: PROBE_DECLARED, minReplicas: 0, ecoModeOffAnnotation: false, cap });
-    }
     const change = nextCapChange(all, snapshot, now, config.touch.intervalMs);
     let due: number | null = null;
     if (change !== null) due = change <= now ? Math.max(now, this.lastSweepEnd + this.o.minGapMs) : change + this.o.boundaryDelayMs;
     this.forecastCache = { snapshot, version: this.subjectsVersion, config, due };
     return due;
+  }
+
+  private makeProbes(): CapSubject[] {
+    const snapshot = this.opts.carbon.snapshot();
+    const now = this.clock.now();
+    return [...this.opts.config().policies.values()].map((policy) => ({
+      policy,
+      declared: PROBE_DECLARED,
+      minReplicas: 0,
+      ecoModeOffAnnotation: false,
+      cap: decide({ policy, declared: PROBE_DECLARED, minReplicas: 0, currentMax: undefined, ecoModeOffAnnotation: false, carbon: snapshot, now }).cap,
+    }));
   }
 
   private wake(): void {
@@ -183,6 +195,7 @@ export class RetouchTimer {
       if (full && s.complete) this.subjects = result.subjects;
       else for (const [ns, list] of result.subjects) this.subjects.set(ns, list);
       if (namespace !== undefined && !result.subjects.has(namespace)) this.subjects.delete(namespace);
+      this.probes = this.makeProbes();
       this.subjectsVersion++;
       metrics?.sweeps.inc({ result: s.complete && s.failed === 0 ? 'ok' : 'error' });
       metrics?.sweepDuration.observe(s.durationMs / 1000);

@@ -1,0 +1,101 @@
+import t from 'tap';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kubeApiFromUrl } from '../../src/cluster/api.js';
+import { FakeKube } from '../../src/cluster/fake-api.js';
+import { clusterAccess, leaseIdentity, leaseNamespace, startClusterIntegration } from '../../src/cluster/index.js';
+import { parseConfigText } from '../../src/config/config.js';
+import { createMetrics } from '../../src/server/metrics.js';
+import { steady } from '../helpers/carbon.js';
+import { captureLogger } from '../helpers/log.js';
+
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+t.test('where cluster access comes from', async (t) => {
+  t.same(clusterAccess('/k', { KUBECONFIG: '/other' }), { kind: 'kubeconfig', path: '/k' });
+  t.same(clusterAccess(undefined, { KUBECONFIG: '/other' }), { kind: 'kubeconfig', path: '/other' });
+  t.same(clusterAccess(undefined, { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }), { kind: 'in-cluster' });
+  t.equal(clusterAccess(undefined, {}), null);
+  t.equal(leaseNamespace({ POD_NAMESPACE: ' ops ' }), 'ops');
+  t.equal(leaseNamespace({}, () => 'from-sa\n'), 'from-sa');
+  t.equal(leaseNamespace({}, () => {
+    throw new Error('ENOENT');
+  }), 'keda-carbon');
+  const a = leaseIdentity({ POD_NAME: 'keda-carbon-abc' });
+  const b = leaseIdentity({ POD_NAME: 'keda-carbon-abc' });
+  t.match(a, /^keda-carbon-abc_[0-9a-f]{8}$/);
+  t.not(a, b, 'two processes on one host never share an identity');
+});
+
+t.test('an unreadable kubeconfig: a clear error, admission only', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'kc-'));
+  const bad = join(dir, 'kubeconfig');
+  await writeFile(bad, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n');
+  const { logger, lines } = captureLogger();
+  const config = parseConfigText('', 'test');
+  const common = { env: {}, config: () => config, carbon: { snapshot: () => steady(100, Date.now()) }, logger, metrics: createMetrics() };
+  t.equal(await startClusterIntegration({ ...common, kubeconfig: bad }), null);
+  t.ok(lines.some((l) => l.includes(`cannot use the kubeconfig ${bad}`)), 'names the file and says why');
+  t.equal(await startClusterIntegration({ ...common, kubeconfig: join(dir, 'missing') }), null);
+  t.equal(await startClusterIntegration({ ...common, kubeconfig: undefined }), null, 'no access at all: null, serve says so');
+});
+
+t.test('wired together: the Lease, the namespace cache, the sweep and a label change', async (t) => {
+  const fake = new FakeKube();
+  await fake.start();
+  t.teardown(() => fake.close());
+  fake.setNamespace('keda-carbon');
+  fake.setNamespace('team', {});
+  // A webhook stand-in: caps every object to 3 while its namespace carries the label.
+  fake.admit = (_plural, obj) => {
+    const labelled = fake.namespaces.get(obj.metadata.namespace!)?.metadata.labels?.['keda-carbon.io/policy'] === 'standard';
+    const declared = Number(obj.metadata.annotations?.['keda-carbon.io/declared-max-replica-count'] ?? obj.spec!.maxReplicaCount);
+    const annotations = { ...obj.metadata.annotations };
+    if (labelled) {
+      annotations['keda-carbon.io/declared-max-replica-count'] = String(declared);
+      annotations['keda-carbon.io/status'] = JSON.stringify({ cap: 3, declared, intensity: 400, source: 'test:zone', dataTime: null, rule: 'measuredEmission>=300', ecoMode: 'on', evaluatedAt: '' });
+    }
+    return { ...obj, metadata: { ...obj.metadata, annotations }, spec: { ...obj.spec, maxReplicaCount: labelled ? 3 : declared } };
+  };
+  fake.addObject('scaledobjects', { metadata: { name: 'web', namespace: 'team' }, spec: { maxReplicaCount: 10 } });
+  const config = parseConfigText('policies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 3}]\n', 'test');
+  const { logger, lines } = captureLogger();
+  const metrics = createMetrics();
+  const cluster = await startClusterIntegration({
+    kubeconfig: undefined,
+    env: { POD_NAMESPACE: 'keda-carbon', POD_NAME: 'replica-1' },
+    config: () => config,
+    carbon: { snapshot: () => steady(400, Date.now()) },
+    logger,
+    metrics,
+    api: kubeApiFromUrl(fake.url),
+  });
+  t.ok(cluster);
+  t.teardown(() => cluster!.stop());
+  await until(() => lines.some((l) => l.includes('"msg":"sweep finished"')), 'the first sweep');
+  t.match(fake.leases.get('keda-carbon/keda-carbon-retouch')!.spec, { holderIdentity: /^replica-1_/ });
+  t.equal(fake.getObject('scaledobjects', 'team', 'web')!.spec!.maxReplicaCount, 10, 'no policy yet: nothing touched');
+  t.equal(await cluster!.namespaces!.policyFor('team'), null);
+
+  fake.setNamespace('team', { 'keda-carbon.io/policy': 'standard' });
+  await until(() => fake.getObject('scaledobjects', 'team', 'web')!.spec!.maxReplicaCount === 3, 'the label alone caps the object');
+  t.equal(cluster!.namespaces!.policyFor('team'), 'standard', 'admission sees the label from the cache');
+  await until(() => lines.some((l) => l.includes('"namespace":"team"') && l.includes('sweep finished')), 'a sweep of that namespace only');
+  t.match(fake.events.at(-1), { reason: 'CarbonCapChanged', message: 'maxReplicaCount 10 -> 3 (400 gCO2eq/kWh, rule measuredEmission>=300)' });
+
+  fake.setNamespace('team', {});
+  await until(() => fake.getObject('scaledobjects', 'team', 'web')!.spec!.maxReplicaCount === 10, 'the label gone: declared max back');
+  const seen = await metrics.registry.getSingleMetric('keda_carbon_sweep_objects_total')!.get();
+  t.ok(seen.values.find((v) => v.labels.outcome === 'touched')!.value >= 2, 'touches counted in the metrics');
+
+  cluster!.reconfigure();
+  await cluster!.stop();
+  t.notOk(fake.leases.get('keda-carbon/keda-carbon-retouch')!.spec!.holderIdentity, 'released on stop');
+});
