@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
+import { loadConfigFile } from '../config/config.js';
 import { ConfigError } from '../config/errors.js';
 import { parseIntensityConfig, type IntensityConfig } from '../carbon/config.js';
 import { kubeClientFromConfig, loadKubeConfig, type KubeClient } from '../carbon/kube.js';
@@ -31,23 +30,9 @@ KEDA_CARBON_CONFIG) the bundled sample day is used.
  * The `intensity:` block of a config file. Kept in one function so the full config loader
  * (src/config) can replace it without touching the command.
  */
+/** The `intensity:` block of the config file, validated with the rest of the file. */
 export async function loadIntensityConfig(path: string): Promise<IntensityConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError('--config', `cannot read ${path} (${(err as { code?: string }).code ?? (err as Error).message})`);
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError('--config', `${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
-  }
-  if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) {
-    throw new ConfigError('--config', `${path} must hold a mapping with an intensity: key`);
-  }
-  return parseIntensityConfig((doc as Record<string, unknown> | null)?.intensity);
+  return (await loadConfigFile(path)).intensity;
 }
 
 function hhmm(t: number): string {

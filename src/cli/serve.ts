@@ -3,12 +3,15 @@ import { watch } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { Server as HttpsServer } from 'node:https';
-import { createSource } from '../carbon/providers/index.js';
+import type { IntensityConfig } from '../carbon/config.js';
+import { kubeClientFromConfig, loadKubeConfig, type KubeClient } from '../carbon/kube.js';
+import { openSource, type SourceDeps } from '../carbon/providers/index.js';
+import type { IntensitySource } from '../carbon/types.js';
 import { Refresher } from '../carbon/refresher.js';
 import { CarbonStore } from '../carbon/store.js';
 import { currentIntensity } from '../carbon/view.js';
 import { loadConfigFile, type RuntimeConfig } from '../config/config.js';
-import { startClusterIntegration } from '../cluster/index.js';
+import { clusterAccess, startClusterIntegration } from '../cluster/index.js';
 import { createLogger, type Logger } from '../log.js';
 import { buildApp, buildMetricsApp } from '../server/app.js';
 import { createMetrics, type Metrics } from '../server/metrics.js';
@@ -38,41 +41,48 @@ const FLAGS = {
 
 /** The running carbon pipeline: one source, one store, one refresher. */
 class CarbonRuntime {
-  readonly store: CarbonStore;
-  private refresher: Refresher;
+  private constructor(
+    readonly store: CarbonStore,
+    private refresher: Refresher,
+    private readonly deps: SourceDeps & { logger: Logger; metrics: Metrics },
+  ) {}
 
-  constructor(
-    config: RuntimeConfig,
-    private readonly env: Record<string, string | undefined>,
-    private readonly logger: Logger,
-    private readonly metrics: Metrics,
-  ) {
-    const source = createSource(config.intensity, { env, logger });
-    this.store = new CarbonStore({ source: source.name, maxDataAgeMs: config.intensity.maxDataAgeMs });
-    this.refresher = this.startRefresher(config, source);
-  }
-
-  private startRefresher(config: RuntimeConfig, source: ReturnType<typeof createSource>): Refresher {
-    const { refreshIntervalMs, timeoutMs } = config.intensity;
-    const refresher = new Refresher({ source, store: this.store, refreshIntervalMs, timeoutMs, logger: this.logger, metrics: this.metrics });
+  private static startRefresher(intensity: IntensityConfig, source: IntensitySource, store: CarbonStore, deps: { logger: Logger; metrics: Metrics }): Refresher {
+    const { refreshIntervalMs, timeoutMs } = intensity;
+    const refresher = new Refresher({ source, store, refreshIntervalMs, timeoutMs, logger: deps.logger, metrics: deps.metrics });
     refresher.start();
     return refresher;
   }
 
-  /** A new `intensity:` block: a new source (the store empties itself for a new source name). */
-  reconfigure(config: RuntimeConfig): void {
-    this.refresher.stop();
-    const source = createSource(config.intensity, { env: this.env, logger: this.logger });
-    this.store.reconfigure({ source: source.name, maxDataAgeMs: config.intensity.maxDataAgeMs });
-    this.refresher = this.startRefresher(config, source);
+  /** openSource resolves `location: auto` from the node's region label before anything runs. */
+  static async start(intensity: IntensityConfig, deps: SourceDeps & { logger: Logger; metrics: Metrics }): Promise<CarbonRuntime> {
+    const { config, source } = await openSource(intensity, deps);
+    const store = new CarbonStore({ source: source.name, maxDataAgeMs: config.maxDataAgeMs });
+    return new CarbonRuntime(store, CarbonRuntime.startRefresher(config, source, store, deps), deps);
+  }
+
+  /**
+   * A new `intensity:` block. The new source is opened first, so a block that cannot be
+   * opened leaves the running one in place; the store empties itself for a new source name.
+   */
+  async reconfigure(intensity: IntensityConfig): Promise<void> {
+    const { config, source } = await openSource(intensity, this.deps);
+    await this.refresher.stop();
+    this.store.reconfigure({ source: source.name, maxDataAgeMs: config.maxDataAgeMs });
+    this.refresher = CarbonRuntime.startRefresher(config, source, this.store, this.deps);
   }
 
   hasFreshData(now: number): boolean {
     return this.refresher.hasFreshData(now);
   }
 
-  stop(): void {
-    this.refresher.stop();
+  /** Keeps the data-age gauge counting between refreshes. */
+  recordMetrics(): void {
+    this.refresher.recordMetrics();
+  }
+
+  stop(): Promise<void> {
+    return this.refresher.stop();
   }
 }
 
@@ -149,12 +159,23 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
   else logger.info({ certDir, caFile: certs.caFile }, 'using the certificate in the certificate directory');
 
   const metrics = createMetrics();
-  const carbon = new CarbonRuntime(config, io.env, logger, metrics);
+  const kubeconfig = typeof flags.kubeconfig === 'string' ? flags.kubeconfig : undefined;
+  const access = clusterAccess(kubeconfig, io.env);
+  // The exporter-configmap source and `location: auto` read the cluster too.
+  let kube: KubeClient | undefined;
+  if (access) kube = kubeClientFromConfig(loadKubeConfig(access.kind === 'kubeconfig' ? access.path : undefined));
+  let carbon: CarbonRuntime;
+  try {
+    carbon = await CarbonRuntime.start(config.intensity, { env: io.env, logger, metrics, ...(kube ? { kube } : {}) });
+  } catch (err) {
+    io.stderr.write(`keda-carbon serve: cannot open the carbon source: ${(err as Error).message}\n`);
+    return 2;
+  }
   let serving = true;
   let currentConfig = config;
 
   const cluster = await startClusterIntegration({
-    kubeconfig: typeof flags.kubeconfig === 'string' ? flags.kubeconfig : undefined,
+    kubeconfig,
     env: io.env,
     config: () => currentConfig,
     carbon: carbon.store,
@@ -173,7 +194,7 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
     logger,
     https: pair,
   });
-  const metricsApp = buildMetricsApp(metrics);
+  const metricsApp = buildMetricsApp(metrics, () => carbon.recordMetrics());
   await app.listen({ host, port });
   await metricsApp.listen({ host, port: metricsPort });
   const boundPort = (app.server.address() as AddressInfo).port;
@@ -195,7 +216,12 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
     ? watchConfig(configPath, logger, (next) => {
         const intensityChanged = !isDeepStrictEqual(next.intensity, currentConfig.intensity);
         currentConfig = next;
-        if (intensityChanged) carbon.reconfigure(next);
+        if (intensityChanged) {
+          carbon.reconfigure(next.intensity).then(
+            () => logger.info({ source: carbon.store.snapshot().source }, 'carbon source reconfigured'),
+            (err: Error) => logger.error({ err: err.message }, 'new intensity settings cannot be opened; keeping the previous source'),
+          );
+        }
         cluster?.reconfigure();
       })
     : () => undefined;
@@ -213,7 +239,7 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
     if (drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
     stopConfigWatch();
     stopCertWatch();
-    carbon.stop();
+    await carbon.stop();
     await cluster?.stop();
     await app.close(); // waits for in-flight requests, closes idle keep-alive connections
     await metricsApp.close();

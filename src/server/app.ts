@@ -104,9 +104,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
 }
 
 /** The plain-HTTP app on the metrics port: Prometheus scrapes it without TLS. */
-export function buildMetricsApp(metrics: Metrics): FastifyInstance {
+export function buildMetricsApp(metrics: Metrics, beforeScrape?: () => void): FastifyInstance {
   const app = fastify({ logger: false }) as unknown as FastifyInstance;
   app.get('/metrics', async (_request, reply) => {
+    beforeScrape?.();
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   return app;
