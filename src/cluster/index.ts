@@ -10,7 +10,7 @@ import type { Metrics } from '../server/metrics.js';
 import { kubeApiFromConfig, type KubeApi } from './api.js';
 import { EventRecorder } from './events.js';
 import { LeaderElector } from './lease.js';
-import { NamespaceCache } from './namespaces.js';
+import { NamespaceCache, parseLabelSelector } from './namespaces.js';
 import { PoliteClient, systemClock, type Clock } from './polite.js';
 import { RetouchTimer } from './retouch.js';
 import { runSweep } from './sweep.js';
@@ -21,7 +21,9 @@ export interface ClusterOptions {
   /**
    * Also read: `POD_NAMESPACE` (the Lease's namespace; else the service account's
    * namespace file, else `keda-carbon`), `POD_NAME` or `HOSTNAME` (the Lease identity),
-   * `KEDA_CARBON_LEASE_NAME` (default `keda-carbon-retouch`).
+   * `KEDA_CARBON_LEASE_NAME` (default `keda-carbon-retouch`),
+   * `KEDA_CARBON_TOUCH_NAMESPACE_SELECTOR` (a label selector: the timer only touches
+   * objects in matching namespaces; the e2e suite uses it to stay in its own namespaces).
    */
   env: Record<string, string | undefined>;
   config(): RuntimeConfig;
@@ -77,6 +79,28 @@ function loadConfig(access: NonNullable<ReturnType<typeof clusterAccess>>): Kube
   return kc;
 }
 
+/** The timer's namespace filter from a label selector, or undefined for every namespace. */
+function namespaceScope(selector: string | undefined, namespaces: NamespaceCache, logger: Logger): ((ns: string) => Promise<boolean>) | undefined {
+  if (!selector?.trim()) return undefined;
+  let matches: (labels: Readonly<Record<string, string>>) => boolean;
+  try {
+    matches = parseLabelSelector(selector);
+  } catch (err) {
+    // Touching everything would be the wrong way to fail: touch nothing, and say so.
+    logger.error({ selector, err: (err as Error).message }, 'KEDA_CARBON_TOUCH_NAMESPACE_SELECTOR is not a label selector; the re-touch timer will touch nothing');
+    return async () => false;
+  }
+  logger.info({ selector }, 'the re-touch timer only touches objects in namespaces matching the selector');
+  return async (ns) => {
+    let labels = namespaces.labelsOf(ns);
+    if (!labels) {
+      await namespaces.policyFor(ns);
+      labels = namespaces.labelsOf(ns);
+    }
+    return labels !== undefined && matches(labels);
+  };
+}
+
 /**
  * Connect to the cluster for namespace-label policies and the re-touch timer. Returns
  * null without cluster access (or with a kubeconfig that cannot be read, which is logged):
@@ -112,8 +136,9 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
       timer?.request(`namespace ${ns} label changed`, ns);
     },
   });
+  const inScope = namespaceScope(env.KEDA_CARBON_TOUCH_NAMESPACE_SELECTOR, namespaces, logger);
   timer = new RetouchTimer({
-    sweep: (o) => runSweep({ client, config: options.config, carbon: options.carbon, namespaces, events, clock, logger }, o),
+    sweep: (o) => runSweep({ client, config: options.config, carbon: options.carbon, namespaces, events, clock, logger, ...(inScope ? { inScope } : {}) }, o),
     config: options.config,
     carbon: options.carbon,
     logger,

@@ -37,6 +37,8 @@ const PAGE = 500;
  */
 export class NamespaceCache implements NamespacePolicyLookup {
   private readonly policies = new Map<string, string | null>();
+  /** Labels of every namespace seen, for the timer's namespace selector. */
+  private readonly labels = new Map<string, Readonly<Record<string, string>>>();
   private readonly lookups = new Map<string, Promise<string | null>>();
   private resourceVersion = '';
   private synced = false;
@@ -97,8 +99,21 @@ export class NamespaceCache implements NamespacePolicyLookup {
     if (res.status !== 200) throw new ApiError('GET', path, res.status, res.body);
     const policy = policyOf(res.body as NamespaceObject);
     // The watch may already have delivered a newer state; only fill a gap.
-    if (!this.policies.has(namespace)) this.policies.set(namespace, policy);
+    if (!this.policies.has(namespace)) {
+      this.policies.set(namespace, policy);
+      this.remember(res.body as NamespaceObject);
+    }
     return policy;
+  }
+
+  /** The labels of a cached namespace, or undefined when the cache has not seen it. */
+  labelsOf(namespace: string): Readonly<Record<string, string>> | undefined {
+    return this.labels.get(namespace);
+  }
+
+  private remember(ns: NamespaceObject): void {
+    const name = ns.metadata?.name;
+    if (name) this.labels.set(name, { ...(ns.metadata?.labels ?? {}) });
   }
 
   private set(name: string, policy: string | null, notify: boolean): void {
@@ -126,7 +141,11 @@ export class NamespaceCache implements NamespacePolicyLookup {
         }
         if (res.status !== 200) throw new ApiError('GET', path, res.status, res.body);
         const body = res.body as { items?: NamespaceObject[]; metadata?: { continue?: string; resourceVersion?: string } };
-        for (const ns of body.items ?? []) if (ns.metadata?.name) seen.set(ns.metadata.name, policyOf(ns));
+        for (const ns of body.items ?? []) {
+          if (!ns.metadata?.name) continue;
+          seen.set(ns.metadata.name, policyOf(ns));
+          this.remember(ns);
+        }
         cont = body.metadata?.continue ?? '';
         rv = body.metadata?.resourceVersion ?? rv;
       } while (cont);
@@ -136,6 +155,7 @@ export class NamespaceCache implements NamespacePolicyLookup {
         if (!seen.has(name)) {
           const before = this.policies.get(name)!;
           this.policies.delete(name);
+          this.labels.delete(name);
           if (notify && before !== null) this.options.onPolicyChange?.(name, before, null);
         }
       }
@@ -191,9 +211,11 @@ export class NamespaceCache implements NamespacePolicyLookup {
         if (type === 'DELETED') {
           const before = this.policies.get(name) ?? null;
           this.policies.delete(name);
+          this.labels.delete(name);
           if (before !== null) this.options.onPolicyChange?.(name, before, null);
           return;
         }
+        this.remember(ns);
         this.set(name, policyOf(ns), true);
       },
       (err) => {
@@ -221,4 +243,30 @@ export class NamespaceCache implements NamespacePolicyLookup {
       },
     );
   }
+}
+
+/**
+ * An equality-based label selector (`a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-separated: all
+ * must hold), as `kubectl -l` takes it. Throws with the offending term.
+ */
+export function parseLabelSelector(text: string): (labels: Readonly<Record<string, string>>) => boolean {
+  const terms = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (terms.length === 0) throw new Error(`empty label selector ${JSON.stringify(text)}`);
+  const KEY = /^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?$/;
+  const tests = terms.map((term) => {
+    const m = /^([^!=]+?)\s*(==|=|!=)\s*(.*)$/.exec(term);
+    if (m) {
+      const [, key, op, value] = m as unknown as [string, string, string, string];
+      if (!KEY.test(key)) throw new Error(`label selector term ${JSON.stringify(term)}: ${JSON.stringify(key)} is not a label key`);
+      return op === '!=' ? (l: Readonly<Record<string, string>>) => l[key] !== value : (l: Readonly<Record<string, string>>) => l[key] === value;
+    }
+    const neg = term.startsWith('!');
+    const key = neg ? term.slice(1).trim() : term;
+    if (!KEY.test(key)) throw new Error(`label selector term ${JSON.stringify(term)} is not key, !key, key=value or key!=value`);
+    return neg ? (l: Readonly<Record<string, string>>) => !(key in l) : (l: Readonly<Record<string, string>>) => key in l;
+  });
+  return (labels) => tests.every((f) => f(labels));
 }

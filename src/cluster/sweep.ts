@@ -28,6 +28,11 @@ export interface SweepDeps {
   logger: Logger;
   /** `limit` of each list call (default 500). */
   pageSize?: number;
+  /**
+   * Only objects in namespaces this accepts are decided and touched (the timer's namespace
+   * selector); every object when absent. Skipped objects are not counted as seen.
+   */
+  inScope?: (namespace: string) => boolean | Promise<boolean>;
   /** How often a list may start over after 410 Gone before the sweep gives up on that kind (default 3). */
   maxRestarts?: number;
 }
@@ -152,6 +157,16 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
   async function decideOne(kind: Kind, plural: string, object: KedaObject, tasks: Promise<void>[]): Promise<void> {
     const meta = object.metadata;
     if (!meta?.name || !meta.namespace || meta.deletionTimestamp) return;
+    if (deps.inScope) {
+      try {
+        if (!(await deps.inScope(meta.namespace))) return;
+      } catch (err) {
+        stats.failed++;
+        logger.warn({ namespace: meta.namespace, err: (err as Error).message }, 'could not read the namespace labels; objects there are skipped this sweep');
+        return;
+      }
+    }
+    stats.seen++;
     const uid = typeof meta.uid === 'string' ? meta.uid : `${meta.namespace}/${meta.name}/${kind}`;
     let nsPolicy: string | null;
     try {
@@ -213,7 +228,6 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
       const items = Array.isArray(body.items) ? body.items : [];
       const tasks: Promise<void>[] = [];
       for (const object of items) {
-        stats.seen++;
         await decideOne(kind, plural, object, tasks);
       }
       await Promise.all(tasks);

@@ -92,8 +92,10 @@ t.test('wired together: the Lease, the namespace cache, the sweep and a label ch
 
   fake.setNamespace('team', {});
   await until(() => fake.getObject('scaledobjects', 'team', 'web')!.spec!.maxReplicaCount === 10, 'the label gone: declared max back');
-  const seen = await metrics.registry.getSingleMetric('keda_carbon_sweep_objects_total')!.get();
-  t.ok(seen.values.find((v) => v.labels.outcome === 'touched')!.value >= 2, 'touches counted in the metrics');
+  const touched = async () => (await metrics.registry.getSingleMetric('keda_carbon_sweep_objects_total')!.get()).values.find((v) => v.labels.outcome === 'touched')?.value ?? 0;
+  const deadline = Date.now() + 5000;
+  while ((await touched()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  t.equal(await touched(), 2, 'both touches counted in the metrics once their sweeps finished');
 
   cluster!.reconfigure();
   await cluster!.stop();

@@ -137,3 +137,26 @@ t.test('pages of namespaces are followed', async (t) => {
   t.equal(cache.counts.lists, 3);
   t.equal(cache.policyFor('ns-1200'), 'last');
 });
+
+t.test('label selectors for the timer scope', async (t) => {
+  const { parseLabelSelector } = await import('../../src/cluster/namespaces.js');
+  const sel = parseLabelSelector('team=a, env!=prod,keda-carbon.io/policy,!legacy');
+  t.equal(sel({ team: 'a', env: 'dev', 'keda-carbon.io/policy': 'x' }), true);
+  t.equal(sel({ team: 'a', env: 'prod', 'keda-carbon.io/policy': 'x' }), false);
+  t.equal(sel({ team: 'a', 'keda-carbon.io/policy': 'x', legacy: '' }), false);
+  t.equal(sel({ team: 'b', 'keda-carbon.io/policy': 'x' }), false);
+  t.equal(parseLabelSelector('a==b')({ a: 'b' }), true);
+  t.throws(() => parseLabelSelector(' , '), /empty label selector/);
+  t.throws(() => parseLabelSelector('a b=c'), /is not a label key/);
+  t.throws(() => parseLabelSelector('a in (b)'), /is not key, !key, key=value or key!=value/);
+});
+
+t.test('the cache keeps labels for the selector', async (t) => {
+  const { fake, cache } = await setup(t);
+  cache.start();
+  await cache.whenSynced();
+  t.same(cache.labelsOf('apps'), { other: 'x' });
+  fake.setNamespace('apps', { other: 'y' });
+  await until(() => cache.labelsOf('apps')?.other === 'y', 'watched label');
+  t.equal(cache.labelsOf('nope'), undefined);
+});

@@ -267,3 +267,16 @@ t.test('a stopped sweep stops promptly', async (t) => {
   t.equal(res.stats.complete, false);
   t.ok(env.patches().length <= 8, `at most the in-flight patches went out (${env.patches().length})`);
 });
+
+t.test('a namespace scope: objects elsewhere are neither decided nor touched', async (t) => {
+  const env = await setup(t, { intensity: 100, labels: { team: { 'keda-carbon.io/policy': 'standard', mine: 'yes' }, other: { 'keda-carbon.io/policy': 'standard' } } });
+  await create(env, 'scaledobjects', so('team', 'in', 10));
+  await create(env, 'scaledobjects', so('other', 'out', 10));
+  env.setIntensity(400);
+  const res = await runSweep({ ...env.deps, inScope: (ns) => ns === 'team' }, { reason: 'test' });
+  t.equal(res.stats.seen, 1);
+  t.equal(res.stats.touched, 1);
+  t.equal(env.fake.getObject('scaledobjects', 'other', 'out')!.spec!.maxReplicaCount, 10, 'outside the scope: untouched');
+  const failing = await runSweep({ ...env.deps, inScope: async () => { throw new Error('no labels'); } }, { reason: 'test' });
+  t.equal(failing.stats.failed, 2, 'a scope that cannot be decided skips, never touches');
+});

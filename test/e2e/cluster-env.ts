@@ -5,6 +5,7 @@
  * configuration whose namespaceSelector matches only those, so runs do not meet.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,7 @@ export interface Cluster {
 }
 
 export function connect(kubeconfig: string): Cluster {
+  if (!existsSync(kubeconfig)) throw new Error(`${E2E_ENV}=${kubeconfig}: no such file (did the control plane start?)`);
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   const api = kubeApiFromConfig(kc);
@@ -136,6 +138,8 @@ invalidPolicy: deny
   const serve = await startServe(['--kubeconfig', c.kubeconfig, '--cert-dir', join(dir, `tls-${randomBytes(2).toString('hex')}`), '--config', config], {
     POD_NAMESPACE: options.leaseNamespace,
     KEDA_CARBON_LEASE_NAME: `e2e-${c.id}`,
+    // the timer of a test must not touch anybody else's objects in a shared cluster
+    KEDA_CARBON_TOUCH_NAMESPACE_SELECTOR: `keda-carbon-e2e=${c.id}`,
   });
   return { dir, forecast, serve };
 }

@@ -30,6 +30,8 @@ if (!kubeconfig) {
   process.exit(0);
 }
 
+// Real processes, a real Lease expiry and forecast boundaries: more than the default budget.
+t.setTimeout(240_000);
 const c = connect(kubeconfig);
 const E2E = { 'keda-carbon-e2e': c.id };
 const ns = {
@@ -50,7 +52,13 @@ await createNamespace(c, ns.invalid, E2E);
 // random suffix keeps runs apart instead of a cleanup.
 
 const webhook = await startWebhook(c, { leaseNamespace: ns.system, forecast: [[hourStart - 60 * MINUTE, 240, 400]] });
-t.teardown(() => webhook.serve.stop());
+t.teardown(async () => {
+  const t0 = Date.now();
+  await webhook.serve.stop();
+  const stopping = webhook.serve.logs.filter((l) => /shutting down|stopped|released|sweep/.test(String(l.msg))).slice(-4).map((l) => `${l.time} ${l.msg}`);
+  // A slow stop says where it waited; a prompt one says nothing.
+  if (Date.now() - t0 > 5000) console.error(`serve took ${Date.now() - t0} ms to stop; its last lines:`, stopping);
+});
 await registerWebhook(t, c, webhook, ns.labelled);
 await waitFor('leadership', async () => logsWith(webhook, 'became the leader: running the re-touch timer').length > 0, 30_000);
 
