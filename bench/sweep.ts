@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { kubeApiFromUrl } from '../src/cluster/api.js';
 import { EventRecorder } from '../src/cluster/events.js';
-import { FakeKube, type FakeObject } from '../src/cluster/fake-api.js';
+import { FakeKube, type FakeObject } from '../test/helpers/fake-kube.js';
 import { NamespaceCache } from '../src/cluster/namespaces.js';
 import { PoliteClient } from '../src/cluster/polite.js';
 import { runSweep } from '../src/cluster/sweep.js';

@@ -10,7 +10,8 @@ import type { Metrics } from '../server/metrics.js';
 import { kubeApiFromConfig, type KubeApi } from './api.js';
 import { EventRecorder } from './events.js';
 import { LeaderElector } from './lease.js';
-import { NamespaceCache, parseLabelSelector } from './namespaces.js';
+import { parseLabelSelector } from '../config/label-selector.js';
+import { NamespaceCache } from './namespaces.js';
 import { PoliteClient, systemClock, type Clock } from './polite.js';
 import { RetouchTimer } from './retouch.js';
 import { runSweep } from './sweep.js';
@@ -21,9 +22,7 @@ export interface ClusterOptions {
   /**
    * Also read: `POD_NAMESPACE` (the Lease's namespace; else the service account's
    * namespace file, else `keda-carbon`), `POD_NAME` or `HOSTNAME` (the Lease identity),
-   * `KEDA_CARBON_LEASE_NAME` (default `keda-carbon-retouch`),
-   * `KEDA_CARBON_TOUCH_NAMESPACE_SELECTOR` (a label selector: the timer only touches
-   * objects in matching namespaces; the e2e suite uses it to stay in its own namespaces).
+   * `KEDA_CARBON_LEASE_NAME` (default `keda-carbon-retouch`).
    */
   env: Record<string, string | undefined>;
   config(): RuntimeConfig;
@@ -79,19 +78,19 @@ function loadConfig(access: NonNullable<ReturnType<typeof clusterAccess>>): Kube
   return kc;
 }
 
-/** The timer's namespace filter from a label selector, or undefined for every namespace. */
-function namespaceScope(selector: string | undefined, namespaces: NamespaceCache, logger: Logger): ((ns: string) => Promise<boolean>) | undefined {
-  if (!selector?.trim()) return undefined;
-  let matches: (labels: Readonly<Record<string, string>>) => boolean;
-  try {
-    matches = parseLabelSelector(selector);
-  } catch (err) {
-    // Touching everything would be the wrong way to fail: touch nothing, and say so.
-    logger.error({ selector, err: (err as Error).message }, 'KEDA_CARBON_TOUCH_NAMESPACE_SELECTOR is not a label selector; the re-touch timer will touch nothing');
-    return async () => false;
-  }
-  logger.info({ selector }, 'the re-touch timer only touches objects in namespaces matching the selector');
+/**
+ * The timer's namespace filter, from `touch.namespaceSelector` as configured now (the
+ * selector is validated when the config loads, and follows hot reloads).
+ */
+function namespaceScope(config: () => RuntimeConfig, namespaces: NamespaceCache): (ns: string) => Promise<boolean> {
+  let text = '';
+  let matches: (labels: Readonly<Record<string, string>>) => boolean = () => true;
   return async (ns) => {
+    const selector = config().touch.namespaceSelector;
+    if (selector !== text) {
+      matches = parseLabelSelector(selector);
+      text = selector;
+    }
     let labels = namespaces.labelsOf(ns);
     if (!labels) {
       await namespaces.policyFor(ns);
@@ -136,9 +135,9 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
       timer?.request(`namespace ${ns} label changed`, ns);
     },
   });
-  const inScope = namespaceScope(env.KEDA_CARBON_TOUCH_NAMESPACE_SELECTOR, namespaces, logger);
+  const inScope = namespaceScope(options.config, namespaces);
   timer = new RetouchTimer({
-    sweep: (o) => runSweep({ client, config: options.config, carbon: options.carbon, namespaces, events, clock, logger, ...(inScope ? { inScope } : {}) }, o),
+    sweep: (o) => runSweep({ client, config: options.config, carbon: options.carbon, namespaces, events, clock, logger, inScope }, o),
     config: options.config,
     carbon: options.carbon,
     logger,

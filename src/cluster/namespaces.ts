@@ -245,28 +245,3 @@ export class NamespaceCache implements NamespacePolicyLookup {
   }
 }
 
-/**
- * An equality-based label selector (`a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-separated: all
- * must hold), as `kubectl -l` takes it. Throws with the offending term.
- */
-export function parseLabelSelector(text: string): (labels: Readonly<Record<string, string>>) => boolean {
-  const terms = text
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  if (terms.length === 0) throw new Error(`empty label selector ${JSON.stringify(text)}`);
-  const KEY = /^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?$/;
-  const tests = terms.map((term) => {
-    const m = /^([^!=]+?)\s*(==|=|!=)\s*(.*)$/.exec(term);
-    if (m) {
-      const [, key, op, value] = m as unknown as [string, string, string, string];
-      if (!KEY.test(key)) throw new Error(`label selector term ${JSON.stringify(term)}: ${JSON.stringify(key)} is not a label key`);
-      return op === '!=' ? (l: Readonly<Record<string, string>>) => l[key] !== value : (l: Readonly<Record<string, string>>) => l[key] === value;
-    }
-    const neg = term.startsWith('!');
-    const key = neg ? term.slice(1).trim() : term;
-    if (!KEY.test(key)) throw new Error(`label selector term ${JSON.stringify(term)} is not key, !key, key=value or key!=value`);
-    return neg ? (l: Readonly<Record<string, string>>) => !(key in l) : (l: Readonly<Record<string, string>>) => key in l;
-  });
-  return (labels) => tests.every((f) => f(labels));
-}

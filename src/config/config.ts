@@ -5,6 +5,7 @@ import { DISABLED } from '../policy/annotations.js';
 import { PolicyError, validatePolicy, type Policy } from '../policy/document.js';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
+import { parseLabelSelector } from './label-selector.js';
 
 export interface TouchConfig {
   intervalMs: number;
@@ -13,6 +14,12 @@ export interface TouchConfig {
   qps: number;
   burst: number;
   maxInFlight: number;
+  /**
+   * Label selector for the namespaces whose objects the timer touches. The default mirrors
+   * the namespaces the MutatingWebhookConfiguration excludes: touching an object there
+   * would never reach the webhook, so it would be touched again on every sweep.
+   */
+  namespaceSelector: string;
 }
 
 /** The validated configuration file (PRODUCT.md section 5). */
@@ -24,10 +31,17 @@ export interface RuntimeConfig {
   invalidPolicy: 'deny' | 'warn';
 }
 
-export const DEFAULT_TOUCH: TouchConfig = { intervalMs: 3_600_000, followForecast: true, qps: 20, burst: 30, maxInFlight: 8 };
+export const DEFAULT_TOUCH: TouchConfig = {
+  intervalMs: 3_600_000,
+  followForecast: true,
+  qps: 20,
+  burst: 30,
+  maxInFlight: 8,
+  namespaceSelector: 'kubernetes.io/metadata.name notin (kube-system,kube-node-lease,keda-carbon)',
+};
 
 const TOP_KEYS = new Set(['intensity', 'policies', 'defaultPolicy', 'touch', 'invalidPolicy']);
-const TOUCH_KEYS = new Set(['interval', 'followForecast', 'qps', 'burst', 'maxInFlight']);
+const TOUCH_KEYS = new Set(['interval', 'followForecast', 'qps', 'burst', 'maxInFlight', 'namespaceSelector']);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -75,6 +89,15 @@ function parseTouch(raw: unknown): TouchConfig {
   if (raw.qps !== undefined) touch.qps = positiveNumber(raw.qps, 'touch.qps', false);
   if (raw.burst !== undefined) touch.burst = positiveNumber(raw.burst, 'touch.burst', true);
   if (raw.maxInFlight !== undefined) touch.maxInFlight = positiveNumber(raw.maxInFlight, 'touch.maxInFlight', true);
+  if (raw.namespaceSelector !== undefined && raw.namespaceSelector !== null) {
+    if (typeof raw.namespaceSelector !== 'string') throw new ConfigError('touch.namespaceSelector', `must be a label selector string, got ${JSON.stringify(raw.namespaceSelector)}`);
+    try {
+      parseLabelSelector(raw.namespaceSelector);
+    } catch (err) {
+      throw new ConfigError('touch.namespaceSelector', (err as Error).message);
+    }
+    touch.namespaceSelector = raw.namespaceSelector;
+  }
   return touch;
 }
 

@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kubeApiFromUrl } from '../../src/cluster/api.js';
-import { FakeKube } from '../../src/cluster/fake-api.js';
+import { FakeKube } from '../helpers/fake-kube.js';
 import { clusterAccess, leaseIdentity, leaseNamespace, startClusterIntegration } from '../../src/cluster/index.js';
 import { parseConfigText } from '../../src/config/config.js';
 import { createMetrics } from '../../src/server/metrics.js';

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { kubeApiFromUrl } from '../../src/cluster/api.js';
-import { FakeKube } from '../../src/cluster/fake-api.js';
+import { FakeKube } from '../helpers/fake-kube.js';
 import { LeaderElector } from '../../src/cluster/lease.js';
 import { FakeClock } from '../helpers/clock.js';
 import { captureLogger } from '../helpers/log.js';

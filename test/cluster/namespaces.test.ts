@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { kubeApiFromUrl } from '../../src/cluster/api.js';
-import { FakeKube } from '../../src/cluster/fake-api.js';
+import { FakeKube } from '../helpers/fake-kube.js';
 import { NamespaceCache } from '../../src/cluster/namespaces.js';
 import { silentLogger } from '../../src/log.js';
 import { captureLogger } from '../helpers/log.js';
@@ -139,7 +139,7 @@ t.test('pages of namespaces are followed', async (t) => {
 });
 
 t.test('label selectors for the timer scope', async (t) => {
-  const { parseLabelSelector } = await import('../../src/cluster/namespaces.js');
+  const { parseLabelSelector } = await import('../../src/config/label-selector.js');
   const sel = parseLabelSelector('team=a, env!=prod,keda-carbon.io/policy,!legacy');
   t.equal(sel({ team: 'a', env: 'dev', 'keda-carbon.io/policy': 'x' }), true);
   t.equal(sel({ team: 'a', env: 'prod', 'keda-carbon.io/policy': 'x' }), false);
@@ -148,7 +148,13 @@ t.test('label selectors for the timer scope', async (t) => {
   t.equal(parseLabelSelector('a==b')({ a: 'b' }), true);
   t.throws(() => parseLabelSelector(' , '), /empty label selector/);
   t.throws(() => parseLabelSelector('a b=c'), /is not a label key/);
-  t.throws(() => parseLabelSelector('a in (b)'), /is not key, !key, key=value or key!=value/);
+  t.throws(() => parseLabelSelector('a b'), /is not key, !key, key=value, key!=value, key in/);
+  const set = parseLabelSelector('kubernetes.io/metadata.name notin (kube-system,keda-carbon), tier in (web, api)');
+  t.equal(set({ 'kubernetes.io/metadata.name': 'shop', tier: 'web' }), true);
+  t.equal(set({ 'kubernetes.io/metadata.name': 'kube-system', tier: 'web' }), false, 'notin excludes');
+  t.equal(set({ tier: 'api' }), true, 'notin matches a missing label, as in Kubernetes');
+  t.equal(set({ 'kubernetes.io/metadata.name': 'shop', tier: 'batch' }), false, 'in requires a listed value');
+  t.equal(set({ 'kubernetes.io/metadata.name': 'shop' }), false, 'in requires the label');
 });
 
 t.test('the cache keeps labels for the selector', async (t) => {

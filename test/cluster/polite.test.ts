@@ -1,6 +1,6 @@
 import t from 'tap';
 import { kubeApiFromUrl } from '../../src/cluster/api.js';
-import { FakeKube, instantClock } from '../../src/cluster/fake-api.js';
+import { FakeKube, instantClock } from '../helpers/fake-kube.js';
 import { AbortedError, PoliteClient, Semaphore, TokenBucket, parseRetryAfter } from '../../src/cluster/polite.js';
 import { FakeClock, settle } from '../helpers/clock.js';
 

@@ -4,7 +4,7 @@ import { handleAdmission } from '../../src/admission/handler.js';
 import type { CarbonSnapshot } from '../../src/carbon/types.js';
 import { kubeApiFromUrl } from '../../src/cluster/api.js';
 import { EventRecorder } from '../../src/cluster/events.js';
-import { FakeKube, instantClock, type FakeObject } from '../../src/cluster/fake-api.js';
+import { FakeKube, instantClock, type FakeObject } from '../helpers/fake-kube.js';
 import { NamespaceCache } from '../../src/cluster/namespaces.js';
 import { PoliteClient } from '../../src/cluster/polite.js';
 import { runSweep, type SweepDeps } from '../../src/cluster/sweep.js';

@@ -41,7 +41,9 @@ invalidPolicy: warn
   t.equal(c.defaultPolicy, 'standard');
   t.equal(c.invalidPolicy, 'warn');
   t.equal(c.touch.intervalMs, 3_600_000);
+  t.equal(c.touch.namespaceSelector, 'kubernetes.io/metadata.name notin (kube-system,kube-node-lease,keda-carbon)', 'by default the timer skips the namespaces the webhook excludes');
   t.equal(c.policies.get('standard')?.bands.length, 2);
+  t.equal(parseConfig({ touch: { namespaceSelector: 'team in (a,b)' } }).touch.namespaceSelector, 'team in (a,b)');
 });
 
 t.test('config errors name the key', async (t) => {
@@ -61,6 +63,8 @@ t.test('config errors name the key', async (t) => {
     [{ touch: { qps: 0 } }, /^touch\.qps: must be a number greater than 0/],
     [{ touch: { burst: 1.5 } }, /^touch\.burst: must be a whole number greater than 0/],
     [{ touch: { every: '1h' } }, /^touch\.every: unknown key/],
+    [{ touch: { namespaceSelector: 'a b' } }, /^touch\.namespaceSelector: label selector term "a b" is not key/],
+    [{ touch: { namespaceSelector: 3 } }, /^touch\.namespaceSelector: must be a label selector string/],
     [{ intensity: { provider: 'nope' } }, /^intensity\.provider: must be one of/],
     [{ intensity: { provider: 'sample', refreshInterval: '1s' } }, /^intensity\.refreshInterval: must be at least 10s/],
   ];

@@ -132,14 +132,14 @@ policies:
     - {measuredEmission: 300, allowedMaxReplicaCount: 3}
 touch:
   ${options.touch ?? 'interval: 1h\n  followForecast: true'}
+  # the timer of a test must not touch anybody else's objects in a shared cluster
+  namespaceSelector: keda-carbon-e2e=${c.id}
 invalidPolicy: deny
 `,
   );
   const serve = await startServe(['--kubeconfig', c.kubeconfig, '--cert-dir', join(dir, `tls-${randomBytes(2).toString('hex')}`), '--config', config], {
     POD_NAMESPACE: options.leaseNamespace,
     KEDA_CARBON_LEASE_NAME: `e2e-${c.id}`,
-    // the timer of a test must not touch anybody else's objects in a shared cluster
-    KEDA_CARBON_TOUCH_NAMESPACE_SELECTOR: `keda-carbon-e2e=${c.id}`,
   });
   return { dir, forecast, serve };
 }
