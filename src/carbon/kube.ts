@@ -1,6 +1,5 @@
-import http from 'node:http';
-import https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
+import { kubeApiFromConfig, type KubeApi } from '../cluster/api.js';
 
 /**
  * The two calls the carbon code makes to the Kubernetes API, behind an interface so the
@@ -24,84 +23,19 @@ export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
   return kc;
 }
 
-/**
- * Plain HTTP(S) to the API server with the kubeconfig's credentials. client-node supplies
- * the agent (CA, client certificate) and the Authorization header, re-read per request so
- * a rotated service-account token is used; we keep control of timeouts and the stream.
- */
-export function kubeClientFromConfig(kc: KubeConfig): KubeClient {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('kubeconfig has no current cluster');
-  const server = cluster.server.replace(/\/$/, '');
-
-  async function open(path: string, signal?: AbortSignal): Promise<http.IncomingMessage> {
-    const opts: https.RequestOptions = {};
-    await kc.applyToHTTPSOptions(opts);
-    const url = new URL(server + path);
-    const mod = url.protocol === 'http:' ? http : https;
-    return new Promise((resolve, reject) => {
-      const req = mod.request(url, { method: 'GET', agent: opts.agent, headers: { ...(opts.headers ?? {}), accept: 'application/json' }, auth: opts.auth, signal }, resolve);
-      req.on('error', reject);
-      req.end();
-    });
-  }
-
+/** The carbon view of the one Kubernetes API client the project has (`cluster/api.ts`). */
+export function kubeClientFromApi(api: KubeApi): KubeClient {
   return {
     async get(path, signal) {
-      const res = await open(path, signal);
-      const chunks: Buffer[] = [];
-      for await (const c of res) chunks.push(c as Buffer);
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // a proxy's HTML error page: keep the text for the message
-      }
-      return { status: res.statusCode ?? 0, body };
+      const { status, body } = await api.request('GET', path, { signal });
+      return { status, body };
     },
     watch(path, onEvent, onEnd) {
-      const controller = new AbortController();
-      let ended = false;
-      const end = (err?: Error) => {
-        if (ended) return;
-        ended = true;
-        if (!controller.signal.aborted) onEnd(err);
-      };
-      const sep = path.includes('?') ? '&' : '?';
-      open(`${path}${sep}watch=true`, controller.signal).then(
-        (res) => {
-          if (res.statusCode !== 200) {
-            res.resume();
-            end(new Error(`watch ${path} answered ${res.statusCode}`));
-            return;
-          }
-          let buf = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            buf += chunk;
-            let nl: number;
-            while ((nl = buf.indexOf('\n')) >= 0) {
-              const line = buf.slice(0, nl).trim();
-              buf = buf.slice(nl + 1);
-              if (line === '') continue;
-              try {
-                const ev = JSON.parse(line) as { type?: string; object?: unknown };
-                if (typeof ev.type === 'string') onEvent(ev.type, ev.object);
-              } catch {
-                // a torn or foreign line; the next GET reads the object anyway
-              }
-            }
-          });
-          res.on('end', () => end());
-          res.on('error', (e) => end(e));
-        },
-        (err: Error) => end(err),
-      );
-      return () => {
-        ended = true;
-        controller.abort();
-      };
+      return api.watch(`${path}${path.includes('?') ? '&' : '?'}watch=true`, onEvent, onEnd);
     },
   };
+}
+
+export function kubeClientFromConfig(kc: KubeConfig): KubeClient {
+  return kubeClientFromApi(kubeApiFromConfig(kc));
 }

@@ -182,7 +182,8 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
     logger,
     metrics,
   });
-  if (!cluster) logger.info('no cluster access (no --kubeconfig, KUBECONFIG or in-cluster service account): admission only; the re-touch timer and namespace-label policies are off');
+  if (!cluster && !access) logger.info('no cluster access (no --kubeconfig, KUBECONFIG or in-cluster service account): admission only; the re-touch timer and namespace-label policies are off');
+  else if (!cluster) logger.warn('cluster access could not be used (see the error above): admission only; the re-touch timer and namespace-label policies are off');
 
   const app = buildApp({
     admission: { config: () => currentConfig, carbon: carbon.store, namespaces: cluster?.namespaces, now: Date.now },
