@@ -74,12 +74,9 @@ async function decideVerdict(request: AdmissionRequest, deps: AdmissionDeps): Pr
   const patch = buildPatch(object, plan);
   const from = typeof object.spec?.maxReplicaCount === 'number' ? object.spec.maxReplicaCount : undefined;
   const capChange = from !== plan.maxReplicaCount ? { from: from ?? 100, to: plan.maxReplicaCount } : undefined;
-  return {
-    verdict: patched(patch, [...warnings, ...plan.warnings]),
-    result: patch.length > 0 ? 'patched' : 'allowed',
-    reason: plan.reason,
-    ...(capChange ? { capChange } : {}),
-  };
+  const answer: Awaited<ReturnType<typeof decideVerdict>> = { verdict: patched(patch, warnings.concat(plan.warnings)), result: patch.length > 0 ? 'patched' : 'allowed', reason: plan.reason };
+  if (capChange) answer.capChange = capChange;
+  return answer;
 }
 
 /**
@@ -90,14 +87,17 @@ async function decideVerdict(request: AdmissionRequest, deps: AdmissionDeps): Pr
  */
 export async function handleAdmission(body: unknown, deps: AdmissionDeps): Promise<AdmissionOutcome> {
   const request = parseReview(body);
-  const base = { operation: request.operation, kind: request.kind.kind };
   try {
     const { verdict, result, reason, capChange } = await decideVerdict(request, deps);
-    return { ...base, review: finalize(request.uid, verdict), result, reason, ...(capChange ? { capChange } : {}) };
+    // A literal, not a spread: this is the hot path, and spreads cost microseconds here.
+    const outcome: AdmissionOutcome = { operation: request.operation, kind: request.kind.kind, review: finalize(request.uid, verdict), result, reason };
+    if (capChange) outcome.capChange = capChange;
+    return outcome;
   } catch (err) {
     const message = (err as Error)?.message ?? String(err);
     return {
-      ...base,
+      operation: request.operation,
+      kind: request.kind.kind,
       review: finalize(request.uid, allowed([`keda-carbon: internal error, write allowed unchanged: ${message}`])),
       result: 'error',
       reason: `internal error: ${message}`,

@@ -1,4 +1,4 @@
-import type { CarbonSnapshot } from '../carbon/types.js';
+import type { CarbonSnapshot, IntensityPoint } from '../carbon/types.js';
 import { currentIntensity, stayedAtOrAbove } from '../carbon/view.js';
 import type { Band, Policy } from '../policy/document.js';
 
@@ -35,6 +35,18 @@ export interface Decision {
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
+
+// Points are immutable and shared by every request until the next refresh: format each
+// one's time once, not once per admission review.
+const pointTimes = new WeakMap<IntensityPoint, string>();
+function pointTime(p: IntensityPoint): string {
+  let iso = pointTimes.get(p);
+  if (iso === undefined) {
+    iso = new Date(p.timestamp).toISOString();
+    pointTimes.set(p, iso);
+  }
+  return iso;
+}
 
 /** The band that applies to `intensity`, with the rule text and reason, or null below every band. */
 export function applicableBand(policy: Policy, intensity: number): { band: Band; rule: string; reason: string } | null {
@@ -78,14 +90,25 @@ export function decide(input: DecisionInput): Decision {
   // The cap stays within [floor, declared]; a floor above the declared max is the user's
   // own invalid object, which KEDA rejects, so we leave the declared value alone then.
   const bound = (n: number): number => Math.min(declared, Math.max(floor, n));
-  const base = { declared, floor, source: carbon.source };
   const current = currentIntensity(carbon, now);
   const point = current.state === 'ok' ? current.point : null;
-  const data = {
-    intensity: point ? round1(point.gCO2eqPerKWh) : null,
-    dataTime: point ? new Date(point.timestamp).toISOString() : null,
-  };
-  const ecoOff = (reason: string): Decision => ({ ...base, ...data, cap: declared, rule: null, ecoMode: 'off', reason, warnings: [] });
+  const intensity = point ? round1(point.gCO2eqPerKWh) : null;
+  const dataTime = point ? pointTime(point) : null;
+  // One literal of one shape for every outcome: object spread here cost more than the
+  // rest of the decision put together, and this runs on every admission request.
+  const result = (cap: number, rule: string | null, ecoMode: 'on' | 'off', reason: string, warnings: readonly string[]): Decision => ({
+    cap,
+    declared,
+    floor,
+    intensity,
+    dataTime,
+    source: carbon.source,
+    rule,
+    ecoMode,
+    reason,
+    warnings,
+  });
+  const ecoOff = (reason: string): Decision => result(declared, null, 'off', reason, []);
 
   if (input.ecoModeOffAnnotation) return ecoOff('eco mode off by annotation keda-carbon.io/eco-mode');
   const schedule = policy.ecoModeOff.schedules.find((s) => s.matches(now));
@@ -96,13 +119,13 @@ export function decide(input: DecisionInput): Decision {
     const rule = policy.onMissingData;
     if (rule === 'hold') {
       const held = input.currentMax === undefined ? declared : bound(input.currentMax);
-      return { ...base, ...data, cap: held, rule: null, ecoMode: 'on', reason: `${why}; onMissingData hold keeps ${held}`, warnings: [`keda-carbon: ${why}; holding maxReplicaCount ${held}`] };
+      return result(held, null, 'on', `${why}; onMissingData hold keeps ${held}`, [`keda-carbon: ${why}; holding maxReplicaCount ${held}`]);
     }
     if (rule === 'declared') {
-      return { ...base, ...data, cap: declared, rule: null, ecoMode: 'on', reason: `${why}; onMissingData declared`, warnings: [`keda-carbon: ${why}; using the declared max ${declared}`] };
+      return result(declared, null, 'on', `${why}; onMissingData declared`, [`keda-carbon: ${why}; using the declared max ${declared}`]);
     }
     const fixed = bound(rule);
-    return { ...base, ...data, cap: fixed, rule: null, ecoMode: 'on', reason: `${why}; onMissingData cap ${rule}`, warnings: [`keda-carbon: ${why}; using onMissingData cap ${fixed}`] };
+    return result(fixed, null, 'on', `${why}; onMissingData cap ${rule}`, [`keda-carbon: ${why}; using onMissingData cap ${fixed}`]);
   }
 
   const duration = policy.ecoModeOff.duration;
@@ -112,7 +135,7 @@ export function decide(input: DecisionInput): Decision {
 
   const hit = applicableBand(policy, point.gCO2eqPerKWh);
   if (!hit) {
-    return { ...base, ...data, cap: declared, rule: null, ecoMode: 'on', reason: `${Math.round(point.gCO2eqPerKWh)} gCO2eq/kWh is below every rule`, warnings: [] };
+    return result(declared, null, 'on', `${Math.round(point.gCO2eqPerKWh)} gCO2eq/kWh is below every rule`, []);
   }
   const allowed = allowedCount(hit.band, declared);
   const cap = bound(allowed);
@@ -120,5 +143,5 @@ export function decide(input: DecisionInput): Decision {
   if (allowed < floor && cap === floor) {
     warnings.push(`keda-carbon: floor max(1, minReplicaCount) = ${floor} is above the carbon cap ${allowed}; using ${floor}`);
   }
-  return { ...base, ...data, cap, rule: hit.rule, ecoMode: 'on', reason: hit.reason, warnings };
+  return result(cap, hit.rule, 'on', hit.reason, warnings);
 }
