@@ -6,7 +6,7 @@ import { cpus, totalmem } from 'node:os';
 import { runAdmissionBench, runHandlerMicroBench } from './admission.js';
 
 const only = process.argv[2];
-const duration = Number(process.env.BENCH_DURATION ?? 10);
+const duration = Number(process.env.BENCH_DURATION ?? 5);
 
 async function main(): Promise<void> {
   const machine = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) };
