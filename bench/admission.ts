@@ -15,8 +15,8 @@ export interface LoadResult {
   non2xx: number;
 }
 
-function startTarget(mode: 'ours' | 'bare', cert: string, key: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [`${HERE}server.js`, mode], { env: { ...process.env, BENCH_CERT: cert, BENCH_KEY: key }, stdio: ['ignore', 'pipe', 'inherit'] });
+function startTarget(mode: 'ours' | 'bare' | 'sized', cert: string, key: string, body: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [`${HERE}server.js`, mode], { env: { ...process.env, BENCH_CERT: cert, BENCH_KEY: key, BENCH_BODY: body }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.stdout!.once('data', (d) => resolve({ child, port: Number(String(d).trim()) }));
     child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
@@ -57,13 +57,15 @@ export async function runAdmissionBench(duration = 5, rounds = 3): Promise<Recor
   const review = JSON.parse(readFileSync(REVIEW, 'utf8'));
   review.request.object.metadata.annotations['keda-carbon.io/environmental-impact'] = '{"carbon":[{"measuredEmission":0,"allowedMaxReplicaCount":"50%"}]}';
   const body = JSON.stringify(review);
-  const bare = await startTarget('bare', set.cert, set.key);
-  const ours = await startTarget('ours', set.cert, set.key);
+  const bare = await startTarget('bare', set.cert, set.key, body);
+  const sized = await startTarget('sized', set.cert, set.key, body);
+  const ours = await startTarget('ours', set.cert, set.key, body);
   try {
-    for (const target of [bare, ours]) await load(target.port, set.caCert, body, { duration: 2, connections: 10 }); // warm-up: JIT, TLS sessions
-    const runs: Record<'bare' | 'ours', LoadResult[]> = { bare: [], ours: [] };
+    for (const target of [bare, sized, ours]) await load(target.port, set.caCert, body, { duration: 2, connections: 10 }); // warm-up: JIT, TLS sessions
+    const runs: Record<'bare' | 'sized' | 'ours', LoadResult[]> = { bare: [], sized: [], ours: [] };
     for (let round = 0; round < rounds; round++) {
       runs.bare.push(await load(bare.port, set.caCert, body, { duration, connections: 10 }));
+      runs.sized.push(await load(sized.port, set.caCert, body, { duration, connections: 10 }));
       runs.ours.push(await load(ours.port, set.caCert, body, { duration, connections: 10 }));
     }
     const summary = (rs: LoadResult[]): LoadResult => ({
@@ -74,19 +76,21 @@ export async function runAdmissionBench(duration = 5, rounds = 3): Promise<Recor
       non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
     });
     const bareMax = summary(runs.bare);
+    const sizedMax = summary(runs.sized);
     const oursMax = summary(runs.ours);
     const ours1000 = summary([await load(ours.port, set.caCert, body, { duration: duration * 2, connections: 10, overallRate: 1000 })]);
     return {
       bareMax,
+      sizedMax,
       oursMax,
       ours1000,
       throughputRatio: Math.round((oursMax.requestsPerSecond / bareMax.requestsPerSecond) * 1000) / 1000,
+      sizedRatio: Math.round((sizedMax.requestsPerSecond / bareMax.requestsPerSecond) * 1000) / 1000,
       roundsRequestsPerSecond: runs.ours.length,
       bodyBytes: body.length,
     };
   } finally {
-    bare.child.kill('SIGKILL');
-    ours.child.kill('SIGKILL');
+    for (const target of [bare, sized, ours]) target.child.kill('SIGKILL');
   }
 }
 

@@ -1,11 +1,15 @@
 /**
  * One benchmark target per process, so the load generator never shares a core's event
- * loop with the server it measures. `ours`: the real webhook app with the sample carbon
- * data. `bare`: fastify over the same TLS that parses the same body and returns a fixed
- * allowed review — the floor our admission path is compared with.
+ * loop with the server it measures.
+ * - `ours`: the real webhook app with the sample carbon data.
+ * - `bare`: fastify over the same TLS that parses the same body and returns a fixed allowed
+ *   review: the floor our admission path is compared with.
+ * - `sized`: like bare, but it returns our own answer to that body (computed once at start),
+ *   so the cost of a larger answer is told apart from the cost of computing it.
  */
 import fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
+import { handleAdmission, type AdmissionDeps } from '../src/admission/handler.js';
 import { createSampleSource } from '../src/carbon/providers/sample.js';
 import { CarbonStore } from '../src/carbon/store.js';
 import { DEFAULT_INTENSITY } from '../src/carbon/config.js';
@@ -13,17 +17,22 @@ import { loadConfigFile } from '../src/config/config.js';
 import { buildApp } from '../src/server/app.js';
 import { createMetrics } from '../src/server/metrics.js';
 
-const [mode, cert, key] = [process.argv[2], process.env.BENCH_CERT!, process.env.BENCH_KEY!];
+const [mode, cert, key, body] = [process.argv[2], process.env.BENCH_CERT!, process.env.BENCH_KEY!, process.env.BENCH_BODY!];
+
+async function admissionDeps(): Promise<AdmissionDeps> {
+  const config = await loadConfigFile(undefined);
+  const source = createSampleSource(DEFAULT_INTENSITY, { env: {} });
+  const store = new CarbonStore({ source: source.name, maxDataAgeMs: 24 * 3_600_000 });
+  store.update(await source.fetch(AbortSignal.timeout(1000)), Date.now());
+  return { config: () => config, carbon: store, now: Date.now };
+}
 
 async function main(): Promise<void> {
   if (mode === 'ours') {
-    const config = await loadConfigFile(undefined);
-    const source = createSampleSource(DEFAULT_INTENSITY, { env: {} });
-    const store = new CarbonStore({ source: source.name, maxDataAgeMs: 24 * 3_600_000 });
-    store.update(await source.fetch(AbortSignal.timeout(1000)), Date.now());
+    const admission = await admissionDeps();
     const app = buildApp({
-      admission: { config: () => config, carbon: store, now: Date.now },
-      readiness: () => ({ serving: true, carbon: { fresh: true, source: source.name, fetchedAt: null } }),
+      admission,
+      readiness: () => ({ serving: true, carbon: { fresh: true, source: admission.carbon.snapshot().source, fetchedAt: null } }),
       metrics: createMetrics(),
       https: { cert, key },
     });
@@ -31,9 +40,11 @@ async function main(): Promise<void> {
     process.stdout.write(`${(app.server.address() as AddressInfo).port}\n`);
     return;
   }
+  const answer = mode === 'sized' ? (await handleAdmission(JSON.parse(body), await admissionDeps())).review : null;
   const app = fastify({ https: { cert, key, minVersion: 'TLSv1.2' }, bodyLimit: 7 * 1024 * 1024, keepAliveTimeout: 95_000 });
   app.post('/mutate', async (request) => {
     const uid = (request.body as { request: { uid: string } }).request.uid;
+    if (answer) return { ...answer, response: { ...answer.response, uid } };
     return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true } };
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
