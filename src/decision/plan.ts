@@ -31,6 +31,17 @@ export interface PlanInput {
   readonly invalidPolicy: 'deny' | 'warn';
 }
 
+// Reviews arrive several per millisecond under load; they share one formatted time.
+let lastIsoMs = NaN;
+let lastIso = '';
+function isoTime(ms: number): string {
+  if (ms !== lastIsoMs) {
+    lastIso = new Date(ms).toISOString();
+    lastIsoMs = ms;
+  }
+  return lastIso;
+}
+
 function statusLine(d: Decision, now: number, previous: string | undefined, previousStatus: CarbonStatus | null): string {
   const status: CarbonStatus = {
     cap: d.cap,
@@ -40,7 +51,7 @@ function statusLine(d: Decision, now: number, previous: string | undefined, prev
     dataTime: d.dataTime,
     rule: d.rule,
     ecoMode: d.ecoMode,
-    evaluatedAt: new Date(now).toISOString(),
+    evaluatedAt: isoTime(now),
   };
   // Keep the previous line when only evaluatedAt would differ: the same inputs must give
   // an empty patch, or every reinvocation and every unrelated update would rewrite it.
