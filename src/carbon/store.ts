@@ -101,11 +101,3 @@ export function pointsBetween(snapshot: CarbonSnapshot, from: number, to: number
 export function forecastAhead(snapshot: CarbonSnapshot, now: number, horizonMs = 24 * HOUR): readonly IntensityPoint[] {
   return pointsBetween(snapshot, now, now + horizonMs);
 }
-
-/** The points over the last `windowMs` up to and including the one covering `now`. */
-export function historyBehind(snapshot: CarbonSnapshot, now: number, windowMs: number): readonly IntensityPoint[] {
-  const pts = snapshot.points;
-  const from = now - windowMs;
-  const out = pts.filter((p) => endOf(p) > from && p.timestamp <= now);
-  return out;
-}

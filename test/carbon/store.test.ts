@@ -1,5 +1,5 @@
 import t from 'tap';
-import { CarbonStore, forecastAhead, historyBehind, pointsBetween } from '../../src/carbon/store.js';
+import { CarbonStore, forecastAhead, pointsBetween } from '../../src/carbon/store.js';
 import type { IntensityPoint } from '../../src/carbon/types.js';
 import { currentIntensity, stayedAtOrAbove } from '../../src/carbon/view.js';
 
@@ -101,7 +101,6 @@ t.test('forecast and history helpers', async (t) => {
   s.update(hourly(0, [1, 2, 3, 4, 5]), T0);
   const snap = s.snapshot();
   t.same(forecastAhead(snap, T0 + 1.5 * H, 2 * H).map((p) => p.gCO2eqPerKWh), [2, 3, 4], 'current point first, then up to the horizon');
-  t.same(historyBehind(snap, T0 + 2.5 * H, H).map((p) => p.gCO2eqPerKWh), [2, 3]);
   t.same(pointsBetween(snap, T0 - 5 * H, T0 + 0.5 * H).map((p) => p.gCO2eqPerKWh), [1], 'from before the data starts');
   t.same(pointsBetween(snap, T0 + 9 * H, T0 + 10 * H), [], 'after the data ends');
 });
