@@ -1,5 +1,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubeApiFromConfig, type KubeApi } from '../cluster/api.js';
+import { ConfigError } from '../config/errors.js';
+import type { IntensityConfig } from './config.js';
 
 /**
  * The two calls the carbon code makes to the Kubernetes API, behind an interface so the
@@ -38,4 +40,17 @@ export function kubeClientFromApi(api: KubeApi): KubeClient {
 
 export function kubeClientFromConfig(kc: KubeConfig): KubeClient {
   return kubeClientFromApi(kubeApiFromConfig(kc));
+}
+
+/**
+ * The Kubernetes client a one-shot command (intensity, explain, simulate) needs for this
+ * intensity config: only exporter-configmap and `location: auto` read the cluster.
+ */
+export function kubeClientForCommand(config: IntensityConfig, env: Record<string, string | undefined>): KubeClient | undefined {
+  if (config.provider !== 'exporter-configmap' && config.location.toLowerCase() !== 'auto') return undefined;
+  try {
+    return kubeClientFromConfig(loadKubeConfig(env.KUBECONFIG));
+  } catch (err) {
+    throw new ConfigError('intensity.provider', `${config.provider} needs the Kubernetes API: ${(err as Error).message}`);
+  }
 }

@@ -1,5 +1,6 @@
 import type { IntensityConfig } from '../carbon/config.js';
-import { createSource } from '../carbon/providers/index.js';
+import { kubeClientForCommand } from '../carbon/kube.js';
+import { openSource } from '../carbon/providers/index.js';
 import { CarbonStore } from '../carbon/store.js';
 import type { CarbonSnapshot } from '../carbon/types.js';
 import { validatePoints } from '../carbon/validate.js';
@@ -9,9 +10,11 @@ import { validatePoints } from '../carbon/validate.js';
  * (explain, simulate). The webhook itself never does this on a request path.
  */
 export async function fetchSnapshotOnce(config: IntensityConfig, env: Record<string, string | undefined>, now = Date.now()): Promise<CarbonSnapshot> {
-  const source = createSource(config, { env, now: () => now });
-  const store = new CarbonStore({ source: source.name, maxDataAgeMs: config.maxDataAgeMs });
-  const points = validatePoints(await source.fetch(AbortSignal.timeout(config.timeoutMs)), source.name);
+  // openSource, like serve: `location: auto` is resolved and exporter-configmap gets a client.
+  const kube = kubeClientForCommand(config, env);
+  const { config: resolved, source } = await openSource(config, { env, now: () => now, ...(kube ? { kube } : {}) });
+  const store = new CarbonStore({ source: source.name, maxDataAgeMs: resolved.maxDataAgeMs });
+  const points = validatePoints(await source.fetch(AbortSignal.timeout(resolved.timeoutMs)), source.name);
   return store.update(points, now);
 }
 

@@ -1,7 +1,6 @@
 import { loadConfigFile } from '../config/config.js';
-import { ConfigError } from '../config/errors.js';
 import { parseIntensityConfig, type IntensityConfig } from '../carbon/config.js';
-import { kubeClientFromConfig, loadKubeConfig, type KubeClient } from '../carbon/kube.js';
+import { kubeClientForCommand, type KubeClient } from '../carbon/kube.js';
 import { openSource } from '../carbon/providers/index.js';
 import type { FetchFn } from '../carbon/providers/http.js';
 import { Refresher, systemClock } from '../carbon/refresher.js';
@@ -107,13 +106,7 @@ export async function runIntensity(argv: string[], io: IntensityIo): Promise<num
   try {
     const raw = configPath ? await loadIntensityConfig(configPath) : parseIntensityConfig(undefined);
     let kube = io.kube;
-    if (!kube && (raw.provider === 'exporter-configmap' || raw.location.toLowerCase() === 'auto')) {
-      try {
-        kube = kubeClientFromConfig(loadKubeConfig(io.env.KUBECONFIG));
-      } catch (err) {
-        throw new ConfigError('intensity.provider', `${raw.provider} needs the Kubernetes API: ${(err as Error).message}`);
-      }
-    }
+    kube ??= kubeClientForCommand(raw, io.env);
     const { config, source } = await openSource(raw, { env: io.env, now, ...(io.fetch ? { fetch: io.fetch } : {}), ...(kube ? { kube } : {}) });
     store = new CarbonStore({ source: source.name, maxDataAgeMs: config.maxDataAgeMs });
     refresher = new Refresher({ source, store, refreshIntervalMs: config.refreshIntervalMs, timeoutMs: config.timeoutMs, clock: { ...systemClock, now } });

@@ -108,3 +108,16 @@ t.test('explain: usage errors', async (t) => {
   t.equal(await main(['--help'], help.io), 0);
   t.match(help.out.stdout, /serve +run the admission webhook/);
 });
+
+t.test('explain without --intensity opens the source as serve does: location auto is resolved, not sent as a zone', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-explain-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'objects.yaml');
+  const config = join(dir, 'config.yaml');
+  await writeFile(file, OBJECTS);
+  await writeFile(config, 'intensity:\n  provider: uk-carbon-intensity\n  location: auto\n');
+  const r = io();
+  t.equal(await main(['explain', '-f', file, '--config', config], r.io), 1);
+  t.match(r.out.stderr, /intensity\.location: auto needs the NODE_NAME environment variable/);
+  t.equal(r.out.stdout, '', 'nothing explained from a source that could not be opened');
+});
