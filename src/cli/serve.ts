@@ -10,7 +10,7 @@ import type { IntensitySource } from '../carbon/types.js';
 import { Refresher } from '../carbon/refresher.js';
 import { CarbonStore } from '../carbon/store.js';
 import { currentIntensity } from '../carbon/view.js';
-import { loadConfigFile, type RuntimeConfig } from '../config/config.js';
+import { loadConfigFile, parseConfigText, readConfigFile, type RuntimeConfig } from '../config/config.js';
 import { clusterAccess, startClusterIntegration } from '../cluster/index.js';
 import { createLogger, type Logger } from '../log.js';
 import { buildApp, buildMetricsApp } from '../server/app.js';
@@ -86,9 +86,13 @@ class CarbonRuntime {
   }
 }
 
-/** Re-read the config file when it changes; a broken file keeps the previous config. */
-function watchConfig(path: string, logger: Logger, apply: (next: RuntimeConfig) => void): () => void {
-  let lastText: string | null = null;
+/**
+ * Re-read the config file when it changes; a broken file keeps the previous config.
+ * `loadedText` is the text the running config was parsed from, so a change made between
+ * the first load and the watch starting is not missed.
+ */
+function watchConfig(path: string, loadedText: string, logger: Logger, apply: (next: RuntimeConfig) => void): () => void {
+  let lastText = loadedText;
   let timer: NodeJS.Timeout | undefined;
   const check = async () => {
     let text: string;
@@ -98,13 +102,11 @@ function watchConfig(path: string, logger: Logger, apply: (next: RuntimeConfig) 
       logger.error({ path, err: (err as Error).message }, 'config file unreadable; keeping the previous configuration');
       return;
     }
-    if (lastText === null || text === lastText) {
-      lastText = text;
-      return;
-    }
+    if (text === lastText) return;
     lastText = text;
     try {
-      apply(await loadConfigFile(path));
+      // Parse the text just read: reading the file a second time could see yet another version.
+      apply(parseConfigText(text, path));
       logger.info({ path }, 'configuration reloaded');
     } catch (err) {
       logger.error({ path, err: (err as Error).message }, 'configuration reload failed; keeping the previous configuration');
@@ -146,8 +148,10 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
   const logger = createLogger();
 
   let config: RuntimeConfig;
+  let configText = '';
   try {
-    config = await loadConfigFile(configPath);
+    if (configPath) ({ config, text: configText } = await readConfigFile(configPath));
+    else config = await loadConfigFile(undefined);
   } catch (err) {
     io.stderr.write(`keda-carbon serve: invalid configuration: ${(err as Error).message}\n`);
     return 2;
@@ -214,7 +218,7 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
     { logger },
   );
   const stopConfigWatch = configPath
-    ? watchConfig(configPath, logger, (next) => {
+    ? watchConfig(configPath, configText, logger, (next) => {
         const intensityChanged = !isDeepStrictEqual(next.intensity, currentConfig.intensity);
         currentConfig = next;
         if (intensityChanged) {

@@ -151,13 +151,18 @@ export function parseConfigText(text: string, origin: string): RuntimeConfig {
   return parseConfig(raw);
 }
 
-export async function loadConfigFile(path: string | undefined): Promise<RuntimeConfig> {
-  if (path === undefined) return parseConfigText(EMBEDDED_CONFIG_YAML, '(embedded defaults)');
+/** A config file and the exact text it was parsed from (the baseline for hot reload). */
+export async function readConfigFile(path: string): Promise<{ config: RuntimeConfig; text: string }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     throw new ConfigError(path, `cannot read the config file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  return parseConfigText(text, path);
+  return { config: parseConfigText(text, path), text };
+}
+
+export async function loadConfigFile(path: string | undefined): Promise<RuntimeConfig> {
+  if (path === undefined) return parseConfigText(EMBEDDED_CONFIG_YAML, '(embedded defaults)');
+  return (await readConfigFile(path)).config;
 }
