@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { handleAdmission, type AdmissionDeps } from '../src/admission/handler.js';
 import { createSampleSource } from '../src/carbon/providers/sample.js';
 import { CarbonStore } from '../src/carbon/store.js';
-import { DEFAULT_INTENSITY } from '../src/carbon/config.js';
+import { DEFAULT_INTENSITY } from '../src/config/intensity.js';
 import { loadConfigFile } from '../src/config/config.js';
 import { buildApp } from '../src/server/app.js';
 import { createMetrics } from '../src/server/metrics.js';

@@ -1,18 +1,10 @@
-import type { CarbonReader } from '../carbon/types.js';
 import type { RuntimeConfig } from '../config/config.js';
-import type { KedaObject } from '../decision/object.js';
-import { planObject } from '../decision/plan.js';
-import { resolvePolicy } from '../policy/resolve.js';
+import type { KedaObject } from '../core/object.js';
+import { planObject } from '../core/plan.js';
+import { resolvePolicy } from '../core/resolve.js';
 import { buildPatch } from './patch.js';
 import { allowed, denied, finalize, parseReview, patched, type AdmissionRequest, type AdmissionResponseReview, type Verdict } from './review.js';
-
-/**
- * The namespace-label seam: the cluster layer answers from a watch-backed cache, and only
- * returns a promise for a namespace it has not seen yet. Without a cluster there is none.
- */
-export interface NamespacePolicyLookup {
-  policyFor(namespace: string): string | null | Promise<string | null>;
-}
+import type { CarbonReader, NamespacePolicyLookup } from '../ports.js';
 
 export interface AdmissionDeps {
   config(): RuntimeConfig;

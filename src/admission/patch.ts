@@ -1,5 +1,5 @@
-import type { Plan } from '../decision/plan.js';
-import type { KedaObject } from '../decision/object.js';
+import type { Plan } from '../core/plan.js';
+import type { KedaObject } from '../core/object.js';
 import type { JsonPatchOp } from './review.js';
 
 /** RFC 6901: `~` becomes `~0` and `/` becomes `~1` inside a path segment. */

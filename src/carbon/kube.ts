@@ -1,7 +1,8 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { kubeApiFromConfig, type KubeApi } from '../cluster/api.js';
+import { kubeApiFromConfig } from '../cluster/api.js';
 import { ConfigError } from '../config/errors.js';
-import type { IntensityConfig } from './config.js';
+import type { IntensityConfig } from '../config/intensity.js';
+import type { KubeApi } from '../ports.js';
 
 /**
  * The two calls the carbon code makes to the Kubernetes API, behind an interface so the

@@ -1,5 +1,5 @@
 import { ConfigError } from '../config/errors.js';
-import type { IntensityConfig, ProviderName } from './config.js';
+import type { IntensityConfig, ProviderName } from '../config/intensity.js';
 import type { KubeClient } from './kube.js';
 
 export const REGION_LABEL = 'topology.kubernetes.io/region';

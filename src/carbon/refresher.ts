@@ -1,24 +1,11 @@
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import type { Metrics } from '../server/metrics.js';
+import { systemClock, type Clock, type MetricsSink } from '../ports.js';
 import { SourceError } from './errors.js';
 import type { CarbonStore } from './store.js';
-import type { IntensitySource } from './types.js';
 import { validatePoints } from './validate.js';
-import { currentIntensity } from './view.js';
-
-/** Timers and clock, injectable so tests drive time by hand. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+import { currentIntensity } from '../core/view.js';
+import type { IntensitySource } from './source.js';
 
 export interface RefresherOptions {
   source: IntensitySource;
@@ -37,7 +24,7 @@ export interface RefresherOptions {
   /** Longest `Retry-After` honoured (default 1 h); a larger value is clamped, not ignored. */
   retryAfterMaxMs?: number;
   logger?: Logger;
-  metrics?: Pick<Metrics, 'carbonIntensity' | 'carbonDataAge' | 'providerFetchErrors'>;
+  metrics?: Pick<MetricsSink, 'carbonIntensity' | 'carbonDataAge' | 'providerFetchErrors'>;
 }
 
 export interface RefreshStatus {

@@ -1,6 +1,7 @@
-import { endOf, overlay } from './points.js';
-import type { CarbonReader, CarbonSnapshot, IntensityPoint } from './types.js';
-import { indexAt } from './view.js';
+import { endOf, overlay } from '../core/points.js';
+import type { CarbonSnapshot, IntensityPoint } from '../core/carbon.js';
+import { indexAt } from '../core/view.js';
+import type { CarbonReader } from '../ports.js';
 
 const HOUR = 3_600_000;
 

@@ -1,5 +1,5 @@
 import { invalid } from './errors.js';
-import type { IntensityPoint } from './types.js';
+import type { IntensityPoint } from '../core/carbon.js';
 
 /**
  * No grid on record averages anywhere near this (lignite plants peak around 1,200

@@ -1,8 +1,8 @@
-import type { IntensityConfig } from '../carbon/config.js';
+import type { IntensityConfig } from '../config/intensity.js';
 import { kubeClientForCommand } from '../carbon/kube.js';
 import { openSource } from '../carbon/providers/index.js';
 import { CarbonStore } from '../carbon/store.js';
-import type { CarbonSnapshot } from '../carbon/types.js';
+import type { CarbonSnapshot } from '../core/carbon.js';
 import { validatePoints } from '../carbon/validate.js';
 
 /**

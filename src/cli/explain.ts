@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
-import type { CarbonSnapshot } from '../carbon/types.js';
+import type { CarbonSnapshot } from '../core/carbon.js';
 import { loadConfigFile, type RuntimeConfig } from '../config/config.js';
-import { allowedCount, applicableBand } from '../decision/decide.js';
-import { declaredMax, minReplicas, specMax, type KedaObject } from '../decision/object.js';
-import { planObject, type Plan } from '../decision/plan.js';
-import { resolvePolicy, type Resolution } from '../policy/resolve.js';
+import { allowedCount, applicableBand } from '../core/decide.js';
+import { declaredMax, minReplicas, specMax, type KedaObject } from '../core/object.js';
+import { planObject, type Plan } from '../core/plan.js';
+import { resolvePolicy, type Resolution } from '../core/resolve.js';
 import { fetchSnapshotOnce, fixedSnapshot } from './carbon-once.js';
 import { parseFlags, UsageError, type CommandIO } from './io.js';
 

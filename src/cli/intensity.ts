@@ -1,12 +1,13 @@
 import { loadConfigFile } from '../config/config.js';
-import { parseIntensityConfig, type IntensityConfig } from '../carbon/config.js';
+import { parseIntensityConfig, type IntensityConfig } from '../config/intensity.js';
 import { kubeClientForCommand, type KubeClient } from '../carbon/kube.js';
 import { openSource } from '../carbon/providers/index.js';
 import type { FetchFn } from '../carbon/providers/http.js';
-import { Refresher, systemClock } from '../carbon/refresher.js';
+import { Refresher } from '../carbon/refresher.js';
 import { CarbonStore, forecastAhead } from '../carbon/store.js';
-import type { IntensityPoint } from '../carbon/types.js';
-import { currentIntensity, pointEnd } from '../carbon/view.js';
+import type { IntensityPoint } from '../core/carbon.js';
+import { currentIntensity, pointEnd } from '../core/view.js';
+import { systemClock } from '../ports.js';
 
 export interface IntensityIo {
   stdout: { write(s: string): unknown };

@@ -3,13 +3,12 @@ import { watch } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { Server as HttpsServer } from 'node:https';
-import type { IntensityConfig } from '../carbon/config.js';
+import type { IntensityConfig } from '../config/intensity.js';
 import { kubeClientFromConfig, loadKubeConfig, type KubeClient } from '../carbon/kube.js';
 import { openSource, type SourceDeps } from '../carbon/providers/index.js';
-import type { IntensitySource } from '../carbon/types.js';
 import { Refresher } from '../carbon/refresher.js';
 import { CarbonStore } from '../carbon/store.js';
-import { currentIntensity } from '../carbon/view.js';
+import { currentIntensity } from '../core/view.js';
 import { loadConfigFile, parseConfigText, readConfigFile, type RuntimeConfig } from '../config/config.js';
 import { clusterAccess, startClusterIntegration } from '../cluster/index.js';
 import { createLogger, type Logger } from '../log.js';
@@ -18,6 +17,7 @@ import { createMetrics, type Metrics } from '../server/metrics.js';
 import { ensureLocalCertificates, readCertificatePair } from '../tls/certs.js';
 import { watchCertificates } from '../tls/reloader.js';
 import { parseFlags, portFlag, type CommandIO } from './io.js';
+import type { IntensitySource } from '../carbon/source.js';
 
 export const SERVE_USAGE = `Usage: keda-carbon serve [--config FILE] [--port 8443] [--cert-dir DIR] [--metrics-port 8080] [--kubeconfig FILE] [--host 0.0.0.0]
 

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseForecastFile } from '../carbon/providers/file.js';
-import type { IntensityPoint } from '../carbon/types.js';
+import type { IntensityPoint } from '../core/carbon.js';
 import { validatePoints } from '../carbon/validate.js';
 import { loadConfigFile } from '../config/config.js';
 import { simulate } from '../simulate/figures.js';

@@ -2,58 +2,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-
-export interface ApiResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  /** Parsed JSON when the body is JSON, else the text. */
-  body: unknown;
-}
-
-export interface RequestOptions {
-  body?: unknown;
-  /** Defaults to application/json; patches name their own type. */
-  contentType?: string;
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
-
-/**
- * The calls the cluster layer makes to the Kubernetes API: plain requests and watch
- * streams. One interface so the sweep, the Lease and the namespace cache run unchanged
- * against the real API server and against the local fake in the tests and the benchmark.
- */
-export interface KubeApi {
-  /** Resolves with any HTTP status; rejects only when no answer arrived (network, timeout, abort). */
-  request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
-  /**
-   * Stream watch events from `path` (which carries `watch=1`). `onEnd` fires once when
-   * the stream ends or fails; the returned function closes it without calling `onEnd`.
-   */
-  watch(path: string, onEvent: (type: string, object: unknown) => void, onEnd: (err?: Error) => void): () => void;
-}
-
-/** An HTTP status the caller did not expect, with the API server's own message. */
-export class ApiError extends Error {
-  constructor(
-    readonly method: string,
-    readonly path: string,
-    readonly status: number,
-    readonly body: unknown,
-    readonly retryAfterMs?: number,
-  ) {
-    super(`${method} ${path.split('?')[0]} answered ${status}${statusMessage(body)}`);
-    this.name = 'ApiError';
-  }
-}
-
-function statusMessage(body: unknown): string {
-  if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') {
-    return `: ${(body as { message: string }).message}`;
-  }
-  if (typeof body === 'string' && body.trim() !== '') return `: ${body.trim().slice(0, 200)}`;
-  return '';
-}
+import { ApiError, type KubeApi, type RequestOptions } from '../ports.js';
 
 interface Transport {
   /** Agent, headers and basic auth for the next request (credentials re-read each time). */

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { KedaObject } from '../decision/object.js';
+import type { KedaObject } from '../core/object.js';
 import type { Logger } from '../log.js';
-import { AbortedError, type PoliteClient } from './polite.js';
+import { type PoliteClient } from './polite.js';
+import { AbortedError } from '../ports.js';
 
 export interface ObjectRef {
   kind: 'ScaledObject' | 'ScaledJob';

@@ -2,19 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { NamespacePolicyLookup } from '../admission/handler.js';
-import type { CarbonReader } from '../carbon/types.js';
 import type { RuntimeConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../server/metrics.js';
-import { kubeApiFromConfig, type KubeApi } from './api.js';
+import { kubeApiFromConfig } from './api.js';
 import { EventRecorder } from './events.js';
 import { LeaderElector } from './lease.js';
 import { parseLabelSelector } from '../config/label-selector.js';
 import { NamespaceCache } from './namespaces.js';
-import { PoliteClient, systemClock, type Clock } from './polite.js';
+import { PoliteClient } from './polite.js';
 import { RetouchTimer } from './retouch.js';
 import { runSweep } from './sweep.js';
+import { systemClock, type CarbonReader, type Clock, type KubeApi, type MetricsSink, type NamespacePolicyLookup } from '../ports.js';
 
 export interface ClusterOptions {
   /** `--kubeconfig` / `KEDA_CARBON_KUBECONFIG`, else `KUBECONFIG`, else in-cluster. */
@@ -28,7 +26,7 @@ export interface ClusterOptions {
   config(): RuntimeConfig;
   carbon: CarbonReader;
   logger: Logger;
-  metrics: Metrics;
+  metrics: MetricsSink;
   /** For tests: an API client instead of the kubeconfig's, and a clock. */
   api?: KubeApi;
   clock?: Clock;

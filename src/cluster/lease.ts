@@ -1,6 +1,5 @@
 import type { Logger } from '../log.js';
-import { ApiError, type KubeApi } from './api.js';
-import { systemClock, type Clock } from './polite.js';
+import { ApiError, type KubeApi, systemClock, type Clock } from '../ports.js';
 
 export interface LeaseSpec {
   holderIdentity?: string | null;

@@ -1,8 +1,6 @@
-import type { NamespacePolicyLookup } from '../admission/handler.js';
-import { NAMESPACE_POLICY_LABEL } from '../policy/annotations.js';
+import { NAMESPACE_POLICY_LABEL } from '../core/names.js';
 import type { Logger } from '../log.js';
-import { ApiError, type KubeApi } from './api.js';
-import { systemClock, type Clock } from './polite.js';
+import { type NamespacePolicyLookup, ApiError, type KubeApi, systemClock, type Clock } from '../ports.js';
 
 interface NamespaceObject {
   metadata?: { name?: string; resourceVersion?: string; labels?: Record<string, string> | null };

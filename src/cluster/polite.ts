@@ -1,16 +1,4 @@
-import { systemClock, type Clock } from '../carbon/refresher.js';
-import { ApiError, type ApiResponse, type KubeApi, type RequestOptions } from './api.js';
-
-export type { Clock };
-export { systemClock };
-
-/** Raised when a sweep is stopped (leadership lost, shutdown) while a call waits. */
-export class AbortedError extends Error {
-  constructor(what = 'stopped') {
-    super(what);
-    this.name = 'AbortedError';
-  }
-}
+import { AbortedError, ApiError, systemClock, type ApiResponse, type Clock, type KubeApi, type RequestOptions } from '../ports.js';
 
 /** Wait `ms` on `clock`, or reject with AbortedError as soon as `signal` aborts. */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {

@@ -1,18 +1,17 @@
-import type { CarbonReader, CarbonSnapshot } from '../carbon/types.js';
+import type { CarbonSnapshot } from '../core/carbon.js';
 import type { RuntimeConfig } from '../config/config.js';
-import { decide } from '../decision/decide.js';
-import { nextCapChange, type CapSubject } from '../decision/next-change.js';
+import { decide } from '../core/decide.js';
+import { nextCapChange, type CapSubject } from '../core/moments.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../server/metrics.js';
-import { AbortedError, systemClock, type Clock } from './polite.js';
 import type { SweepOptions, SweepResult, SweepStats } from './sweep.js';
+import { AbortedError, systemClock, type CarbonReader, type Clock, type MetricsSink } from '../ports.js';
 
 export interface RetouchTimerOptions {
   sweep(options: SweepOptions): Promise<SweepResult>;
   config(): RuntimeConfig;
   carbon: CarbonReader;
   logger: Logger;
-  metrics?: Metrics;
+  metrics?: MetricsSink;
   clock?: Clock;
   /** With followForecast: how often to look for new carbon data (default 5 s; a snapshot compare). */
   pollMs?: number;

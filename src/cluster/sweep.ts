@@ -1,15 +1,15 @@
-import type { NamespacePolicyLookup } from '../admission/handler.js';
-import type { CarbonReader, CarbonSnapshot } from '../carbon/types.js';
+import type { CarbonSnapshot } from '../core/carbon.js';
 import type { RuntimeConfig } from '../config/config.js';
-import type { CapSubject } from '../decision/next-change.js';
-import { ecoModeOffByAnnotation, minReplicas, readStatus, specMax, type KedaObject } from '../decision/object.js';
-import { planObject } from '../decision/plan.js';
+import type { CapSubject } from '../core/moments.js';
+import { ecoModeOffByAnnotation, minReplicas, readStatus, specMax, type KedaObject } from '../core/object.js';
+import { planObject } from '../core/plan.js';
 import type { Logger } from '../log.js';
-import { ANNOTATION } from '../policy/annotations.js';
-import { resolvePolicy } from '../policy/resolve.js';
-import type { Policy } from '../policy/document.js';
+import { ANNOTATION } from '../core/names.js';
+import { resolvePolicy } from '../core/resolve.js';
+import type { Policy } from '../core/policy.js';
 import type { EventRecorder } from './events.js';
-import { AbortedError, type Clock, type PoliteClient } from './polite.js';
+import { type PoliteClient } from './polite.js';
+import { type NamespacePolicyLookup, type CarbonReader, AbortedError, type Clock } from '../ports.js';
 
 export const KEDA_RESOURCES = [
   { kind: 'ScaledObject', plural: 'scaledobjects' },

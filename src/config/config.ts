@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { parseIntensityConfig, type IntensityConfig } from '../carbon/config.js';
-import { DISABLED } from '../policy/annotations.js';
-import { PolicyError, validatePolicy, type Policy } from '../policy/document.js';
+import { parseIntensityConfig, type IntensityConfig } from './intensity.js';
+import { DISABLED } from '../core/names.js';
+import { PolicyError, validatePolicy, type Policy } from '../core/policy.js';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
 import { parseLabelSelector } from './label-selector.js';

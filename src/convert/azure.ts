@@ -1,6 +1,6 @@
 import { parseAllDocuments, stringify } from 'yaml';
-import { ANNOTATION } from '../policy/annotations.js';
-import { PolicyError, validatePolicy } from '../policy/document.js';
+import { ANNOTATION } from '../core/names.js';
+import { PolicyError, validatePolicy } from '../core/policy.js';
 
 export const AZURE_API_VERSION = 'carbonaware.kubernetes.azure.com/v1alpha1';
 export const AZURE_KIND = 'CarbonAwareKedaScaler';

@@ -1,5 +1,5 @@
-import type { IntensityPoint } from '../carbon/types.js';
-import { validatePolicy } from '../policy/document.js';
+import type { IntensityPoint } from '../core/carbon.js';
+import { validatePolicy } from '../core/policy.js';
 import { HOUR, overlayCaps, simulateHourly, simulateTimeline, type CapInterval, type SimulationInput } from './timeline.js';
 
 export interface Figures {

@@ -1,6 +1,6 @@
 import { parseAllDocuments } from 'yaml';
-import { ANNOTATION, KEDA_DEFAULT_MAX } from '../policy/annotations.js';
-import { parsePolicyText, PolicyError, validatePolicy, type Policy } from '../policy/document.js';
+import { ANNOTATION, KEDA_DEFAULT_MAX } from '../core/names.js';
+import { parsePolicyText, PolicyError, validatePolicy, type Policy } from '../core/policy.js';
 
 export interface PolicyInput {
   readonly policy: Policy;

@@ -1,4 +1,4 @@
-import type { Policy } from '../policy/document.js';
+import type { Policy } from '../core/policy.js';
 import type { Figures, Simulation } from './figures.js';
 import type { CapInterval } from './timeline.js';
 

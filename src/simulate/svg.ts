@@ -1,5 +1,5 @@
-import type { Band, Policy } from '../policy/document.js';
-import { allowedCount } from '../decision/decide.js';
+import type { Band, Policy } from '../core/policy.js';
+import { allowedCount } from '../core/decide.js';
 import { HOUR, type CapInterval } from './timeline.js';
 
 export interface ChartInput {

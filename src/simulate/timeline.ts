@@ -1,7 +1,7 @@
-import type { CarbonSnapshot, IntensityPoint } from '../carbon/types.js';
-import { pointEnd } from '../carbon/view.js';
-import { decide } from '../decision/decide.js';
-import type { Policy } from '../policy/document.js';
+import type { CarbonSnapshot, IntensityPoint } from '../core/carbon.js';
+import { pointEnd } from '../core/view.js';
+import { decide } from '../core/decide.js';
+import type { Policy } from '../core/policy.js';
 
 const MINUTE = 60_000;
 export const HOUR = 3_600_000;

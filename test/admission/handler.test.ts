@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { handleAdmission, type AdmissionDeps } from '../../src/admission/handler.js';
-import type { CarbonSnapshot } from '../../src/carbon/types.js';
+import type { CarbonSnapshot } from '../../src/core/carbon.js';
 import { parseConfigText, type RuntimeConfig } from '../../src/config/config.js';
 import { steady } from '../helpers/carbon.js';
 import { applyResponsePatch, decodePatch, loadReview, withAnnotations, type Review } from '../helpers/reviews.js';

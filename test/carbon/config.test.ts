@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseIntensityConfig } from '../../src/carbon/config.js';
+import { parseIntensityConfig } from '../../src/config/intensity.js';
 
 t.test('credential defaults and mounted files', async (t) => {
   const em = parseIntensityConfig({ provider: 'electricitymaps', location: 'DE' });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseIntensityConfig } from '../../src/carbon/config.js';
+import { parseIntensityConfig } from '../../src/config/intensity.js';
 import { gridZoneFor, nodeLabelReader, REGION_GRIDS, resolveLocation } from '../../src/carbon/location.js';
 import { openSource } from '../../src/carbon/providers/index.js';
 import { fakeApiServer, kubeClientFor } from '../helpers/kube.js';

@@ -2,10 +2,11 @@ import t from 'tap';
 import { SourceError } from '../../src/carbon/errors.js';
 import { Refresher } from '../../src/carbon/refresher.js';
 import { CarbonStore } from '../../src/carbon/store.js';
-import type { IntensityPoint, IntensitySource } from '../../src/carbon/types.js';
+import type { IntensityPoint } from '../../src/core/carbon.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { FakeClock } from '../helpers/clock.js';
 import { captureLogger } from '../helpers/log.js';
+import type { IntensitySource } from '../../src/carbon/source.js';
 
 const M = 60_000;
 const H = 60 * M;

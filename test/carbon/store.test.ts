@@ -1,7 +1,7 @@
 import t from 'tap';
 import { CarbonStore, forecastAhead, pointsBetween } from '../../src/carbon/store.js';
-import type { IntensityPoint } from '../../src/carbon/types.js';
-import { currentIntensity, stayedAtOrAbove } from '../../src/carbon/view.js';
+import type { IntensityPoint } from '../../src/core/carbon.js';
+import { currentIntensity, stayedAtOrAbove } from '../../src/core/view.js';
 
 const H = 3_600_000;
 const M = 60_000;

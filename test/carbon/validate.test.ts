@@ -1,7 +1,7 @@
 import t from 'tap';
 import { SourceError } from '../../src/carbon/errors.js';
-import { overlay } from '../../src/carbon/points.js';
-import type { IntensityPoint } from '../../src/carbon/types.js';
+import { overlay } from '../../src/core/points.js';
+import type { IntensityPoint } from '../../src/core/carbon.js';
 import { parseNumber, parseTime, validatePoints } from '../../src/carbon/validate.js';
 
 const T0 = Date.UTC(2026, 5, 1, 12);

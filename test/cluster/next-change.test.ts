@@ -1,6 +1,6 @@
 import t from 'tap';
-import { nextCapChange, type CapSubject } from '../../src/decision/next-change.js';
-import { validatePolicy } from '../../src/policy/document.js';
+import { nextCapChange, type CapSubject } from '../../src/core/moments.js';
+import { validatePolicy } from '../../src/core/policy.js';
 import { HOUR, MINUTE, hourly } from '../helpers/carbon.js';
 
 const H0 = Date.UTC(2026, 10, 23, 10, 0, 0);

@@ -1,8 +1,9 @@
 import t from 'tap';
 import { kubeApiFromUrl } from '../../src/cluster/api.js';
 import { FakeKube, instantClock } from '../helpers/fake-kube.js';
-import { AbortedError, PoliteClient, Semaphore, TokenBucket, parseRetryAfter } from '../../src/cluster/polite.js';
+import { PoliteClient, Semaphore, TokenBucket, parseRetryAfter } from '../../src/cluster/polite.js';
 import { FakeClock, settle } from '../helpers/clock.js';
+import { AbortedError } from '../../src/ports.js';
 
 const START = Date.UTC(2026, 10, 23, 10, 0, 0);
 

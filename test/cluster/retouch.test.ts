@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap';
-import type { CarbonSnapshot } from '../../src/carbon/types.js';
+import type { CarbonSnapshot } from '../../src/core/carbon.js';
 import { RetouchTimer } from '../../src/cluster/retouch.js';
 import type { SweepOptions, SweepResult, SweepStats } from '../../src/cluster/sweep.js';
 import { parseConfigText, type RuntimeConfig } from '../../src/config/config.js';
-import type { CapSubject } from '../../src/decision/next-change.js';
+import type { CapSubject } from '../../src/core/moments.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { HOUR, MINUTE, hourly } from '../helpers/carbon.js';
 import { FakeClock, settle } from '../helpers/clock.js';

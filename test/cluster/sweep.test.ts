@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import jsonpatch from 'fast-json-patch';
 import { handleAdmission } from '../../src/admission/handler.js';
-import type { CarbonSnapshot } from '../../src/carbon/types.js';
+import type { CarbonSnapshot } from '../../src/core/carbon.js';
 import { kubeApiFromUrl } from '../../src/cluster/api.js';
 import { EventRecorder } from '../../src/cluster/events.js';
 import { FakeKube, instantClock, type FakeObject } from '../helpers/fake-kube.js';

@@ -6,7 +6,7 @@ import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { runConvert } from '../../src/cli/convert.js';
 import { main } from '../../src/cli/main.js';
 import { convertScaler, convertText, formatAnnotate, shellQuote } from '../../src/convert/azure.js';
-import { parsePolicyText } from '../../src/policy/document.js';
+import { parsePolicyText } from '../../src/core/policy.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'azure', 'carbonawarekedascaler-sample.yaml');
 const SAMPLE = readFileSync(FIXTURE, 'utf8');

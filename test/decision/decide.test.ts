@@ -1,6 +1,6 @@
 import t from 'tap';
-import { decide, type DecisionInput } from '../../src/decision/decide.js';
-import { parsePolicyText, validatePolicy } from '../../src/policy/document.js';
+import { decide, type DecisionInput } from '../../src/core/decide.js';
+import { parsePolicyText, validatePolicy } from '../../src/core/policy.js';
 import { HOUR, MINUTE, hourly, noData, steady } from '../helpers/carbon.js';
 
 const NOW = Date.parse('2026-11-23T10:30:00Z'); // a Monday

@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { KubeConfig } from '@kubernetes/client-node';
-import { kubeApiFromConfig, type KubeApi } from '../../src/cluster/api.js';
+import { kubeApiFromConfig } from '../../src/cluster/api.js';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
+import type { KubeApi } from '../../src/ports.js';
 
 export const E2E_ENV = 'KEDA_CARBON_E2E_KUBECONFIG';
 export const LABEL = 'keda-carbon.io/policy';

@@ -4,7 +4,7 @@
  * the test rewrites. Runs only when KEDA_CARBON_E2E_KUBECONFIG names a kubeconfig.
  */
 import t from 'tap';
-import { ANNOTATION } from '../../src/policy/annotations.js';
+import { ANNOTATION } from '../../src/core/names.js';
 import {
   LABEL,
   MINUTE,

@@ -1,4 +1,4 @@
-import type { CarbonSnapshot, IntensityPoint } from '../../src/carbon/types.js';
+import type { CarbonSnapshot, IntensityPoint } from '../../src/core/carbon.js';
 
 export const HOUR = 3_600_000;
 export const MINUTE = 60_000;

@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/carbon/refresher.js';
+import type { Clock } from '../../src/ports.js';
 
 interface Timer {
   id: number;

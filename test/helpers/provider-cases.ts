@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { SourceError } from '../../src/carbon/errors.js';
-import type { IntensitySource } from '../../src/carbon/types.js';
 import { json, startServer } from './http.js';
+import type { IntensitySource } from '../../src/carbon/source.js';
 
 type Tap = import('tap').Test;
 

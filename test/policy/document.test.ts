@@ -1,5 +1,5 @@
 import t from 'tap';
-import { PolicyError, parsePolicyText, parsePolicyTextCached, validatePolicy } from '../../src/policy/document.js';
+import { PolicyError, parsePolicyText, parsePolicyTextCached, validatePolicy } from '../../src/core/policy.js';
 
 const PRODUCT_EXAMPLE = `
 carbon:

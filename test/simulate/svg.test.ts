@@ -1,7 +1,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import t from 'tap';
-import type { IntensityPoint } from '../../src/carbon/types.js';
-import { validatePolicy } from '../../src/policy/document.js';
+import type { IntensityPoint } from '../../src/core/carbon.js';
+import { validatePolicy } from '../../src/core/policy.js';
 import { simulate } from '../../src/simulate/figures.js';
 import { escapeXml, niceStep, renderChart } from '../../src/simulate/svg.js';
 

@@ -1,7 +1,7 @@
 import t from 'tap';
-import type { IntensityPoint } from '../../src/carbon/types.js';
-import { decide } from '../../src/decision/decide.js';
-import { validatePolicy } from '../../src/policy/document.js';
+import type { IntensityPoint } from '../../src/core/carbon.js';
+import { decide } from '../../src/core/decide.js';
+import { validatePolicy } from '../../src/core/policy.js';
 import { percentile, simulate, suggestThresholds, summarize } from '../../src/simulate/figures.js';
 import { hourlyPoints, simulateHourly, simulateTimeline, type SimulationInput } from '../../src/simulate/timeline.js';
 

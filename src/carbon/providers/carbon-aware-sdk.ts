@@ -1,10 +1,11 @@
-import type { IntensityConfig } from '../config.js';
+import type { IntensityConfig } from '../../config/intensity.js';
 import { SourceError, invalid } from '../errors.js';
-import { overlay } from '../points.js';
-import type { IntensityPoint, IntensitySource } from '../types.js';
+import { overlay } from '../../core/points.js';
+import type { IntensityPoint } from '../../core/carbon.js';
 import { asArray, asObject, parseNumber, parseTime } from '../validate.js';
 import type { SourceDeps } from './deps.js';
 import { getJson, joinUrl } from './http.js';
+import type { IntensitySource } from '../source.js';
 
 /** .NET TimeSpan text, `[d.]hh:mm:ss[.fffffff]`, as minutes. */
 export function parseTimeSpanMinutes(value: unknown, what: string): number {

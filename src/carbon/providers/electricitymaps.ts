@@ -1,11 +1,12 @@
-import { parseCoordinates, type IntensityConfig } from '../config.js';
+import { parseCoordinates, type IntensityConfig } from '../../config/intensity.js';
 import { readCredential } from '../credentials.js';
 import { SourceError, invalid } from '../errors.js';
-import { durationsFromStarts, overlay } from '../points.js';
-import type { IntensityPoint, IntensitySource } from '../types.js';
+import { durationsFromStarts, overlay } from '../../core/points.js';
+import type { IntensityPoint } from '../../core/carbon.js';
 import { asArray, asObject, parseNumber, parseTime } from '../validate.js';
 import type { SourceDeps } from './deps.js';
 import { getJson, joinUrl } from './http.js';
+import type { IntensitySource } from '../source.js';
 
 export const ELECTRICITYMAPS_URL = 'https://api.electricitymaps.com';
 /** The API's default granularity for latest and forecast is hourly. */

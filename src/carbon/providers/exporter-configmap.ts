@@ -1,9 +1,10 @@
-import type { IntensityConfig } from '../config.js';
+import type { IntensityConfig } from '../../config/intensity.js';
 import { SourceError, invalid } from '../errors.js';
 import type { KubeClient } from '../kube.js';
-import type { IntensityPoint, IntensitySource } from '../types.js';
+import type { IntensityPoint } from '../../core/carbon.js';
 import { asArray, asObject, parseNumber, parseTime } from '../validate.js';
 import type { SourceDeps } from './deps.js';
+import type { IntensitySource } from '../source.js';
 
 /**
  * Parse Go's `time.Time.String()` output, which the exporter writes into the ConfigMap's

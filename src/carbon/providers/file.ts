@@ -1,11 +1,12 @@
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import type { IntensityConfig } from '../config.js';
+import type { IntensityConfig } from '../../config/intensity.js';
 import { SourceError, invalid } from '../errors.js';
-import type { IntensityPoint, IntensitySource } from '../types.js';
+import type { IntensityPoint } from '../../core/carbon.js';
 import { asArray, asObject, parseNumber, parseTime } from '../validate.js';
 import type { SourceDeps } from './deps.js';
+import type { IntensitySource } from '../source.js';
 
 /**
  * Parse a forecast file: a JSON array of `{timestamp, duration, value, location?}` (the

@@ -1,7 +1,6 @@
 import { ConfigError } from '../../config/errors.js';
-import type { IntensityConfig } from '../config.js';
+import type { IntensityConfig } from '../../config/intensity.js';
 import { nodeLabelReader, resolveLocation } from '../location.js';
-import type { IntensitySource } from '../types.js';
 import { createCarbonAwareSdkSource } from './carbon-aware-sdk.js';
 import type { SourceDeps } from './deps.js';
 import { createElectricityMapsSource } from './electricitymaps.js';
@@ -11,6 +10,7 @@ import { createPrometheusSource } from './prometheus.js';
 import { createSampleSource } from './sample.js';
 import { createUkCarbonIntensitySource } from './uk-carbon-intensity.js';
 import { createWattTimeSource } from './watttime.js';
+import type { IntensitySource } from '../source.js';
 
 export type { SourceDeps } from './deps.js';
 

@@ -1,10 +1,10 @@
-import type { IntensityConfig } from '../config.js';
+import type { IntensityConfig } from '../../config/intensity.js';
 import { readCredential } from '../credentials.js';
 import { invalid } from '../errors.js';
-import type { IntensitySource } from '../types.js';
 import { asArray, asObject, parseNumber } from '../validate.js';
 import type { SourceDeps } from './deps.js';
 import { getJson, joinUrl } from './http.js';
+import type { IntensitySource } from '../source.js';
 
 /**
  * One instant PromQL query whose single sample is the current intensity in gCO2eq/kWh.

@@ -1,6 +1,7 @@
-import type { IntensityConfig } from '../config.js';
-import type { IntensityPoint, IntensitySource } from '../types.js';
+import type { IntensityConfig } from '../../config/intensity.js';
+import type { IntensityPoint } from '../../core/carbon.js';
 import type { SourceDeps } from './deps.js';
+import type { IntensitySource } from '../source.js';
 
 const HALF_HOUR_MIN = 30;
 const DAY = 86_400_000;

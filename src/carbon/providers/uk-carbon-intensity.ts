@@ -1,11 +1,12 @@
 import { ConfigError } from '../../config/errors.js';
-import type { IntensityConfig } from '../config.js';
+import type { IntensityConfig } from '../../config/intensity.js';
 import { invalid } from '../errors.js';
-import { overlay } from '../points.js';
-import type { IntensityPoint, IntensitySource } from '../types.js';
+import { overlay } from '../../core/points.js';
+import type { IntensityPoint } from '../../core/carbon.js';
 import { asArray, asObject, parseNumber, parseTime } from '../validate.js';
 import type { SourceDeps } from './deps.js';
 import { getJson, joinUrl } from './http.js';
+import type { IntensitySource } from '../source.js';
 
 export const UK_CARBON_INTENSITY_URL = 'https://api.carbonintensity.org.uk';
 const HALF_HOUR = 30 * 60_000;

@@ -1,11 +1,12 @@
-import type { IntensityConfig } from '../config.js';
+import type { IntensityConfig } from '../../config/intensity.js';
 import { readCredential } from '../credentials.js';
 import { SourceError, invalid } from '../errors.js';
-import { durationsFromStarts } from '../points.js';
-import type { IntensityPoint, IntensitySource } from '../types.js';
+import { durationsFromStarts } from '../../core/points.js';
+import type { IntensityPoint } from '../../core/carbon.js';
 import { asArray, asObject, parseNumber, parseTime } from '../validate.js';
 import type { SourceDeps } from './deps.js';
 import { getJson, joinUrl } from './http.js';
+import type { IntensitySource } from '../source.js';
 
 export const WATTTIME_URL = 'https://api.watttime.org';
 /** WattTime tokens expire after 30 minutes; renew a little early so a fetch never races expiry. */

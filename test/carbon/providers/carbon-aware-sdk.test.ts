@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseIntensityConfig } from '../../../src/carbon/config.js';
+import { parseIntensityConfig } from '../../../src/config/intensity.js';
 import { createCarbonAwareSdkSource, parseTimeSpanMinutes } from '../../../src/carbon/providers/carbon-aware-sdk.js';
 import { validatePoints } from '../../../src/carbon/validate.js';
 import { fixtureJson } from '../../helpers/fixtures.js';

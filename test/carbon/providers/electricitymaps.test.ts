@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseIntensityConfig } from '../../../src/carbon/config.js';
+import { parseIntensityConfig } from '../../../src/config/intensity.js';
 import { SourceError } from '../../../src/carbon/errors.js';
 import { createElectricityMapsSource } from '../../../src/carbon/providers/electricitymaps.js';
 import { validatePoints } from '../../../src/carbon/validate.js';

@@ -1,13 +1,14 @@
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
-import { parseIntensityConfig } from '../../../src/carbon/config.js';
+import { parseIntensityConfig } from '../../../src/config/intensity.js';
 import { SourceError } from '../../../src/carbon/errors.js';
 import { createExporterConfigMapSource, parseGoTime } from '../../../src/carbon/providers/exporter-configmap.js';
-import { Refresher, systemClock } from '../../../src/carbon/refresher.js';
+import { Refresher } from '../../../src/carbon/refresher.js';
 import { CarbonStore } from '../../../src/carbon/store.js';
 import { validatePoints } from '../../../src/carbon/validate.js';
 import { FIXTURE_NOW, fixtureText } from '../../helpers/fixtures.js';
 import { fakeApiServer, kubeClientFor } from '../../helpers/kube.js';
+import { systemClock } from '../../../src/ports.js';
 
 const exporterCm = () => parseYaml(fixtureText('exporter-configmap', 'carbon-intensity.yaml')) as Record<string, unknown>;
 const cfg = (extra: Record<string, unknown> = {}) => parseIntensityConfig({ provider: 'exporter-configmap', ...extra });

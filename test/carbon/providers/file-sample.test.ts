@@ -2,7 +2,7 @@ import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { parseIntensityConfig } from '../../../src/carbon/config.js';
+import { parseIntensityConfig } from '../../../src/config/intensity.js';
 import { createFileSource, parseForecastFile } from '../../../src/carbon/providers/file.js';
 import { createSampleSource, SAMPLE_CURVE, sampleDay } from '../../../src/carbon/providers/sample.js';
 import { validatePoints } from '../../../src/carbon/validate.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseIntensityConfig } from '../../../src/carbon/config.js';
+import { parseIntensityConfig } from '../../../src/config/intensity.js';
 import { createPrometheusSource } from '../../../src/carbon/providers/prometheus.js';
 import { fixtureJson } from '../../helpers/fixtures.js';
 import { json, startServer } from '../../helpers/http.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseIntensityConfig } from '../../../src/carbon/config.js';
+import { parseIntensityConfig } from '../../../src/config/intensity.js';
 import { createUkCarbonIntensitySource, halfHourStart, parseUkLocation } from '../../../src/carbon/providers/uk-carbon-intensity.js';
 import { validatePoints } from '../../../src/carbon/validate.js';
 import { FIXTURE_NOW, fixtureJson } from '../../helpers/fixtures.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseIntensityConfig } from '../../../src/carbon/config.js';
+import { parseIntensityConfig } from '../../../src/config/intensity.js';
 import { SourceError } from '../../../src/carbon/errors.js';
 import { createWattTimeSource, LBS_PER_MWH_TO_G_PER_KWH } from '../../../src/carbon/providers/watttime.js';
 import { validatePoints } from '../../../src/carbon/validate.js';

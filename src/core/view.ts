@@ -1,4 +1,4 @@
-import type { CarbonSnapshot, IntensityPoint } from './types.js';
+import type { CarbonSnapshot, IntensityPoint } from './carbon.js';
 
 const MINUTE = 60_000;
 

@@ -1,6 +1,6 @@
-import type { CarbonSnapshot } from '../carbon/types.js';
-import { pointEnd } from '../carbon/view.js';
-import type { Policy } from '../policy/document.js';
+import type { CarbonSnapshot } from './carbon.js';
+import { pointEnd } from './view.js';
+import type { Policy } from './policy.js';
 import { decide } from './decide.js';
 
 const MINUTE = 60_000;

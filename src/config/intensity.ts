@@ -1,5 +1,5 @@
-import { ConfigError } from '../config/errors.js';
-import { parseDuration } from '../config/duration.js';
+import { ConfigError } from './errors.js';
+import { parseDuration } from './duration.js';
 
 export const PROVIDERS = [
   'exporter-configmap',

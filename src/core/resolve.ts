@@ -1,7 +1,6 @@
-import type { RuntimeConfig } from '../config/config.js';
-import type { KedaObject } from '../decision/object.js';
-import { ANNOTATION, DISABLED } from './annotations.js';
-import { PolicyError, parsePolicyTextCached, validatePolicy, type Policy } from './document.js';
+import type { KedaObject } from './object.js';
+import { ANNOTATION, DISABLED } from './names.js';
+import { PolicyError, parsePolicyTextCached, validatePolicy, type Policy } from './policy.js';
 
 /** Where an object's policy comes from (PRODUCT.md section 2, first match wins). */
 export type Resolution =
@@ -14,7 +13,11 @@ export type Resolution =
    */
   | { readonly kind: 'invalid'; readonly origin: string; readonly message: string; readonly own: boolean };
 
-type PolicyConfig = Pick<RuntimeConfig, 'policies' | 'defaultPolicy'>;
+/** The part of the configuration that resolution reads. */
+export interface PolicyConfig {
+  readonly policies: ReadonlyMap<string, Policy>;
+  readonly defaultPolicy: string | null;
+}
 
 function fromDocument(origin: string, load: () => Policy): Resolution {
   try {

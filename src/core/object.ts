@@ -1,4 +1,4 @@
-import { ANNOTATION, KEDA_DEFAULT_MAX } from '../policy/annotations.js';
+import { ANNOTATION, KEDA_DEFAULT_MAX } from './names.js';
 
 /** The few parts of a ScaledObject or ScaledJob the decision reads. */
 export interface KedaObject {

@@ -1,6 +1,6 @@
-import type { CarbonSnapshot } from '../carbon/types.js';
-import { ANNOTATION, KEDA_DEFAULT_MAX, OWNED_ANNOTATIONS } from '../policy/annotations.js';
-import type { Resolution } from '../policy/resolve.js';
+import type { CarbonSnapshot } from './carbon.js';
+import { ANNOTATION, KEDA_DEFAULT_MAX, OWNED_ANNOTATIONS } from './names.js';
+import type { Resolution } from './resolve.js';
 import { decide, type Decision } from './decide.js';
 import { annotationsOf, declaredMax, ecoModeOffByAnnotation, minReplicas, readStatus, specMax, type CarbonStatus, type KedaObject } from './object.js';
 

@@ -1,4 +1,4 @@
-import type { IntensityPoint } from './types.js';
+import type { IntensityPoint } from './carbon.js';
 
 const MINUTE = 60_000;
 

@@ -26,25 +26,3 @@ export interface CarbonSnapshot {
   /** Data whose fetch is older than this is stale (`maxDataAge` of the config). */
   readonly maxDataAgeMs: number;
 }
-
-/** A source of points. Implementations live in `providers/`, one file each. */
-export interface IntensitySource {
-  /** `provider:location`, used as the snapshot's `source`. */
-  readonly name: string;
-  /**
-   * Fetch the current value and whatever forecast the provider offers. Must honour
-   * `signal` (timeouts and shutdown) and throw on anything it cannot trust.
-   */
-  fetch(signal: AbortSignal): Promise<IntensityPoint[]>;
-  /**
-   * Optional: call `onChange` when the source knows its data changed (a watched ConfigMap
-   * or file), so the refresher fetches at once instead of waiting for the interval.
-   * Returns a function that stops watching.
-   */
-  watch?(onChange: () => void): () => void;
-}
-
-/** What admission and the timer hold: something that hands out the latest snapshot. */
-export interface CarbonReader {
-  snapshot(): CarbonSnapshot;
-}

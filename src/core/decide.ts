@@ -1,6 +1,6 @@
-import type { CarbonSnapshot, IntensityPoint } from '../carbon/types.js';
-import { currentIntensity, stayedAtOrAbove } from '../carbon/view.js';
-import type { Band, Policy } from '../policy/document.js';
+import type { CarbonSnapshot, IntensityPoint } from './carbon.js';
+import { currentIntensity, stayedAtOrAbove } from './view.js';
+import type { Band, Policy } from './policy.js';
 
 export interface DecisionInput {
   readonly policy: Policy;

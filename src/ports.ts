@@ -1,0 +1,111 @@
+/**
+ * The seams between the pure core and the adapters around it: what adapters receive
+ * (a clock, a metrics sink, the Kubernetes API) or implement (a carbon reader, a namespace
+ * lookup). Types and tiny defaults only; no folder of src/ is imported from here except core.
+ */
+import type { CarbonSnapshot } from './core/carbon.js';
+
+/** Timers and clock, injectable so tests drive time by hand. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+/** What admission and the controller hold: something that hands out the latest snapshot. */
+export interface CarbonReader {
+  snapshot(): CarbonSnapshot;
+}
+
+/** The namespace label `keda-carbon.io/policy`, from a cache (a Promise only on a miss). */
+export interface NamespacePolicyLookup {
+  policyFor(namespace: string): string | null | Promise<string | null>;
+}
+
+type Labels = Record<string, string | number>;
+export interface GaugeSink {
+  set(labels: Labels, value: number): void;
+  remove(labels: Labels): void;
+}
+export interface CounterSink {
+  inc(labels: Labels, value?: number): void;
+}
+export interface HistogramSink {
+  observe(value: number): void;
+}
+
+/** The metrics the carbon and cluster adapters record; server/metrics.ts implements them. */
+export interface MetricsSink {
+  carbonIntensity: GaugeSink;
+  carbonDataAge: GaugeSink;
+  providerFetchErrors: CounterSink;
+  sweeps: CounterSink;
+  sweepDuration: HistogramSink;
+  sweepObjects: CounterSink;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** Parsed JSON when the body is JSON, else the text. */
+  body: unknown;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  /** Defaults to application/json; patches name their own type. */
+  contentType?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * The calls the cluster and carbon adapters make to the Kubernetes API: plain requests and
+ * watch streams. One interface so the controller, the Lease and the caches run unchanged
+ * against the real API server and against the local fake in the tests and the benchmark.
+ */
+export interface KubeApi {
+  /** Resolves with any HTTP status; rejects only when no answer arrived (network, timeout, abort). */
+  request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
+  /**
+   * Stream watch events from `path` (which carries `watch=1`). `onEnd` fires once when
+   * the stream ends or fails; the returned function closes it without calling `onEnd`.
+   */
+  watch(path: string, onEvent: (type: string, object: unknown) => void, onEnd: (err?: Error) => void): () => void;
+}
+
+/** An HTTP status the caller did not expect, with the API server's own message. */
+export class ApiError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly body: unknown,
+    readonly retryAfterMs?: number,
+  ) {
+    super(`${method} ${path.split('?')[0]} answered ${status}${statusMessage(body)}`);
+    this.name = 'ApiError';
+  }
+}
+
+function statusMessage(body: unknown): string {
+  if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') {
+    return `: ${(body as { message: string }).message}`;
+  }
+  if (typeof body === 'string' && body.trim() !== '') return `: ${body.trim().slice(0, 200)}`;
+  return '';
+}
+
+/** Raised when work is stopped (leadership lost, shutdown) while a call waits. */
+export class AbortedError extends Error {
+  constructor(what = 'stopped') {
+    super(what);
+    this.name = 'AbortedError';
+  }
+}

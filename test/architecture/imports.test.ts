@@ -1,0 +1,122 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
+
+/** Packages the pure core may use: parsers with no I/O of their own. */
+const CORE_PACKAGES = new Set(['yaml', 'cron-parser']);
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+/** Every module specifier a file imports or re-exports, static or dynamic. */
+function specifiers(text: string): string[] {
+  const found: string[] = [];
+  const re = /(?:^|\n)\s*(?:import|export)\b[^'"`;]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g;
+  for (const m of text.matchAll(re)) found.push((m[1] ?? m[2] ?? m[3]) as string);
+  return found;
+}
+
+/** The folder under src/ a file belongs to; files at the top (ports.ts, log.ts) are their own unit. */
+function unitOf(file: string): string {
+  const rel = relative(SRC, file).split('/');
+  return rel.length > 1 ? (rel[0] as string) : (rel[0] as string).replace(/\.ts$/, '');
+}
+
+interface Edge {
+  from: string;
+  to: string;
+  file: string;
+  spec: string;
+}
+
+function importGraph(): { edges: Edge[]; packagesByFile: Map<string, string[]> } {
+  const edges: Edge[] = [];
+  const packagesByFile = new Map<string, string[]>();
+  for (const file of sourceFiles(SRC)) {
+    const pkgs: string[] = [];
+    for (const spec of specifiers(readFileSync(file, 'utf8'))) {
+      if (!spec.startsWith('.')) {
+        pkgs.push(spec);
+        continue;
+      }
+      const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
+      const [from, to] = [unitOf(file), unitOf(target)];
+      if (from !== to) edges.push({ from, to, file: relative(SRC, file), spec });
+    }
+    packagesByFile.set(relative(SRC, file), pkgs);
+  }
+  return { edges, packagesByFile };
+}
+
+/** Strongly connected components with more than one unit: each is an import loop. */
+function loops(edges: Edge[]): string[][] {
+  const next = new Map<string, Set<string>>();
+  for (const e of edges) (next.get(e.from) ?? next.set(e.from, new Set()).get(e.from)!).add(e.to);
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const found: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of next.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const component: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        component.push(w);
+      } while (w !== v);
+      if (component.length > 1) found.push(component.sort());
+    }
+  };
+  for (const v of next.keys()) if (!index.has(v)) visit(v);
+  return found;
+}
+
+const { edges, packagesByFile } = importGraph();
+
+t.test('no folder of src/ imports a folder that imports it back', async (t) => {
+  const found = loops(edges);
+  const detail = found.map((units) =>
+    edges.filter((e) => units.includes(e.from) && units.includes(e.to)).map((e) => `${e.file} -> ${e.spec}`),
+  );
+  t.same(found, [], `import loops:\n${detail.flat().join('\n')}`);
+});
+
+t.test('the core imports nothing outside itself', async (t) => {
+  const outside = edges.filter((e) => e.from === 'core').map((e) => `${e.file} -> ${e.spec}`);
+  t.same(outside, [], 'core reaches into another folder');
+  const packages = [...packagesByFile].filter(([f]) => f.startsWith('core/')).flatMap(([f, pkgs]) => pkgs.filter((p) => !CORE_PACKAGES.has(p)).map((p) => `${f} -> ${p}`));
+  t.same(packages, [], 'core uses a package with I/O or a Node built-in');
+});
+
+t.test('ports depend on the core alone', async (t) => {
+  t.same(edges.filter((e) => e.from === 'ports' && e.to !== 'core').map((e) => e.file), []);
+});
+
+t.test('the loop finder finds a planted loop', async (t) => {
+  const planted: Edge[] = [
+    { from: 'a', to: 'b', file: 'a/x.ts', spec: '../b/y.js' },
+    { from: 'b', to: 'c', file: 'b/y.ts', spec: '../c/z.js' },
+    { from: 'c', to: 'a', file: 'c/z.ts', spec: '../a/x.js' },
+    { from: 'c', to: 'd', file: 'c/z.ts', spec: '../d/w.js' },
+  ];
+  t.same(loops(planted), [['a', 'b', 'c']]);
+  t.same(specifiers("import a from './a.js';\nexport { b } from '../b.js';\nconst c = await import('./c.js');\nimport './d.js';"), ['./a.js', '../b.js', './c.js', './d.js']);
+});
