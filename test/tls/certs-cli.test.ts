@@ -96,10 +96,23 @@ t.test('--patch-webhook with an unusable kubeconfig fails before writing anythin
   const kc = join(dir, 'kubeconfig');
   await writeFile(kc, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n');
   const c = capture();
-  t.equal(await runCerts([...base, '--out-dir', join(dir, 'tls'), '--patch-webhook', 'keda-carbon', '--kubeconfig', kc], c.io), 1);
+  t.equal(await runCerts([...base, '--out-dir', join(dir, 'tls'), '--patch-webhook', 'keda-carbon', '--kubeconfig', kc], c.io), 2);
   t.match(c.err(), /cannot load kubeconfig: no current cluster/);
   await t.rejects(stat(join(dir, 'tls')), { code: 'ENOENT' }, 'no certificate written');
   const missing = capture();
-  t.equal(await runCerts([...base, '--secret-manifest', '--patch-webhook', 'keda-carbon', '--kubeconfig', join(dir, 'nope')], missing.io), 1);
-  t.match(missing.err(), /cannot load kubeconfig/);
+  t.equal(await runCerts([...base, '--secret-manifest', '--patch-webhook', 'keda-carbon', '--kubeconfig', join(dir, 'nope')], missing.io), 2);
+  t.equal(missing.err(), `keda-carbon certs: cannot read ${join(dir, 'nope')}: no such file\n`);
+  t.equal(missing.out(), '', 'no Secret printed');
+  const fromEnv = capture({ KUBECONFIG: `${join(dir, 'gone')}:${kc}` });
+  t.equal(await runCerts([...base, '--secret-manifest', '--patch-webhook', 'keda-carbon'], fromEnv.io), 2);
+  t.match(fromEnv.err(), /cannot read .*gone: no such file/, 'the first file of KUBECONFIG');
+});
+
+t.test('an --out-dir that cannot be written says so', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-cli-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'file'), '');
+  const c = capture();
+  t.equal(await runCerts([...base, '--out-dir', join(dir, 'file', 'tls')], c.io), 1);
+  t.match(c.err(), /^keda-carbon certs: cannot write the certificate files into .*file\/tls: a part of the path is not a directory\n$/);
 });
