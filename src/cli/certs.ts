@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { AdmissionregistrationV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { generateCertificates, KEY_TYPES, type CertificateSet, type KeyType } from '../tls/certs.js';
-import { command, fsReason, intFlag, UsageError, type CommandIO, type CommandSpec, type FlagValues } from './io.js';
+import { command, fsReason, intFlag, OUTPUT_FLAG, outputFlag, UsageError, type CommandIO, type CommandSpec, type FlagValues } from './io.js';
 
 export type CertsIO = CommandIO;
 
@@ -12,7 +12,7 @@ export const DEFAULT_SECRET_NAME = 'keda-carbon-tls';
 export const CERTS = {
   name: 'certs',
   synopsis: `--service NAME --namespace NS (--out-dir DIR [--force] | --secret-manifest [--secret-name N])
-                        [--patch-webhook NAME] [--kubeconfig FILE]
+                        [--patch-webhook NAME] [--kubeconfig FILE] [-o text|json]
                         [--dns-name NAME]... [--ip-address IP]... [--validity-days N] [--key-type rsa-2048|rsa-3072|rsa-4096]`,
   about: `Makes a private CA and a serving certificate for the webhook Service, valid for
 NAME, NAME.NS, NAME.NS.svc and NAME.NS.svc.cluster.local (plus any --dns-name/--ip-address).`,
@@ -29,6 +29,7 @@ NAME, NAME.NS, NAME.NS.svc and NAME.NS.svc.cluster.local (plus any --dns-name/--
     'ip-address': { type: 'string', multiple: true, arg: 'IP', help: 'an IP address for the serving certificate' },
     'validity-days': { type: 'string', arg: 'N', help: 'lifetime of both certificates, 1 to 3650 (default 365)' },
     'key-type': { type: 'string', arg: 'TYPE', help: `${KEY_TYPES.join(', ')} (default rsa-2048; ECDSA is not supported by node-forge)` },
+    output: { ...OUTPUT_FLAG, help: 'text (default: the caBundle, or the Secret as YAML) or json: {caBundle, files} or {caBundle, secret}' },
   },
 } as const satisfies CommandSpec;
 
@@ -113,8 +114,8 @@ export function serviceDnsNames(service: string, namespace: string): string[] {
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
-export function secretManifest(set: CertificateSet, name: string, namespace: string): string {
-  return stringify({
+function secretObject(set: CertificateSet, name: string, namespace: string) {
+  return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: {
@@ -124,7 +125,11 @@ export function secretManifest(set: CertificateSet, name: string, namespace: str
     },
     type: 'kubernetes.io/tls',
     data: { 'tls.crt': b64(set.cert), 'tls.key': b64(set.key), 'ca.crt': b64(set.caCert) },
-  });
+  };
+}
+
+export function secretManifest(set: CertificateSet, name: string, namespace: string): string {
+  return stringify(secretObject(set, name, namespace));
 }
 
 async function writeFiles(dir: string, set: CertificateSet, force: boolean): Promise<void> {
@@ -215,16 +220,20 @@ function makeCertificates(opts: CertsOptions): CertificateSet {
 
 async function certs(flags: Flags, io: CommandIO): Promise<number> {
   const opts = certsOptions(flags);
+  const json = outputFlag(flags.output) === 'json';
   // load credentials before making anything, so a bad kubeconfig leaves no orphaned files
   const kc = opts.patchWebhook !== undefined ? loadKubeConfig(opts.kubeconfig, io.env) : undefined;
   const set = makeCertificates(opts);
   const caBundle = b64(set.caCert);
+  // Everything is printed before the API is called, so a failed patch loses no key.
   if (opts.outDir !== undefined) {
     await writeFiles(opts.outDir, set, opts.force);
-    io.stderr.write(`wrote ${join(opts.outDir, 'tls.crt')}, ${join(opts.outDir, 'tls.key')} and ${join(opts.outDir, 'ca.crt')}\n`);
-    io.stdout.write(`${caBundle}\n`);
+    const files = { cert: join(opts.outDir, 'tls.crt'), key: join(opts.outDir, 'tls.key'), ca: join(opts.outDir, 'ca.crt') };
+    io.stderr.write(`wrote ${files.cert}, ${files.key} and ${files.ca}\n`);
+    io.stdout.write(json ? `${JSON.stringify({ caBundle, files })}\n` : `${caBundle}\n`);
   } else {
-    io.stdout.write(secretManifest(set, opts.secretName, opts.namespace));
+    const secret = secretObject(set, opts.secretName, opts.namespace);
+    io.stdout.write(json ? `${JSON.stringify({ caBundle, secret })}\n` : stringify(secret));
     io.stderr.write(`caBundle: ${caBundle}\n`);
   }
   if (opts.patchWebhook !== undefined && kc) {

@@ -107,6 +107,7 @@ t.test('-o json parses as JSON on every command that prints a result; other form
     intensity: ['intensity', '--config', join(dir, 'env.yaml')],
     simulate: ['simulate', '--policy', join(dir, 'policy.yaml'), '--config', join(dir, 'env.yaml')],
     convert: ['convert', '-f', fixture],
+    certs: ['certs', '--service', 'webhook', '--namespace', 'ns', '--secret-manifest', '--validity-days', '1'],
   };
   const withOutput = SPECS.filter((s) => 'output' in s.flags).map((s) => s.name);
   t.same(Object.keys(cases).sort(), withOutput.sort(), 'every command with -o is run here');

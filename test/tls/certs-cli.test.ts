@@ -61,6 +61,23 @@ t.test('--secret-manifest prints a kubernetes.io/tls Secret with ca.crt', async 
   t.equal(parseYaml(dflt.out()).metadata.name, 'keda-carbon-tls', 'default Secret name matches the Deployment volume');
 });
 
+t.test('-o json: the caBundle with the files, or with the Secret as an object', async (t) => {
+  const dir = join(await mkdtemp(join(tmpdir(), 'keda-carbon-cli-')), 'tls');
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const files = capture();
+  t.equal(await runCerts([...base, '--out-dir', dir, '-o', 'json'], files.io), 0, files.err());
+  const written = JSON.parse(files.out());
+  t.same(written.files, { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key'), ca: join(dir, 'ca.crt') });
+  t.equal(written.caBundle, Buffer.from(await readFile(join(dir, 'ca.crt'))).toString('base64'));
+  const secret = capture();
+  t.equal(await runCerts([...base, '--secret-manifest', '--output', 'json'], secret.io), 0, secret.err());
+  const doc = JSON.parse(secret.out());
+  t.match(doc.secret, { kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'keda-carbon-tls', namespace: 'carbon-system' } });
+  t.equal(doc.secret.data['ca.crt'], doc.caBundle);
+  const decode = (k: string) => Buffer.from(doc.secret.data[k], 'base64').toString();
+  t.ok(checkPair(decode('tls.crt'), decode('tls.key')));
+});
+
 t.test('bad arguments are usage errors that name the problem', async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [['--namespace', 'x', '--secret-manifest'], /--service is required/],
