@@ -195,3 +195,23 @@ t.test('-f - reads standard input', async (t) => {
   t.equal(await main(['explain', '-f', '-', '--intensity', '350', '-o', 'json'], { ...c.io, stdin }), 0, c.err());
   t.equal((JSON.parse(c.out()) as { name: string }[])[0]!.name, 'web');
 });
+
+t.test('the parser: environment fallbacks for booleans, repeatable flags, strictness', async (t) => {
+  const spec = {
+    name: 'demo',
+    synopsis: '[--dry] [--tag T]...',
+    about: 'A command for this test.',
+    flags: {
+      dry: { type: 'boolean', env: 'DEMO_DRY', help: 'change nothing' },
+      tag: { type: 'string', multiple: true, arg: 'T', help: 'a tag' },
+    },
+  } as const satisfies CommandSpec;
+  const parse = (argv: string[], env: Record<string, string> = {}) => parseFlags(argv, spec, capture(env).io);
+  t.same(parse([], { DEMO_DRY: 'true' }), { dry: true });
+  t.same(parse([], { DEMO_DRY: '0' }), { dry: false });
+  t.same(parse(['--tag', 'a', '--tag=b']), { tag: ['a', 'b'] });
+  t.throws(() => parse(['stray']), { name: 'UsageError', message: /positional.*\(see 'keda-carbon demo --help'\)$/ });
+  t.throws(() => parse(['--tag']), { name: 'UsageError', message: /--tag/ });
+  t.match(helpText(spec), /^ {6}--tag T {2}a tag \[repeatable\]$/m);
+  t.match(helpText(spec), /^ {6}--dry {4}change nothing \[env DEMO_DRY\]$/m);
+});
