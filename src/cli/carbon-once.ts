@@ -1,9 +1,11 @@
+import { loadConfigFile, parseConfigText, type RuntimeConfig } from '../config/config.js';
 import type { IntensityConfig } from '../config/intensity.js';
 import { kubeClientForCommand } from '../carbon/kube.js';
 import { openSource } from '../carbon/providers/index.js';
 import { CarbonStore } from '../carbon/store.js';
 import type { CarbonSnapshot } from '../core/carbon.js';
 import { validatePoints } from '../carbon/validate.js';
+import { readInput, type CommandIO } from './io.js';
 
 /**
  * One fetch from the configured source into a fresh store, for commands that run once
@@ -22,4 +24,13 @@ export async function fetchSnapshotOnce(config: IntensityConfig, env: Record<str
 export function fixedSnapshot(intensity: number, at: number): CarbonSnapshot {
   const hour = 3_600_000;
   return { source: 'given:--intensity', fetchedAt: at, maxDataAgeMs: hour, points: [{ timestamp: at - (at % hour), durationMinutes: 60, gCO2eqPerKWh: intensity }] };
+}
+
+/**
+ * The configuration a command runs with: `--config` (or KEDA_CARBON_CONFIG, which the flag
+ * table reads), else the embedded defaults. An unreadable file names itself plainly.
+ */
+export async function loadCommandConfig(path: string | undefined, io: CommandIO): Promise<RuntimeConfig> {
+  if (path === undefined) return loadConfigFile(undefined);
+  return parseConfigText(await readInput(path, io), path);
 }

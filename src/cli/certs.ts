@@ -1,35 +1,39 @@
 import { access, chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { AdmissionregistrationV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { generateCertificates, KEY_TYPES, type CertificateSet, type KeyType } from '../tls/certs.js';
+import { command, fsReason, intFlag, OUTPUT_FLAG, outputFlag, UsageError, type CommandIO, type CommandSpec, type FlagValues } from './io.js';
 
-export interface CertsIO {
-  stdout: { write(chunk: string): unknown };
-  stderr: { write(chunk: string): unknown };
-  env: Record<string, string | undefined>;
-}
+export type CertsIO = CommandIO;
 
 export const DEFAULT_SECRET_NAME = 'keda-carbon-tls';
 
-export const CERTS_USAGE = `Usage: keda-carbon certs --service NAME --namespace NS (--out-dir DIR [--force] | --secret-manifest [--secret-name N])
-                        [--patch-webhook NAME] [--kubeconfig FILE]
-                        [--dns-name NAME]... [--ip-address IP]... [--validity-days N] [--key-type rsa-2048|rsa-3072|rsa-4096]
+export const CERTS = {
+  name: 'certs',
+  synopsis: `--service NAME --namespace NS (--out-dir DIR [--force] | --secret-manifest [--secret-name N])
+                        [--patch-webhook NAME] [--kubeconfig FILE] [-o text|json]
+                        [--dns-name NAME]... [--ip-address IP]... [--validity-days N] [--key-type rsa-2048|rsa-3072|rsa-4096]`,
+  about: `Makes a private CA and a serving certificate for the webhook Service, valid for
+NAME, NAME.NS, NAME.NS.svc and NAME.NS.svc.cluster.local (plus any --dns-name/--ip-address).`,
+  flags: {
+    service: { type: 'string', arg: 'NAME', help: 'the name of the webhook Service (required)' },
+    namespace: { type: 'string', arg: 'NS', help: 'the namespace of the webhook Service (required)' },
+    'out-dir': { type: 'string', arg: 'DIR', help: 'write tls.crt, tls.key (0600) and ca.crt into DIR; prints the caBundle on stdout' },
+    force: { type: 'boolean', help: 'replace certificate files already in DIR' },
+    'secret-manifest': { type: 'boolean', help: 'print a kubernetes.io/tls Secret (with ca.crt) on stdout; the caBundle goes to stderr' },
+    'secret-name': { type: 'string', arg: 'N', help: `name of that Secret (default ${DEFAULT_SECRET_NAME})` },
+    'patch-webhook': { type: 'string', arg: 'NAME', help: 'set caBundle on every webhook of MutatingWebhookConfiguration NAME through the API' },
+    kubeconfig: { type: 'string', arg: 'FILE', help: 'cluster credentials for --patch-webhook (default: KUBECONFIG, ~/.kube/config, in-cluster)' },
+    'dns-name': { type: 'string', multiple: true, arg: 'NAME', help: 'one more DNS name for the serving certificate' },
+    'ip-address': { type: 'string', multiple: true, arg: 'IP', help: 'an IP address for the serving certificate' },
+    'validity-days': { type: 'string', arg: 'N', help: 'lifetime of both certificates, 1 to 3650 (default 365)' },
+    'key-type': { type: 'string', arg: 'TYPE', help: `${KEY_TYPES.join(', ')} (default rsa-2048; ECDSA is not supported by node-forge)` },
+    output: { ...OUTPUT_FLAG, help: 'text (default: the caBundle, or the Secret as YAML) or json: {caBundle, files} or {caBundle, secret}' },
+  },
+} as const satisfies CommandSpec;
 
-Makes a private CA and a serving certificate for the webhook Service, valid for
-NAME, NAME.NS, NAME.NS.svc and NAME.NS.svc.cluster.local (plus any --dns-name/--ip-address).
-
-  --out-dir DIR         write tls.crt, tls.key (0600) and ca.crt into DIR; prints the caBundle on stdout
-  --force               replace certificate files already in DIR
-  --secret-manifest     print a kubernetes.io/tls Secret (with ca.crt) on stdout; the caBundle goes to stderr
-  --secret-name N       name of that Secret (default ${DEFAULT_SECRET_NAME})
-  --patch-webhook NAME  set caBundle on every webhook of MutatingWebhookConfiguration NAME through the API
-  --kubeconfig FILE     cluster credentials for --patch-webhook (default: KUBECONFIG, ~/.kube/config, in-cluster)
-  --validity-days N     lifetime of both certificates (default 365)
-`;
-
-class UsageError extends Error {}
+type Flags = FlagValues<typeof CERTS.flags>;
 
 // RFC 1123 label: what Kubernetes accepts for Service and Namespace names
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -50,82 +54,56 @@ interface CertsOptions {
   keyType?: KeyType;
 }
 
-function parse(argv: string[]): CertsOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        service: { type: 'string' },
-        namespace: { type: 'string' },
-        'out-dir': { type: 'string' },
-        force: { type: 'boolean', default: false },
-        'secret-manifest': { type: 'boolean', default: false },
-        'secret-name': { type: 'string' },
-        'patch-webhook': { type: 'string' },
-        kubeconfig: { type: 'string' },
-        'dns-name': { type: 'string', multiple: true, default: [] },
-        'ip-address': { type: 'string', multiple: true, default: [] },
-        'validity-days': { type: 'string' },
-        'key-type': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) return 'help';
-  const service = values.service;
-  const namespace = values.namespace;
+const isSubdomain = (name: string) => DNS_SUBDOMAIN.test(name) && name.length <= 253;
+
+function serviceAndNamespace(values: Flags): { service: string; namespace: string } {
+  const { service, namespace } = values;
   if (!service) throw new UsageError('--service is required (the name of the webhook Service)');
   if (!namespace) throw new UsageError('--namespace is required (the namespace of the webhook Service)');
   if (!DNS_LABEL.test(service)) throw new UsageError(`--service ${JSON.stringify(service)} is not a valid Service name (RFC 1123 label)`);
   if (!DNS_LABEL.test(namespace)) throw new UsageError(`--namespace ${JSON.stringify(namespace)} is not a valid namespace name (RFC 1123 label)`);
+  return { service, namespace };
+}
+
+/** Where the key goes: files or a Secret manifest, exactly one, or the key would be lost. */
+function destination(values: Flags): Pick<CertsOptions, 'outDir' | 'force' | 'secretManifest' | 'secretName'> {
   const outDir = values['out-dir'];
   const secretManifest = values['secret-manifest'] === true;
   if (outDir !== undefined && secretManifest) throw new UsageError('--out-dir and --secret-manifest are exclusive: choose one');
-  if (outDir === undefined && !secretManifest) {
-    throw new UsageError('one of --out-dir DIR or --secret-manifest is required (otherwise the private key would be lost)');
-  }
+  if (outDir === undefined && !secretManifest) throw new UsageError('one of --out-dir DIR or --secret-manifest is required (otherwise the private key would be lost)');
   if (outDir === '') throw new UsageError('--out-dir must not be empty');
   if (values['secret-name'] !== undefined && !secretManifest) throw new UsageError('--secret-name only applies with --secret-manifest');
   if (values.force && outDir === undefined) throw new UsageError('--force only applies with --out-dir');
   const secretName = values['secret-name'] ?? DEFAULT_SECRET_NAME;
-  if (!DNS_SUBDOMAIN.test(secretName) || secretName.length > 253) {
-    throw new UsageError(`--secret-name ${JSON.stringify(secretName)} is not a valid Secret name`);
-  }
+  if (!isSubdomain(secretName)) throw new UsageError(`--secret-name ${JSON.stringify(secretName)} is not a valid Secret name`);
+  return { ...(outDir !== undefined ? { outDir } : {}), force: values.force === true, secretManifest, secretName };
+}
+
+function patchTarget(values: Flags): Pick<CertsOptions, 'patchWebhook' | 'kubeconfig'> {
   const patchWebhook = values['patch-webhook'];
-  if (patchWebhook !== undefined && (!DNS_SUBDOMAIN.test(patchWebhook) || patchWebhook.length > 253)) {
-    throw new UsageError(`--patch-webhook ${JSON.stringify(patchWebhook)} is not a valid object name`);
-  }
+  if (patchWebhook !== undefined && !isSubdomain(patchWebhook)) throw new UsageError(`--patch-webhook ${JSON.stringify(patchWebhook)} is not a valid object name`);
   if (values.kubeconfig !== undefined && patchWebhook === undefined) throw new UsageError('--kubeconfig only applies with --patch-webhook');
-  let validityDays: number | undefined;
-  if (values['validity-days'] !== undefined) {
-    const raw = values['validity-days'];
-    validityDays = /^\d+$/.test(raw) ? Number(raw) : NaN;
-    if (!Number.isInteger(validityDays) || validityDays < 1 || validityDays > 3650) {
-      throw new UsageError(`--validity-days must be an integer from 1 to 3650, got ${JSON.stringify(raw)}`);
-    }
+  return { ...(patchWebhook !== undefined ? { patchWebhook } : {}), ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}) };
+}
+
+function keyType(value: string | undefined): KeyType | undefined {
+  if (value !== undefined && !(KEY_TYPES as readonly string[]).includes(value)) {
+    throw new UsageError(`--key-type must be one of ${KEY_TYPES.join(', ')}, got ${JSON.stringify(value)} (ECDSA is not supported by node-forge)`);
   }
-  const keyType = values['key-type'];
-  if (keyType !== undefined && !(KEY_TYPES as readonly string[]).includes(keyType)) {
-    throw new UsageError(`--key-type must be one of ${KEY_TYPES.join(', ')}, got ${JSON.stringify(keyType)} (ECDSA is not supported by node-forge)`);
-  }
+  return value as KeyType | undefined;
+}
+
+function certsOptions(values: Flags): CertsOptions {
+  const validityDays = intFlag(values['validity-days'], 'validity-days', 1, 3650);
+  const type = keyType(values['key-type']);
   return {
-    service,
-    namespace,
-    ...(outDir !== undefined ? { outDir } : {}),
-    force: values.force === true,
-    secretManifest,
-    secretName,
-    ...(patchWebhook !== undefined ? { patchWebhook } : {}),
-    ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
+    ...serviceAndNamespace(values),
+    ...destination(values),
+    ...patchTarget(values),
     dnsNames: values['dns-name'] ?? [],
     ipAddresses: values['ip-address'] ?? [],
     ...(validityDays !== undefined ? { validityDays } : {}),
-    ...(keyType !== undefined ? { keyType: keyType as KeyType } : {}),
+    ...(type !== undefined ? { keyType: type } : {}),
   };
 }
 
@@ -136,8 +114,8 @@ export function serviceDnsNames(service: string, namespace: string): string[] {
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
-export function secretManifest(set: CertificateSet, name: string, namespace: string): string {
-  return stringify({
+function secretObject(set: CertificateSet, name: string, namespace: string) {
+  return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: {
@@ -147,7 +125,11 @@ export function secretManifest(set: CertificateSet, name: string, namespace: str
     },
     type: 'kubernetes.io/tls',
     data: { 'tls.crt': b64(set.cert), 'tls.key': b64(set.key), 'ca.crt': b64(set.caCert) },
-  });
+  };
+}
+
+export function secretManifest(set: CertificateSet, name: string, namespace: string): string {
+  return stringify(secretObject(set, name, namespace));
 }
 
 async function writeFiles(dir: string, set: CertificateSet, force: boolean): Promise<void> {
@@ -160,12 +142,16 @@ async function writeFiles(dir: string, set: CertificateSet, force: boolean): Pro
       if (present) throw new UsageError(`${join(dir, name)} already exists; pass --force to replace it`);
     }
   }
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const keyFile = join(dir, 'tls.key');
-  await writeFile(keyFile, set.key, { mode: 0o600 });
-  await chmod(keyFile, 0o600);
-  await writeFile(join(dir, 'tls.crt'), set.cert, { mode: 0o644 });
-  await writeFile(join(dir, 'ca.crt'), set.caCert, { mode: 0o644 });
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const keyFile = join(dir, 'tls.key');
+    await writeFile(keyFile, set.key, { mode: 0o600 });
+    await chmod(keyFile, 0o600);
+    await writeFile(join(dir, 'tls.crt'), set.cert, { mode: 0o644 });
+    await writeFile(join(dir, 'ca.crt'), set.caCert, { mode: 0o644 });
+  } catch (err) {
+    throw new Error(`cannot write the certificate files into ${dir}: ${fsReason(err)}`);
+  }
 }
 
 /** Sets caBundle on every webhook of a MutatingWebhookConfiguration; returns how many. */
@@ -201,46 +187,25 @@ function apiErrorMessage(err: unknown, name: string): string {
   return `patching MutatingWebhookConfiguration ${name} failed: ${detail.split('\n')[0]}`;
 }
 
+/** Credentials for --patch-webhook; a file that cannot be read or holds no cluster is an input error. */
 function loadKubeConfig(file: string | undefined, env: CertsIO['env']): KubeConfig {
   const kc = new KubeConfig();
-  const path = file ?? env.KUBECONFIG;
-  if (path) {
-    // a KUBECONFIG list (a:b) is kubectl's merge semantics; the first file is enough here
-    kc.loadFromFile(path.split(':')[0] ?? path);
-  } else {
-    kc.loadFromDefault();
+  // a KUBECONFIG list (a:b) is kubectl's merge semantics; the first file is enough here
+  const path = file ?? env.KUBECONFIG?.split(':')[0];
+  try {
+    if (path) kc.loadFromFile(path);
+    else kc.loadFromDefault();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(code ? `cannot read ${path}: ${fsReason(err)}` : `cannot load kubeconfig ${path ?? '(default)'}: ${(err as Error).message.split('\n')[0]}`);
   }
-  if (!kc.getCurrentCluster()) throw new Error(`no current cluster in ${path ?? 'the default kubeconfig'}`);
+  if (!kc.getCurrentCluster()) throw new UsageError(`cannot load kubeconfig: no current cluster in ${path ?? 'the default kubeconfig'}`);
   return kc;
 }
 
-export async function runCerts(argv: string[], io: CertsIO): Promise<number> {
-  let opts: CertsOptions | 'help';
+function makeCertificates(opts: CertsOptions): CertificateSet {
   try {
-    opts = parse(argv);
-  } catch (err) {
-    io.stderr.write(`keda-carbon certs: ${(err as Error).message}\n\n${CERTS_USAGE}`);
-    return 2;
-  }
-  if (opts === 'help') {
-    io.stdout.write(CERTS_USAGE);
-    return 0;
-  }
-
-  let kc: KubeConfig | undefined;
-  if (opts.patchWebhook !== undefined) {
-    // load credentials before making anything, so a bad kubeconfig leaves no orphaned files
-    try {
-      kc = loadKubeConfig(opts.kubeconfig, io.env);
-    } catch (err) {
-      io.stderr.write(`keda-carbon certs: cannot load kubeconfig: ${(err as Error).message}\n`);
-      return 1;
-    }
-  }
-
-  let set: CertificateSet;
-  try {
-    set = generateCertificates({
+    return generateCertificates({
       commonName: `${opts.service}.${opts.namespace}.svc`,
       dnsNames: [...serviceDnsNames(opts.service, opts.namespace), ...opts.dnsNames],
       ipAddresses: opts.ipAddresses,
@@ -248,33 +213,39 @@ export async function runCerts(argv: string[], io: CertsIO): Promise<number> {
       ...(opts.keyType !== undefined ? { keyType: opts.keyType } : {}),
     });
   } catch (err) {
-    io.stderr.write(`keda-carbon certs: ${(err as Error).message}\n`);
-    return 2;
+    // What generateCertificates refuses is what the flags asked for (an IP that is not one).
+    throw new UsageError((err as Error).message);
   }
-  const caBundle = b64(set.caCert);
+}
 
+async function certs(flags: Flags, io: CommandIO): Promise<number> {
+  const opts = certsOptions(flags);
+  const json = outputFlag(flags.output) === 'json';
+  // load credentials before making anything, so a bad kubeconfig leaves no orphaned files
+  const kc = opts.patchWebhook !== undefined ? loadKubeConfig(opts.kubeconfig, io.env) : undefined;
+  const set = makeCertificates(opts);
+  const caBundle = b64(set.caCert);
+  // Everything is printed before the API is called, so a failed patch loses no key.
   if (opts.outDir !== undefined) {
-    try {
-      await writeFiles(opts.outDir, set, opts.force);
-    } catch (err) {
-      io.stderr.write(`keda-carbon certs: ${(err as Error).message}\n`);
-      return err instanceof UsageError ? 2 : 1;
-    }
-    io.stderr.write(`wrote ${join(opts.outDir, 'tls.crt')}, ${join(opts.outDir, 'tls.key')} and ${join(opts.outDir, 'ca.crt')}\n`);
-    io.stdout.write(`${caBundle}\n`);
+    await writeFiles(opts.outDir, set, opts.force);
+    const files = { cert: join(opts.outDir, 'tls.crt'), key: join(opts.outDir, 'tls.key'), ca: join(opts.outDir, 'ca.crt') };
+    io.stderr.write(`wrote ${files.cert}, ${files.key} and ${files.ca}\n`);
+    io.stdout.write(json ? `${JSON.stringify({ caBundle, files })}\n` : `${caBundle}\n`);
   } else {
-    io.stdout.write(secretManifest(set, opts.secretName, opts.namespace));
+    const secret = secretObject(set, opts.secretName, opts.namespace);
+    io.stdout.write(json ? `${JSON.stringify({ caBundle, secret })}\n` : stringify(secret));
     io.stderr.write(`caBundle: ${caBundle}\n`);
   }
-
   if (opts.patchWebhook !== undefined && kc) {
+    let n: number;
     try {
-      const n = await patchWebhookCaBundle(kc, opts.patchWebhook, caBundle);
-      io.stderr.write(`patched caBundle into ${n} webhook(s) of MutatingWebhookConfiguration ${opts.patchWebhook}\n`);
+      n = await patchWebhookCaBundle(kc, opts.patchWebhook, caBundle);
     } catch (err) {
-      io.stderr.write(`keda-carbon certs: ${apiErrorMessage(err, opts.patchWebhook)}\n`);
-      return 1;
+      throw new Error(apiErrorMessage(err, opts.patchWebhook));
     }
+    io.stderr.write(`patched caBundle into ${n} webhook(s) of MutatingWebhookConfiguration ${opts.patchWebhook}\n`);
   }
   return 0;
 }
+
+export const runCerts = command(CERTS, certs);

@@ -1,34 +1,30 @@
-import { readFile } from 'node:fs/promises';
-import { parseAllDocuments } from 'yaml';
 import type { CarbonSnapshot } from '../core/carbon.js';
-import { loadConfigFile, type RuntimeConfig } from '../config/config.js';
+import type { RuntimeConfig } from '../config/config.js';
 import { allowedCount, applicableBand } from '../core/decide.js';
 import { declaredMax, minReplicas, specMax, type KedaObject } from '../core/object.js';
 import { planObject, type Plan } from '../core/plan.js';
 import { resolvePolicy, type Resolution } from '../core/resolve.js';
-import { fetchSnapshotOnce, fixedSnapshot } from './carbon-once.js';
-import { parseFlags, UsageError, type CommandIO } from './io.js';
+import { isPlainObject } from '../util/object.js';
+import { readYamlDocuments } from '../util/yaml-docs.js';
+import { fetchSnapshotOnce, fixedSnapshot, loadCommandConfig } from './carbon-once.js';
+import { command, CONFIG_FLAG, OUTPUT_FLAG, outputFlag, readInput, UsageError, type CommandIO, type CommandSpec, type FlagValues } from './io.js';
 
-export const EXPLAIN_USAGE = `Usage: keda-carbon explain -f OBJECT.yaml [--intensity N] [--at TIME] [--config FILE] [--namespace-policy NAME] [--output text|json]
-
-Shows what the webhook would do to each ScaledObject or ScaledJob in the file, and why:
+export const EXPLAIN = {
+  name: 'explain',
+  synopsis: '-f FILE [--intensity N] [--at TIME] [--config FILE] [--namespace-policy NAME] [-o text|json]',
+  about: `Shows what the webhook would do to each ScaledObject or ScaledJob in the file, and why:
 the policy and where it came from, the intensity, the rule, the declared max, the floor
-and eco mode. Without --intensity, the configured source is asked once.
-  --intensity N          assume this carbon intensity (gCO2eq/kWh) instead of fetching
-  --at TIME              evaluate at this time (RFC 3339; default now)
-  --namespace-policy N   assume the object's namespace carries keda-carbon.io/policy=N
-`;
-
-const FLAGS = {
-  file: { type: 'string', short: 'f' },
-  intensity: { type: 'string' },
-  at: { type: 'string' },
-  config: { type: 'string' },
-  'namespace-policy': { type: 'string' },
-  output: { type: 'string', short: 'o' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
+and eco mode. Without --intensity, the configured source is asked once. Exits 1 when a
+policy would be denied.`,
+  flags: {
+    file: { type: 'string', short: 'f', arg: 'FILE', help: 'the objects: one or more YAML documents or a List ("-" reads standard input)' },
+    intensity: { type: 'string', arg: 'N', help: 'assume this carbon intensity (gCO2eq/kWh) instead of asking the configured source' },
+    at: { type: 'string', arg: 'TIME', help: 'evaluate at this time (RFC 3339, e.g. 2026-11-23T22:00:00Z; default now)' },
+    config: CONFIG_FLAG,
+    'namespace-policy': { type: 'string', arg: 'NAME', help: "assume the object's namespace carries the label keda-carbon.io/policy=NAME" },
+    output: OUTPUT_FLAG,
+  },
+} as const satisfies CommandSpec;
 
 function explainOne(object: KedaObject, config: RuntimeConfig, carbon: CarbonSnapshot, now: number, nsPolicy: string | null): { resolution: Resolution; plan: Plan } {
   const resolution = resolvePolicy(object, config, nsPolicy);
@@ -76,51 +72,52 @@ function describe(object: KedaObject, resolution: Resolution, plan: Plan): strin
   return lines.join('\n');
 }
 
-export async function runExplain(argv: string[], io: CommandIO): Promise<number> {
-  const flags = parseFlags(argv, FLAGS, io);
-  if (flags.help) {
-    io.stdout.write(EXPLAIN_USAGE);
-    return 0;
+/** The ScaledObjects and ScaledJobs of the file; anything else in it is skipped. */
+async function readObjects(file: string, io: CommandIO): Promise<KedaObject[]> {
+  const origin = file === '-' ? 'standard input' : file;
+  let docs: unknown[];
+  try {
+    docs = readYamlDocuments(await readInput(file, io), origin);
+  } catch (err) {
+    throw err instanceof UsageError ? err : new UsageError((err as Error).message);
   }
-  if (typeof flags.file !== 'string') throw new UsageError(`-f OBJECT.yaml is required\n\n${EXPLAIN_USAGE}`);
-  const output = flags.output ?? 'text';
-  if (output !== 'text' && output !== 'json') throw new UsageError(`--output must be text or json, got ${String(output)}`);
-  const now = typeof flags.at === 'string' ? Date.parse(flags.at) : Date.now();
-  if (Number.isNaN(now)) throw new UsageError(`--at must be an RFC 3339 time such as 2026-11-23T22:00:00Z, got ${String(flags.at)}`);
-  let intensity: number | undefined;
-  if (typeof flags.intensity === 'string') {
-    intensity = Number(flags.intensity);
-    if (!Number.isFinite(intensity) || intensity < 0) throw new UsageError(`--intensity must be a number >= 0 (gCO2eq/kWh), got ${flags.intensity}`);
-  }
+  const objects = docs.filter((d): d is KedaObject => isPlainObject(d) && (d.kind === 'ScaledObject' || d.kind === 'ScaledJob'));
+  if (objects.length === 0) throw new UsageError(`${origin}: no ScaledObject or ScaledJob found`);
+  return objects;
+}
 
-  const text = flags.file === '-' ? await readStdin() : await readFile(flags.file, 'utf8');
-  const objects: KedaObject[] = [];
-  for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length > 0) throw new Error(`${flags.file}: not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
-    const value = doc.toJS() as KedaObject | null;
-    if (value === null) continue;
-    const list = value.kind === 'List' && Array.isArray(value.items) ? (value.items as KedaObject[]) : [value];
-    for (const item of list) {
-      if (item && (item.kind === 'ScaledObject' || item.kind === 'ScaledJob')) objects.push(item);
-    }
-  }
-  if (objects.length === 0) throw new Error(`${flags.file}: no ScaledObject or ScaledJob found`);
+function timeFlag(value: string | undefined): number {
+  const now = value === undefined ? Date.now() : Date.parse(value);
+  if (Number.isNaN(now)) throw new UsageError(`--at must be an RFC 3339 time such as 2026-11-23T22:00:00Z, got ${String(value)}`);
+  return now;
+}
 
-  const config = await loadConfigFile(typeof flags.config === 'string' ? flags.config : undefined);
+function intensityFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const intensity = value.trim() === '' ? NaN : Number(value);
+  if (!Number.isFinite(intensity) || intensity < 0) throw new UsageError(`--intensity must be a number >= 0 (gCO2eq/kWh), got ${value}`);
+  return intensity;
+}
+
+function jsonResult({ object, resolution, plan }: { object: KedaObject; resolution: Resolution; plan: Plan }) {
+  const policy = resolution.kind === 'invalid' ? { kind: 'invalid', origin: resolution.origin, message: resolution.message } : { kind: resolution.kind, origin: resolution.origin };
+  return { kind: object.kind, namespace: object.metadata?.namespace, name: object.metadata?.name, policy, currentMax: specMax(object) ?? null, plan };
+}
+
+async function explain(flags: FlagValues<typeof EXPLAIN.flags>, io: CommandIO): Promise<number> {
+  if (flags.file === undefined) throw new UsageError(`-f FILE is required (see 'keda-carbon explain --help')`);
+  const output = outputFlag(flags.output);
+  const now = timeFlag(flags.at);
+  const intensity = intensityFlag(flags.intensity);
+  const objects = await readObjects(flags.file, io);
+  const config = await loadCommandConfig(flags.config, io);
   const carbon = intensity !== undefined ? fixedSnapshot(intensity, now) : await fetchSnapshotOnce(config.intensity, io.env, now);
-  const nsPolicy = typeof flags['namespace-policy'] === 'string' ? flags['namespace-policy'] : null;
+  const nsPolicy = flags['namespace-policy'] ?? null;
 
   const results = objects.map((object) => ({ object, ...explainOne(object, config, carbon, now, nsPolicy) }));
-  if (output === 'json') {
-    io.stdout.write(`${JSON.stringify(results.map(({ object, resolution, plan }) => ({ kind: object.kind, namespace: object.metadata?.namespace, name: object.metadata?.name, policy: resolution.kind === 'invalid' ? { kind: 'invalid', origin: resolution.origin, message: resolution.message } : { kind: resolution.kind, origin: resolution.origin }, currentMax: specMax(object) ?? null, plan })), null, 2)}\n`);
-  } else {
-    io.stdout.write(`${results.map(({ object, resolution, plan }) => describe(object, resolution, plan)).join('\n\n')}\n`);
-  }
+  if (output === 'json') io.stdout.write(`${JSON.stringify(results.map(jsonResult), null, 2)}\n`);
+  else io.stdout.write(`${results.map(({ object, resolution, plan }) => describe(object, resolution, plan)).join('\n\n')}\n`);
   return results.some((r) => r.plan.kind === 'deny') ? 1 : 0;
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
+export const runExplain = command(EXPLAIN, explain);

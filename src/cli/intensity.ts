@@ -1,39 +1,32 @@
-import { loadConfigFile } from '../config/config.js';
-import { parseIntensityConfig, type IntensityConfig } from '../config/intensity.js';
 import { kubeClientForCommand, type KubeClient } from '../carbon/kube.js';
 import { openSource } from '../carbon/providers/index.js';
 import type { FetchFn } from '../carbon/providers/http.js';
 import { Refresher } from '../carbon/refresher.js';
 import { CarbonStore, forecastAhead } from '../carbon/store.js';
-import type { IntensityPoint } from '../core/carbon.js';
+import type { CarbonSnapshot, IntensityPoint } from '../core/carbon.js';
 import { currentIntensity, pointEnd } from '../core/view.js';
 import { systemClock } from '../ports.js';
+import { loadCommandConfig } from './carbon-once.js';
+import { command, CONFIG_FLAG, OUTPUT_FLAG, outputFlag, type CommandIO, type CommandSpec, type FlagValues } from './io.js';
 
-export interface IntensityIo {
-  stdout: { write(s: string): unknown };
-  stderr: { write(s: string): unknown };
-  env: Record<string, string | undefined>;
+export interface IntensityIo extends CommandIO {
   /** For tests: the clock, the HTTP client and the Kubernetes API. */
   now?: () => number;
   fetch?: FetchFn;
   kube?: KubeClient;
 }
 
-const USAGE = `usage: keda-carbon intensity [--config FILE] [--json]
-
-Fetch the configured carbon-intensity source once and print the current intensity
-(value, interval, age, source) and the forecast ahead. Without --config (or
-KEDA_CARBON_CONFIG) the bundled sample day is used.
-`;
-
-/**
- * The `intensity:` block of a config file. Kept in one function so the full config loader
- * (src/config) can replace it without touching the command.
- */
-/** The `intensity:` block of the config file, validated with the rest of the file. */
-export async function loadIntensityConfig(path: string): Promise<IntensityConfig> {
-  return (await loadConfigFile(path)).intensity;
-}
+export const INTENSITY = {
+  name: 'intensity',
+  synopsis: '[--config FILE] [-o text|json]',
+  about: `Fetches the configured carbon-intensity source once and prints the current intensity
+(value, interval, age, source) and the forecast ahead. Exits 1 when no data point covers
+now. Without --config (or KEDA_CARBON_CONFIG) the bundled sample day is used.`,
+  flags: {
+    config: CONFIG_FLAG,
+    output: OUTPUT_FLAG,
+  },
+} as const satisfies CommandSpec;
 
 function hhmm(t: number): string {
   return new Date(t).toISOString().slice(11, 16);
@@ -71,72 +64,45 @@ export function hourlyMeans(points: readonly IntensityPoint[], from: number, hou
   return out;
 }
 
-function parseArgs(argv: string[]): { config?: string; json: boolean; help: boolean } | string {
-  const out: { config?: string; json: boolean; help: boolean } = { json: false, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--help' || a === '-h') out.help = true;
-    else if (a === '--json') out.json = true;
-    else if (a === '--config' || a === '-c') {
-      const v = argv[++i];
-      if (v === undefined || v === '') return `${a} needs a file`;
-      out.config = v;
-    } else if (a.startsWith('--config=')) {
-      out.config = a.slice('--config='.length);
-      if (out.config === '') return '--config needs a file';
-    } else return `unknown argument ${JSON.stringify(a)}`;
-  }
-  return out;
+/** One source, one store and one refresher, opened the way serve opens them. */
+async function openRefresher(configPath: string | undefined, io: IntensityIo, now: () => number): Promise<{ store: CarbonStore; refresher: Refresher }> {
+  const raw = (await loadCommandConfig(configPath, io)).intensity;
+  const kube = io.kube ?? kubeClientForCommand(raw, io.env);
+  const { config, source } = await openSource(raw, { env: io.env, now, ...(io.fetch ? { fetch: io.fetch } : {}), ...(kube ? { kube } : {}) });
+  const store = new CarbonStore({ source: source.name, maxDataAgeMs: config.maxDataAgeMs });
+  const refresher = new Refresher({ source, store, refreshIntervalMs: config.refreshIntervalMs, timeoutMs: config.timeoutMs, clock: { ...systemClock, now } });
+  return { store, refresher };
 }
 
-/** `keda-carbon intensity`: 0 when the current intensity is known, 1 when not, 2 on a usage or config error. */
-export async function runIntensity(argv: string[], io: IntensityIo): Promise<number> {
-  const args = parseArgs(argv);
-  if (typeof args === 'string') {
-    io.stderr.write(`error: ${args}\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  const now = io.now ?? (() => Date.now());
-  const configPath = args.config ?? io.env.KEDA_CARBON_CONFIG;
-  let store: CarbonStore;
-  let refresher: Refresher;
-  try {
-    const raw = configPath ? await loadIntensityConfig(configPath) : parseIntensityConfig(undefined);
-    let kube = io.kube;
-    kube ??= kubeClientForCommand(raw, io.env);
-    const { config, source } = await openSource(raw, { env: io.env, now, ...(io.fetch ? { fetch: io.fetch } : {}), ...(kube ? { kube } : {}) });
-    store = new CarbonStore({ source: source.name, maxDataAgeMs: config.maxDataAgeMs });
-    refresher = new Refresher({ source, store, refreshIntervalMs: config.refreshIntervalMs, timeoutMs: config.timeoutMs, clock: { ...systemClock, now } });
-  } catch (err) {
-    io.stderr.write(`error: ${(err as Error).message}\n`);
-    return 2;
-  }
-  const result = await refresher.refreshNow();
-  if (!result.ok) {
-    io.stderr.write(`error: ${result.error.message}\n`);
-    return 1;
-  }
-  const snap = store.snapshot();
-  const t = now();
+function jsonReport(snap: CarbonSnapshot, t: number): string {
   const cur = currentIntensity(snap, t);
+  return `${JSON.stringify({
+    source: snap.source,
+    now: new Date(t).toISOString(),
+    fetchedAt: snap.fetchedAt === null ? null : new Date(snap.fetchedAt).toISOString(),
+    current: cur.state === 'ok' ? { ...cur.point, time: new Date(cur.point.timestamp).toISOString() } : null,
+    reason: cur.state === 'ok' ? undefined : cur.reason,
+    forecast: forecastAhead(snap, t, 24 * 3_600_000).map((p) => ({ time: new Date(p.timestamp).toISOString(), durationMinutes: p.durationMinutes, gCO2eqPerKWh: p.gCO2eqPerKWh })),
+  })}\n`;
+}
+
+function forecastLines(snap: CarbonSnapshot, t: number): string[] {
   const ahead = forecastAhead(snap, t, 24 * 3_600_000);
-  if (args.json) {
-    io.stdout.write(
-      JSON.stringify({
-        source: snap.source,
-        now: new Date(t).toISOString(),
-        fetchedAt: snap.fetchedAt === null ? null : new Date(snap.fetchedAt).toISOString(),
-        current: cur.state === 'ok' ? { ...cur.point, time: new Date(cur.point.timestamp).toISOString() } : null,
-        reason: cur.state === 'ok' ? undefined : cur.reason,
-        forecast: ahead.map((p) => ({ time: new Date(p.timestamp).toISOString(), durationMinutes: p.durationMinutes, gCO2eqPerKWh: p.gCO2eqPerKWh })),
-      }) + '\n',
-    );
-    return cur.state === 'ok' ? 0 : 1;
+  const means = hourlyMeans(ahead, Math.floor(t / 3_600_000) * 3_600_000, 24).filter((m) => m.mean !== null) as { hour: number; mean: number }[];
+  // One point (Prometheus' held sample) is a current value, not a forecast.
+  if (ahead.length <= 1 || means.length <= 1) return ['forecast   none (this source gives the current value only)'];
+  const lines = [`forecast   next ${means.length} h, hourly mean gCO2eq/kWh (UTC):`];
+  for (let i = 0; i < means.length; i += 8) {
+    lines.push('  ' + means.slice(i, i + 8).map((m) => `${hhmm(m.hour)} ${String(Math.round(m.mean)).padStart(3)}`).join('  '));
   }
+  const lo = means.reduce((a, b) => (b.mean < a.mean ? b : a));
+  const hi = means.reduce((a, b) => (b.mean > a.mean ? b : a));
+  lines.push(`  lowest ${Math.round(lo.mean)} at ${hhmm(lo.hour)}, highest ${Math.round(hi.mean)} at ${hhmm(hi.hour)}`);
+  return lines;
+}
+
+function textReport(snap: CarbonSnapshot, t: number): string {
+  const cur = currentIntensity(snap, t);
   const lines: string[] = [`source     ${snap.source}`];
   if (cur.state === 'ok') {
     const p = cur.point;
@@ -148,22 +114,23 @@ export async function runIntensity(argv: string[], io: IntensityIo): Promise<num
     const last = snap.points[snap.points.length - 1];
     if (last) lines.push(`data       ${when(snap.points[0]!.timestamp)} to ${when(pointEnd(last))}`);
   }
-  const means = hourlyMeans(ahead, Math.floor(t / 3_600_000) * 3_600_000, 24).filter((m) => m.mean !== null) as { hour: number; mean: number }[];
-  // One point (Prometheus' held sample) is a current value, not a forecast.
-  if (ahead.length > 1 && means.length > 1) {
-    lines.push(`forecast   next ${means.length} h, hourly mean gCO2eq/kWh (UTC):`);
-    for (let i = 0; i < means.length; i += 8) {
-      lines.push('  ' + means.slice(i, i + 8).map((m) => `${hhmm(m.hour)} ${String(Math.round(m.mean)).padStart(3)}`).join('  '));
-    }
-    const lo = means.reduce((a, b) => (b.mean < a.mean ? b : a));
-    const hi = means.reduce((a, b) => (b.mean > a.mean ? b : a));
-    lines.push(`  lowest ${Math.round(lo.mean)} at ${hhmm(lo.hour)}, highest ${Math.round(hi.mean)} at ${hhmm(hi.hour)}`);
-  } else {
-    lines.push('forecast   none (this source gives the current value only)');
-  }
-  io.stdout.write(lines.join('\n') + '\n');
-  return cur.state === 'ok' ? 0 : 1;
+  return [...lines, ...forecastLines(snap, t)].join('\n') + '\n';
 }
+
+/** 0 when the current intensity is known, 1 when not or when the source fails, 2 on a usage or config error. */
+async function intensity(flags: FlagValues<typeof INTENSITY.flags>, io: IntensityIo): Promise<number> {
+  const output = outputFlag(flags.output);
+  const now = io.now ?? (() => Date.now());
+  const { store, refresher } = await openRefresher(flags.config, io, now);
+  const result = await refresher.refreshNow();
+  if (!result.ok) throw result.error;
+  const snap = store.snapshot();
+  const t = now();
+  io.stdout.write(output === 'json' ? jsonReport(snap, t) : textReport(snap, t));
+  return currentIntensity(snap, t).state === 'ok' ? 0 : 1;
+}
+
+export const runIntensity: (argv: string[], io: IntensityIo) => Promise<number> = command(INTENSITY, (flags, io) => intensity(flags, io as IntensityIo));
 
 function round(v: number): number {
   return Math.round(v * 10) / 10;

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import type { CommandIO } from './io.js';
-import { UsageError } from './io.js';
+import { exitCodeOf, type CommandIO } from './io.js';
 
 const USAGE = `Usage: keda-carbon <command> [options]
 
@@ -13,15 +12,18 @@ Commands:
   simulate   the cap timeline of a policy over a forecast
   convert    turn an Azure CarbonAwareKedaScaler into keda-carbon annotations
   certs      make a CA and serving certificate for the webhook Service
+  help CMD   the options of one command (the same as 'keda-carbon CMD --help')
 
-Run 'keda-carbon <command> --help' for the options of one command.
+Exit codes: 0 done; 1 a failure (a source or the API server that could not be reached, a
+denied policy); 2 a usage or input error (an unknown flag, a file that cannot be read, an
+invalid configuration).
 `;
 
 type Command = (argv: string[], io: CommandIO) => Promise<number>;
 
 // Each command is loaded only when asked for, so `explain` does not pay for fastify and
 // `serve` does not pay for the SVG charting of `simulate`.
-const COMMANDS: Record<string, () => Promise<Command>> = {
+export const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).runServe,
   explain: async () => (await import('./explain.js')).runExplain,
   intensity: async () => (await import('./intensity.js')).runIntensity,
@@ -31,7 +33,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 };
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {
-  const [name, ...rest] = argv;
+  let [name, ...rest] = argv;
+  if (name === 'help' && rest.length > 0) [name, rest] = [rest[0], ['--help']];
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(USAGE);
     return name === undefined ? 2 : 0;
@@ -44,12 +47,9 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
   try {
     return await (await load())(rest, io);
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`keda-carbon ${name}: ${err.message}\n`);
-      return 2;
-    }
-    io.stderr.write(`keda-carbon ${name}: ${(err as Error).message ?? String(err)}\n`);
-    return 1;
+    // Commands report their own errors; this is the net for one that escaped.
+    io.stderr.write(`keda-carbon ${name}: ${(err as Error)?.message ?? String(err)}\n`);
+    return exitCodeOf(err);
   }
 }
 

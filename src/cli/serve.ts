@@ -16,28 +16,33 @@ import { buildApp, buildMetricsApp } from '../server/app.js';
 import { createMetrics, type Metrics } from '../server/metrics.js';
 import { ensureLocalCertificates, readCertificatePair } from '../tls/certs.js';
 import { watchCertificates } from '../tls/reloader.js';
-import { parseFlags, portFlag, type CommandIO } from './io.js';
+import { CONFIG_FLAG, intFlag, parseFlags, portFlag, type CommandIO, type CommandSpec } from './io.js';
 import type { IntensitySource } from '../carbon/source.js';
 
-export const SERVE_USAGE = `Usage: keda-carbon serve [--config FILE] [--port 8443] [--cert-dir DIR] [--metrics-port 8080] [--kubeconfig FILE] [--host 0.0.0.0]
-
-Every flag also reads an environment variable: KEDA_CARBON_CONFIG, KEDA_CARBON_PORT,
-KEDA_CARBON_CERT_DIR, KEDA_CARBON_METRICS_PORT, KEDA_CARBON_KUBECONFIG, KEDA_CARBON_HOST,
-KEDA_CARBON_DRAIN_SECONDS. Without --config the embedded defaults run (sample carbon curve).
-Without tls.crt/tls.key in the certificate directory (default .keda-carbon/tls), a local CA
-and serving certificate are made there and reused on the next start.
-`;
-
-const FLAGS = {
-  config: { type: 'string' },
-  port: { type: 'string' },
-  'cert-dir': { type: 'string' },
-  'metrics-port': { type: 'string' },
-  kubeconfig: { type: 'string' },
-  host: { type: 'string' },
-  'drain-seconds': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+export const SERVE = {
+  name: 'serve',
+  synopsis: '[--config FILE] [--port 8443] [--cert-dir DIR] [--metrics-port 8080] [--kubeconfig FILE] [--host 0.0.0.0] [--drain-seconds N]',
+  about: `Runs the admission webhook (HTTPS /mutate, /healthz, /readyz), /metrics on a plain-HTTP
+port, and, when a cluster is reachable (--kubeconfig, KUBECONFIG or the in-cluster service
+account), the re-touch timer and namespace-label policies. Every flag also reads the
+environment variable shown. Without --config the embedded defaults run (sample carbon curve).
+Without tls.crt/tls.key in the certificate directory, a local CA and serving certificate are
+made there and reused on the next start.`,
+  flags: {
+    config: CONFIG_FLAG,
+    port: { type: 'string', arg: 'PORT', env: 'KEDA_CARBON_PORT', help: 'the HTTPS port of the webhook (default 8443)' },
+    'cert-dir': { type: 'string', arg: 'DIR', env: 'KEDA_CARBON_CERT_DIR', help: 'the directory holding tls.crt and tls.key (default .keda-carbon/tls)' },
+    'metrics-port': { type: 'string', arg: 'PORT', env: 'KEDA_CARBON_METRICS_PORT', help: 'the plain-HTTP port of /metrics (default 8080)' },
+    kubeconfig: { type: 'string', arg: 'FILE', env: 'KEDA_CARBON_KUBECONFIG', help: 'cluster credentials (default: KUBECONFIG, else the in-cluster service account)' },
+    host: { type: 'string', arg: 'ADDRESS', env: 'KEDA_CARBON_HOST', help: 'the address both ports listen on (default 0.0.0.0)' },
+    'drain-seconds': {
+      type: 'string',
+      arg: 'N',
+      env: 'KEDA_CARBON_DRAIN_SECONDS',
+      help: 'on SIGTERM, fail readiness and wait N seconds before closing the listener,\nso the Service stops sending reviews first (default 0)',
+    },
+  },
+} as const satisfies CommandSpec;
 
 /** The running carbon pipeline: one source, one store, one refresher. */
 class CarbonRuntime {
@@ -134,17 +139,14 @@ function watchConfig(path: string, loadedText: string, logger: Logger, apply: (n
 }
 
 export async function runServe(argv: string[], io: CommandIO): Promise<number> {
-  const flags = parseFlags(argv, FLAGS, io, 'KEDA_CARBON_');
-  if (flags.help) {
-    io.stdout.write(SERVE_USAGE);
-    return 0;
-  }
+  const flags = parseFlags(argv, SERVE, io);
+  if (!flags) return 0;
   const port = portFlag(flags.port, 'port', 8443);
   const metricsPort = portFlag(flags['metrics-port'], 'metrics-port', 8080);
   const host = typeof flags.host === 'string' ? flags.host : '0.0.0.0';
   const certDir = typeof flags['cert-dir'] === 'string' ? flags['cert-dir'] : '.keda-carbon/tls';
   const configPath = typeof flags.config === 'string' ? flags.config : undefined;
-  const drainMs = Number(flags['drain-seconds'] ?? 0) * 1000;
+  const drainMs = (intFlag(flags['drain-seconds'], 'drain-seconds', 0, 3600) ?? 0) * 1000;
   const logger = createLogger();
 
   let config: RuntimeConfig;

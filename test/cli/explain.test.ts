@@ -92,11 +92,11 @@ t.test('explain: invalid policy shows the denial and exits 1', async (t) => {
 
 t.test('explain: usage errors', async (t) => {
   const cases: Array<[string[], RegExp, number]> = [
-    [['explain'], /-f OBJECT\.yaml is required/, 2],
+    [['explain'], /-f FILE is required/, 2],
     [['explain', '-f', 'x.yaml', '--intensity', 'lots'], /--intensity must be a number >= 0/, 2],
     [['explain', '-f', 'x.yaml', '--at', 'tomorrow'], /--at must be an RFC 3339 time/, 2],
     [['explain', '--bogus'], /Unknown option '--bogus'/, 2],
-    [['explain', '-f', '/nonexistent.yaml', '--intensity', '1'], /ENOENT/, 1],
+    [['explain', '-f', '/nonexistent.yaml', '--intensity', '1'], /^keda-carbon explain: cannot read \/nonexistent\.yaml: no such file\n$/, 2],
     [['nope'], /unknown command "nope"/, 2],
   ];
   for (const [argv, message, code] of cases) {
@@ -117,7 +117,7 @@ t.test('explain without --intensity opens the source as serve does: location aut
   await writeFile(file, OBJECTS);
   await writeFile(config, 'intensity:\n  provider: uk-carbon-intensity\n  location: auto\n');
   const r = io();
-  t.equal(await main(['explain', '-f', file, '--config', config], r.io), 1);
+  t.equal(await main(['explain', '-f', file, '--config', config], r.io), 2, 'a configuration that cannot work is an input error');
   t.match(r.out.stderr, /intensity\.location: auto needs the NODE_NAME environment variable/);
   t.equal(r.out.stdout, '', 'nothing explained from a source that could not be opened');
 });

@@ -172,11 +172,15 @@ t.test('broken files: unnamed objects are named by document index', async (t) =>
 });
 
 t.test('the command: usage errors and exit codes through main', async (t) => {
-  await t.rejects(runConvert([], capture().io), { name: 'UsageError', message: /-f FILE is required/ });
-  await t.rejects(runConvert(['-f', FIXTURE, '--format', 'helm'], capture().io), { name: 'UsageError', message: /--format must be annotate or patch, got "helm"/ });
+  const none = capture();
+  t.equal(await runConvert([], none.io), 2);
+  t.match(none.err(), /^keda-carbon convert: -f FILE is required/);
+  const helm = capture();
+  t.equal(await runConvert(['-f', FIXTURE, '--format', 'helm'], helm.io), 2);
+  t.match(helm.err(), /--format must be annotate or patch, got "helm"/);
   const missing = capture();
-  t.equal(await main(['convert', '-f', '/nonexistent/in.yaml'], missing.io), 1);
-  t.match(missing.err(), /^keda-carbon convert: cannot read \/nonexistent\/in\.yaml \(ENOENT\)/);
+  t.equal(await main(['convert', '-f', '/nonexistent/in.yaml'], missing.io), 2, 'an unreadable input is an input error');
+  t.equal(missing.err(), 'keda-carbon convert: cannot read /nonexistent/in.yaml: no such file\n');
   const dir = t.testdir({ 'bad.yaml': SAMPLE.replace('scaledobjects.keda.sh', 'scaledobjects.keda') });
   const bad = capture();
   t.equal(await main(['convert', '-f', join(dir, 'bad.yaml')], bad.io), 1);
@@ -185,4 +189,20 @@ t.test('the command: usage errors and exit codes through main', async (t) => {
   const help = capture();
   t.equal(await main(['convert', '--help'], help.io), 0);
   t.match(help.out(), /Usage: keda-carbon convert -f FILE/);
+});
+
+t.test('-o json: each conversion as data, the same policy the annotation carries', async (t) => {
+  const c = capture();
+  t.equal(await runConvert(['-f', FIXTURE, '-o', 'json'], c.io), 0, c.err());
+  const [conversion, ...rest] = JSON.parse(c.out()) as Array<{ scaler: string; target: unknown; policy: unknown; notes: string[] }>;
+  t.same(rest, []);
+  t.equal(conversion!.scaler, 'default/carbonawarekedascaler-sample');
+  t.same(conversion!.target, { kind: 'ScaledObject', namespace: 'default', name: 'mynginx-scaledobject' });
+  const [args] = shellArgs(formatAnnotate(convertText(SAMPLE, 'sample.yaml').conversions));
+  const annotation = args!.find((a) => a.startsWith('keda-carbon.io/environmental-impact='))!;
+  t.same(conversion!.policy, JSON.parse(annotation.slice(annotation.indexOf('=') + 1)));
+  t.ok(conversion!.notes.length > 0, 'the notes come along');
+  const yaml = capture();
+  t.equal(await runConvert(['-f', FIXTURE, '--output', 'yaml'], yaml.io), 2);
+  t.match(yaml.err(), /--output must be text or json, got "yaml"/);
 });

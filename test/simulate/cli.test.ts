@@ -102,6 +102,13 @@ t.test('--config fetches the forecast from the configured source', async (t) => 
   t.same(report.timeline.map((iv: { cap: number }) => iv.cap), [100, 10, 50, 100]);
 });
 
+/** Runs simulate and returns its exit code and the one error line it printed. */
+async function fails(argv: string[]) {
+  const c = capture();
+  const code = await runSimulate(argv, c.io);
+  return { code, err: c.err(), out: c.out() };
+}
+
 t.test('bad flags are usage errors', async (t) => {
   const dir = files(t);
   const p = join(dir, 'policy.yaml');
@@ -117,7 +124,12 @@ t.test('bad flags are usage errors', async (t) => {
     [['--policy', p, '--forecast', f, '--output', 'yaml'], /--output must be text or json/],
     [['--policy', p, '--forecast', f, '--bogus'], /bogus/],
   ];
-  for (const [argv, message] of cases) await t.rejects(runSimulate(argv, capture().io), { name: 'UsageError', message }, argv.join(' '));
+  for (const [argv, message] of cases) {
+    const r = await fails(argv);
+    t.equal(r.code, 2, argv.join(' '));
+    t.match(r.err, new RegExp(`^keda-carbon simulate: .*${message.source}`));
+    t.equal(r.out, '');
+  }
 });
 
 t.test('bad inputs name the file and the problem', async (t) => {
@@ -130,15 +142,46 @@ t.test('bad inputs name the file and the problem', async (t) => {
     'so-bad.yaml': SCALED_OBJECT.replace('"50%"', '"150%"'),
   });
   const f = join(dir, 'forecast.csv');
-  const run = (policy: string, forecast = f) => runSimulate(['--policy', join(dir, policy), '--forecast', forecast], capture().io);
-  await t.rejects(run('bad-policy.yaml'), /bad-policy\.yaml: invalid policy: carbon\[0\]\.measuredEmission: must be a number >= 0, got -5/);
-  await t.rejects(run('policy.yaml', join(dir, 'unordered.csv')), /point 1 .* out of order/);
-  await t.rejects(run('policy.yaml', join(dir, 'header.csv')), /header\.csv: line 1 must be the CSV header/);
-  await t.rejects(run('policy.yaml', join(dir, 'missing.csv')), /cannot read forecast file .*missing\.csv \(ENOENT\)/);
-  await t.rejects(run('missing.yaml'), /cannot read policy file .*missing\.yaml \(ENOENT\)/);
-  await t.rejects(run('no-policy.yaml'), /no ScaledObject or ScaledJob here carries a policy/);
-  await t.rejects(run('two.yaml'), /2 objects carry a policy \(jobs\/worker, jobs\/other\)/);
-  await t.rejects(run('so-bad.yaml'), /ScaledObject jobs\/worker annotation keda-carbon\.io\/environmental-impact: invalid policy: carbon\[0\]\.allowedMaxReplicaCount/);
+  const cases: [string, string, RegExp][] = [
+    ['bad-policy.yaml', f, /bad-policy\.yaml: invalid policy: carbon\[0\]\.measuredEmission: must be a number >= 0, got -5/],
+    ['policy.yaml', join(dir, 'unordered.csv'), /point 1 .* out of order/],
+    ['policy.yaml', join(dir, 'header.csv'), /header\.csv: line 1 must be the CSV header/],
+    ['policy.yaml', join(dir, 'missing.csv'), /cannot read .*missing\.csv: no such file$/],
+    ['missing.yaml', f, /cannot read .*missing\.yaml: no such file$/],
+    ['no-policy.yaml', f, /no ScaledObject or ScaledJob here carries a policy/],
+    ['two.yaml', f, /2 objects carry a policy \(jobs\/worker, jobs\/other\)/],
+    ['so-bad.yaml', f, /ScaledObject jobs\/worker annotation keda-carbon\.io\/environmental-impact: invalid policy: carbon\[0\]\.allowedMaxReplicaCount/],
+  ];
+  for (const [policy, forecast, message] of cases) {
+    const r = await fails(['--policy', join(dir, policy), '--forecast', forecast]);
+    t.equal(r.code, 2, `${policy} over ${forecast}: an input error`);
+    t.match(r.err.trimEnd(), message);
+  }
+  const chart = await fails(['--policy', join(dir, 'policy.yaml'), '--forecast', f, '--out', join(dir, 'no-such-dir', 'chart.svg')]);
+  t.equal(chart.code, 1);
+  t.match(chart.err, /cannot write the chart to .*chart\.svg: no such file/);
+});
+
+t.test('KEDA_CARBON_CONFIG stands in for --config; --forecast and --config as flags still win', async (t) => {
+  const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+  const csv = (v: number) => `timestamp,duration,value\n${new Date(hour).toISOString()},60,${v}\n`;
+  const dir = files(t, { 'env.csv': csv(520), 'flag.csv': csv(350) });
+  const cfg = (name: string) => {
+    const path = join(dir, `${name}.yaml`);
+    writeFileSync(path, `intensity:\n  provider: file\n  path: ${join(dir, `${name}.csv`)}\n`);
+    return path;
+  };
+  const env = { KEDA_CARBON_CONFIG: cfg('env') };
+  const flagConfig = cfg('flag');
+  const run = async (argv: string[]) => {
+    const c = capture();
+    const code = await runSimulate(['--policy', join(dir, 'policy.yaml'), '--output', 'json', ...argv], { ...c.io, env });
+    t.equal(code, 0, c.err());
+    return JSON.parse(c.out()) as { forecast: { origin: string }; timeline: { intensity: number }[] };
+  };
+  t.match((await run([])).forecast.origin, /^file:env\.csv /, 'the environment alone');
+  t.match((await run(['--config', flagConfig])).forecast.origin, /^file:flag\.csv /, 'the flag beats the environment');
+  t.equal((await run(['--forecast', join(dir, 'forecast.csv')])).forecast.origin, join(dir, 'forecast.csv'), '--forecast beats a config from the environment');
 });
 
 t.test('through main: exit codes and messages', async (t) => {

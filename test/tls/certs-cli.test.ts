@@ -61,6 +61,23 @@ t.test('--secret-manifest prints a kubernetes.io/tls Secret with ca.crt', async 
   t.equal(parseYaml(dflt.out()).metadata.name, 'keda-carbon-tls', 'default Secret name matches the Deployment volume');
 });
 
+t.test('-o json: the caBundle with the files, or with the Secret as an object', async (t) => {
+  const dir = join(await mkdtemp(join(tmpdir(), 'keda-carbon-cli-')), 'tls');
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const files = capture();
+  t.equal(await runCerts([...base, '--out-dir', dir, '-o', 'json'], files.io), 0, files.err());
+  const written = JSON.parse(files.out());
+  t.same(written.files, { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key'), ca: join(dir, 'ca.crt') });
+  t.equal(written.caBundle, Buffer.from(await readFile(join(dir, 'ca.crt'))).toString('base64'));
+  const secret = capture();
+  t.equal(await runCerts([...base, '--secret-manifest', '--output', 'json'], secret.io), 0, secret.err());
+  const doc = JSON.parse(secret.out());
+  t.match(doc.secret, { kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'keda-carbon-tls', namespace: 'carbon-system' } });
+  t.equal(doc.secret.data['ca.crt'], doc.caBundle);
+  const decode = (k: string) => Buffer.from(doc.secret.data[k], 'base64').toString();
+  t.ok(checkPair(decode('tls.crt'), decode('tls.key')));
+});
+
 t.test('bad arguments are usage errors that name the problem', async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [['--namespace', 'x', '--secret-manifest'], /--service is required/],
@@ -96,10 +113,23 @@ t.test('--patch-webhook with an unusable kubeconfig fails before writing anythin
   const kc = join(dir, 'kubeconfig');
   await writeFile(kc, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n');
   const c = capture();
-  t.equal(await runCerts([...base, '--out-dir', join(dir, 'tls'), '--patch-webhook', 'keda-carbon', '--kubeconfig', kc], c.io), 1);
+  t.equal(await runCerts([...base, '--out-dir', join(dir, 'tls'), '--patch-webhook', 'keda-carbon', '--kubeconfig', kc], c.io), 2);
   t.match(c.err(), /cannot load kubeconfig: no current cluster/);
   await t.rejects(stat(join(dir, 'tls')), { code: 'ENOENT' }, 'no certificate written');
   const missing = capture();
-  t.equal(await runCerts([...base, '--secret-manifest', '--patch-webhook', 'keda-carbon', '--kubeconfig', join(dir, 'nope')], missing.io), 1);
-  t.match(missing.err(), /cannot load kubeconfig/);
+  t.equal(await runCerts([...base, '--secret-manifest', '--patch-webhook', 'keda-carbon', '--kubeconfig', join(dir, 'nope')], missing.io), 2);
+  t.equal(missing.err(), `keda-carbon certs: cannot read ${join(dir, 'nope')}: no such file\n`);
+  t.equal(missing.out(), '', 'no Secret printed');
+  const fromEnv = capture({ KUBECONFIG: `${join(dir, 'gone')}:${kc}` });
+  t.equal(await runCerts([...base, '--secret-manifest', '--patch-webhook', 'keda-carbon'], fromEnv.io), 2);
+  t.match(fromEnv.err(), /cannot read .*gone: no such file/, 'the first file of KUBECONFIG');
+});
+
+t.test('an --out-dir that cannot be written says so', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-cli-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'file'), '');
+  const c = capture();
+  t.equal(await runCerts([...base, '--out-dir', join(dir, 'file', 'tls')], c.io), 1);
+  t.match(c.err(), /^keda-carbon certs: cannot write the certificate files into .*file\/tls: a part of the path is not a directory\n$/);
 });

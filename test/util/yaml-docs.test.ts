@@ -1,0 +1,15 @@
+import t from 'tap';
+import { readYamlDocuments } from '../../src/util/yaml-docs.js';
+
+t.test('documents in order, lists unrolled, empty documents skipped', async (t) => {
+  const text = 'kind: A\n---\n---\nkind: List\nitems:\n- {kind: B}\n- {kind: C}\n---\nkind: ScaledObjectList\nitems: [{kind: D}]\n---\n[1, 2]\n---\n';
+  t.same(readYamlDocuments(text, 'x.yaml'), [{ kind: 'A' }, { kind: 'B' }, { kind: 'C' }, { kind: 'D' }, [1, 2]]);
+  t.same(readYamlDocuments('', 'empty.yaml'), []);
+  t.same(readYamlDocuments('{"kind": "List", "items": "not a list"}', 'j.json'), [{ kind: 'List', items: 'not a list' }], 'a List without an items array is a document');
+});
+
+t.test('a syntax error names the origin and the line', async (t) => {
+  t.throws(() => readYamlDocuments('kind: A\n---\nb: [\n', 'bad.yaml'), { message: /^bad\.yaml: line \d+: not valid YAML: \S/ });
+  // Lines count from the top of the stream, not of the document.
+  t.throws(() => readYamlDocuments('kind: A\n---\na: 1\nb: 2\na: 3\n', 'dup.yaml'), { message: 'dup.yaml: line 5: not valid YAML: Map keys must be unique' });
+});
