@@ -83,9 +83,18 @@ export function shownIntensity(value: number, thresholds: readonly number[], dec
   for (let d = decimals; d <= 6; d++) {
     const f = 10 ** d;
     const r = Math.round(value * f) / f;
-    if (thresholds.every((t) => Math.sign(r - t) === Math.sign(value - t))) return r;
+    if (sameSides(r, value, thresholds)) return r;
   }
   return value;
+}
+
+// A plain loop: this runs twice per admission review.
+function sameSides(a: number, b: number, thresholds: readonly number[]): boolean {
+  for (let i = 0; i < thresholds.length; i++) {
+    const t = thresholds[i]!;
+    if (Math.sign(a - t) !== Math.sign(b - t)) return false;
+  }
+  return true;
 }
 
 // Admission decides several times per millisecond with a handful of policies: list each
@@ -171,8 +180,7 @@ function missingData(f: Frame, input: DecisionInput, why: string): Decision {
   return result(f, fixed, null, 'on', `${why}; onMissingData cap ${rule}`, [`keda-carbon: ${why}; using onMissingData cap ${fixed}`]);
 }
 
-function byBand(f: Frame, policy: Policy, point: IntensityPoint): Decision {
-  const thresholds = thresholdsOf(policy);
+function byBand(f: Frame, policy: Policy, point: IntensityPoint, thresholds: readonly number[]): Decision {
   const value = point.gCO2eqPerKWh;
   const hit = bandFor(policy, value);
   if (!hit) return result(f, f.declared, null, 'on', `${shownIntensity(value, thresholds, 0)} gCO2eq/kWh is below every rule`, []);
@@ -194,10 +202,11 @@ export function decide(input: DecisionInput): Decision {
   const { policy, carbon, now } = input;
   const current = currentIntensity(carbon, now);
   const point = current.state === 'ok' ? current.point : null;
+  const thresholds = thresholdsOf(policy);
   const f: Frame = {
     declared: input.declared,
     floor: Math.max(1, input.minReplicas),
-    intensity: point ? shownIntensity(point.gCO2eqPerKWh, thresholdsOf(policy), 1) : null,
+    intensity: point ? shownIntensity(point.gCO2eqPerKWh, thresholds, 1) : null,
     dataTime: point ? pointTime(point) : null,
     source: carbon.source,
   };
@@ -209,5 +218,5 @@ export function decide(input: DecisionInput): Decision {
   if (duration && stayedAtOrAbove(carbon.points, now, duration.threshold, duration.minutes)) {
     return result(f, f.declared, null, 'off', `eco mode off: intensity >= ${duration.threshold} for ${duration.minutes} min (carbonIntensityDuration)`, []);
   }
-  return byBand(f, policy, point);
+  return byBand(f, policy, point, thresholds);
 }
