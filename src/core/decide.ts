@@ -26,7 +26,7 @@ export interface ChosenBand {
   readonly threshold: number;
   /** The comparison that held: `>=` (carbon form), `<=` or, above the last Azure threshold, `>`. */
   readonly relation: '>=' | '<=' | '>';
-  /** Azure form within a band: the bound below it (the previous threshold, or 0); else null. */
+  /** Azure form, above the first band: the previous threshold, which the intensity is above; else null. */
   readonly lower: number | null;
   /** The allowed max as written: a count or a percentage of the declared max. */
   readonly allowed: AllowedMax;
@@ -128,8 +128,8 @@ export function bandFor(policy: Policy, intensity: number): Hit | null {
     return null;
   }
   // Azure-operator form: thresholds are upper bounds, (previous, threshold], the first
-  // lower bound is 0, and above every threshold the last entry still applies.
-  let lower = 0;
+  // band reaches down to 0, and above every threshold the last entry still applies.
+  let lower: number | null = null;
   for (const band of bands) {
     if (intensity <= band.threshold) return { band, relation: '<=', lower };
     lower = band.threshold;
@@ -144,7 +144,8 @@ function ruleText(form: Policy['form'], hit: Hit): string {
 /** The comparison that chose the band, with the intensity as `shown`. */
 export function bandReason(band: ChosenBand, shown: number): string {
   if (band.relation === '>=') return `${shown} gCO2eq/kWh >= ${band.threshold}`;
-  if (band.relation === '<=') return `${band.lower} < ${shown} <= ${band.threshold} gCO2eq/kWh`;
+  // The first band has no lower bound to print: "0 < 0 <= 437" would be false at 0.
+  if (band.relation === '<=') return `${band.lower === null ? '' : `${band.lower} < `}${shown} <= ${band.threshold} gCO2eq/kWh`;
   return `${shown} gCO2eq/kWh > ${band.threshold}, the last entry applies`;
 }
 

@@ -185,6 +185,9 @@ t.test('the decision carries the band it chose, as data', async (t) => {
   const az = decide(input({ policy: azure, declared: 200, carbon: steady(437.01, NOW) }));
   t.match(az.band, { form: 'azure', threshold: 504, relation: '<=', lower: 437, allowedCount: 60, cap: 60, rule: 'carbonIntensityThreshold<=504' });
   t.equal(az.reason, '437 < 437.01 <= 504 gCO2eq/kWh');
+  const first = decide(input({ policy: azure, declared: 200, carbon: steady(0, NOW) }));
+  t.match(first.band, { threshold: 437, relation: '<=', lower: null, cap: 110 });
+  t.equal(first.reason, '0 <= 437 gCO2eq/kWh', 'the first band has no lower bound to state');
   const above = decide(input({ policy: azure, declared: 200, carbon: steady(504.2, NOW) }));
   t.match(above.band, { relation: '>', lower: null, threshold: 504, rule: 'carbonIntensityThreshold>504' });
   t.equal(above.reason, '504.2 gCO2eq/kWh > 504, the last entry applies');

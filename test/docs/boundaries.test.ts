@@ -78,6 +78,9 @@ function checkWhy(t: Test, f: Form, why: string, label: string): void {
   } else if ((m = /^(\S+) < (\S+) <= (\S+) gCO2eq\/kWh$/.exec(why))) {
     t.ok(n(m[1]) < n(m[2]) && n(m[2]) <= n(m[3]), `${label}: "${why}" holds`);
     t.equal(readerBand(f, n(m[2]))?.threshold, n(m[3]), `${label}: "${why}" names the band of the number it shows`);
+  } else if ((m = /^(\S+) <= (\S+) gCO2eq\/kWh$/.exec(why))) {
+    t.ok(n(m[1]) <= n(m[2]), `${label}: "${why}" holds`);
+    t.equal(readerBand(f, n(m[1]))?.threshold, n(m[2]), `${label}: "${why}" names the band of the number it shows`);
   } else if ((m = /^(\S+) gCO2eq\/kWh > (\S+), the last entry applies$/.exec(why))) {
     t.ok(n(m[1]) > n(m[2]), `${label}: "${why}" holds`);
   } else if ((m = /^(\S+) gCO2eq\/kWh is below every rule$/.exec(why))) {
