@@ -1,6 +1,6 @@
 import type { CarbonSnapshot } from '../core/carbon.js';
 import type { RuntimeConfig } from '../config/config.js';
-import { allowedCount, applicableBand } from '../core/decide.js';
+import type { ChosenBand } from '../core/decide.js';
 import { declaredMax, minReplicas, specMax, type KedaObject } from '../core/object.js';
 import { planObject, type Plan } from '../core/plan.js';
 import { resolvePolicy, type Resolution } from '../core/resolve.js';
@@ -32,6 +32,12 @@ function explainOne(object: KedaObject, config: RuntimeConfig, carbon: CarbonSna
   return { resolution, plan };
 }
 
+/** The band exactly as the decision chose it: never derived again from the shown intensity. */
+function ruleLine(band: ChosenBand, declared: number): string {
+  const pct = band.allowed.kind === 'percent' ? ` (${band.allowed.value}% of ${declared}, rounded down)` : '';
+  return `${band.rule}: allowed ${band.allowedCount}${pct}`;
+}
+
 function describe(object: KedaObject, resolution: Resolution, plan: Plan): string {
   const meta = object.metadata ?? {};
   const lines = [`${String(object.kind ?? 'object')} ${meta.namespace ?? 'default'}/${meta.name ?? '(unnamed)'}`];
@@ -55,14 +61,7 @@ function describe(object: KedaObject, resolution: Resolution, plan: Plan): strin
     row('declared max:', `${d.declared}${current === undefined ? ' (KEDA default: spec.maxReplicaCount unset)' : ''}`);
     row('floor:', `${d.floor} = max(1, minReplicaCount ${minReplicas(object)})`);
     row('eco mode:', d.ecoMode);
-    if (d.rule && resolution.kind === 'policy' && d.intensity !== null) {
-      const hit = applicableBand(resolution.policy, d.intensity);
-      const allowed = hit ? allowedCount(hit.band, d.declared) : null;
-      const pct = hit?.band.allowed.kind === 'percent' ? ` (${hit.band.allowed.value}% of ${d.declared}, rounded down)` : '';
-      row('rule:', `${d.rule}: allowed ${allowed}${pct}`);
-    } else {
-      row('rule:', 'none');
-    }
+    row('rule:', d.band ? ruleLine(d.band, d.declared) : 'none');
     row('why:', d.reason);
     row('cap:', current === d.cap ? `${d.cap} (unchanged)` : `maxReplicaCount ${current ?? 100} -> ${d.cap}`);
   }

@@ -98,13 +98,44 @@ function k8sName(v: unknown, object: string, field: string): string {
  * duration override carry over. The produced document passes `validatePolicy` or this throws.
  */
 export function convertScaler(value: unknown, label: string, now = Date.now()): Conversion {
+  const spec = scalerSpec(value, label);
+  const target = targetOf(spec, label);
+  const bands = bandsOf(spec, label);
+  const policy: ConvertedPolicy = { maxReplicasByCarbonIntensity: bands };
+  const notes: string[] = [];
+  const zero = bands.filter((b) => b.maxReplicas === 0);
+  if (zero.length > 0) {
+    notes.push(`maxReplicas 0 (at carbonIntensityThreshold ${zero.map((b) => b.carbonIntensityThreshold).join(', ')}) becomes max(1, minReplicaCount): KEDA rejects maxReplicaCount 0, so keda-carbon never caps below 1.`);
+  }
+  const eco = spec.ecoModeOff;
+  if (eco !== undefined && eco !== null) {
+    if (!isObj(eco)) throw new ConvertError(label, 'spec.ecoModeOff', `must be a mapping, got ${show(eco)}`);
+    const ecoOut = ecoModeOffOf(eco, label);
+    if (ecoOut.recurringSchedule || ecoOut.carbonIntensityDuration) policy.ecoModeOff = ecoOut;
+    notes.push(...customScheduleNotes(eco.customSchedule, label, target.kind, target.namespace, target.name, now));
+    notes.push(...ecoMaxNotes(eco.maxReplicas, bands, label, target.kind));
+  }
+  notes.push(...dataSourceNotes(spec.carbonIntensityForecastDataSource, label));
+  try {
+    validatePolicy(policy);
+  } catch (err) {
+    if (err instanceof PolicyError) throw new ConvertError(label, err.field ? `spec.${err.field}` : 'spec', err.rule);
+    throw err;
+  }
+  return { scaler: label, target, policy, notes };
+}
+
+/** The scaler's spec, once kind and apiVersion say it is one. */
+function scalerSpec(value: unknown, label: string): Obj {
   if (!isObj(value)) throw new ConvertError(label, '', `must be a mapping (a Kubernetes object), got ${show(value)}`);
   if (value.kind !== AZURE_KIND) throw new ConvertError(label, 'kind', `must be ${AZURE_KIND}, got ${show(value.kind)}`);
   if (value.apiVersion !== AZURE_API_VERSION) throw new ConvertError(label, 'apiVersion', `must be ${AZURE_API_VERSION}, got ${show(value.apiVersion)}`);
   const spec = required(value.spec, label, 'spec', 'the scaler spec');
   if (!isObj(spec)) throw new ConvertError(label, 'spec', `must be a mapping, got ${show(spec)}`);
-  const notes: string[] = [];
+  return spec;
+}
 
+function targetOf(spec: Obj, label: string): Conversion['target'] {
   const kedaTarget = spec.kedaTarget;
   const kind = typeof kedaTarget === 'string' ? TARGETS[kedaTarget] : undefined;
   if (!kind) throw new ConvertError(label, 'spec.kedaTarget', `must be scaledobjects.keda.sh or scaledjobs.keda.sh, got ${show(kedaTarget)}`);
@@ -112,67 +143,57 @@ export function convertScaler(value: unknown, label: string, now = Date.now()): 
   if (!isObj(ref)) throw new ConvertError(label, 'spec.kedaTargetRef', `must be a mapping with name and namespace, got ${show(ref)}`);
   const name = k8sName(ref.name, label, 'spec.kedaTargetRef.name');
   const namespace = k8sName(required(ref.namespace, label, 'spec.kedaTargetRef.namespace', 'the namespace of the KEDA object'), label, 'spec.kedaTargetRef.namespace');
+  return { kind, namespace, name };
+}
 
+function bandsOf(spec: Obj, label: string): ConvertedPolicy['maxReplicasByCarbonIntensity'] {
   const bandsRaw = spec.maxReplicasByCarbonIntensity;
   if (!Array.isArray(bandsRaw) || bandsRaw.length === 0) {
     throw new ConvertError(label, 'spec.maxReplicasByCarbonIntensity', `must be a non-empty list of {carbonIntensityThreshold, maxReplicas}, got ${show(bandsRaw)}`);
   }
-  const bands = bandsRaw.map((b, i) => {
+  return bandsRaw.map((b, i) => {
     const at = `spec.maxReplicasByCarbonIntensity[${i}]`;
     if (!isObj(b)) throw new ConvertError(label, at, `must be a mapping with carbonIntensityThreshold and maxReplicas, got ${show(b)}`);
     return { carbonIntensityThreshold: int(b.carbonIntensityThreshold, label, `${at}.carbonIntensityThreshold`, 0), maxReplicas: int(b.maxReplicas, label, `${at}.maxReplicas`, 0) };
   });
-  const policy: ConvertedPolicy = { maxReplicasByCarbonIntensity: bands };
-  const zero = bands.filter((b) => b.maxReplicas === 0);
-  if (zero.length > 0) {
-    notes.push(`maxReplicas 0 (at carbonIntensityThreshold ${zero.map((b) => b.carbonIntensityThreshold).join(', ')}) becomes max(1, minReplicaCount): KEDA rejects maxReplicaCount 0, so keda-carbon never caps below 1.`);
-  }
+}
 
-  const eco = spec.ecoModeOff;
-  if (eco !== undefined && eco !== null) {
-    if (!isObj(eco)) throw new ConvertError(label, 'spec.ecoModeOff', `must be a mapping, got ${show(eco)}`);
-    const ecoOut: NonNullable<ConvertedPolicy['ecoModeOff']> = {};
-    if (eco.recurringSchedule !== undefined && eco.recurringSchedule !== null) {
-      if (!Array.isArray(eco.recurringSchedule)) throw new ConvertError(label, 'spec.ecoModeOff.recurringSchedule', `must be a list of cron expressions, got ${show(eco.recurringSchedule)}`);
-      if (eco.recurringSchedule.length > 0) ecoOut.recurringSchedule = eco.recurringSchedule as string[];
-    }
-    const dur = eco.carbonIntensityDuration;
-    if (dur !== undefined && dur !== null) {
-      if (!isObj(dur)) throw new ConvertError(label, 'spec.ecoModeOff.carbonIntensityDuration', `must be a mapping, got ${show(dur)}`);
-      const threshold = dur.carbonIntensityThreshold ?? 0;
-      const minutes = dur.overrideEcoAfterDurationInMins ?? 0;
-      // An empty block reads as zeros in the operator (Go zero values): no override.
-      if (!(threshold === 0 && minutes === 0)) {
-        ecoOut.carbonIntensityDuration = {
-          carbonIntensityThreshold: int(threshold, label, 'spec.ecoModeOff.carbonIntensityDuration.carbonIntensityThreshold', 0),
-          overrideEcoAfterDurationInMins: int(minutes, label, 'spec.ecoModeOff.carbonIntensityDuration.overrideEcoAfterDurationInMins', 1),
-        };
-      }
-    }
-    if (ecoOut.recurringSchedule || ecoOut.carbonIntensityDuration) policy.ecoModeOff = ecoOut;
-    notes.push(...customScheduleNotes(eco.customSchedule, label, kind, namespace, name, now));
-    if (eco.maxReplicas !== undefined && eco.maxReplicas !== null) {
-      const ecoMax = int(eco.maxReplicas, label, 'spec.ecoModeOff.maxReplicas', 0);
-      notes.push(
-        `ecoModeOff.maxReplicas ${ecoMax} has no equivalent: with eco mode off keda-carbon runs the ${kind} at its own declared max (spec.maxReplicaCount, KEDA default 100). If that is not ${ecoMax}, set spec.maxReplicaCount to ${ecoMax}.`,
-      );
-      const above = bands.filter((b) => b.maxReplicas > ecoMax);
-      if (above.length > 0) {
-        notes.push(
-          `maxReplicas ${above.map((b) => b.maxReplicas).join(', ')} is above ecoModeOff.maxReplicas ${ecoMax}: keda-carbon never raises the declared max (cap = min(declared, maxReplicas)), so that band runs at spec.maxReplicaCount.`,
-        );
-      }
-    }
+/** The parts of `ecoModeOff` that carry over: recurring schedules and the duration override. */
+function ecoModeOffOf(eco: Obj, label: string): NonNullable<ConvertedPolicy['ecoModeOff']> {
+  const ecoOut: NonNullable<ConvertedPolicy['ecoModeOff']> = {};
+  if (eco.recurringSchedule !== undefined && eco.recurringSchedule !== null) {
+    if (!Array.isArray(eco.recurringSchedule)) throw new ConvertError(label, 'spec.ecoModeOff.recurringSchedule', `must be a list of cron expressions, got ${show(eco.recurringSchedule)}`);
+    if (eco.recurringSchedule.length > 0) ecoOut.recurringSchedule = eco.recurringSchedule as string[];
   }
-  notes.push(...dataSourceNotes(spec.carbonIntensityForecastDataSource, label));
+  const dur = eco.carbonIntensityDuration;
+  if (dur === undefined || dur === null) return ecoOut;
+  if (!isObj(dur)) throw new ConvertError(label, 'spec.ecoModeOff.carbonIntensityDuration', `must be a mapping, got ${show(dur)}`);
+  const threshold = dur.carbonIntensityThreshold ?? 0;
+  const minutes = dur.overrideEcoAfterDurationInMins ?? 0;
+  // An empty block reads as zeros in the operator (Go zero values): no override.
+  if (!(threshold === 0 && minutes === 0)) {
+    ecoOut.carbonIntensityDuration = {
+      carbonIntensityThreshold: int(threshold, label, 'spec.ecoModeOff.carbonIntensityDuration.carbonIntensityThreshold', 0),
+      overrideEcoAfterDurationInMins: int(minutes, label, 'spec.ecoModeOff.carbonIntensityDuration.overrideEcoAfterDurationInMins', 1),
+    };
+  }
+  return ecoOut;
+}
 
-  try {
-    validatePolicy(policy);
-  } catch (err) {
-    if (err instanceof PolicyError) throw new ConvertError(label, err.field ? `spec.${err.field}` : 'spec', err.rule);
-    throw err;
+/** `ecoModeOff.maxReplicas` has no equivalent: say what happens instead. */
+function ecoMaxNotes(v: unknown, bands: ConvertedPolicy['maxReplicasByCarbonIntensity'], label: string, kind: string): string[] {
+  if (v === undefined || v === null) return [];
+  const ecoMax = int(v, label, 'spec.ecoModeOff.maxReplicas', 0);
+  const notes = [
+    `ecoModeOff.maxReplicas ${ecoMax} has no equivalent: with eco mode off keda-carbon runs the ${kind} at its own declared max (spec.maxReplicaCount, KEDA default 100). If that is not ${ecoMax}, set spec.maxReplicaCount to ${ecoMax}.`,
+  ];
+  const above = bands.filter((b) => b.maxReplicas > ecoMax);
+  if (above.length > 0) {
+    notes.push(
+      `maxReplicas ${above.map((b) => b.maxReplicas).join(', ')} is above ecoModeOff.maxReplicas ${ecoMax}: keda-carbon never raises the declared max (cap = min(declared, maxReplicas)), so that band runs at spec.maxReplicaCount.`,
+    );
   }
-  return { scaler: label, target: { kind, namespace, name }, policy, notes };
+  return notes;
 }
 
 function customScheduleNotes(v: unknown, label: string, kind: string, namespace: string, name: string, now: number): string[] {

@@ -1,6 +1,6 @@
-import type { CarbonSnapshot } from './carbon.js';
+import type { CarbonSnapshot, IntensityPoint } from './carbon.js';
 import { pointEnd } from './view.js';
-import type { Policy } from './policy.js';
+import type { Policy, RecurringSchedule } from './policy.js';
 import { decide } from './decide.js';
 
 const MINUTE = 60_000;
@@ -15,6 +15,54 @@ export interface CapSubject {
   readonly cap: number;
 }
 
+type Add = (t: number) => void;
+
+// A point's start or end changes the intensity (or makes it missing); `minutes` later the
+// duration override's window has slid past that same edge.
+function pointMoments(points: readonly IntensityPoint[], durationMs: number | null, add: Add): void {
+  for (const p of points) {
+    const edges = [p.timestamp, pointEnd(p)];
+    for (const e of edges) {
+      add(e);
+      if (durationMs !== null) add(e + durationMs);
+    }
+  }
+}
+
+// Cron matches whole minutes, and every IANA zone in use is offset from UTC by whole
+// minutes, so a schedule can only switch at a UTC minute boundary. The schedule itself
+// answers in its own time zone (daylight saving included): only the switches are kept.
+function scheduleEdges(s: RecurringSchedule, from: number, to: number, add: Add): void {
+  let before = s.matches(from);
+  for (let t = Math.floor(from / MINUTE) * MINUTE + MINUTE; t <= to; t += MINUTE) {
+    const now = s.matches(t);
+    if (now !== before) add(t);
+    before = now;
+  }
+}
+
+/**
+ * The instants in (from, to] at which `decide` can answer differently for an object under
+ * `policy` than just before, ascending. Between two of them (and from `from` to the first)
+ * every input of the decision is constant, so evaluating at each is exact. They are: a
+ * forecast point starts or ends; the data turns stale (`maxDataAge` after the fetch); the
+ * duration override's window slides past a point edge; a recurringSchedule line starts or
+ * stops matching. The re-touch timer (`nextCapChange`) and `simulate` both use this list:
+ * a new rule in `decide` is taught here once.
+ */
+export function changeMoments(policy: Policy, carbon: CarbonSnapshot, from: number, to: number): number[] {
+  const times = new Set<number>();
+  const add: Add = (t) => {
+    if (t > from && t <= to) times.add(t);
+  };
+  const duration = policy.ecoModeOff.duration;
+  pointMoments(carbon.points, duration ? duration.minutes * MINUTE : null, add);
+  // `currentIntensity` calls data stale once its age exceeds maxDataAge.
+  if (carbon.fetchedAt !== null) add(carbon.fetchedAt + carbon.maxDataAgeMs + 1);
+  for (const s of policy.ecoModeOff.schedules) scheduleEdges(s, from, to, add);
+  return [...times].sort((a, b) => a - b);
+}
+
 function capAt(s: CapSubject, carbon: CarbonSnapshot, t: number): number {
   return decide({ policy: s.policy, declared: s.declared, minReplicas: s.minReplicas, currentMax: s.cap, ecoModeOffAnnotation: s.ecoModeOffAnnotation, carbon, now: t }).cap;
 }
@@ -22,44 +70,29 @@ function capAt(s: CapSubject, carbon: CarbonSnapshot, t: number): number {
 /**
  * The first moment in [now, now + horizonMs] at which the pure decision gives some
  * subject a cap other than the one it carries, or null when none changes in that window.
- * `now` itself is returned when a cap is already out of date.
- *
- * The decision's output can only change where one of its inputs does: a forecast point
- * starts or ends, the data turns stale (`maxDataAge` after the fetch), a duration
- * override's window slides past a point boundary, or a recurring schedule's minute begins
- * or ends. Those instants are the only ones evaluated.
+ * `now` itself is returned when a cap is already out of date. Only the `changeMoments` of
+ * each subject's policy are evaluated, and only before the earliest change found so far.
  */
 export function nextCapChange(subjects: readonly CapSubject[], carbon: CarbonSnapshot, now: number, horizonMs: number): number | null {
-  const active = subjects.filter((s) => !s.ecoModeOffAnnotation);
-  if (active.length === 0) return null;
   const end = now + horizonMs;
-  const times = new Set<number>();
-  const add = (t: number) => {
-    if (t > now && t <= end) times.add(t);
-  };
-
-  const durations = new Set<number>();
-  let schedules = false;
-  for (const s of active) {
-    if (s.policy.ecoModeOff.duration) durations.add(s.policy.ecoModeOff.duration.minutes * MINUTE);
-    if (s.policy.ecoModeOff.schedules.length > 0) schedules = true;
-  }
-  for (const p of carbon.points) {
-    const boundaries = [p.timestamp, pointEnd(p)];
-    for (const b of boundaries) {
-      add(b);
-      for (const d of durations) add(b + d);
+  const moments = new Map<Policy, number[]>();
+  let first: number | null = null;
+  for (const s of subjects) {
+    // The annotation turns eco mode off whatever the time: such a cap never changes.
+    if (s.ecoModeOffAnnotation) continue;
+    if (capAt(s, carbon, now) !== s.cap) return now;
+    let list = moments.get(s.policy);
+    if (list === undefined) {
+      list = changeMoments(s.policy, carbon, now, end);
+      moments.set(s.policy, list);
+    }
+    for (const t of list) {
+      if (first !== null && t >= first) break;
+      if (capAt(s, carbon, t) !== s.cap) {
+        first = t;
+        break;
+      }
     }
   }
-  // `currentIntensity` calls data stale once its age exceeds maxDataAge.
-  if (carbon.fetchedAt !== null) add(carbon.fetchedAt + carbon.maxDataAgeMs + 1);
-  if (schedules) {
-    for (let t = Math.floor(now / MINUTE) * MINUTE + MINUTE; t <= end; t += MINUTE) add(t);
-  }
-
-  const ordered = [now, ...[...times].sort((a, b) => a - b)];
-  for (const t of ordered) {
-    if (active.some((s) => capAt(s, carbon, t) !== s.cap)) return t;
-  }
-  return null;
+  return first;
 }

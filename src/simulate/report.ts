@@ -47,10 +47,12 @@ function table(rows: string[][], right: Set<number>): string[] {
   return rows.map((r) => `  ${pad(r, widths, right)}`);
 }
 
+// The intensity is printed as the decision shows it: rounding it again could put it on
+// the other side of the threshold its `why` column names.
 function timelineRows(intervals: readonly CapInterval[]): string[] {
   const rows = [['start', 'end', 'gCO2eq/kWh', 'cap', 'eco mode', 'why']];
   for (const iv of intervals) {
-    rows.push([when(iv.start), when(iv.end), iv.intensity === null ? 'no data' : num(iv.intensity), String(iv.cap), iv.ecoMode, iv.rule ? `${iv.rule} (${iv.reason})` : iv.reason]);
+    rows.push([when(iv.start), when(iv.end), iv.intensity === null ? 'no data' : String(iv.intensity), String(iv.cap), iv.ecoMode, iv.rule ? `${iv.rule} (${iv.reason})` : iv.reason]);
   }
   return table(rows, new Set([2, 3]));
 }

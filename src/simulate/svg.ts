@@ -48,6 +48,149 @@ function bandLabel(policy: Policy, band: Band, declared: number): string {
   return policy.form === 'carbon' ? `>= ${fmt(band.threshold)}: max ${allowed}` : `<= ${fmt(band.threshold)}: max ${allowed}`;
 }
 
+/** Where things go: the time span, both vertical scales, and the lines written so far. */
+interface Canvas {
+  readonly input: ChartInput;
+  readonly t0: number;
+  readonly t1: number;
+  readonly yMax: number;
+  readonly yStep: number;
+  readonly cMax: number;
+  readonly cStep: number;
+  readonly x: (t: number) => number;
+  /** The intensity axis (left). */
+  readonly yI: (v: number) => number;
+  /** The cap axis (right). */
+  readonly yC: (v: number) => number;
+  readonly out: string[];
+}
+
+/** A scale from 0 that ends on a nice step above `max`, with headroom so lines do not vanish into the frame. */
+function scale(max: number, fallback: number): { step: number; top: number } {
+  const step = niceStep(max * 1.08 || fallback, 5);
+  return { step, top: Math.max(step, Math.ceil((max * 1.08) / step) * step) };
+}
+
+function canvas(input: ChartInput): Canvas {
+  const ivs = input.intervals;
+  const t0 = ivs[0]!.start;
+  const t1 = ivs[ivs.length - 1]!.end;
+  const intensity = scale(Math.max(0, ...ivs.map((iv) => iv.intensity ?? 0), ...input.policy.bands.map((b) => b.threshold)), 100);
+  const cap = scale(Math.max(input.declared, ...ivs.map((iv) => iv.cap), ...(input.hourly ?? []).map((iv) => iv.cap)), 0);
+  return {
+    input,
+    t0,
+    t1,
+    yMax: intensity.top,
+    yStep: intensity.step,
+    cMax: cap.top,
+    cStep: cap.step,
+    x: (t) => M.left + ((t - t0) / (t1 - t0)) * PLOT_W,
+    yI: (v) => M.top + PLOT_H - (v / intensity.top) * PLOT_H,
+    yC: (v) => M.top + PLOT_H - (v / cap.top) * PLOT_H,
+    out: [],
+  };
+}
+
+function text(c: Canvas, tx: number, ty: number, s: string, attrs = ''): void {
+  c.out.push(`<text x="${px(tx)}" y="${px(ty)}"${attrs ? ` ${attrs}` : ''}>${escapeXml(s)}</text>`);
+}
+
+// Gaps first, so that everything else draws over them.
+function drawGaps(c: Canvas): void {
+  c.out.push(`<g id="gaps" fill="${COLORS.gap}" fill-opacity="0.6">`);
+  for (const iv of c.input.intervals) {
+    if (iv.intensity !== null) continue;
+    c.out.push(`<rect x="${px(c.x(iv.start))}" y="${M.top}" width="${px(c.x(iv.end) - c.x(iv.start))}" height="${PLOT_H}" data-start="${new Date(iv.start).toISOString()}" data-end="${new Date(iv.end).toISOString()}"><title>no data: onMissingData applies</title></rect>`);
+  }
+  c.out.push(`</g>`);
+}
+
+/** The horizontal grid, the left (intensity) and right (cap) axes and their titles. */
+function drawValueAxes(c: Canvas): void {
+  c.out.push(`<g id="axis-intensity" text-anchor="end">`);
+  for (let v = 0; v <= c.yMax + 1e-9; v += c.yStep) {
+    c.out.push(`<line x1="${M.left}" x2="${M.left + PLOT_W}" y1="${px(c.yI(v))}" y2="${px(c.yI(v))}" stroke="${COLORS.grid}"/>`);
+    text(c, M.left - 8, c.yI(v) + 4, fmt(v));
+  }
+  c.out.push(`</g>`);
+  c.out.push(`<g id="axis-cap" text-anchor="start" fill="${COLORS.cap}">`);
+  for (let v = 0; v <= c.cMax + 1e-9; v += c.cStep) text(c, M.left + PLOT_W + 8, c.yC(v) + 4, fmt(v));
+  c.out.push(`</g>`);
+  const mid = M.top + PLOT_H / 2;
+  text(c, 20, mid, 'Carbon intensity (gCO2eq/kWh)', `id="label-intensity" text-anchor="middle" transform="rotate(-90 20 ${px(mid)})" fill="${COLORS.intensity}"`);
+  text(c, WIDTH - 20, mid, 'Replica cap (maxReplicaCount)', `id="label-cap" text-anchor="middle" transform="rotate(90 ${WIDTH - 20} ${px(mid)})" fill="${COLORS.cap}"`);
+}
+
+/** Labels on whole UTC hours, the date shown at midnight and on the first label; then the plot's frame. */
+function drawTimeAxis(c: Canvas): void {
+  const spanH = (c.t1 - c.t0) / HOUR;
+  const stepH = TIME_STEPS_H.find((s) => spanH / s <= 12) ?? TIME_STEPS_H[TIME_STEPS_H.length - 1]!;
+  c.out.push(`<g id="axis-time" text-anchor="middle">`);
+  let first = true;
+  for (let t = Math.ceil(c.t0 / (stepH * HOUR)) * stepH * HOUR; t <= c.t1; t += stepH * HOUR) {
+    c.out.push(`<line x1="${px(c.x(t))}" x2="${px(c.x(t))}" y1="${M.top}" y2="${M.top + PLOT_H + 5}" stroke="${COLORS.grid}"/>`);
+    text(c, c.x(t), M.top + PLOT_H + 18, timeLabel(t, first || t % (24 * HOUR) === 0));
+    first = false;
+  }
+  c.out.push(`</g>`);
+  text(c, M.left + PLOT_W / 2, M.top + PLOT_H + 40, 'Time (UTC)', 'id="label-time" text-anchor="middle"');
+  c.out.push(`<rect x="${M.left}" y="${M.top}" width="${PLOT_W}" height="${PLOT_H}" fill="none" stroke="#999999"/>`);
+}
+
+/** Threshold lines, the intensity and cap series, then the threshold labels over the curves. */
+function drawSeries(c: Canvas): void {
+  const { input, out } = c;
+  out.push(`<g id="thresholds" stroke="${COLORS.threshold}" fill="${COLORS.threshold}">`);
+  for (const b of input.policy.bands) {
+    const y = c.yI(b.threshold);
+    out.push(`<line class="threshold" data-threshold="${b.threshold}" x1="${M.left}" x2="${M.left + PLOT_W}" y1="${px(y)}" y2="${px(y)}" stroke-dasharray="6 4"/>`);
+  }
+  out.push(`</g>`);
+  out.push(`<path id="intensity" data-series="intensity" fill="none" stroke="${COLORS.intensity}" stroke-width="2" d="${stepPath(input.intervals, (iv) => iv.intensity, c.x, c.yI)}"/>`);
+  if (input.hourly && input.hourly.length > 0) {
+    out.push(`<path id="cap-hourly" data-series="cap-hourly" fill="none" stroke="${COLORS.hourly}" stroke-width="1.5" stroke-dasharray="5 3" d="${stepPath(input.hourly, (iv) => iv.cap, c.x, c.yC)}"/>`);
+  }
+  out.push(`<path id="cap" data-series="cap" fill="none" stroke="${COLORS.cap}" stroke-width="2.5" d="${stepPath(input.intervals, (iv) => iv.cap, c.x, c.yC)}"/>`);
+  // A white halo keeps the labels readable where a curve crosses them.
+  out.push(`<g id="threshold-labels" fill="${COLORS.threshold}" text-anchor="end" stroke="#ffffff" stroke-width="3" paint-order="stroke">`);
+  for (const b of input.policy.bands) text(c, M.left + PLOT_W - 4, c.yI(b.threshold) - 4, bandLabel(input.policy, b, input.declared));
+  out.push(`</g>`);
+}
+
+function legendEntries(input: ChartInput): [string, string, string][] {
+  const legend: [string, string, string][] = [
+    ['intensity', COLORS.intensity, 'Carbon intensity (left axis)'],
+    ['cap', COLORS.cap, 'Replica cap, following the forecast (right axis)'],
+  ];
+  if (input.hourly && input.hourly.length > 0) legend.push(['cap-hourly', COLORS.hourly, 'Replica cap, re-evaluated hourly (right axis)']);
+  legend.push(['thresholds', COLORS.threshold, 'Band threshold']);
+  if (input.intervals.some((iv) => iv.intensity === null)) legend.push(['gaps', COLORS.gap, 'No data (onMissingData applies)']);
+  return legend;
+}
+
+/** The legend below the time axis title, wrapped into rows that fit the width; returns the y of its last row. */
+function drawLegend(c: Canvas): number {
+  c.out.push(`<g id="legend">`);
+  let lx = M.left;
+  let ly = M.top + PLOT_H + 66;
+  for (const [key, color, label] of legendEntries(c.input)) {
+    // About 6.5 px per character at 12 px sans-serif: generous, so labels never overlap.
+    const w = 28 + label.length * 6.5 + 18;
+    if (lx > M.left && lx + w > WIDTH - M.left / 2) {
+      lx = M.left;
+      ly += 20;
+    }
+    const dash = key === 'thresholds' ? ' stroke-dasharray="6 4"' : key === 'cap-hourly' ? ' stroke-dasharray="5 3"' : '';
+    if (key === 'gaps') c.out.push(`<rect x="${lx}" y="${ly - 9}" width="22" height="10" fill="${color}"/>`);
+    else c.out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2.5"${dash}/>`);
+    text(c, lx + 28, ly, label, `data-legend="${key}"`);
+    lx += w;
+  }
+  c.out.push(`</g>`);
+  return ly;
+}
+
 /**
  * The chart as a standalone SVG document, written by hand (no charting dependency): the
  * intensity as a step curve on the left axis, each band threshold as a labelled dashed
@@ -56,114 +199,22 @@ function bandLabel(policy: Policy, band: Band, declared: number): string {
  * Series carry `id`s so that tests and users can find them.
  */
 export function renderChart(input: ChartInput): string {
-  const ivs = input.intervals;
-  if (ivs.length === 0) throw new Error('nothing to chart: the timeline is empty');
-  const t0 = ivs[0]!.start;
-  const t1 = ivs[ivs.length - 1]!.end;
-  const maxIntensity = Math.max(0, ...ivs.map((iv) => iv.intensity ?? 0), ...input.policy.bands.map((b) => b.threshold));
-  const yStep = niceStep(maxIntensity * 1.08 || 100, 5);
-  const yMax = Math.max(yStep, Math.ceil((maxIntensity * 1.08) / yStep) * yStep);
-  const capMaxRaw = Math.max(input.declared, ...ivs.map((iv) => iv.cap), ...(input.hourly ?? []).map((iv) => iv.cap));
-  // Headroom above the declared max, so the cap line does not vanish into the plot's frame.
-  const cStep = niceStep(capMaxRaw * 1.08, 5);
-  const cMax = Math.max(cStep, Math.ceil((capMaxRaw * 1.08) / cStep) * cStep);
-
-  const x = (t: number) => M.left + ((t - t0) / (t1 - t0)) * PLOT_W;
-  const yI = (v: number) => M.top + PLOT_H - (v / yMax) * PLOT_H;
-  const yC = (v: number) => M.top + PLOT_H - (v / cMax) * PLOT_H;
-  const out: string[] = [];
-  const text = (tx: number, ty: number, s: string, attrs = '') => out.push(`<text x="${px(tx)}" y="${px(ty)}"${attrs ? ` ${attrs}` : ''}>${escapeXml(s)}</text>`);
-
-  out.push(`<?xml version="1.0" encoding="UTF-8"?>`);
-  // The height depends on how many legend rows there are: the header is filled in at the end.
-  out.push('');
-  out.push(`<title>${escapeXml(input.title)}</title>`);
-  out.push('');
-  text(WIDTH / 2, 24, input.title, 'id="chart-title" text-anchor="middle" font-size="15" font-weight="bold"');
-
-  // Gaps first, so that everything else draws over them.
-  out.push(`<g id="gaps" fill="${COLORS.gap}" fill-opacity="0.6">`);
-  for (const iv of ivs) {
-    if (iv.intensity !== null) continue;
-    out.push(`<rect x="${px(x(iv.start))}" y="${M.top}" width="${px(x(iv.end) - x(iv.start))}" height="${PLOT_H}" data-start="${new Date(iv.start).toISOString()}" data-end="${new Date(iv.end).toISOString()}"><title>no data: onMissingData applies</title></rect>`);
-  }
-  out.push(`</g>`);
-
-  // Horizontal grid and the left (intensity) axis.
-  out.push(`<g id="axis-intensity" text-anchor="end">`);
-  for (let v = 0; v <= yMax + 1e-9; v += yStep) {
-    out.push(`<line x1="${M.left}" x2="${M.left + PLOT_W}" y1="${px(yI(v))}" y2="${px(yI(v))}" stroke="${COLORS.grid}"/>`);
-    text(M.left - 8, yI(v) + 4, fmt(v));
-  }
-  out.push(`</g>`);
-  out.push(`<g id="axis-cap" text-anchor="start" fill="${COLORS.cap}">`);
-  for (let v = 0; v <= cMax + 1e-9; v += cStep) text(M.left + PLOT_W + 8, yC(v) + 4, fmt(v));
-  out.push(`</g>`);
-  text(20, M.top + PLOT_H / 2, 'Carbon intensity (gCO2eq/kWh)', `id="label-intensity" text-anchor="middle" transform="rotate(-90 20 ${px(M.top + PLOT_H / 2)})" fill="${COLORS.intensity}"`);
-  text(WIDTH - 20, M.top + PLOT_H / 2, 'Replica cap (maxReplicaCount)', `id="label-cap" text-anchor="middle" transform="rotate(90 ${WIDTH - 20} ${px(M.top + PLOT_H / 2)})" fill="${COLORS.cap}"`);
-
-  // Time axis: labels on whole UTC hours, the date shown at midnight and on the first label.
-  const spanH = (t1 - t0) / HOUR;
-  const stepH = TIME_STEPS_H.find((s) => spanH / s <= 12) ?? TIME_STEPS_H[TIME_STEPS_H.length - 1]!;
-  out.push(`<g id="axis-time" text-anchor="middle">`);
-  let first = true;
-  for (let t = Math.ceil(t0 / (stepH * HOUR)) * stepH * HOUR; t <= t1; t += stepH * HOUR) {
-    out.push(`<line x1="${px(x(t))}" x2="${px(x(t))}" y1="${M.top}" y2="${M.top + PLOT_H + 5}" stroke="${COLORS.grid}"/>`);
-    text(x(t), M.top + PLOT_H + 18, timeLabel(t, first || t % (24 * HOUR) === 0));
-    first = false;
-  }
-  out.push(`</g>`);
-  text(M.left + PLOT_W / 2, M.top + PLOT_H + 40, 'Time (UTC)', 'id="label-time" text-anchor="middle"');
-  out.push(`<rect x="${M.left}" y="${M.top}" width="${PLOT_W}" height="${PLOT_H}" fill="none" stroke="#999999"/>`);
-
-  // Band thresholds, labelled at the right end of the plot.
-  out.push(`<g id="thresholds" stroke="${COLORS.threshold}" fill="${COLORS.threshold}">`);
-  for (const b of input.policy.bands) {
-    const y = yI(b.threshold);
-    out.push(`<line class="threshold" data-threshold="${b.threshold}" x1="${M.left}" x2="${M.left + PLOT_W}" y1="${px(y)}" y2="${px(y)}" stroke-dasharray="6 4"/>`);
-  }
-  out.push(`</g>`);
-
-  out.push(`<path id="intensity" data-series="intensity" fill="none" stroke="${COLORS.intensity}" stroke-width="2" d="${stepPath(ivs, (iv) => iv.intensity, x, yI)}"/>`);
-  if (input.hourly && input.hourly.length > 0) {
-    out.push(`<path id="cap-hourly" data-series="cap-hourly" fill="none" stroke="${COLORS.hourly}" stroke-width="1.5" stroke-dasharray="5 3" d="${stepPath(input.hourly, (iv) => iv.cap, x, yC)}"/>`);
-  }
-  out.push(`<path id="cap" data-series="cap" fill="none" stroke="${COLORS.cap}" stroke-width="2.5" d="${stepPath(ivs, (iv) => iv.cap, x, yC)}"/>`);
-  // Threshold labels over the curves, with a white halo so that they stay readable where a curve crosses them.
-  out.push(`<g id="threshold-labels" fill="${COLORS.threshold}" text-anchor="end" stroke="#ffffff" stroke-width="3" paint-order="stroke">`);
-  for (const b of input.policy.bands) text(M.left + PLOT_W - 4, yI(b.threshold) - 4, bandLabel(input.policy, b, input.declared));
-  out.push(`</g>`);
-
-  // Legend, below the time axis title, wrapped into rows that fit the width.
-  const legend: [string, string, string][] = [
-    ['intensity', COLORS.intensity, 'Carbon intensity (left axis)'],
-    ['cap', COLORS.cap, 'Replica cap, following the forecast (right axis)'],
+  if (input.intervals.length === 0) throw new Error('nothing to chart: the timeline is empty');
+  const c = canvas(input);
+  c.out.push(`<title>${escapeXml(input.title)}</title>`);
+  text(c, WIDTH / 2, 24, input.title, 'id="chart-title" text-anchor="middle" font-size="15" font-weight="bold"');
+  drawGaps(c);
+  drawValueAxes(c);
+  drawTimeAxis(c);
+  drawSeries(c);
+  // The height depends on how many legend rows there are, so the header comes last.
+  const height = drawLegend(c) + 16;
+  const head = [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12" fill="${COLORS.text}">`,
   ];
-  if (input.hourly && input.hourly.length > 0) legend.push(['cap-hourly', COLORS.hourly, 'Replica cap, re-evaluated hourly (right axis)']);
-  legend.push(['thresholds', COLORS.threshold, 'Band threshold']);
-  if (ivs.some((iv) => iv.intensity === null)) legend.push(['gaps', COLORS.gap, 'No data (onMissingData applies)']);
-  out.push(`<g id="legend">`);
-  let lx = M.left;
-  let ly = M.top + PLOT_H + 66;
-  for (const [key, color, label] of legend) {
-    // About 6.5 px per character at 12 px sans-serif: generous, so labels never overlap.
-    const w = 28 + label.length * 6.5 + 18;
-    if (lx > M.left && lx + w > WIDTH - M.left / 2) {
-      lx = M.left;
-      ly += 20;
-    }
-    const dash = key === 'thresholds' ? ' stroke-dasharray="6 4"' : key === 'cap-hourly' ? ' stroke-dasharray="5 3"' : '';
-    if (key === 'gaps') out.push(`<rect x="${lx}" y="${ly - 9}" width="22" height="10" fill="${color}"/>`);
-    else out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2.5"${dash}/>`);
-    text(lx + 28, ly, label, `data-legend="${key}"`);
-    lx += w;
-  }
-  out.push(`</g>`);
-  const height = ly + 16;
-  out[1] = `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12" fill="${COLORS.text}">`;
-  out[3] = `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`;
-  out.push(`</svg>`);
-  return `${out.join('\n')}\n`;
+  const [title, ...body] = c.out;
+  return `${[...head, title!, `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`, ...body, '</svg>'].join('\n')}\n`;
 }
 
 /**

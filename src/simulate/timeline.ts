@@ -1,6 +1,7 @@
 import type { CarbonSnapshot, IntensityPoint } from '../core/carbon.js';
 import { pointEnd } from '../core/view.js';
 import { decide } from '../core/decide.js';
+import { changeMoments } from '../core/moments.js';
 import type { Policy } from '../core/policy.js';
 
 const MINUTE = 60_000;
@@ -12,7 +13,7 @@ export interface CapInterval {
   readonly start: number;
   /** Epoch ms, exclusive. */
   readonly end: number;
-  /** The intensity that applied (gCO2eq/kWh, rounded to 0.1 as the decision reports it), or null in a gap. */
+  /** The intensity that applied as the decision shows it (gCO2eq/kWh, see `Decision.intensity`), or null in a gap. */
   readonly intensity: number | null;
   readonly cap: number;
   /** The band that applied, e.g. `measuredEmission>=300`; null when none did. */
@@ -39,30 +40,6 @@ export function forecastSpan(points: readonly IntensityPoint[]): { start: number
 }
 
 /**
- * The moments at which the decision can change when the webhook follows the forecast:
- * point starts and ends, the moment a point has lasted `carbonIntensityDuration` (the
- * anti-starvation override can switch on mid-point), and every minute when the policy
- * has a recurring schedule (cron matches minutes). Between two of these, `decide` is
- * constant, so evaluating once at the start of each stretch is exact.
- */
-function exactBreakpoints(input: SimulationInput, start: number, end: number): number[] {
-  const set = new Set<number>([start]);
-  const add = (t: number) => {
-    if (t > start && t < end) set.add(t);
-  };
-  const duration = input.policy.ecoModeOff.duration;
-  for (const p of input.points) {
-    add(p.timestamp);
-    add(pointEnd(p));
-    if (duration) add(p.timestamp + duration.minutes * MINUTE);
-  }
-  if (input.policy.ecoModeOff.schedules.length > 0) {
-    for (let t = Math.ceil(start / MINUTE) * MINUTE; t < end; t += MINUTE) add(t);
-  }
-  return [...set].sort((a, b) => a - b);
-}
-
-/**
  * The simulated webhook: `decide` (the same function admission calls) evaluated at every
  * breakpoint, its answer held until the next one. The data counts as freshly fetched at
  * every moment (the refresher keeps it so), so only gaps between points are missing data,
@@ -71,22 +48,30 @@ function exactBreakpoints(input: SimulationInput, start: number, end: number): n
  */
 export function simulateTimeline(input: SimulationInput): CapInterval[] {
   const { start, end } = forecastSpan(input.points);
-  return evaluate(input, exactBreakpoints(input, start, end), end);
+  // The same instants the re-touch timer wakes at (core/moments), so the simulated
+  // timeline is the one the webhook follows, and a new rule needs teaching only there.
+  const moments = changeMoments(input.policy, snapshotOf(input, start), start, end).filter((t) => t < end);
+  return evaluate(input, [start, ...moments], end);
+}
+
+/** The forecast as a snapshot that stays fresh over the whole span: maxDataAge is not simulated. */
+function snapshotOf(input: SimulationInput, fetchedAt: number): CarbonSnapshot {
+  return { source: input.source, fetchedAt, maxDataAgeMs: Number.POSITIVE_INFINITY, points: input.points };
 }
 
 /** `decide` at each moment, held until the next one (the last until `end`). */
 function evaluate(input: SimulationInput, moments: readonly number[], end: number): CapInterval[] {
   const out: CapInterval[] = [];
   let currentMax = input.declared;
+  const carbon = snapshotOf(input, moments[0]!);
   for (let i = 0; i < moments.length; i++) {
     const at = moments[i]!;
     const until = i + 1 < moments.length ? moments[i + 1]! : end;
     if (until <= at) continue;
-    const carbon: CarbonSnapshot = { source: input.source, fetchedAt: at, maxDataAgeMs: Number.MAX_SAFE_INTEGER, points: input.points };
     const d = decide({ policy: input.policy, declared: input.declared, minReplicas: input.minReplicas, currentMax, ecoModeOffAnnotation: false, carbon, now: at });
     currentMax = d.cap;
     const prev = out[out.length - 1];
-    // Minute steps (for cron) split intervals that did not change: join them again.
+    // A moment where nothing changed (two points of one value) splits an interval: join it again.
     if (prev && prev.end === at && prev.cap === d.cap && prev.intensity === d.intensity && prev.rule === d.rule && prev.ecoMode === d.ecoMode && prev.reason === d.reason) {
       out[out.length - 1] = { ...prev, end: until };
       continue;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { decide, type DecisionInput } from '../../src/core/decide.js';
+import { decide, shownIntensity, type DecisionInput } from '../../src/core/decide.js';
 import { parsePolicyText, validatePolicy } from '../../src/core/policy.js';
 import { HOUR, MINUTE, hourly, noData, steady } from '../helpers/carbon.js';
 
@@ -170,4 +170,47 @@ t.test('missing and stale data: onMissingData', async (t) => {
     t.equal(decide(input({ policy: withRule(7), carbon, minReplicas: 9 })).cap, 9, `${name}: fixed cap floored`);
   }
   t.equal(decide(input({ policy: withRule(undefined), carbon: stale, ecoModeOffAnnotation: true })).warnings.length, 0, 'eco mode off needs no data');
+});
+
+t.test('the decision carries the band it chose, as data', async (t) => {
+  const pct = validatePolicy({ carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: '50%' }, { measuredEmission: 500.5, allowedMaxReplicaCount: 2 }] });
+  const mid = decide(input({ policy: pct, declared: 40, carbon: steady(499.96, NOW) }));
+  t.same(mid.band, { form: 'carbon', threshold: 300, relation: '>=', lower: null, allowed: { kind: 'percent', value: 50 }, allowedCount: 20, cap: 20, rule: 'measuredEmission>=300' });
+  t.equal(mid.rule, mid.band?.rule, 'rule is the band\'s rule text');
+  const floored = decide(input({ policy: pct, declared: 40, minReplicas: 5, carbon: steady(500.5, NOW) }));
+  t.match(floored.band, { threshold: 500.5, allowed: { kind: 'count', value: 2 }, allowedCount: 2, cap: 5 }, 'allowed as written, the count, and the cap after the floor');
+  t.equal(floored.reason, '500.5 gCO2eq/kWh >= 500.5', 'the exact threshold, and the value shown to its side');
+
+  const azure = validatePolicy({ maxReplicasByCarbonIntensity: [{ carbonIntensityThreshold: 437, maxReplicas: 110 }, { carbonIntensityThreshold: 504, maxReplicas: 60 }] });
+  const az = decide(input({ policy: azure, declared: 200, carbon: steady(437.01, NOW) }));
+  t.match(az.band, { form: 'azure', threshold: 504, relation: '<=', lower: 437, allowedCount: 60, cap: 60, rule: 'carbonIntensityThreshold<=504' });
+  t.equal(az.reason, '437 < 437.01 <= 504 gCO2eq/kWh');
+  const first = decide(input({ policy: azure, declared: 200, carbon: steady(0, NOW) }));
+  t.match(first.band, { threshold: 437, relation: '<=', lower: null, cap: 110 });
+  t.equal(first.reason, '0 <= 437 gCO2eq/kWh', 'the first band has no lower bound to state');
+  const above = decide(input({ policy: azure, declared: 200, carbon: steady(504.2, NOW) }));
+  t.match(above.band, { relation: '>', lower: null, threshold: 504, rule: 'carbonIntensityThreshold>504' });
+  t.equal(above.reason, '504.2 gCO2eq/kWh > 504, the last entry applies');
+
+  for (const [name, d] of [
+    ['below every rule', decide(input({ carbon: steady(12, NOW) }))],
+    ['eco mode off', decide(input({ ecoModeOffAnnotation: true }))],
+    ['missing data', decide(input({ carbon: noData() }))],
+  ] as const) {
+    t.equal(d.band, null, `${name}: no band`);
+    t.equal(d.rule, null);
+  }
+});
+
+t.test('shown intensities never cross a threshold', async (t) => {
+  t.equal(shownIntensity(412.34, [300, 500], 0), 412, 'far from any threshold: rounded as asked');
+  t.equal(shownIntensity(412.34, [300, 500], 1), 412.3);
+  t.equal(shownIntensity(499.96, [300, 500], 0), 499.96, 'rounding up to 500 would cross 500');
+  t.equal(shownIntensity(499.96, [300, 500], 1), 499.96);
+  t.equal(shownIntensity(300.04, [300, 500], 0), 300.04, 'rounding down onto 300 would read as exactly on it');
+  t.equal(shownIntensity(300, [300, 500], 1), 300, 'exactly on a threshold');
+  t.equal(shownIntensity(299.9999999, [300], 0), 299.9999999, 'no short rounding works: the exact value');
+  const d = decide(input({ carbon: steady(299.96, NOW) }));
+  t.equal(d.intensity, 299.96, 'the status intensity stays below 300');
+  t.equal(d.reason, '299.96 gCO2eq/kWh is below every rule');
 });
