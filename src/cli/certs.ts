@@ -1,7 +1,9 @@
 import { access, chmod, mkdir, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AdmissionregistrationV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { clusterAccess, loadKubeConfig } from '../cluster/kubeconfig.js';
 import { stringify } from 'yaml';
 import { generateCertificates, KEY_TYPES, type CertificateSet, type KeyType } from '../tls/certs.js';
 
@@ -201,17 +203,11 @@ function apiErrorMessage(err: unknown, name: string): string {
   return `patching MutatingWebhookConfiguration ${name} failed: ${detail.split('\n')[0]}`;
 }
 
-function loadKubeConfig(file: string | undefined, env: CertsIO['env']): KubeConfig {
-  const kc = new KubeConfig();
-  const path = file ?? env.KUBECONFIG;
-  if (path) {
-    // a KUBECONFIG list (a:b) is kubectl's merge semantics; the first file is enough here
-    kc.loadFromFile(path.split(':')[0] ?? path);
-  } else {
-    kc.loadFromDefault();
-  }
-  if (!kc.getCurrentCluster()) throw new Error(`no current cluster in ${path ?? 'the default kubeconfig'}`);
-  return kc;
+/** `--kubeconfig`, `KUBECONFIG`, the in-cluster account or `~/.kube/config`, in that order. */
+function certsKubeConfig(file: string | undefined, env: CertsIO['env']): KubeConfig {
+  const access = clusterAccess(file, env, { home: homedir() });
+  if (!access) throw new Error('no --kubeconfig, KUBECONFIG, in-cluster service account or ~/.kube/config found');
+  return loadKubeConfig(access);
 }
 
 export async function runCerts(argv: string[], io: CertsIO): Promise<number> {
@@ -231,9 +227,9 @@ export async function runCerts(argv: string[], io: CertsIO): Promise<number> {
   if (opts.patchWebhook !== undefined) {
     // load credentials before making anything, so a bad kubeconfig leaves no orphaned files
     try {
-      kc = loadKubeConfig(opts.kubeconfig, io.env);
+      kc = certsKubeConfig(opts.kubeconfig, io.env);
     } catch (err) {
-      io.stderr.write(`keda-carbon certs: cannot load kubeconfig: ${(err as Error).message}\n`);
+      io.stderr.write(`keda-carbon certs: ${(err as Error).message}\n`);
       return 1;
     }
   }
