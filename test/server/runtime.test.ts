@@ -1,0 +1,132 @@
+import t from 'tap';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRuntime, StartupError, type RuntimeOptions } from '../../src/server/runtime.js';
+import { FakeKube } from '../helpers/fake-kube.js';
+import { captureLogger } from '../helpers/log.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-runtime-'));
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+// One certificate directory for every test: the first start makes the CA, the rest reuse it.
+const certDir = join(dir, 'tls');
+
+async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function kubeconfig(name: string, server: string, namespace?: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(
+    path,
+    `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u${namespace ? `, namespace: ${namespace}` : ''}}}]
+current-context: x
+`,
+  );
+  return path;
+}
+
+function options(extra: Partial<RuntimeOptions>, logger = captureLogger().logger): RuntimeOptions {
+  return { configPath: undefined, certDir, kubeconfig: undefined, host: '127.0.0.1', port: 0, metricsPort: 0, env: {}, logger, ...extra };
+}
+
+function get(port: number, path: string, ca?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = (ca ? httpsRequest : httpRequest)({ host: '127.0.0.1', port, path, agent: false, ...(ca ? { ca } : {}) }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const logged = (lines: string[], msg: string) => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === msg);
+
+t.test('out of cluster without POD_NAMESPACE: the Lease goes to the kubeconfig context namespace, and close releases it', async (t) => {
+  const fake = new FakeKube();
+  const url = await fake.start();
+  t.teardown(() => fake.close());
+  fake.setNamespace('team-a');
+  const { logger, lines } = captureLogger();
+  const runtime = await createRuntime(options({ kubeconfig: await kubeconfig('ctx', url, 'team-a'), env: { KEDA_CARBON_LEASE_NAME: 'rt' } }, logger));
+  let closed = false;
+  t.teardown(() => (closed ? undefined : runtime.close()));
+  const access = logged(lines, 'cluster access: the Lease namespace comes from kubeconfig context')[0];
+  t.match(access, { leaseNamespace: 'team-a', leaseNamespaceFrom: 'kubeconfig context' }, 'logged with where it came from');
+  await until(() => fake.leases.get('team-a/rt')?.spec !== undefined, 'the Lease to be taken');
+  t.ok((fake.leases.get('team-a/rt')!.spec as { holderIdentity?: string }).holderIdentity, 'a holder in team-a');
+
+  const ca = await readFile(join(certDir, 'ca.crt'), 'utf8');
+  t.equal((await get(runtime.port, '/readyz', ca)).status, 200, 'admission app serves');
+  t.equal((await get(runtime.metricsPort, '/metrics')).status, 200, 'metrics app serves');
+  runtime.stopServing();
+  t.equal((await get(runtime.port, '/readyz', ca)).status, 503, 'readiness fails once stopServing is called');
+
+  await runtime.close();
+  closed = true;
+  t.equal((fake.leases.get('team-a/rt')!.spec as { holderIdentity?: string | null }).holderIdentity, null, 'the Lease is released on close');
+  await t.rejects(get(runtime.port, '/healthz', ca), { code: 'ECONNREFUSED' }, 'the admission listener is closed');
+  await t.rejects(get(runtime.metricsPort, '/metrics'), { code: 'ECONNREFUSED' }, 'the metrics listener is closed');
+});
+
+t.test('a context without a namespace: the Lease goes to default', async (t) => {
+  const fake = new FakeKube();
+  const url = await fake.start();
+  t.teardown(() => fake.close());
+  fake.setNamespace('default');
+  const { logger, lines } = captureLogger();
+  const runtime = await createRuntime(options({ kubeconfig: await kubeconfig('plain', url), env: { KEDA_CARBON_LEASE_NAME: 'rt' } }, logger));
+  t.teardown(() => runtime.close());
+  t.equal(logged(lines, 'cluster access: the Lease namespace comes from default').length, 1);
+  await until(() => fake.leases.has('default/rt'), 'the Lease in default');
+  t.pass('taken in default');
+});
+
+t.test('a Lease namespace that does not exist stops the start with a clear message', async (t) => {
+  const fake = new FakeKube();
+  const url = await fake.start();
+  t.teardown(() => fake.close());
+  const start = createRuntime(options({ kubeconfig: await kubeconfig('gone', url), env: { POD_NAMESPACE: 'keda-carbon' } }));
+  await t.rejects(start, new StartupError('the Lease namespace keda-carbon does not exist; create it or set POD_NAMESPACE (or the kubeconfig context\'s namespace) to one that does'));
+  t.equal(fake.leases.size, 0, 'no Lease attempted');
+});
+
+t.test('what cannot be used is a StartupError naming it', async (t) => {
+  const missing = join(dir, 'no-such-kubeconfig');
+  await t.rejects(createRuntime(options({ kubeconfig: missing })), { name: 'StartupError', message: `cannot use the kubeconfig ${missing} (from --kubeconfig): no such file ${missing}` });
+  const badConfig = join(dir, 'bad.yaml');
+  await writeFile(badConfig, 'intensity:\n  refreshInterval: 1s\n');
+  await t.rejects(createRuntime(options({ configPath: badConfig })), { name: 'StartupError', message: /^invalid configuration: intensity\.refreshInterval: must be at least 10s/ });
+  const badSource = join(dir, 'bad-source.yaml');
+  await writeFile(badSource, 'intensity:\n  provider: exporter-configmap\n');
+  await t.rejects(createRuntime(options({ configPath: badSource })), { name: 'StartupError', message: /^cannot open the carbon source: exporter-configmap needs access to the Kubernetes API/ });
+});
+
+t.test('a start that fails halfway closes what it had started', async (t) => {
+  const { logger } = captureLogger();
+  const first = await createRuntime(options({}, logger));
+  t.teardown(() => first.close());
+  // the same port again: the carbon refresher has started when listen fails
+  await t.rejects(createRuntime(options({ port: first.port }, logger)), { code: 'EADDRINUSE' });
+  t.equal((await get(first.metricsPort, '/metrics')).status, 200, 'the first runtime is untouched');
+});
+
+t.test('no credentials: admission only, said once', async (t) => {
+  const { logger, lines } = captureLogger();
+  const runtime = await createRuntime(options({}, logger));
+  t.teardown(() => runtime.close());
+  t.equal(logged(lines, 'no cluster access (no --kubeconfig, KUBECONFIG or in-cluster service account): admission only; the re-touch timer and namespace-label policies are off').length, 1);
+  t.match(logged(lines, 'keda-carbon webhook listening')[0], { port: runtime.port, metricsPort: runtime.metricsPort, config: '(embedded defaults)', source: 'sample:sample' });
+});
