@@ -130,3 +130,28 @@ t.test('no credentials: admission only, said once', async (t) => {
   t.equal(logged(lines, 'no cluster access (no --kubeconfig, KUBECONFIG or in-cluster service account): admission only; the re-touch timer and namespace-label policies are off').length, 1);
   t.match(logged(lines, 'keda-carbon webhook listening')[0], { port: runtime.port, metricsPort: runtime.metricsPort, config: '(embedded defaults)', source: 'sample:sample' });
 });
+
+t.test('a reloaded config re-opens the carbon source; settings that cannot be opened keep the running one', async (t) => {
+  const day = new Date();
+  day.setUTCHours(0, 0, 0, 0);
+  const points = JSON.stringify([{ timestamp: day.toISOString(), duration: 48 * 60, value: 420 }]);
+  await writeFile(join(dir, 'a.json'), points);
+  await writeFile(join(dir, 'b.json'), points);
+  const config = join(dir, 'reload.yaml');
+  await writeFile(config, `intensity:\n  provider: file\n  path: ${join(dir, 'a.json')}\n`);
+  const { logger, lines } = captureLogger();
+  const runtime = await createRuntime(options({ configPath: config }, logger));
+  t.teardown(() => runtime.close());
+  const source = () => logged(lines, 'keda-carbon webhook listening')[0]?.source;
+  t.equal(source(), 'file:a.json');
+
+  await writeFile(config, `intensity:\n  provider: file\n  path: ${join(dir, 'b.json')}\n`);
+  await until(() => logged(lines, 'carbon source reconfigured').length > 0, 'the new source');
+  t.match(logged(lines, 'carbon source reconfigured')[0], { source: 'file:b.json' });
+
+  await writeFile(config, 'intensity:\n  provider: exporter-configmap\n');
+  await until(() => logged(lines, 'new intensity settings cannot be opened; keeping the previous source').length > 0, 'the refusal');
+  t.match(logged(lines, 'new intensity settings cannot be opened; keeping the previous source')[0], { err: /exporter-configmap needs access to the Kubernetes API/ });
+  const ca = await readFile(join(certDir, 'ca.crt'), 'utf8');
+  t.match(JSON.parse((await get(runtime.port, '/readyz', ca)).body), { carbon: { source: 'file:b.json' } }, 'the previous source still runs');
+});
