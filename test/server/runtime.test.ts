@@ -129,6 +129,16 @@ t.test('no credentials: admission only, said once', async (t) => {
   t.teardown(() => runtime.close());
   t.equal(logged(lines, 'no cluster access (no --kubeconfig, KUBECONFIG or in-cluster service account): admission only; the re-touch timer and namespace-label policies are off').length, 1);
   t.match(logged(lines, 'keda-carbon webhook listening')[0], { port: runtime.port, metricsPort: runtime.metricsPort, config: '(embedded defaults)', source: 'sample:sample' });
+  await until(() => logged(lines, 'carbon intensity now applied').length > 0, 'the first data to be announced');
+  t.match(logged(lines, 'carbon intensity now applied')[0], { source: 'sample:sample', intensity: Number });
+});
+
+t.test('an API server that does not answer yet: serve starts, and leader election keeps trying', async (t) => {
+  const { logger, lines } = captureLogger();
+  const runtime = await createRuntime(options({ kubeconfig: await kubeconfig('dead', 'http://127.0.0.1:1'), env: { POD_NAMESPACE: 'ops' } }, logger));
+  t.teardown(() => runtime.close());
+  t.match(logged(lines, 'could not check the Lease namespace; leader election will keep trying')[0], { namespace: 'ops', err: /ECONNREFUSED/ });
+  t.match(logged(lines, 'cluster access: the Lease namespace comes from POD_NAMESPACE')[0], { leaseNamespace: 'ops' });
 });
 
 t.test('a reloaded config re-opens the carbon source; settings that cannot be opened keep the running one', async (t) => {
