@@ -92,7 +92,7 @@ function connect(o: RuntimeOptions): { connection: ClusterConnection; leaseNames
     return null;
   }
   const lease = leaseNamespace(o.env, connection.contextNamespace);
-  o.logger.info({ cluster: describeAccess(connection.access), leaseNamespace: lease.namespace, leaseNamespaceFrom: lease.from }, 'cluster access: the Lease namespace comes from ' + lease.from);
+  o.logger.info({ cluster: describeAccess(connection.access), leaseNamespace: lease.namespace, leaseNamespaceFrom: lease.from }, 'cluster access: namespace policies and the re-touch timer (under a Lease) are on');
   return { connection, leaseNamespace: lease.namespace };
 }
 
