@@ -50,6 +50,6 @@ export function kubeClientForCommand(config: IntensityConfig, env: Record<string
   } catch (err) {
     throw new ConfigError('intensity.provider', `${config.provider} needs the Kubernetes API: ${(err as Error).message}`);
   }
-  if (!connection) throw new ConfigError('intensity.provider', `${config.provider} needs the Kubernetes API: no KUBECONFIG, ~/.kube/config or in-cluster service account found`);
-  return kubeClientFromApi(connection.api);
+  // Without credentials the source says what it is missing, as it does under `serve`.
+  return connection ? kubeClientFromApi(connection.api) : undefined;
 }
