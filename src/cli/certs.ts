@@ -1,9 +1,7 @@
 import { access, chmod, mkdir, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AdmissionregistrationV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import { clusterAccess, loadKubeConfig } from '../cluster/kubeconfig.js';
+import { AdmissionregistrationV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { generateCertificates, KEY_TYPES, type CertificateSet, type KeyType } from '../tls/certs.js';
 
@@ -203,11 +201,17 @@ function apiErrorMessage(err: unknown, name: string): string {
   return `patching MutatingWebhookConfiguration ${name} failed: ${detail.split('\n')[0]}`;
 }
 
-/** `--kubeconfig`, `KUBECONFIG`, the in-cluster account or `~/.kube/config`, in that order. */
-function certsKubeConfig(file: string | undefined, env: CertsIO['env']): KubeConfig {
-  const access = clusterAccess(file, env, { home: homedir() });
-  if (!access) throw new Error('no --kubeconfig, KUBECONFIG, in-cluster service account or ~/.kube/config found');
-  return loadKubeConfig(access);
+function loadKubeConfig(file: string | undefined, env: CertsIO['env']): KubeConfig {
+  const kc = new KubeConfig();
+  const path = file ?? env.KUBECONFIG;
+  if (path) {
+    // a KUBECONFIG list (a:b) is kubectl's merge semantics; the first file is enough here
+    kc.loadFromFile(path.split(':')[0] ?? path);
+  } else {
+    kc.loadFromDefault();
+  }
+  if (!kc.getCurrentCluster()) throw new Error(`no current cluster in ${path ?? 'the default kubeconfig'}`);
+  return kc;
 }
 
 export async function runCerts(argv: string[], io: CertsIO): Promise<number> {
@@ -227,9 +231,9 @@ export async function runCerts(argv: string[], io: CertsIO): Promise<number> {
   if (opts.patchWebhook !== undefined) {
     // load credentials before making anything, so a bad kubeconfig leaves no orphaned files
     try {
-      kc = certsKubeConfig(opts.kubeconfig, io.env);
+      kc = loadKubeConfig(opts.kubeconfig, io.env);
     } catch (err) {
-      io.stderr.write(`keda-carbon certs: ${(err as Error).message}\n`);
+      io.stderr.write(`keda-carbon certs: cannot load kubeconfig: ${(err as Error).message}\n`);
       return 1;
     }
   }

@@ -97,9 +97,9 @@ t.test('--patch-webhook with an unusable kubeconfig fails before writing anythin
   await writeFile(kc, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n');
   const c = capture();
   t.equal(await runCerts([...base, '--out-dir', join(dir, 'tls'), '--patch-webhook', 'keda-carbon', '--kubeconfig', kc], c.io), 1);
-  t.match(c.err(), `keda-carbon certs: cannot use the kubeconfig ${kc} (from --kubeconfig): it names no current cluster`);
+  t.match(c.err(), /cannot load kubeconfig: no current cluster/);
   await t.rejects(stat(join(dir, 'tls')), { code: 'ENOENT' }, 'no certificate written');
   const missing = capture();
   t.equal(await runCerts([...base, '--secret-manifest', '--patch-webhook', 'keda-carbon', '--kubeconfig', join(dir, 'nope')], missing.io), 1);
-  t.match(missing.err(), `cannot use the kubeconfig ${join(dir, 'nope')} (from --kubeconfig): no such file`);
+  t.match(missing.err(), /cannot load kubeconfig/);
 });
