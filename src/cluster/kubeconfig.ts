@@ -35,17 +35,25 @@ export function clusterAccess(flag: string | undefined, env: Env, options: Acces
   return null;
 }
 
-/** `kubeconfig a.yaml (from KUBECONFIG)` or `in-cluster service account`: for messages. */
+/** `a.yaml (from KUBECONFIG)` or `the in-cluster service account`: for messages. */
 export function describeAccess(access: KubeAccess): string {
-  return access.kind === 'in-cluster' ? 'in-cluster service account' : `kubeconfig ${access.paths.join(delimiter)} (from ${access.from})`;
+  return access.kind === 'in-cluster' ? 'the in-cluster service account' : `${access.paths.join(delimiter)} (from ${access.from})`;
 }
 
-/** Raised when credentials were asked for but cannot be used; the message says which and why. */
+/** Raised when credentials were asked for but cannot be used; the message names the file and the reason. */
 export class KubeconfigError extends Error {
-  constructor(access: KubeAccess, reason: string) {
-    super(`cannot use the ${describeAccess(access)}: ${reason}`);
+  constructor(message: string) {
+    super(message);
     this.name = 'KubeconfigError';
   }
+}
+
+const FS_REASONS: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'is a directory' };
+
+function loadError(access: KubeAccess, err: unknown): KubeconfigError {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code && e.path) return new KubeconfigError(`cannot read ${e.path}: ${FS_REASONS[e.code] ?? e.code}`);
+  return new KubeconfigError(`cannot load kubeconfig ${describeAccess(access)}: ${String(e.message).split('\n')[0]}`);
 }
 
 /** Load what `access` names; a file that cannot be read or names no cluster is a KubeconfigError. */
@@ -63,10 +71,9 @@ export function loadKubeConfig(access: KubeAccess): KubeConfig {
       }
     }
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new KubeconfigError(access, e.code === 'ENOENT' ? `no such file ${e.path ?? ''}`.trim() : e.message.split('\n')[0]!);
+    throw loadError(access, err);
   }
-  if (!kc.getCurrentCluster()) throw new KubeconfigError(access, 'it names no current cluster (set current-context)');
+  if (!kc.getCurrentCluster()) throw new KubeconfigError(`cannot load kubeconfig: no current cluster in ${describeAccess(access)} (set current-context)`);
   return kc;
 }
 

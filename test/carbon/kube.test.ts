@@ -20,7 +20,7 @@ t.test('one-shot commands reach the cluster only for the sources that read it, t
   t.equal(kubeClientForCommand(parseIntensityConfig({ provider: 'electricitymaps', location: 'DE' }), { KUBECONFIG: join(dir, 'missing') }), undefined, 'a provider that never reads the cluster loads nothing');
   t.throws(() => kubeClientForCommand(exporter, { KUBECONFIG: join(dir, 'missing') }), {
     key: 'intensity.provider',
-    message: `intensity.provider: exporter-configmap needs the Kubernetes API: cannot use the kubeconfig ${join(dir, 'missing')} (from KUBECONFIG): no such file ${join(dir, 'missing')}`,
+    message: `intensity.provider: exporter-configmap needs the Kubernetes API: cannot read ${join(dir, 'missing')}: no such file`,
   });
   const kube = kubeClientForCommand(parseIntensityConfig({ provider: 'uk-carbon-intensity', location: 'auto' }), { KUBECONFIG: kubeconfig });
   t.ok(kube, 'location: auto gets a client');

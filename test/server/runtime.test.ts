@@ -106,7 +106,7 @@ t.test('a Lease namespace that does not exist stops the start with a clear messa
 
 t.test('what cannot be used is a StartupError naming it', async (t) => {
   const missing = join(dir, 'no-such-kubeconfig');
-  await t.rejects(createRuntime(options({ kubeconfig: missing })), { name: 'StartupError', message: `cannot use the kubeconfig ${missing} (from --kubeconfig): no such file ${missing}` });
+  await t.rejects(createRuntime(options({ kubeconfig: missing })), { name: 'StartupError', message: `cannot read ${missing}: no such file` });
   const badConfig = join(dir, 'bad.yaml');
   await writeFile(badConfig, 'intensity:\n  refreshInterval: 1s\n');
   await t.rejects(createRuntime(options({ configPath: badConfig })), { name: 'StartupError', message: /^invalid configuration: intensity\.refreshInterval: must be at least 10s/ });
