@@ -1,5 +1,7 @@
-import { KubeConfig } from '@kubernetes/client-node';
+import { homedir } from 'node:os';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeApiFromConfig } from '../cluster/api.js';
+import { connectCluster } from '../cluster/kubeconfig.js';
 import { ConfigError } from '../config/errors.js';
 import type { IntensityConfig } from '../config/intensity.js';
 import type { KubeApi } from '../ports.js';
@@ -18,14 +20,6 @@ export interface KubeClient {
   watch(path: string, onEvent: (type: string, object: unknown) => void, onEnd: (err?: Error) => void): () => void;
 }
 
-/** kubeconfig file, else in-cluster service account, else `~/.kube/config` (client-node's default order). */
-export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
-  else kc.loadFromDefault();
-  return kc;
-}
-
 /** The carbon view of the one Kubernetes API client the project has (`cluster/api.ts`). */
 export function kubeClientFromApi(api: KubeApi): KubeClient {
   return {
@@ -39,6 +33,7 @@ export function kubeClientFromApi(api: KubeApi): KubeClient {
   };
 }
 
+/** For tests that build a kubeconfig by hand; the process itself connects through `connectCluster`. */
 export function kubeClientFromConfig(kc: KubeConfig): KubeClient {
   return kubeClientFromApi(kubeApiFromConfig(kc));
 }
@@ -49,9 +44,12 @@ export function kubeClientFromConfig(kc: KubeConfig): KubeClient {
  */
 export function kubeClientForCommand(config: IntensityConfig, env: Record<string, string | undefined>): KubeClient | undefined {
   if (config.provider !== 'exporter-configmap' && config.location.toLowerCase() !== 'auto') return undefined;
+  let connection: ReturnType<typeof connectCluster>;
   try {
-    return kubeClientFromConfig(loadKubeConfig(env.KUBECONFIG));
+    connection = connectCluster(undefined, env, { home: homedir() });
   } catch (err) {
     throw new ConfigError('intensity.provider', `${config.provider} needs the Kubernetes API: ${(err as Error).message}`);
   }
+  // Without credentials the source says what it is missing, as it does under `serve`.
+  return connection ? kubeClientFromApi(connection.api) : undefined;
 }

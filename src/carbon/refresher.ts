@@ -5,6 +5,7 @@ import { SourceError } from './errors.js';
 import type { CarbonStore } from './store.js';
 import { validatePoints } from './validate.js';
 import { currentIntensity } from '../core/view.js';
+import { backoffDelay } from '../util/backoff.js';
 import type { IntensitySource } from './source.js';
 
 export interface RefresherOptions {
@@ -165,8 +166,7 @@ export class Refresher {
   /** Exponential backoff with jitter in [50%, 100%] of the step, never sooner than `Retry-After`. */
   private nextRetry(err: SourceError): number {
     const { backoffInitialMs, backoffMaxMs, random, retryAfterMaxMs } = this.o;
-    const step = Math.min(backoffMaxMs, backoffInitialMs * 2 ** Math.max(0, this.state.consecutiveFailures - 1));
-    let delay = Math.round(step * (0.5 + 0.5 * random()));
+    let delay = backoffDelay(this.state.consecutiveFailures, { initialMs: backoffInitialMs, maxMs: backoffMaxMs, jitter: [0.5, 1], random });
     if (err.retryAfterMs !== undefined) {
       const wait = Math.min(err.retryAfterMs, retryAfterMaxMs);
       delay = Math.max(delay, wait);

@@ -1,7 +1,9 @@
 import { access, chmod, mkdir, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { AdmissionregistrationV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { clusterAccess, loadKubeConfig as loadClusterConfig } from '../cluster/kubeconfig.js';
 import { generateCertificates, KEY_TYPES, type CertificateSet, type KeyType } from '../tls/certs.js';
 import { command, fsReason, intFlag, OUTPUT_FLAG, outputFlag, UsageError, type CommandIO, type CommandSpec, type FlagValues } from './io.js';
 
@@ -189,18 +191,13 @@ function apiErrorMessage(err: unknown, name: string): string {
 
 /** Credentials for --patch-webhook; a file that cannot be read or holds no cluster is an input error. */
 function loadKubeConfig(file: string | undefined, env: CertsIO['env']): KubeConfig {
-  const kc = new KubeConfig();
-  // a KUBECONFIG list (a:b) is kubectl's merge semantics; the first file is enough here
-  const path = file ?? env.KUBECONFIG?.split(':')[0];
+  const access = clusterAccess(file, env, { home: homedir() });
+  if (!access) throw new UsageError('no --kubeconfig, KUBECONFIG, in-cluster service account or ~/.kube/config found');
   try {
-    if (path) kc.loadFromFile(path);
-    else kc.loadFromDefault();
+    return loadClusterConfig(access);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(code ? `cannot read ${path}: ${fsReason(err)}` : `cannot load kubeconfig ${path ?? '(default)'}: ${(err as Error).message.split('\n')[0]}`);
+    throw new UsageError((err as Error).message);
   }
-  if (!kc.getCurrentCluster()) throw new UsageError(`cannot load kubeconfig: no current cluster in ${path ?? 'the default kubeconfig'}`);
-  return kc;
 }
 
 function makeCertificates(opts: CertsOptions): CertificateSet {

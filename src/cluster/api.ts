@@ -10,32 +10,38 @@ interface Transport {
   server: string;
 }
 
-function createApi(transport: Transport): KubeApi {
-  const base = transport.server.replace(/\/$/, '');
+type Open = (method: string, path: string, options: RequestOptions, watchSignal?: AbortSignal) => Promise<http.IncomingMessage>;
 
-  async function open(method: string, path: string, options: RequestOptions, watchSignal?: AbortSignal): Promise<{ res: http.IncomingMessage }> {
+function requestHeaders(headers: Record<string, string>, options: RequestOptions): { payload: string | undefined; headers: Record<string, string> } {
+  const payload = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+  const out: Record<string, string> = { ...headers, accept: 'application/json' };
+  if (payload !== undefined) {
+    out['content-type'] = options.contentType ?? 'application/json';
+    out['content-length'] = String(Buffer.byteLength(payload));
+  }
+  return { payload, headers: out };
+}
+
+/** Sends one request and resolves with the response head; the body is the caller's to read. */
+function opener(transport: Transport): Open {
+  const base = transport.server.replace(/\/$/, '');
+  return async (method, path, options, watchSignal) => {
     const { agent, headers, auth } = await transport.prepare();
     const url = new URL(base + path);
     const mod = url.protocol === 'http:' ? http : https;
-    const payload = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
-    const reqHeaders: Record<string, string> = { ...headers, accept: 'application/json' };
-    if (payload !== undefined) {
-      reqHeaders['content-type'] = options.contentType ?? 'application/json';
-      reqHeaders['content-length'] = String(Buffer.byteLength(payload));
-    }
+    const { payload, headers: reqHeaders } = requestHeaders(headers, options);
+    const what = `${method} ${path.split('?')[0]}`;
     return new Promise((resolve, reject) => {
       const req = mod.request(url, { method, agent, headers: reqHeaders, ...(auth ? { auth } : {}) });
       let timer: NodeJS.Timeout | undefined;
       const signal = watchSignal ?? options.signal;
       // Closing our own watch is not an error; aborting a request the caller waits on is.
-      const onAbort = () => req.destroy(watchSignal ? undefined : new Error(`${method} ${path.split('?')[0]} aborted`));
+      const onAbort = () => req.destroy(watchSignal ? undefined : new Error(`${what} aborted`));
       if (signal) {
-        if (signal.aborted) return reject(new Error(`${method} ${path.split('?')[0]} aborted`));
+        if (signal.aborted) return reject(new Error(`${what} aborted`));
         signal.addEventListener('abort', onAbort, { once: true });
       }
-      if (options.timeoutMs) {
-        timer = setTimeout(() => req.destroy(new Error(`${method} ${path.split('?')[0]} timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
-      }
+      if (options.timeoutMs) timer = setTimeout(() => req.destroy(new Error(`${what} timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
@@ -44,7 +50,7 @@ function createApi(transport: Transport): KubeApi {
         // A watch lives on, still cancellable through its signal; only the connect timeout ends.
         if (watchSignal) clearTimeout(timer);
         else res.once('close', cleanup);
-        resolve({ res });
+        resolve(res);
       });
       req.on('error', (err) => {
         cleanup();
@@ -52,78 +58,83 @@ function createApi(transport: Transport): KubeApi {
       });
       req.end(payload);
     });
-  }
+  };
+}
 
+/** Parsed JSON when the text is JSON; else the text (a proxy's HTML error page, for the message). */
+function parseBody(text: string): unknown {
+  if (text === '') return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+async function readAll(res: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** One event per JSON line; a torn line is skipped, since the next list reads the object anyway. */
+function streamEvents(res: http.IncomingMessage, onEvent: (type: string, object: unknown) => void, isEnded: () => boolean): void {
+  let buf = '';
+  res.setEncoding('utf8');
+  res.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line === '') continue;
+      let ev: { type?: unknown; object?: unknown };
+      try {
+        ev = JSON.parse(line) as typeof ev;
+      } catch {
+        continue;
+      }
+      if (typeof ev.type === 'string' && !isEnded()) onEvent(ev.type, ev.object);
+    }
+  });
+}
+
+function watchWith(open: Open, path: string, onEvent: (type: string, object: unknown) => void, onEnd: (err?: Error) => void): () => void {
+  const controller = new AbortController();
+  let ended = false;
+  const end = (err?: Error) => {
+    if (ended) return;
+    ended = true;
+    onEnd(err);
+  };
+  open('GET', path, { timeoutMs: 30_000 }, controller.signal).then(
+    (res) => {
+      if (res.statusCode !== 200) {
+        readAll(res).then((text) => end(new ApiError('GET', path, res.statusCode ?? 0, parseBody(text))), (e: Error) => end(e));
+        return;
+      }
+      streamEvents(res, onEvent, () => ended);
+      res.on('end', () => end());
+      res.on('error', (e) => end(e));
+      res.on('close', () => end());
+    },
+    (err: Error) => end(err),
+  );
+  return () => {
+    ended = true;
+    controller.abort();
+  };
+}
+
+function createApi(transport: Transport): KubeApi {
+  const open = opener(transport);
   return {
     async request(method, path, options = {}) {
-      const { res } = await open(method, path, options);
-      const chunks: Buffer[] = [];
-      for await (const c of res) chunks.push(c as Buffer);
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body: unknown = text;
-      if (text !== '') {
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // a proxy's HTML error page: keep the text for the message
-        }
-      }
+      const res = await open(method, path, options);
+      const body = parseBody(await readAll(res));
       return { status: res.statusCode ?? 0, headers: res.headers, body };
     },
-    watch(path, onEvent, onEnd) {
-      const controller = new AbortController();
-      let ended = false;
-      const end = (err?: Error) => {
-        if (ended) return;
-        ended = true;
-        onEnd(err);
-      };
-      open('GET', path, { timeoutMs: 30_000 }, controller.signal).then(
-        ({ res }) => {
-          if (res.statusCode !== 200) {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => {
-              let body: unknown = Buffer.concat(chunks).toString('utf8');
-              try {
-                body = JSON.parse(body as string);
-              } catch {
-                // keep the text
-              }
-              end(new ApiError('GET', path, res.statusCode ?? 0, body));
-            });
-            res.on('error', (e) => end(e));
-            return;
-          }
-          let buf = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            buf += chunk;
-            let nl: number;
-            while ((nl = buf.indexOf('\n')) >= 0) {
-              const line = buf.slice(0, nl).trim();
-              buf = buf.slice(nl + 1);
-              if (line === '') continue;
-              let ev: { type?: unknown; object?: unknown };
-              try {
-                ev = JSON.parse(line) as typeof ev;
-              } catch {
-                continue; // a torn line; the next list reads the object anyway
-              }
-              if (typeof ev.type === 'string' && !ended) onEvent(ev.type, ev.object);
-            }
-          });
-          res.on('end', () => end());
-          res.on('error', (e) => end(e));
-          res.on('close', () => end());
-        },
-        (err: Error) => end(err),
-      );
-      return () => {
-        ended = true;
-        controller.abort();
-      };
-    },
+    watch: (path, onEvent, onEnd) => watchWith(open, path, onEvent, onEnd),
   };
 }
 

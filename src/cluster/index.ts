@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { RuntimeConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
-import { kubeApiFromConfig } from './api.js';
 import { EventRecorder } from './events.js';
 import { LeaderElector } from './lease.js';
 import { parseLabelSelector } from '../config/label-selector.js';
@@ -15,20 +12,17 @@ import { runSweep } from './sweep.js';
 import { systemClock, type CarbonReader, type Clock, type KubeApi, type MetricsSink, type NamespacePolicyLookup } from '../ports.js';
 
 export interface ClusterOptions {
-  /** `--kubeconfig` / `KEDA_CARBON_KUBECONFIG`, else `KUBECONFIG`, else in-cluster. */
-  kubeconfig: string | undefined;
-  /**
-   * Also read: `POD_NAMESPACE` (the Lease's namespace; else the service account's
-   * namespace file, else `keda-carbon`), `POD_NAME` or `HOSTNAME` (the Lease identity),
-   * `KEDA_CARBON_LEASE_NAME` (default `keda-carbon-retouch`).
-   */
+  /** The process's one API client (`cluster/kubeconfig.ts` builds it). */
+  api: KubeApi;
+  /** Where the Lease lives (`leaseNamespace()` in `cluster/kubeconfig.ts` chooses it). */
+  leaseNamespace: string;
+  /** Also read: `POD_NAME` or `HOSTNAME` (the Lease identity), `KEDA_CARBON_LEASE_NAME` (default `keda-carbon-retouch`). */
   env: Record<string, string | undefined>;
   config(): RuntimeConfig;
   carbon: CarbonReader;
   logger: Logger;
   metrics: MetricsSink;
-  /** For tests: an API client instead of the kubeconfig's, and a clock. */
-  api?: KubeApi;
+  /** For tests: a clock. */
   clock?: Clock;
 }
 
@@ -40,40 +34,10 @@ export interface ClusterIntegration {
   stop(): Promise<void>;
 }
 
-/** Where cluster credentials would come from, or null when there are none. */
-export function clusterAccess(kubeconfig: string | undefined, env: Record<string, string | undefined>): { kind: 'kubeconfig'; path: string } | { kind: 'in-cluster' } | null {
-  const path = kubeconfig ?? env.KUBECONFIG;
-  if (path) return { kind: 'kubeconfig', path };
-  if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) return { kind: 'in-cluster' };
-  return null;
-}
-
-const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-
-/** The namespace of the Lease: our own (the Deployment passes POD_NAMESPACE). */
-export function leaseNamespace(env: Record<string, string | undefined>, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): string {
-  if (env.POD_NAMESPACE?.trim()) return env.POD_NAMESPACE.trim();
-  try {
-    const ns = readFile(SA_NAMESPACE_FILE).trim();
-    if (ns) return ns;
-  } catch {
-    // not in a pod
-  }
-  return 'keda-carbon';
-}
-
 /** Unique per process: two replicas on one host (or a restart) must never share a claim. */
 export function leaseIdentity(env: Record<string, string | undefined>): string {
   const host = env.POD_NAME?.trim() || env.HOSTNAME?.trim() || hostname();
   return `${host}_${randomBytes(4).toString('hex')}`;
-}
-
-function loadConfig(access: NonNullable<ReturnType<typeof clusterAccess>>): KubeConfig {
-  const kc = new KubeConfig();
-  if (access.kind === 'kubeconfig') kc.loadFromFile(access.path);
-  else kc.loadFromCluster();
-  if (!kc.getCurrentCluster()) throw new Error('it names no current cluster');
-  return kc;
 }
 
 /**
@@ -99,24 +63,11 @@ function namespaceScope(config: () => RuntimeConfig, namespaces: NamespaceCache)
 }
 
 /**
- * Connect to the cluster for namespace-label policies and the re-touch timer. Returns
- * null without cluster access (or with a kubeconfig that cannot be read, which is logged):
- * `serve` then runs admission only.
+ * Namespace-label policies and the re-touch timer on the given API client; `serve` runs
+ * admission only when it has no cluster credentials and so never calls this.
  */
-export async function startClusterIntegration(options: ClusterOptions): Promise<ClusterIntegration | null> {
-  const { logger, env } = options;
-  let api = options.api;
-  if (!api) {
-    const access = clusterAccess(options.kubeconfig, env);
-    if (!access) return null;
-    try {
-      api = kubeApiFromConfig(loadConfig(access));
-    } catch (err) {
-      const where = access.kind === 'kubeconfig' ? `kubeconfig ${access.path}` : 'in-cluster service account';
-      logger.error({ err: (err as Error).message }, `cannot use the ${where}: ${(err as Error).message}`);
-      return null;
-    }
-  }
+export async function startClusterIntegration(options: ClusterOptions): Promise<ClusterIntegration> {
+  const { logger, env, api } = options;
   const clock = options.clock ?? systemClock;
   const identity = leaseIdentity(env);
   const touch = options.config().touch;
@@ -145,7 +96,7 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
   });
   const elector = new LeaderElector({
     api,
-    namespace: leaseNamespace(env),
+    namespace: options.leaseNamespace,
     name: env.KEDA_CARBON_LEASE_NAME?.trim() || 'keda-carbon-retouch',
     identity,
     logger,

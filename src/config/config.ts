@@ -6,6 +6,7 @@ import { PolicyError, validatePolicy, type Policy } from '../core/policy.js';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
 import { parseLabelSelector } from './label-selector.js';
+import { isPlainObject } from '../util/object.js';
 
 export interface TouchConfig {
   intervalMs: number;
@@ -43,10 +44,6 @@ export const DEFAULT_TOUCH: TouchConfig = {
 const TOP_KEYS = new Set(['intensity', 'policies', 'defaultPolicy', 'touch', 'invalidPolicy']);
 const TOUCH_KEYS = new Set(['interval', 'followForecast', 'qps', 'burst', 'maxInFlight', 'namespaceSelector']);
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function positiveNumber(v: unknown, key: string, integer: boolean): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
     throw new ConfigError(key, `must be a ${integer ? 'whole ' : ''}number greater than 0, got ${JSON.stringify(v)}`);
@@ -57,7 +54,7 @@ function positiveNumber(v: unknown, key: string, integer: boolean): number {
 function parsePolicies(raw: unknown): Map<string, Policy> {
   const policies = new Map<string, Policy>();
   if (raw === undefined || raw === null) return policies;
-  if (!isRecord(raw)) throw new ConfigError('policies', 'must be a mapping of policy name to policy document');
+  if (!isPlainObject(raw)) throw new ConfigError('policies', 'must be a mapping of policy name to policy document');
   for (const [name, doc] of Object.entries(raw)) {
     if (name === DISABLED) throw new ConfigError(`policies.${name}`, `"${DISABLED}" is reserved: it opts an object out`);
     if (!/^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$/.test(name) || name.length > 63) {
@@ -76,7 +73,7 @@ function parsePolicies(raw: unknown): Map<string, Policy> {
 function parseTouch(raw: unknown): TouchConfig {
   const touch = { ...DEFAULT_TOUCH };
   if (raw === undefined || raw === null) return touch;
-  if (!isRecord(raw)) throw new ConfigError('touch', 'must be a mapping');
+  if (!isPlainObject(raw)) throw new ConfigError('touch', 'must be a mapping');
   for (const key of Object.keys(raw)) {
     if (!TOUCH_KEYS.has(key)) throw new ConfigError(`touch.${key}`, `unknown key (known: ${[...TOUCH_KEYS].join(', ')})`);
   }
@@ -104,7 +101,7 @@ function parseTouch(raw: unknown): TouchConfig {
 /** Validate a decoded config document; every error names the key. */
 export function parseConfig(raw: unknown): RuntimeConfig {
   if (raw === undefined || raw === null) raw = {};
-  if (!isRecord(raw)) throw new ConfigError('(top level)', 'the config file must be a YAML mapping');
+  if (!isPlainObject(raw)) throw new ConfigError('(top level)', 'the config file must be a YAML mapping');
   for (const key of Object.keys(raw)) {
     if (!TOP_KEYS.has(key)) throw new ConfigError(key, `unknown key (known: ${[...TOP_KEYS].join(', ')})`);
   }

@@ -1,5 +1,6 @@
 import { ConfigError } from './errors.js';
 import { parseDuration } from './duration.js';
+import { isPlainObject } from '../util/object.js';
 
 export const PROVIDERS = [
   'exporter-configmap',
@@ -57,11 +58,6 @@ const KNOWN_KEYS = new Set([
   'tokenEnv', 'tokenFile', 'usernameEnv', 'usernameFile', 'passwordEnv', 'passwordFile', 'query', 'path', 'configMap',
 ]);
 
-/** Providers with no public endpoint to default to: the user runs them. */
-const NEEDS_BASE_URL: readonly ProviderName[] = ['carbon-aware-sdk', 'prometheus'];
-/** Providers for which a location is meaningless or optional. */
-const LOCATION_OPTIONAL: readonly ProviderName[] = ['sample', 'file', 'prometheus', 'exporter-configmap'];
-
 /** `lat,lon` for Electricity Maps' coordinate lookup, e.g. `52.52,13.405`. */
 export function parseCoordinates(location: string): { lat: number; lon: number } | undefined {
   const m = /^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$/.exec(location);
@@ -76,11 +72,54 @@ function optionalString(raw: Record<string, unknown>, key: string, prefix: strin
   return v;
 }
 
-/** Validate the `intensity:` block; every error names the key. */
-export function parseIntensityConfig(raw: unknown, prefix = 'intensity'): IntensityConfig {
-  if (raw === undefined || raw === null) return { ...DEFAULT_INTENSITY };
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(prefix, 'must be a mapping');
-  const r = raw as Record<string, unknown>;
+type ProviderCheck = (cfg: IntensityConfig, prefix: string) => void;
+
+function required(key: 'location' | 'baseUrl' | 'path' | 'query', why = ''): ProviderCheck {
+  return (cfg, prefix) => {
+    if (cfg[key] === undefined || cfg[key] === '') throw new ConfigError(`${prefix}.${key}`, `is required for provider ${cfg.provider}${why}`);
+  };
+}
+
+/** The user runs these: there is no public endpoint to default to. */
+const requiredBaseUrl = required('baseUrl', ' (it has no public endpoint to default to)');
+
+function checkElectricityMaps(cfg: IntensityConfig, prefix: string): void {
+  required('location')(cfg, prefix);
+  const c = parseCoordinates(cfg.location);
+  if (c && (Math.abs(c.lat) > 90 || Math.abs(c.lon) > 180)) {
+    throw new ConfigError(`${prefix}.location`, `coordinates ${cfg.location} are out of range (latitude -90..90, longitude -180..180)`);
+  }
+  if (cfg.tokenEnv === undefined && cfg.tokenFile === undefined) cfg.tokenEnv = 'ELECTRICITYMAPS_TOKEN';
+}
+
+function checkWattTime(cfg: IntensityConfig, prefix: string): void {
+  required('location')(cfg, prefix);
+  if (cfg.usernameEnv === undefined && cfg.usernameFile === undefined) cfg.usernameEnv = 'WATTTIME_USERNAME';
+  if (cfg.passwordEnv === undefined && cfg.passwordFile === undefined) cfg.passwordEnv = 'WATTTIME_PASSWORD';
+}
+
+/**
+ * Each provider's own rules: what it requires and the defaults it fills in. A location is
+ * optional where it only filters (exporter-configmap, file) or means nothing (sample, prometheus).
+ */
+const PROVIDER_CHECKS: Record<ProviderName, ProviderCheck> = {
+  'exporter-configmap': () => undefined,
+  electricitymaps: checkElectricityMaps,
+  watttime: checkWattTime,
+  'uk-carbon-intensity': required('location'),
+  'carbon-aware-sdk': (cfg, prefix) => {
+    required('location')(cfg, prefix);
+    requiredBaseUrl(cfg, prefix);
+  },
+  prometheus: (cfg, prefix) => {
+    requiredBaseUrl(cfg, prefix);
+    required('query')(cfg, prefix);
+  },
+  file: required('path'),
+  sample: () => undefined,
+};
+
+function parseProvider(r: Record<string, unknown>, prefix: string): ProviderName {
   for (const k of Object.keys(r)) {
     if (!KNOWN_KEYS.has(k)) throw new ConfigError(`${prefix}.${k}`, `unknown key (known: ${[...KNOWN_KEYS].join(', ')})`);
   }
@@ -88,62 +127,60 @@ export function parseIntensityConfig(raw: unknown, prefix = 'intensity'): Intens
   if (typeof provider !== 'string' || !(PROVIDERS as readonly string[]).includes(provider)) {
     throw new ConfigError(`${prefix}.provider`, `must be one of ${PROVIDERS.join(', ')}, got ${JSON.stringify(provider)}`);
   }
-  const cfg: IntensityConfig = {
-    ...DEFAULT_INTENSITY,
-    provider: provider as ProviderName,
-    location: optionalString(r, 'location', prefix) ?? (provider === 'sample' ? 'sample' : ''),
-  };
+  return provider as ProviderName;
+}
+
+function parseTimings(r: Record<string, unknown>, prefix: string, cfg: IntensityConfig): void {
   if (r.refreshInterval !== undefined) cfg.refreshIntervalMs = parseDuration(r.refreshInterval, `${prefix}.refreshInterval`);
   if (r.maxDataAge !== undefined) cfg.maxDataAgeMs = parseDuration(r.maxDataAge, `${prefix}.maxDataAge`);
   if (r.timeout !== undefined) cfg.timeoutMs = parseDuration(r.timeout, `${prefix}.timeout`);
   if (cfg.refreshIntervalMs < 10_000) throw new ConfigError(`${prefix}.refreshInterval`, 'must be at least 10s');
   if (cfg.timeoutMs <= 0) throw new ConfigError(`${prefix}.timeout`, 'must be greater than 0');
-  for (const k of ['baseUrl', 'tokenEnv', 'tokenFile', 'usernameEnv', 'usernameFile', 'passwordEnv', 'passwordFile', 'query', 'path'] as const) {
-    const v = optionalString(r, k, prefix);
+}
+
+function parseConfigMapRef(cm: unknown, prefix: string): IntensityConfig['configMap'] {
+  if (!isPlainObject(cm)) throw new ConfigError(`${prefix}.configMap`, 'must be a mapping of namespace, name, key');
+  const d = DEFAULT_INTENSITY.configMap;
+  return {
+    namespace: optionalString(cm, 'namespace', `${prefix}.configMap`) ?? d.namespace,
+    name: optionalString(cm, 'name', `${prefix}.configMap`) ?? d.name,
+    key: optionalString(cm, 'key', `${prefix}.configMap`) ?? d.key,
+  };
+}
+
+function checkBaseUrl(baseUrl: string, prefix: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ConfigError(`${prefix}.baseUrl`, `must be an http or https URL, got ${JSON.stringify(baseUrl)}`);
+  }
+  if (url.username || url.password) {
+    throw new ConfigError(`${prefix}.baseUrl`, 'must not carry credentials; use tokenEnv/tokenFile or usernameEnv/passwordEnv');
+  }
+}
+
+const STRING_KEYS = ['baseUrl', 'tokenEnv', 'tokenFile', 'usernameEnv', 'usernameFile', 'passwordEnv', 'passwordFile', 'query', 'path'] as const;
+
+/**
+ * Validate the `intensity:` block; every error names the key. The keys every provider
+ * shares are read here; what one provider requires is its own entry in PROVIDER_CHECKS.
+ */
+export function parseIntensityConfig(raw: unknown, prefix = 'intensity'): IntensityConfig {
+  if (raw === undefined || raw === null) return { ...DEFAULT_INTENSITY };
+  if (!isPlainObject(raw)) throw new ConfigError(prefix, 'must be a mapping');
+  const provider = parseProvider(raw, prefix);
+  const cfg: IntensityConfig = { ...DEFAULT_INTENSITY, provider, location: optionalString(raw, 'location', prefix) ?? (provider === 'sample' ? 'sample' : '') };
+  parseTimings(raw, prefix, cfg);
+  for (const k of STRING_KEYS) {
+    const v = optionalString(raw, k, prefix);
     if (v !== undefined) cfg[k] = v;
   }
-  if (r.configMap !== undefined) {
-    const cm = r.configMap;
-    if (typeof cm !== 'object' || cm === null || Array.isArray(cm)) throw new ConfigError(`${prefix}.configMap`, 'must be a mapping of namespace, name, key');
-    const c = cm as Record<string, unknown>;
-    cfg.configMap = {
-      namespace: optionalString(c, 'namespace', `${prefix}.configMap`) ?? DEFAULT_INTENSITY.configMap.namespace,
-      name: optionalString(c, 'name', `${prefix}.configMap`) ?? DEFAULT_INTENSITY.configMap.name,
-      key: optionalString(c, 'key', `${prefix}.configMap`) ?? DEFAULT_INTENSITY.configMap.key,
-    };
-  }
-  if (!LOCATION_OPTIONAL.includes(cfg.provider) && cfg.location === '') {
-    throw new ConfigError(`${prefix}.location`, `is required for provider ${cfg.provider}`);
-  }
-  if (cfg.baseUrl !== undefined) {
-    let url: URL | undefined;
-    try {
-      url = new URL(cfg.baseUrl);
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new ConfigError(`${prefix}.baseUrl`, `must be an http or https URL, got ${JSON.stringify(cfg.baseUrl)}`);
-    }
-    if (url.username || url.password) {
-      throw new ConfigError(`${prefix}.baseUrl`, 'must not carry credentials; use tokenEnv/tokenFile or usernameEnv/passwordEnv');
-    }
-  }
-  if (NEEDS_BASE_URL.includes(cfg.provider) && cfg.baseUrl === undefined) {
-    throw new ConfigError(`${prefix}.baseUrl`, `is required for provider ${cfg.provider} (it has no public endpoint to default to)`);
-  }
-  if (cfg.provider === 'electricitymaps') {
-    const c = parseCoordinates(cfg.location);
-    if (c && (Math.abs(c.lat) > 90 || Math.abs(c.lon) > 180)) {
-      throw new ConfigError(`${prefix}.location`, `coordinates ${cfg.location} are out of range (latitude -90..90, longitude -180..180)`);
-    }
-    if (cfg.tokenEnv === undefined && cfg.tokenFile === undefined) cfg.tokenEnv = 'ELECTRICITYMAPS_TOKEN';
-  }
-  if (cfg.provider === 'watttime') {
-    if (cfg.usernameEnv === undefined && cfg.usernameFile === undefined) cfg.usernameEnv = 'WATTTIME_USERNAME';
-    if (cfg.passwordEnv === undefined && cfg.passwordFile === undefined) cfg.passwordEnv = 'WATTTIME_PASSWORD';
-  }
-  if (cfg.provider === 'file' && cfg.path === undefined) throw new ConfigError(`${prefix}.path`, 'is required for provider file');
-  if (cfg.provider === 'prometheus' && cfg.query === undefined) throw new ConfigError(`${prefix}.query`, 'is required for provider prometheus');
+  if (raw.configMap !== undefined) cfg.configMap = parseConfigMapRef(raw.configMap, prefix);
+  if (cfg.baseUrl !== undefined) checkBaseUrl(cfg.baseUrl, prefix);
+  PROVIDER_CHECKS[provider](cfg, prefix);
   return cfg;
 }

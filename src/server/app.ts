@@ -1,5 +1,5 @@
-import fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { handleAdmission, type AdmissionDeps } from '../admission/handler.js';
+import fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { handleAdmission, type AdmissionDeps, type AdmissionOutcome } from '../admission/handler.js';
 import { BadReviewError, statusBody } from '../admission/review.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
@@ -35,9 +35,8 @@ export interface AppOptions {
   https?: { cert: string; key: string } | undefined;
 }
 
-/** The webhook's HTTP app. It never listens: the entry point (`serve`) does that. */
-export function buildApp(options: AppOptions): FastifyInstance {
-  const serverOptions: FastifyServerOptions & { https?: unknown } = {
+function serverOptions(options: AppOptions): FastifyServerOptions {
+  const o: FastifyServerOptions & { https?: unknown } = {
     bodyLimit: ADMISSION_BODY_LIMIT,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     // Per-request access logs would cost more than the admission decision itself; we log
@@ -47,14 +46,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
     forceCloseConnections: 'idle',
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
   };
-  if (options.https) {
-    serverOptions.https = { cert: options.https.cert, key: options.https.key, minVersion: 'TLSv1.2' };
-  }
-  const app = fastify(serverOptions as FastifyServerOptions) as unknown as FastifyInstance;
-  const { metrics } = options;
+  if (options.https) o.https = { cert: options.https.cert, key: options.https.key, minVersion: 'TLSv1.2' };
+  return o as FastifyServerOptions;
+}
 
-  // Errors fastify raises before our handler (bad JSON, wrong content type, body too
-  // large) are answered with a Kubernetes Status, which the API server can decode.
+/**
+ * Errors fastify raises before our handler (bad JSON, wrong content type, body too large)
+ * and unknown routes are answered with a Kubernetes Status, which the API server can decode.
+ */
+function answerErrorsAsStatus(app: FastifyInstance): void {
   app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
     const code = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (code >= 500) request.log.error({ err: error }, 'request failed');
@@ -64,26 +64,35 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send(statusBody(404, `keda-carbon: no route ${request.method} ${request.url.split('?')[0]}; admission reviews go to POST /mutate`));
   });
+}
 
-  // The API server appends ?timeout=Ns; fastify routes on the path alone.
+function record(metrics: Metrics, outcome: AdmissionOutcome, started: bigint): void {
+  metrics.admissionRequests.inc({ operation: outcome.operation, kind: outcome.kind, result: outcome.result });
+  metrics.admissionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  if (outcome.capChange && outcome.result === 'patched') {
+    metrics.capChanges.inc({ kind: outcome.kind, direction: outcome.capChange.to < outcome.capChange.from ? 'down' : 'up' });
+  }
+}
+
+/** Only what matters is logged: cap changes, denials and failures. */
+function logOutcome(request: FastifyRequest, outcome: AdmissionOutcome): void {
+  if (outcome.result !== 'denied' && outcome.result !== 'error' && !outcome.capChange) return;
+  const req = (request.body as { request?: { namespace?: string; name?: string; dryRun?: boolean } }).request;
+  request.log[outcome.result === 'error' ? 'warn' : 'info'](
+    { kind: outcome.kind, namespace: req?.namespace, name: req?.name, operation: outcome.operation, dryRun: req?.dryRun === true, result: outcome.result, cap: outcome.capChange, reason: outcome.reason },
+    outcome.result === 'denied' ? 'denied invalid policy' : outcome.result === 'error' ? 'failed open' : 'cap set',
+  );
+}
+
+/** The API server appends ?timeout=Ns; fastify routes on the path alone. */
+function mutateRoute(app: FastifyInstance, options: AppOptions): void {
+  const { metrics } = options;
   app.post('/mutate', async (request, reply) => {
     const started = process.hrtime.bigint();
     try {
       const outcome = await handleAdmission(request.body, options.admission);
-      if (metrics) {
-        metrics.admissionRequests.inc({ operation: outcome.operation, kind: outcome.kind, result: outcome.result });
-        metrics.admissionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-        if (outcome.capChange && outcome.result === 'patched') {
-          metrics.capChanges.inc({ kind: outcome.kind, direction: outcome.capChange.to < outcome.capChange.from ? 'down' : 'up' });
-        }
-      }
-      if (outcome.result === 'denied' || outcome.result === 'error' || outcome.capChange) {
-        const req = (request.body as { request?: { namespace?: string; name?: string; dryRun?: boolean } }).request;
-        request.log[outcome.result === 'error' ? 'warn' : 'info'](
-          { kind: outcome.kind, namespace: req?.namespace, name: req?.name, operation: outcome.operation, dryRun: req?.dryRun === true, result: outcome.result, cap: outcome.capChange, reason: outcome.reason },
-          outcome.result === 'denied' ? 'denied invalid policy' : outcome.result === 'error' ? 'failed open' : 'cap set',
-        );
-      }
+      if (metrics) record(metrics, outcome, started);
+      logOutcome(request, outcome);
       return outcome.review;
     } catch (err) {
       if (err instanceof BadReviewError) {
@@ -94,7 +103,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
       throw err;
     }
   });
+}
 
+/** The webhook's HTTP app. It never listens: the entry point (`serve`) does that. */
+export function buildApp(options: AppOptions): FastifyInstance {
+  const app = fastify(serverOptions(options)) as unknown as FastifyInstance;
+  answerErrorsAsStatus(app);
+  mutateRoute(app, options);
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const state = options.readiness();

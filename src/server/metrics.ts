@@ -30,15 +30,8 @@ export class HotCounter<L extends string> {
   }
 }
 
-/**
- * Every metric keda-carbon exports, on one dedicated registry (never prom-client's global
- * one, so tests and several app instances in one process do not collide).
- */
-export function createMetrics() {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'keda_carbon_' });
+function admissionMetrics(registry: Registry) {
   return {
-    registry,
     admissionRequests: new HotCounter({
       name: 'keda_carbon_admission_requests_total',
       help: 'Admission reviews answered, by operation, kind and result (patched, allowed, denied, error, invalid).',
@@ -57,6 +50,11 @@ export function createMetrics() {
       labelNames: ['kind', 'direction'] as const,
       registers: [registry],
     }),
+  };
+}
+
+function carbonMetrics(registry: Registry) {
+  return {
     carbonIntensity: new Gauge({
       name: 'keda_carbon_carbon_intensity_gco2eq_per_kwh',
       help: 'Current grid carbon intensity as last fetched, by source and location.',
@@ -75,6 +73,11 @@ export function createMetrics() {
       labelNames: ['source', 'reason'] as const,
       registers: [registry],
     }),
+  };
+}
+
+function sweepMetrics(registry: Registry) {
+  return {
     sweeps: new Counter({
       name: 'keda_carbon_sweeps_total',
       help: 'Re-touch sweeps run, by result (ok, error).',
@@ -94,6 +97,16 @@ export function createMetrics() {
       registers: [registry],
     }),
   };
+}
+
+/**
+ * Every metric keda-carbon exports, on one dedicated registry (never prom-client's global
+ * one, so tests and several app instances in one process do not collide).
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'keda_carbon_' });
+  return { registry, ...admissionMetrics(registry), ...carbonMetrics(registry), ...sweepMetrics(registry) };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,10 +1,7 @@
 import t from 'tap';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { kubeApiFromUrl } from '../../src/cluster/api.js';
 import { FakeKube } from '../helpers/fake-kube.js';
-import { clusterAccess, leaseIdentity, leaseNamespace, startClusterIntegration } from '../../src/cluster/index.js';
+import { leaseIdentity, startClusterIntegration } from '../../src/cluster/index.js';
 import { parseConfigText } from '../../src/config/config.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { steady } from '../helpers/carbon.js';
@@ -18,33 +15,11 @@ async function until(cond: () => boolean, what: string, ms = 5000): Promise<void
   }
 }
 
-t.test('where cluster access comes from', async (t) => {
-  t.same(clusterAccess('/k', { KUBECONFIG: '/other' }), { kind: 'kubeconfig', path: '/k' });
-  t.same(clusterAccess(undefined, { KUBECONFIG: '/other' }), { kind: 'kubeconfig', path: '/other' });
-  t.same(clusterAccess(undefined, { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }), { kind: 'in-cluster' });
-  t.equal(clusterAccess(undefined, {}), null);
-  t.equal(leaseNamespace({ POD_NAMESPACE: ' ops ' }), 'ops');
-  t.equal(leaseNamespace({}, () => 'from-sa\n'), 'from-sa');
-  t.equal(leaseNamespace({}, () => {
-    throw new Error('ENOENT');
-  }), 'keda-carbon');
+t.test('the Lease identity', async (t) => {
   const a = leaseIdentity({ POD_NAME: 'keda-carbon-abc' });
   const b = leaseIdentity({ POD_NAME: 'keda-carbon-abc' });
   t.match(a, /^keda-carbon-abc_[0-9a-f]{8}$/);
   t.not(a, b, 'two processes on one host never share an identity');
-});
-
-t.test('an unreadable kubeconfig: a clear error, admission only', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'kc-'));
-  const bad = join(dir, 'kubeconfig');
-  await writeFile(bad, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n');
-  const { logger, lines } = captureLogger();
-  const config = parseConfigText('', 'test');
-  const common = { env: {}, config: () => config, carbon: { snapshot: () => steady(100, Date.now()) }, logger, metrics: createMetrics() };
-  t.equal(await startClusterIntegration({ ...common, kubeconfig: bad }), null);
-  t.ok(lines.some((l) => l.includes(`cannot use the kubeconfig ${bad}`)), 'names the file and says why');
-  t.equal(await startClusterIntegration({ ...common, kubeconfig: join(dir, 'missing') }), null);
-  t.equal(await startClusterIntegration({ ...common, kubeconfig: undefined }), null, 'no access at all: null, serve says so');
 });
 
 t.test('wired together: the Lease, the namespace cache, the sweep and a label change', async (t) => {
@@ -69,8 +44,8 @@ t.test('wired together: the Lease, the namespace cache, the sweep and a label ch
   const { logger, lines } = captureLogger();
   const metrics = createMetrics();
   const cluster = await startClusterIntegration({
-    kubeconfig: undefined,
-    env: { POD_NAMESPACE: 'keda-carbon', POD_NAME: 'replica-1' },
+    leaseNamespace: 'keda-carbon',
+    env: { POD_NAME: 'replica-1' },
     config: () => config,
     carbon: { snapshot: () => steady(400, Date.now()) },
     logger,

@@ -5,6 +5,8 @@ import type { IntensityPoint } from '../../core/carbon.js';
 import { asArray, asObject, parseNumber, parseTime } from '../validate.js';
 import type { SourceDeps } from './deps.js';
 import type { IntensitySource } from '../source.js';
+import { backoffDelay } from '../../util/backoff.js';
+import { sleep } from '../../util/sleep.js';
 
 /**
  * Parse Go's `time.Time.String()` output, which the exporter writes into the ConfigMap's
@@ -27,21 +29,6 @@ export interface ExporterOptions {
   notFoundAttempts?: number;
   /** Delay before re-opening a watch that ended (default 1 s, doubling to 60 s). */
   rewatchMs?: number;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**
@@ -153,20 +140,19 @@ function watchConfigMap(kube: KubeClient, namespace: string, name: string, onCha
   let stopped = false;
   let close: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
-  let delay = rewatchMs;
+  let failures = 0;
   const open = () => {
     if (stopped) return;
     close = kube.watch(
       path,
       (type) => {
-        delay = rewatchMs;
+        failures = 0;
         if (type === 'ADDED' || type === 'MODIFIED') onChange();
       },
       (err) => {
         if (stopped) return;
         if (err) deps.logger?.debug({ err: err.message }, 'exporter-configmap: watch ended; re-opening');
-        timer = setTimeout(open, delay);
-        delay = Math.min(delay * 2, 60_000);
+        timer = setTimeout(open, backoffDelay(++failures, { initialMs: rewatchMs, maxMs: 60_000 }));
       },
     );
   };

@@ -1,12 +1,15 @@
-import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { basename } from 'node:path';
 import type { IntensityConfig } from '../../config/intensity.js';
 import { SourceError, invalid } from '../errors.js';
 import type { IntensityPoint } from '../../core/carbon.js';
 import { asArray, asObject, parseNumber, parseTime } from '../validate.js';
 import type { SourceDeps } from './deps.js';
 import type { IntensitySource } from '../source.js';
+import { watchFile } from '../../util/watch-file.js';
+
+/** A stat every few seconds catches what fs.watch misses; the refresh interval is the backstop. */
+const POLL_MS = 5_000;
 
 /**
  * Parse a forecast file: a JSON array of `{timestamp, duration, value, location?}` (the
@@ -88,23 +91,12 @@ export function createFileSource(cfg: IntensityConfig, deps: SourceDeps): Intens
       }
     },
     watch(onChange) {
-      // Watch the directory: editors and ConfigMap volumes replace the file (rename or a
-      // swapped ..data symlink) rather than write it in place.
-      let watcher: FSWatcher | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        watcher = fsWatch(dirname(path), () => {
-          clearTimeout(timer);
-          timer = setTimeout(onChange, 100);
-        });
-        watcher.on('error', (err) => deps.logger?.warn({ err: err.message, path }, 'file: watching the forecast file failed; relying on the refresh interval'));
-      } catch (err) {
-        deps.logger?.warn({ err: (err as Error).message, path }, 'file: cannot watch the forecast file; relying on the refresh interval');
-      }
-      return () => {
-        clearTimeout(timer);
-        watcher?.close();
-      };
+      // Editors and ConfigMap volumes replace the file (a rename, a swapped ..data symlink)
+      // rather than write it in place; watchFile sees both, and nothing else in the directory.
+      return watchFile(path, onChange, {
+        intervalMs: POLL_MS,
+        onWatchError: (err) => deps.logger?.warn({ err: err.message, path }, 'file: cannot watch the forecast file; polling it'),
+      });
     },
   };
 }

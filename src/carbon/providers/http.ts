@@ -1,3 +1,4 @@
+import { parseRetryAfter } from '../../util/retry-after.js';
 import { SourceError, invalid, redact } from '../errors.js';
 
 export type FetchFn = typeof globalThis.fetch;
@@ -16,19 +17,6 @@ export interface RequestOptions {
   now?: () => number;
   /** Added to 401/403 messages: where the credentials come from. */
   authHint?: string;
-}
-
-/**
- * `Retry-After` as milliseconds: delta-seconds or an HTTP date (RFC 9110 section 10.2.3).
- * Anything else is ignored rather than trusted.
- */
-export function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (value === null) return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  if (Number.isFinite(t)) return Math.max(0, t - now);
-  return undefined;
 }
 
 /** The human part of a provider's error body, whatever its shape. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -70,6 +70,27 @@ t.test('watch reports a replaced file', async (t) => {
   const end = Date.now() + 3000;
   while (changes === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
   t.ok(changes >= 1, 'onChange called');
+});
+
+t.test('watch ignores other files in the directory', async (t) => {
+  const sub = join(dir, 'siblings');
+  mkdirSync(sub);
+  const path = join(sub, 'forecast.json');
+  writeFileSync(path, '[]');
+  const src = createFileSource(parseIntensityConfig({ provider: 'file', path }), { env: {} });
+  let changes = 0;
+  const stop = src.watch!(() => changes++);
+  t.teardown(stop);
+  writeFileSync(join(sub, 'other.json'), '[1]');
+  writeFileSync(join(sub, 'forecast.json.tmp'), '[2]');
+  renameSync(join(sub, 'forecast.json.tmp'), join(sub, 'renamed.json'));
+  // several debounce windows: a directory watcher would have fired by now
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(changes, 0, 'a sibling file never triggers a refresh');
+  writeFileSync(path, '[{"timestamp":"2026-06-01T13:00:00Z","duration":60,"value":1}]');
+  const end = Date.now() + 3000;
+  while (changes === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  t.ok(changes >= 1, 'the forecast file itself does');
 });
 
 t.test('a missing file is unavailable, naming the path', async (t) => {

@@ -1,0 +1,223 @@
+import type { AddressInfo } from 'node:net';
+import type { Server as HttpsServer } from 'node:https';
+import { isDeepStrictEqual } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import { kubeClientFromApi } from '../carbon/kube.js';
+import { CarbonPipeline } from '../carbon/pipeline.js';
+import { startClusterIntegration, type ClusterIntegration } from '../cluster/index.js';
+import { connectCluster, describeAccess, KubeconfigError, leaseNamespace, type ClusterConnection } from '../cluster/kubeconfig.js';
+import { loadConfigFile, readConfigFile, type RuntimeConfig } from '../config/config.js';
+import { watchConfig } from '../config/reload.js';
+import { currentIntensity } from '../core/view.js';
+import type { Logger } from '../log.js';
+import { ensureLocalCertificates, readCertificatePair } from '../tls/certs.js';
+import { watchCertificates } from '../tls/reloader.js';
+import { buildApp, buildMetricsApp } from './app.js';
+import { createMetrics, type Metrics } from './metrics.js';
+
+type Env = Record<string, string | undefined>;
+
+export interface RuntimeOptions {
+  /** Without it the embedded defaults run and nothing is hot-reloaded. */
+  configPath: string | undefined;
+  certDir: string;
+  /** `--kubeconfig`; else `KUBECONFIG`, else the in-cluster service account, else admission only. */
+  kubeconfig: string | undefined;
+  host: string;
+  port: number;
+  metricsPort: number;
+  /** Also read: POD_NAMESPACE, POD_NAME, HOSTNAME, KEDA_CARBON_LEASE_NAME and the provider credentials. */
+  env: Env;
+  logger: Logger;
+}
+
+/** A reason `serve` cannot start; the message is for the person who started it. */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+export interface Runtime {
+  /** The bound ports (the options may ask for 0). */
+  readonly port: number;
+  readonly metricsPort: number;
+  /** Readiness fails from now on, so the pod leaves the Service before the listener closes. */
+  stopServing(): void;
+  /**
+   * Stops in order: file watchers, the carbon refresher, the cluster side (timer, Lease
+   * released, caches), then the admission listener (in-flight reviews finish) and metrics.
+   */
+  close(): Promise<void>;
+}
+
+/** What is running; close() stops what is there, so a start that fails halfway cleans up too. */
+interface Parts {
+  stopWatches: Array<() => void>;
+  carbon?: CarbonPipeline;
+  cluster?: ClusterIntegration;
+  app?: FastifyInstance;
+  metricsApp?: FastifyInstance;
+}
+
+async function closeParts(parts: Parts): Promise<void> {
+  for (const stop of parts.stopWatches.splice(0)) stop();
+  await parts.carbon?.stop();
+  await parts.cluster?.stop();
+  await parts.app?.close(); // waits for in-flight requests, closes idle keep-alive connections
+  await parts.metricsApp?.close();
+}
+
+async function loadConfig(path: string | undefined): Promise<{ config: RuntimeConfig; text: string }> {
+  try {
+    if (path) return await readConfigFile(path);
+    return { config: await loadConfigFile(undefined), text: '' };
+  } catch (err) {
+    throw new StartupError(`invalid configuration: ${(err as Error).message}`);
+  }
+}
+
+/** The one API client of the process, or null (admission only); the Lease namespace is logged with its origin. */
+function connect(o: RuntimeOptions): { connection: ClusterConnection; leaseNamespace: string } | null {
+  let connection: ClusterConnection | null;
+  try {
+    connection = connectCluster(o.kubeconfig, o.env);
+  } catch (err) {
+    if (err instanceof KubeconfigError) throw new StartupError(err.message);
+    throw err;
+  }
+  if (!connection) {
+    o.logger.info('no cluster access (no --kubeconfig, KUBECONFIG or in-cluster service account): admission only; the re-touch timer and namespace-label policies are off');
+    return null;
+  }
+  const lease = leaseNamespace(o.env, connection.contextNamespace);
+  o.logger.info({ cluster: describeAccess(connection.access), leaseNamespace: lease.namespace, leaseNamespaceFrom: lease.from }, 'cluster access: namespace policies and the re-touch timer (under a Lease) are on');
+  return { connection, leaseNamespace: lease.namespace };
+}
+
+/**
+ * A Lease in a namespace that does not exist can never be taken, and the timer would
+ * never run: say so at start rather than warn forever. Other failures (the API server
+ * not reachable yet) are left to the elector's retries.
+ */
+async function checkLeaseNamespace(c: ClusterConnection, namespace: string, logger: Logger): Promise<void> {
+  let status: number;
+  try {
+    ({ status } = await c.api.request('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}`, { timeoutMs: 10_000 }));
+  } catch (err) {
+    logger.warn({ namespace, err: (err as Error).message }, 'could not check the Lease namespace; leader election will keep trying');
+    return;
+  }
+  if (status === 404) {
+    throw new StartupError(`the Lease namespace ${namespace} does not exist; create it or set POD_NAMESPACE (or the kubeconfig context's namespace) to one that does`);
+  }
+}
+
+async function startCarbon(config: RuntimeConfig, o: RuntimeOptions, metrics: Metrics, cluster: ClusterConnection | undefined): Promise<CarbonPipeline> {
+  try {
+    // The exporter-configmap source and `location: auto` read the cluster through the same client.
+    return await CarbonPipeline.start(config.intensity, { env: o.env, logger: o.logger, metrics, ...(cluster ? { kube: kubeClientFromApi(cluster.api) } : {}) });
+  } catch (err) {
+    throw new StartupError(`cannot open the carbon source: ${(err as Error).message}`);
+  }
+}
+
+async function certificates(certDir: string, logger: Logger): Promise<{ pair: { cert: string; key: string }; caFile: string | null }> {
+  const certs = await ensureLocalCertificates(certDir);
+  const pair = await readCertificatePair(certs.certFile, certs.keyFile);
+  if (certs.created) logger.info({ caFile: certs.caFile, certDir }, 'made a local CA and serving certificate; trust the CA file to call the webhook');
+  else logger.info({ certDir, caFile: certs.caFile }, 'using the certificate in the certificate directory');
+  return { pair, caFile: certs.caFile };
+}
+
+/** Say once, when data first arrives, what intensity the webhook is applying. */
+function logIntensityOnce(carbon: CarbonPipeline, logger: Logger): () => void {
+  const check = setInterval(() => {
+    const s = carbon.store.snapshot();
+    if (s.fetchedAt === null) return;
+    clearInterval(check);
+    const now = currentIntensity(s, Date.now());
+    const point = now.state === 'ok' ? now.point : null;
+    logger.info({ source: s.source, intensity: point?.gCO2eqPerKWh ?? null, dataTime: point ? new Date(point.timestamp).toISOString() : null, points: s.points.length }, 'carbon intensity now applied');
+  }, 200);
+  check.unref();
+  return () => clearInterval(check);
+}
+
+/** A reloaded config: new intensity settings re-open the source; the cluster side re-reads its limits. */
+function onConfigReload(state: { config: RuntimeConfig }, parts: Parts, logger: Logger): (next: RuntimeConfig) => void {
+  return (next) => {
+    const intensityChanged = !isDeepStrictEqual(next.intensity, state.config.intensity);
+    state.config = next;
+    const carbon = parts.carbon!;
+    if (intensityChanged) {
+      carbon.reconfigure(next.intensity).then(
+        () => logger.info({ source: carbon.store.snapshot().source }, 'carbon source reconfigured'),
+        (err: Error) => logger.error({ err: err.message }, 'new intensity settings cannot be opened; keeping the previous source'),
+      );
+    }
+    parts.cluster?.reconfigure();
+  };
+}
+
+/** The admission app on HTTPS and the metrics app on plain HTTP, listening; returns the bound ports. */
+async function listen(o: RuntimeOptions, parts: Parts, state: { config: RuntimeConfig; serving: boolean }, pair: { cert: string; key: string }, metrics: Metrics) {
+  const carbon = parts.carbon!;
+  parts.app = buildApp({
+    admission: { config: () => state.config, carbon: carbon.store, namespaces: parts.cluster?.namespaces, now: Date.now },
+    readiness: () => {
+      const s = carbon.store.snapshot();
+      return { serving: state.serving, carbon: { fresh: carbon.hasFreshData(Date.now()), source: s.source, fetchedAt: s.fetchedAt === null ? null : new Date(s.fetchedAt).toISOString() } };
+    },
+    metrics,
+    logger: o.logger,
+    https: pair,
+  });
+  await parts.app.listen({ host: o.host, port: o.port });
+  parts.metricsApp = buildMetricsApp(metrics, () => carbon.recordMetrics());
+  await parts.metricsApp.listen({ host: o.host, port: o.metricsPort });
+  return { port: (parts.app.server.address() as AddressInfo).port, metricsPort: (parts.metricsApp.server.address() as AddressInfo).port };
+}
+
+function watchFiles(o: RuntimeOptions, parts: Parts, state: { config: RuntimeConfig }, loadedText: string): void {
+  const app = parts.app!;
+  parts.stopWatches.push(
+    watchCertificates(o.certDir, (next) => (app.server as HttpsServer).setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' }), { logger: o.logger }),
+  );
+  if (o.configPath) parts.stopWatches.push(watchConfig(o.configPath, loadedText, o.logger, onConfigReload(state, parts, o.logger)));
+}
+
+/**
+ * Everything `serve` runs, wired and started: the configuration (hot-reloaded), the carbon
+ * source, store and refresher, the process's one API client with the cluster side (namespace
+ * policies, the re-touch timer under a Lease), the admission and metrics apps, and the TLS
+ * certificate with its reloader. Throws StartupError, after stopping what had started.
+ */
+export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
+  const { config, text } = await loadConfig(o.configPath);
+  const cluster = connect(o);
+  if (cluster) await checkLeaseNamespace(cluster.connection, cluster.leaseNamespace, o.logger);
+  const { pair, caFile } = await certificates(o.certDir, o.logger);
+  const metrics = createMetrics();
+  const state = { config, serving: true };
+  const parts: Parts = { stopWatches: [] };
+  try {
+    parts.carbon = await startCarbon(config, o, metrics, cluster?.connection);
+    if (cluster) {
+      const { connection, leaseNamespace } = cluster;
+      parts.cluster = await startClusterIntegration({ api: connection.api, leaseNamespace, env: o.env, config: () => state.config, carbon: parts.carbon.store, logger: o.logger, metrics });
+    }
+    const ports = await listen(o, parts, state, pair, metrics);
+    o.logger.info(
+      { url: `https://${o.host}:${ports.port}/mutate`, ...ports, caFile, config: o.configPath ?? '(embedded defaults)', source: parts.carbon.store.snapshot().source },
+      'keda-carbon webhook listening',
+    );
+    watchFiles(o, parts, state, text);
+    parts.stopWatches.push(logIntensityOnce(parts.carbon, o.logger));
+    return { ...ports, stopServing: () => void (state.serving = false), close: () => closeParts(parts) };
+  } catch (err) {
+    await closeParts(parts);
+    throw err;
+  }
+}

@@ -1,0 +1,123 @@
+import t, { type Test } from 'tap';
+import { mkdir, mkdtemp, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { watchFile } from '../../src/util/watch-file.js';
+
+const FAST = { intervalMs: 20, debounceMs: 10 };
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await pause(10);
+  }
+}
+
+async function tempDir(t: Test): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-watch-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+t.test('a file replaced by rename is reported; the version present at start is not', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'config.yaml');
+  await writeFile(file, 'a: 1\n');
+  let calls = 0;
+  const stop = watchFile(file, () => calls++, FAST);
+  t.teardown(stop);
+  await pause(100);
+  t.equal(calls, 0, 'the starting version is the baseline');
+  await writeFile(`${file}.tmp`, 'a: 2\n');
+  await rename(`${file}.tmp`, file);
+  await until(() => calls > 0, 'the change to be reported');
+  t.equal(calls, 1, 'one change, one call');
+});
+
+t.test('other files in the directory never fire, whatever happens to them', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'forecast.json');
+  await writeFile(file, '[]');
+  let calls = 0;
+  const stop = watchFile(file, () => calls++, FAST);
+  t.teardown(stop);
+  const sibling = join(dir, 'other.json');
+  await writeFile(sibling, '1');
+  await writeFile(sibling, '22');
+  await rename(sibling, join(dir, 'moved.json'));
+  await writeFile(join(dir, 'forecast.json.swp'), 'editor swap file');
+  await unlink(join(dir, 'moved.json'));
+  // Many poll intervals and debounce windows pass: a watcher of the directory would have fired by now.
+  await pause(400);
+  t.equal(calls, 0, 'touching sibling files fires nothing');
+  await writeFile(file, '[1]');
+  await until(() => calls > 0, 'the watched file to be reported');
+  t.equal(calls, 1, 'only the watched file fires');
+});
+
+/** The kubelet's layout for a ConfigMap or Secret volume: visible names link through `..data`. */
+async function publish(dir: string, files: Record<string, string>, generation: number): Promise<void> {
+  const versioned = `..gen_${generation}`;
+  await mkdir(join(dir, versioned));
+  for (const [name, body] of Object.entries(files)) await writeFile(join(dir, versioned, name), body);
+  await symlink(versioned, join(dir, '..data_tmp'));
+  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+  for (const name of Object.keys(files)) {
+    await symlink(join('..data', name), join(dir, name)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+}
+
+t.test('a mounted volume update (a swapped ..data symlink) is reported', async (t) => {
+  const dir = await tempDir(t);
+  await publish(dir, { 'tls.crt': 'cert 1', 'tls.key': 'key 1', 'ca.crt': 'ca 1' }, 1);
+  let calls = 0;
+  const stop = watchFile([join(dir, 'tls.crt'), join(dir, 'tls.key')], () => calls++, FAST);
+  t.teardown(stop);
+  await publish(dir, { 'tls.crt': 'cert 2', 'tls.key': 'key 2', 'ca.crt': 'ca 2' }, 2);
+  await until(() => calls > 0, 'the swap to be reported');
+  t.pass('the swap is reported');
+});
+
+t.test('a file that appears, and one that goes away, are changes', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'late.yaml');
+  let calls = 0;
+  const stop = watchFile(file, () => calls++, FAST);
+  t.teardown(stop);
+  await writeFile(file, 'x');
+  await until(() => calls > 0, 'the new file to be reported');
+  const seen = calls;
+  await unlink(file);
+  await until(() => calls > seen, 'the removal to be reported');
+  t.pass('both reported');
+});
+
+t.test('polling alone finds a change when the directory cannot be watched', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'missing-dir', 'f');
+  const errors: Error[] = [];
+  let calls = 0;
+  const stop = watchFile(file, () => calls++, { ...FAST, onWatchError: (e) => errors.push(e) });
+  t.teardown(stop);
+  t.equal(errors.length, 1, 'the watch error is reported');
+  await mkdir(join(dir, 'missing-dir'));
+  await writeFile(file, 'now here');
+  await until(() => calls > 0, 'the poll to see the file');
+  t.pass('polled');
+});
+
+t.test('stop ends watching', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'f');
+  await writeFile(file, '1');
+  let calls = 0;
+  const stop = watchFile(file, () => calls++, FAST);
+  stop();
+  await writeFile(file, '22');
+  await pause(200);
+  t.equal(calls, 0, 'no call after stop');
+});
