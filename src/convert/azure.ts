@@ -1,6 +1,7 @@
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { ANNOTATION } from '../core/names.js';
 import { PolicyError, validatePolicy } from '../core/policy.js';
+import { readYamlItems, type YamlItem } from '../util/yaml-docs.js';
 
 export const AZURE_API_VERSION = 'carbonaware.kubernetes.azure.com/v1alpha1';
 export const AZURE_KIND = 'CarbonAwareKedaScaler';
@@ -52,20 +53,13 @@ const TARGETS: Record<string, 'ScaledObject' | 'ScaledJob'> = {
  * for messages: its `namespace/name` when it has one, else its document (and item) index.
  */
 export function readObjects(text: string, file: string): { label: string; value: unknown }[] {
-  const out: { label: string; value: unknown }[] = [];
-  let index = 0;
-  for (const doc of parseAllDocuments(text)) {
-    index++;
-    if (doc.errors.length > 0) throw new ConvertError(`${file}: document ${index}`, '', `not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
-    const value: unknown = doc.toJS();
-    if (value === null || value === undefined) continue;
-    if (isObj(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items)) {
-      value.items.forEach((item, i) => out.push({ label: labelOf(item, `${file}: document ${index} item ${i + 1}`), value: item }));
-    } else {
-      out.push({ label: labelOf(value, `${file}: document ${index}`), value });
-    }
+  let items: YamlItem[];
+  try {
+    items = readYamlItems(text, file);
+  } catch (err) {
+    throw new ConvertError(file, '', (err as Error).message.slice(file.length + 2));
   }
-  return out;
+  return items.map(({ value, place }) => ({ label: labelOf(value, `${file}: ${place}`), value }));
 }
 
 function labelOf(v: unknown, fallback: string): string {

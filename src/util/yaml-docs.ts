@@ -1,25 +1,43 @@
 import { parseAllDocuments } from 'yaml';
 import { isPlainObject } from './object.js';
 
+/** One object of a YAML stream and where it stood: `document 2` or `document 1 item 3`. */
+export interface YamlItem {
+  value: unknown;
+  place: string;
+}
+
+function syntaxError(origin: string, error: { message: string; linePos?: readonly { line: number }[] | undefined }): Error {
+  const line = error.linePos?.[0]?.line;
+  const reason = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+  return new Error(`${origin}${line === undefined ? '' : `: line ${line}`}: not valid YAML: ${reason}`);
+}
+
 /**
  * Every document of a YAML (or JSON) stream, with lists unrolled: `kubectl get -o yaml`
  * writes a `kind: List` (the API's own lists are `ScaledObjectList` and the like), and a
  * user may paste either. Empty documents (a trailing `---`) are skipped. A syntax error
  * throws, naming the origin and the line.
  */
-export function readYamlDocuments(text: string, origin: string): unknown[] {
-  const out: unknown[] = [];
+export function readYamlItems(text: string, origin: string): YamlItem[] {
+  const out: YamlItem[] = [];
+  let index = 0;
   for (const doc of parseAllDocuments(text)) {
+    index++;
     const error = doc.errors[0];
-    if (error) {
-      const line = error.linePos?.[0]?.line;
-      const reason = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
-      throw new Error(`${origin}${line === undefined ? '' : `: line ${line}`}: not valid YAML: ${reason}`);
-    }
+    if (error) throw syntaxError(origin, error);
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
-    if (isPlainObject(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items)) out.push(...value.items);
-    else out.push(value);
+    if (isPlainObject(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items)) {
+      value.items.forEach((item: unknown, i: number) => out.push({ value: item, place: `document ${index} item ${i + 1}` }));
+    } else {
+      out.push({ value, place: `document ${index}` });
+    }
   }
   return out;
+}
+
+/** The values of readYamlItems, for callers that do not name places. */
+export function readYamlDocuments(text: string, origin: string): unknown[] {
+  return readYamlItems(text, origin).map((item) => item.value);
 }
