@@ -10,7 +10,9 @@ import { Refresher } from '../carbon/refresher.js';
 import { CarbonStore } from '../carbon/store.js';
 import { currentIntensity } from '../core/view.js';
 import { loadConfigFile, parseConfigText, readConfigFile, type RuntimeConfig } from '../config/config.js';
-import { clusterAccess, startClusterIntegration } from '../cluster/index.js';
+import { kubeApiFromConfig } from '../cluster/api.js';
+import { clusterAccess, leaseNamespace, startClusterIntegration } from '../cluster/index.js';
+import type { KubeApi } from '../ports.js';
 import { createLogger, type Logger } from '../log.js';
 import { buildApp, buildMetricsApp } from '../server/app.js';
 import { createMetrics, type Metrics } from '../server/metrics.js';
@@ -178,14 +180,22 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
   let serving = true;
   let currentConfig = config;
 
-  const cluster = await startClusterIntegration({
-    kubeconfig,
-    env: io.env,
-    config: () => currentConfig,
-    carbon: carbon.store,
-    logger,
-    metrics,
-  });
+  let cluster: Awaited<ReturnType<typeof startClusterIntegration>> | undefined;
+  let api: KubeApi | undefined;
+  try {
+    if (access) api = kubeApiFromConfig(loadKubeConfig(access.kind === 'kubeconfig' ? access.path : undefined));
+  } catch (err) {
+    logger.error({ err: (err as Error).message }, `cannot use the cluster credentials: ${(err as Error).message}`);
+  }
+  if (api) {
+    try {
+      cluster = await startClusterIntegration({ api, leaseNamespace: leaseNamespace(io.env), env: io.env, config: () => currentConfig, carbon: carbon.store, logger, metrics });
+    } catch (err) {
+      io.stderr.write(`keda-carbon serve: ${(err as Error).message}\n`);
+      await carbon.stop();
+      return 2;
+    }
+  }
   if (!cluster && !access) logger.info('no cluster access (no --kubeconfig, KUBECONFIG or in-cluster service account): admission only; the re-touch timer and namespace-label policies are off');
   else if (!cluster) logger.warn('cluster access could not be used (see the error above): admission only; the re-touch timer and namespace-label policies are off');
 
