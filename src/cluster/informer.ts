@@ -132,7 +132,7 @@ export class Informer<T> {
     let cont = '';
     let rv = '';
     this.counts.lists++;
-    do {
+    for (;;) {
       const path = `${this.o.path}?limit=${limit}${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`;
       this.counts.requests++;
       const res = await this.o.api.request('GET', path, { timeoutMs: 60_000 });
@@ -148,8 +148,8 @@ export class Informer<T> {
       for (const raw of body.items ?? []) this.put(items, raw);
       cont = body.metadata?.continue ?? '';
       rv = body.metadata?.resourceVersion ?? rv;
-    } while (cont);
-    return { items, rv };
+      if (!cont) return { items, rv };
+    }
   }
 
   private put(into: Map<string, T>, raw: unknown): void {
