@@ -81,6 +81,8 @@ export class Controller {
   private readonly targets = new Map<string, number>();
   private readonly written = new Map<string, Written>();
   private readonly dirty = new Set<string>();
+  /** Namespaces whose labels changed since the last pass, for its log line. */
+  private readonly changedNamespaces = new Set<string>();
   private fullReason: string | undefined;
   private relisted = false;
   private running = false;
@@ -135,6 +137,7 @@ export class Controller {
     this.abort?.abort();
     this.opts.objects.stop();
     this.dirty.clear();
+    this.changedNamespaces.clear();
     this.listing.clear();
     this.fullReason = undefined;
     this.relisted = false;
@@ -163,6 +166,7 @@ export class Controller {
   /** A namespace's labels changed: its objects may have another policy, or fall in or out of scope. */
   namespaceChanged(namespace: string): void {
     if (!this.running) return;
+    this.changedNamespaces.add(namespace);
     for (const [key, entry] of this.opts.objects.entries()) if (entry.namespace === namespace) this.dirty.add(key);
     this.soon();
   }
@@ -263,6 +267,7 @@ export class Controller {
     this.fullReason = undefined;
     this.relisted = false;
     this.dirty.clear();
+    this.changedNamespaces.clear();
     this.lastFullAt = now;
     // A list is the safety net: an object whose touch did not apply gets one more.
     if (relisted) this.written.clear();
@@ -281,15 +286,21 @@ export class Controller {
   private evaluateDirty(now: number, config: RuntimeConfig): void {
     const ctx = this.context(now, config);
     const keys = [...this.dirty];
+    const namespaces = [...this.changedNamespaces];
     this.dirty.clear();
+    this.changedNamespaces.clear();
     this.counts.incrementalPasses++;
+    const before = { queued: this.counts.queued, invalid: this.counts.invalid };
     for (const key of keys) {
       const entry = this.opts.objects.get(key);
       if (entry) this.evaluateOne(key, entry, ctx, undefined);
       else this.forget(key);
     }
     this.opts.metrics?.evaluations?.inc({ trigger: 'change' });
-    this.opts.logger.debug({ objects: keys.length, queued: this.queue.length }, 'changed objects evaluated');
+    const fields = { objects: keys.length, queued: this.counts.queued - before.queued, invalid: this.counts.invalid - before.invalid };
+    // Object edits are routine (debug); a namespace relabel is an operator's act worth a line.
+    if (namespaces.length > 0) this.opts.logger.info({ ...fields, namespaces }, 'objects of a relabelled namespace evaluated');
+    else this.opts.logger.debug(fields, 'changed objects evaluated');
   }
 
   private forget(key: string): void {
@@ -345,24 +356,26 @@ export class Controller {
     return false;
   }
 
+  /**
+   * Log a pass over every object once its touches are done, with what they did. A pass
+   * after a list is a "sweep" (log, `sweeps` metrics); one over the cache alone is not.
+   */
   private reportPass(reason: string, relisted: boolean, seen: number, before: ControllerCounts, ms: number): void {
     const m = this.opts.metrics;
     m?.evaluations?.inc({ trigger: relisted ? 'list' : 'all' });
-    if (!relisted) {
-      this.opts.logger.info({ reason, seen, queued: this.counts.queued - before.queued, invalid: this.counts.invalid - before.invalid, cpuMs: Math.round(ms) }, 'every cached object evaluated');
-      return;
+    if (relisted) {
+      m?.sweepObjects.inc({ outcome: 'seen' }, seen);
+      m?.sweepDuration.observe(ms / 1000);
     }
-    m?.sweepObjects.inc({ outcome: 'seen' }, seen);
-    m?.sweepDuration.observe(ms / 1000);
     const queued = this.counts.queued - before.queued;
-    // The pass is logged once its touches are done, with what they did.
     void this.queue.idle().then(() => {
       const c = this.counts;
       const failed = c.failed - before.failed;
-      m?.sweeps.inc({ result: failed === 0 ? 'ok' : 'error' });
+      if (relisted) m?.sweeps.inc({ result: failed === 0 ? 'ok' : 'error' });
       const fields = { reason, seen, queued, touched: c.touched - before.touched, changed: c.changed - before.changed, unapplied: c.unapplied - before.unapplied, failed, invalid: c.invalid - before.invalid, cpuMs: Math.round(ms) };
-      if (failed === 0) this.opts.logger.info(fields, 'sweep finished');
-      else this.opts.logger.warn(fields, 'sweep finished');
+      const msg = relisted ? 'sweep finished' : 'cache pass finished';
+      if (failed === 0) this.opts.logger.info(fields, msg);
+      else this.opts.logger.warn(fields, msg);
     });
   }
 

@@ -1,7 +1,4 @@
 import t from 'tap';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { kubeApiFromUrl } from '../../src/cluster/api.js';
 import { FakeKube } from '../helpers/fake-kube.js';
 import { clusterAccess, leaseIdentity, leaseNamespace, startClusterIntegration } from '../../src/cluster/index.js';
@@ -34,17 +31,18 @@ t.test('where cluster access comes from', async (t) => {
   t.not(a, b, 'two processes on one host never share an identity');
 });
 
-t.test('an unreadable kubeconfig: a clear error, admission only', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'kc-'));
-  const bad = join(dir, 'kubeconfig');
-  await writeFile(bad, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n');
-  const { logger, lines } = captureLogger();
+t.test('a Lease namespace that does not exist: start fails and names it', async (t) => {
+  const fake = new FakeKube();
+  await fake.start();
+  t.teardown(() => fake.close());
+  const { logger } = captureLogger();
   const config = parseConfigText('', 'test');
-  const common = { env: {}, config: () => config, carbon: { snapshot: () => steady(100, Date.now()) }, logger, metrics: createMetrics() };
-  t.equal(await startClusterIntegration({ ...common, kubeconfig: bad }), null);
-  t.ok(lines.some((l) => l.includes(`cannot use the kubeconfig ${bad}`)), 'names the file and says why');
-  t.equal(await startClusterIntegration({ ...common, kubeconfig: join(dir, 'missing') }), null);
-  t.equal(await startClusterIntegration({ ...common, kubeconfig: undefined }), null, 'no access at all: null, serve says so');
+  await t.rejects(
+    startClusterIntegration({ api: kubeApiFromUrl(fake.url), leaseNamespace: 'nowhere', config: () => config, carbon: { snapshot: () => steady(100, Date.now()) }, logger, metrics: createMetrics() }),
+    /the Lease namespace "nowhere" does not exist/,
+  );
+  t.equal(fake.requests.filter((r) => r.path.includes('/leases')).length, 0, 'no Lease was tried');
+  t.equal(fake.openWatches, 0, 'nothing left running');
 });
 
 t.test('wired together: the Lease, the namespace cache, the sweep and a label change', async (t) => {
@@ -69,25 +67,24 @@ t.test('wired together: the Lease, the namespace cache, the sweep and a label ch
   const { logger, lines } = captureLogger();
   const metrics = createMetrics();
   const cluster = await startClusterIntegration({
-    kubeconfig: undefined,
-    env: { POD_NAMESPACE: 'keda-carbon', POD_NAME: 'replica-1' },
+    leaseNamespace: 'keda-carbon',
+    env: { POD_NAME: 'replica-1' },
     config: () => config,
     carbon: { snapshot: () => steady(400, Date.now()) },
     logger,
     metrics,
     api: kubeApiFromUrl(fake.url),
   });
-  t.ok(cluster);
-  t.teardown(() => cluster!.stop());
+  t.teardown(() => cluster.stop());
   await until(() => lines.some((l) => l.includes('"msg":"sweep finished"')), 'the first sweep');
   t.match(fake.leases.get('keda-carbon/keda-carbon-retouch')!.spec, { holderIdentity: /^replica-1_/ });
   t.equal(fake.getObject('scaledobjects', 'team', 'web')!.spec!.maxReplicaCount, 10, 'no policy yet: nothing touched');
-  t.equal(await cluster!.namespaces!.policyFor('team'), null);
+  t.equal(await cluster.namespaces!.policyFor('team'), null);
 
   fake.setNamespace('team', { 'keda-carbon.io/policy': 'standard' });
   await until(() => fake.getObject('scaledobjects', 'team', 'web')!.spec!.maxReplicaCount === 3, 'the label alone caps the object');
-  t.equal(cluster!.namespaces!.policyFor('team'), 'standard', 'admission sees the label from the cache');
-  await until(() => lines.some((l) => l.includes('"namespace":"team"') && l.includes('sweep finished')), 'a sweep of that namespace only');
+  t.equal(cluster.namespaces!.policyFor('team'), 'standard', 'admission sees the label from the cache');
+  await until(() => lines.some((l) => l.includes('"namespaces":["team"]') && l.includes('objects of a relabelled namespace evaluated')), 'that namespace evaluated from the cache');
   t.match(fake.events.at(-1), { reason: 'CarbonCapChanged', message: 'maxReplicaCount 10 -> 3 (400 gCO2eq/kWh, rule measuredEmission>=300)' });
 
   fake.setNamespace('team', {});
@@ -95,9 +92,10 @@ t.test('wired together: the Lease, the namespace cache, the sweep and a label ch
   const touched = async () => (await metrics.registry.getSingleMetric('keda_carbon_sweep_objects_total')!.get()).values.find((v) => v.labels.outcome === 'touched')?.value ?? 0;
   const deadline = Date.now() + 5000;
   while ((await touched()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  t.equal(await touched(), 2, 'both touches counted in the metrics once their sweeps finished');
+  t.equal(await touched(), 2, 'both touches counted in the metrics');
+  t.equal(fake.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/apis/keda.sh/') && !r.query.get('watch')).length, 2, 'the label changes needed no list');
 
-  cluster!.reconfigure();
-  await cluster!.stop();
+  cluster.reconfigure();
+  await cluster.stop();
   t.notOk(fake.leases.get('keda-carbon/keda-carbon-retouch')!.spec!.holderIdentity, 'released on stop');
 });
