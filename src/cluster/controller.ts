@@ -167,7 +167,7 @@ export class Controller {
   namespaceChanged(namespace: string): void {
     if (!this.running) return;
     this.changedNamespaces.add(namespace);
-    for (const [key, entry] of this.opts.objects.entries()) if (entry.namespace === namespace) this.dirty.add(key);
+    for (const entry of this.opts.objects.values()) if (entry.namespace === namespace) this.dirty.add(entry.key);
     this.soon();
   }
 
@@ -275,7 +275,7 @@ export class Controller {
     const ctx = this.context(now, config);
     const invalid = new Set<string>();
     let seen = 0;
-    for (const [key, entry] of this.opts.objects.entries()) if (this.evaluateOne(key, entry, ctx, invalid)) seen++;
+    for (const entry of this.opts.objects.values()) if (this.evaluateOne(entry.key, entry, ctx, invalid)) seen++;
     for (const key of this.targets.keys()) if (!this.opts.objects.get(key)) this.forget(key);
     this.opts.events.retainInvalid(invalid);
     this.counts.fullPasses++;

@@ -13,10 +13,26 @@ export type KedaKind = (typeof KEDA_RESOURCES)[number]['kind'];
 export type KedaPlural = (typeof KEDA_RESOURCES)[number]['plural'];
 
 /** The annotations the decision reads; the others (last-applied configuration and the like) are dropped. */
-const READ_ANNOTATIONS = [ANNOTATION.environmentalImpact, ANNOTATION.policy, ANNOTATION.ecoMode, ANNOTATION.declared, ANNOTATION.status] as const;
+const READ_ANNOTATIONS = [ANNOTATION.environmentalImpact, ANNOTATION.policy, ANNOTATION.ecoMode, ANNOTATION.declared] as const;
+
+/**
+ * Of our status line the decision reads only `cap` (is the stored max still the cap we
+ * wrote?); keeping just that saves most of the line's bytes on every cached object.
+ */
+function slimStatus(raw: unknown): string | undefined {
+  if (typeof raw !== 'string') return undefined;
+  try {
+    const cap = (JSON.parse(raw) as { cap?: unknown } | null)?.cap;
+    return typeof cap === 'number' ? `{"cap":${cap}}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** What the cache keeps of one ScaledObject or ScaledJob: only what the decision reads. */
 export interface CachedObject {
+  /** `plural/namespace/name`: the controller's key, made once. */
+  readonly key: string;
   readonly kind: KedaKind;
   readonly plural: KedaPlural;
   readonly namespace: string;
@@ -45,6 +61,8 @@ export function slimObject(kind: KedaKind, plural: KedaPlural, raw: unknown): Ca
     const v = m.annotations?.[k];
     if (typeof v === 'string') annotations[k] = v;
   }
+  const status = slimStatus(m.annotations?.[ANNOTATION.status]);
+  if (status) annotations[ANNOTATION.status] = status;
   const s = (raw as RawObject).spec ?? {};
   const spec: NonNullable<KedaObject['spec']> = {};
   if (typeof s.maxReplicaCount === 'number') spec.maxReplicaCount = s.maxReplicaCount;
@@ -53,7 +71,7 @@ export function slimObject(kind: KedaKind, plural: KedaPlural, raw: unknown): Ca
   const uid = str(m.uid);
   const resourceVersion = str(m.resourceVersion);
   const metadata = { name, namespace, annotations, ...(uid ? { uid } : {}) };
-  return { kind, plural, namespace, name, uid, resourceVersion, object: { metadata, spec } };
+  return { key: `${plural}/${namespace}/${name}`, kind, plural, namespace, name, uid, resourceVersion, object: { metadata, spec } };
 }
 
 export interface ObjectCacheOptions {
@@ -131,7 +149,7 @@ export class ObjectCache {
     return this.informers.get(key.slice(0, slash) as KedaPlural)?.get(key.slice(slash + 1));
   }
 
-  *entries(): IterableIterator<[string, CachedObject]> {
-    for (const [plural, informer] of this.informers) for (const [key, value] of informer.entries()) yield [`${plural}/${key}`, value];
+  *values(): IterableIterator<CachedObject> {
+    for (const informer of this.informers.values()) yield* informer.values();
   }
 }
