@@ -20,6 +20,12 @@ export interface InformerOptions<T> {
   keep(object: unknown): T | null;
   /** Every add, update and delete after the first list; not called for the first list itself. */
   onChange?: ChangeHandler<T>;
+  /**
+   * What to store when an object is seen again (default `after`). Returning `before`, updated
+   * in place, keeps long-lived entries long-lived: an edit that changes nothing we keep
+   * then allocates nothing that outlives the event.
+   */
+  merge?: (before: T, after: T) => T;
   /** After a relist: true when a kept entry did not change, so no change is reported for it. */
   unchanged?: (before: T, after: T) => boolean;
   /** After each complete list (the first one included): the store is consistent again. */
@@ -264,13 +270,14 @@ export class Informer<T> {
     const key = keyOf(object);
     if (key === undefined) return;
     const before = this.store.get(key);
-    const after = type === 'DELETED' ? null : this.o.keep(object);
-    if (after === null) {
+    const kept = type === 'DELETED' ? null : this.o.keep(object);
+    if (kept === null) {
       if (before === undefined) return;
       this.store.delete(key);
       this.o.onChange?.(key, before, undefined);
       return;
     }
+    const after = before !== undefined && this.o.merge ? this.o.merge(before, kept) : kept;
     this.store.set(key, after);
     this.o.onChange?.(key, before, after);
   }

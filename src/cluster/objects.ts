@@ -38,7 +38,8 @@ export interface CachedObject {
   readonly namespace: string;
   readonly name: string;
   readonly uid: string | undefined;
-  readonly resourceVersion: string | undefined;
+  /** Updated in place when an edit changes nothing else we keep (see `sameContent`). */
+  resourceVersion: string | undefined;
   /** A KedaObject with just the fields the pure core reads, so it runs unchanged on it. */
   readonly object: KedaObject;
 }
@@ -74,6 +75,28 @@ export function slimObject(kind: KedaKind, plural: KedaPlural, raw: unknown): Ca
   return { key: `${plural}/${namespace}/${name}`, kind, plural, namespace, name, uid, resourceVersion, object: { metadata, spec } };
 }
 
+function sameRecord(a: Record<string, unknown> | null | undefined, b: Record<string, unknown> | null | undefined): boolean {
+  const ka = Object.keys(a ?? {});
+  if (ka.length !== Object.keys(b ?? {}).length) return false;
+  return ka.every((k) => {
+    const x = a![k];
+    const y = b![k];
+    return x === y || (typeof x === 'object' && typeof y === 'object' && JSON.stringify(x) === JSON.stringify(y));
+  });
+}
+
+/** The same decision inputs (an edit to a label or a trigger, or our own touch of an object that needed none). */
+export function sameContent(a: CachedObject, b: CachedObject): boolean {
+  return a.uid === b.uid && sameRecord(a.object.metadata?.annotations, b.object.metadata?.annotations) && sameRecord(a.object.spec, b.object.spec);
+}
+
+/** Keep the long-lived entry when nothing the decision reads changed; only its version moves. */
+function mergeEntry(before: CachedObject, after: CachedObject): CachedObject {
+  if (!sameContent(before, after)) return after;
+  before.resourceVersion = after.resourceVersion;
+  return before;
+}
+
 export interface ObjectCacheOptions {
   api: KubeApi;
   logger: Logger;
@@ -104,6 +127,7 @@ export class ObjectCache {
           resource: plural,
           keep: (raw) => slimObject(kind, plural, raw),
           unchanged: (a, b) => a.resourceVersion !== undefined && a.resourceVersion === b.resourceVersion,
+          merge: mergeEntry,
           onChange: (key, before, after) => o.onChange(`${plural}/${key}`, before, after),
           onSynced: (reason) => o.onSynced?.(plural, reason),
           ...(o.clock ? { clock: o.clock } : {}),
