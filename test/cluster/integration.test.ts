@@ -85,6 +85,7 @@ t.test('wired together: the Lease, the namespace cache, the sweep and a label ch
   await until(() => fake.getObject('scaledobjects', 'team', 'web')!.spec!.maxReplicaCount === 3, 'the label alone caps the object');
   t.equal(cluster.namespaces!.policyFor('team'), 'standard', 'admission sees the label from the cache');
   await until(() => lines.some((l) => l.includes('"namespaces":["team"]') && l.includes('objects of a relabelled namespace evaluated')), 'that namespace evaluated from the cache');
+  await until(() => fake.events.length > 0, 'the Event (recorded after the touch answered)');
   t.match(fake.events.at(-1), { reason: 'CarbonCapChanged', message: 'maxReplicaCount 10 -> 3 (400 gCO2eq/kWh, rule measuredEmission>=300)' });
 
   fake.setNamespace('team', {});
