@@ -142,7 +142,9 @@ t.test('objects created and edited after the first sweep follow band changes and
   t.equal(s.controller.counts.relistPasses, 1, 'one sweep: the first');
   t.equal(s.lines.filter((l) => l.includes('"msg":"sweep finished"')).length, 1);
   t.ok(s.lines.some((l) => l.includes('"msg":"cache pass finished"') && l.includes('"reason":"forecast: a cap changes now"')), 'the due moments ran over the cache');
-  t.match(s.fake.events.find((e) => e.involvedObject && (e.involvedObject as { name: string }).name === 'inline'), { reason: 'CarbonCapChanged', message: 'maxReplicaCount 3 -> 10 (200 gCO2eq/kWh, no band applies)' });
+  const inlineEvent = () => s.fake.events.find((e) => (e.involvedObject as { name: string } | undefined)?.name === 'inline' && String(e.message).includes('3 -> 10'));
+  await s.drive(() => inlineEvent() !== undefined, 'the Event (recorded after the touch answered)');
+  t.match(inlineEvent(), { reason: 'CarbonCapChanged', message: 'maxReplicaCount 3 -> 10 (200 gCO2eq/kWh, no band applies)' });
 
   s.fake.deleteObject('scaledobjects', 'team', 'inline');
   s.fake.deleteObject('scaledobjects', 'team', 'sched');
