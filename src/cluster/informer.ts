@@ -28,6 +28,8 @@ export interface InformerOptions<T> {
   merge?: (before: T, after: T) => T;
   /** After a relist: true when a kept entry did not change, so no change is reported for it. */
   unchanged?: (before: T, after: T) => boolean;
+  /** When set, a list answered 404 logs this and counts as an empty list (see `notServed`). */
+  notServed?: string;
   /** After each complete list (the first one included): the store is consistent again. */
   onSynced?: (reason: string) => void;
   clock?: Clock;
@@ -170,19 +172,36 @@ export class Informer<T> {
     try {
       const { items, rv } = await this.listAll();
       if (this.stopped || generation !== this.generation) return;
-      this.replace(items);
+      this.filled(items, reason);
       this.resourceVersion = rv;
       this.failures = 0;
-      if (!this.synced) {
-        this.synced = true;
-        this.o.logger.info({ resource: this.o.resource, objects: items.size }, 'cache filled');
-        this.releaseWaiters();
-      } else this.o.logger.info({ resource: this.o.resource, objects: items.size, reason }, 'cache listed again');
-      this.o.onSynced?.(reason);
       this.watch();
     } catch (err) {
-      if (generation === this.generation) this.backoff(`listing ${this.o.resource} failed`, err as Error, () => void this.relist(reason));
+      if (generation !== this.generation) return;
+      if (this.o.notServed && err instanceof ApiError && err.status === 404) return this.notServed(err, reason);
+      this.backoff(`listing ${this.o.resource} failed`, err as Error, () => void this.relist(reason));
     }
+  }
+
+  private filled(items: Map<string, T>, reason: string): void {
+    this.replace(items);
+    if (!this.synced) {
+      this.synced = true;
+      this.o.logger.info({ resource: this.o.resource, objects: items.size }, 'cache filled');
+      this.releaseWaiters();
+    } else this.o.logger.info({ resource: this.o.resource, objects: items.size, reason }, 'cache listed again');
+    this.o.onSynced?.(reason);
+  }
+
+  /**
+   * The API server does not serve the resource (its CRD is missing): an empty cache, so the
+   * other caches are not held up, and a slow retry in case it is installed later.
+   */
+  private notServed(err: ApiError, reason: string): void {
+    this.o.logger.error({ resource: this.o.resource, err: err.message }, this.o.notServed!);
+    this.filled(new Map(), reason);
+    this.failures = Math.max(this.failures, 5);
+    this.backoff(`listing ${this.o.resource} failed`, err, () => void this.relist(reason));
   }
 
   /** Swap in a fresh list, reporting what differs (nothing on the first list). */

@@ -128,6 +128,7 @@ export class ObjectCache {
           keep: (raw) => slimObject(kind, plural, raw),
           unchanged: (a, b) => a.resourceVersion !== undefined && a.resourceVersion === b.resourceVersion,
           merge: mergeEntry,
+          notServed: `the API server does not serve keda.sh/v1alpha1 ${plural} (404): is KEDA installed? Its objects are not capped until it is`,
           onChange: (key, before, after) => o.onChange(`${plural}/${key}`, before, after),
           onSynced: (reason) => o.onSynced?.(plural, reason),
           ...(o.clock ? { clock: o.clock } : {}),

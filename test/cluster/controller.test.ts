@@ -222,3 +222,13 @@ t.test('new carbon data, a config reload, the periodic resync, and leadership lo
   }
   t.equal(s.fake.counts.patches, patches, 'a replica that lost the Lease touches nothing');
 });
+
+t.test('a KEDA kind the API server does not serve holds nothing up', async (t) => {
+  const s = await setup(t);
+  s.fake.faults = [(r) => (r.path === '/apis/keda.sh/v1alpha1/scaledjobs' ? { status: 404 } : undefined)];
+  s.create('labelled', 'web', 10);
+  s.fake.updateObject('scaledobjects', 'labelled', 'web', (o) => ({ ...o, spec: { ...o.spec, maxReplicaCount: 10 } }));
+  await s.start();
+  await s.drive(() => s.max('labelled', 'web') === 3, 'the ScaledObject capped all the same');
+  t.ok(s.lines.some((l) => l.includes('does not serve keda.sh/v1alpha1 scaledjobs (404): is KEDA installed?')));
+});
