@@ -1,27 +1,29 @@
 /**
- * The re-touch sweep over 10,000 ScaledObjects served page by page (limit 500) by the local
- * fake Kubernetes API. Three processes, so each figure measures one thing: the fake API
- * (its JSON encoding is not our cost), the sweeper (whose CPU time and peak RSS are ours),
- * and this one, which only orchestrates. Prints figures; asserts nothing.
+ * The re-touch controller over 10,000 ScaledObjects from the local fake Kubernetes API
+ * (listed with limit=500, then watched). Three processes, so each figure measures one thing:
+ * the fake API (its JSON encoding is not our cost), the controller (whose CPU time and peak
+ * RSS are ours), and this one, which only orchestrates. Prints figures; asserts nothing.
  *
  *   node .bench-build/bench/sweep.js          (after `tsc -p tsconfig.bench.json`)
  *   npm run bench -- sweep                     (through bench/run.ts)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { kubeApiFromUrl } from '../src/cluster/api.js';
+import { Controller } from '../src/cluster/controller.js';
 import { EventRecorder } from '../src/cluster/events.js';
 import { FakeKube, type FakeObject } from '../test/helpers/fake-kube.js';
 import { NamespaceCache } from '../src/cluster/namespaces.js';
+import { ObjectCache } from '../src/cluster/objects.js';
 import { PoliteClient } from '../src/cluster/polite.js';
-import { runSweep } from '../src/cluster/sweep.js';
 import { parseConfigText } from '../src/config/config.js';
-import { silentLogger } from '../src/log.js';
 
 const OBJECTS = 10_000;
 const NAMESPACES = 100;
-/** Namespaces whose objects carry an out-of-date cap in the "band change" run. */
+/** Namespaces whose objects get an out-of-date cap in the "band change" run. */
 const STALE_NAMESPACES = 25;
 const HOUR = 3_600_000;
 const DECLARED = 10;
@@ -56,6 +58,7 @@ function scaledObject(ns: string, name: string, cap: number, intensity: number):
 async function serveFake(): Promise<void> {
   const fake = new FakeKube();
   fake.recordBodies = false;
+  fake.keepHistory = false;
   for (let n = 0; n < NAMESPACES; n++) fake.setNamespace(`bench-${String(n).padStart(2, '0')}`, { 'keda-carbon.io/policy': 'standard' });
   const perNs = OBJECTS / NAMESPACES;
   for (let i = 0; i < OBJECTS; i++) {
@@ -68,17 +71,21 @@ async function serveFake(): Promise<void> {
     return obj;
   };
   const url = await fake.start();
+  const edit = (filter: (n: number) => boolean, change: (o: FakeObject) => FakeObject) => {
+    for (const key of [...fake.objects.scaledobjects.keys()]) {
+      const n = Number(key.slice('bench-'.length, key.indexOf('/')));
+      if (filter(n)) fake.updateObject('scaledobjects', key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1), change);
+    }
+  };
   process.on('message', (m: Message) => {
     if (m.cmd === 'stale') {
-      // As if these had been admitted while the grid was clean: cap 10, now out of date.
-      for (const [key, obj] of fake.objects.scaledobjects) {
-        const n = Number(key.slice('bench-'.length, key.indexOf('/')));
-        if (n < STALE_NAMESPACES) {
-          obj.spec = { ...obj.spec, maxReplicaCount: DECLARED };
-          obj.metadata.annotations = { ...obj.metadata.annotations, 'keda-carbon.io/status': statusLine(DECLARED, 120) };
-        }
-      }
+      // As if these had been written while the grid was clean: cap 10, now out of date.
+      edit((n) => n < STALE_NAMESPACES, (o) => ({ ...o, spec: { ...o.spec, maxReplicaCount: DECLARED }, metadata: { ...o.metadata, annotations: { ...o.metadata.annotations, 'keda-carbon.io/status': statusLine(DECLARED, 120) } } }));
       process.send!({ cmd: 'stale-done' });
+    } else if (m.cmd === 'churn') {
+      // An edit to every object that leaves its cap alone (a label, a trigger): 10,000 watch events.
+      edit(() => true, (o) => ({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, churn: String(m.round) } } }));
+      process.send!({ cmd: 'churn-done' });
     } else if (m.cmd === 'counts') {
       process.send!({ cmd: 'counts', counts: { ...fake.counts } });
       for (const k of Object.keys(fake.counts) as Array<keyof typeof fake.counts>) fake.counts[k] = 0;
@@ -89,34 +96,64 @@ async function serveFake(): Promise<void> {
   process.send!({ cmd: 'ready', url });
 }
 
-/** Child 2: the sweeper, whose CPU time and peak RSS are the figures. */
-async function sweeper(): Promise<void> {
-  const config = parseConfigText('policies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 3}]\n', 'bench');
-  let url = '';
+/** A logger that remembers message names, so the controller child can wait for one. */
+function watchedLogger() {
+  const seen: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      seen.push(String((JSON.parse(String(chunk)) as { msg?: string }).msg));
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'info' }, stream), seen };
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 2));
+}
+
+/** Child 2: the controller, whose CPU time and peak RSS are the figures. */
+async function controllerChild(): Promise<void> {
+  const config = parseConfigText('policies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 3}]\ntouch:\n  namespaceSelector: "bench!=no"\n', 'bench');
+  const { logger, seen } = watchedLogger();
+  let controller: Controller | undefined;
+  let objects: ObjectCache | undefined;
+  let mark = { cpu: process.cpuUsage(), t: performance.now() };
   const ask = (m: Message) => process.send!(m);
+  const measured = (extra: Record<string, unknown> = {}) => {
+    const cpu = process.cpuUsage(mark.cpu);
+    return { wallMs: performance.now() - mark.t, cpuMs: (cpu.user + cpu.system) / 1000, peakRssMB: process.resourceUsage().maxRSS / 1024, counts: { ...controller!.counts }, events: objects!.informers.get('scaledobjects')!.counts.events, lists: objects!.informers.get('scaledobjects')!.counts.lists, ...extra };
+  };
   process.on('message', async (m: Message) => {
-    if (m.cmd === 'url') {
-      url = m.url as string;
-      const api = kubeApiFromUrl(url);
-      const namespaces = new NamespaceCache({ api, logger: silentLogger });
+    if (m.cmd === 'start') {
+      const api = kubeApiFromUrl(m.url as string);
+      const namespaces = new NamespaceCache({ api, logger });
       namespaces.start();
       await namespaces.whenSynced();
       // A rate limit far above the default: the figures are our cost, not a polite wait.
       const client = new PoliteClient(api, { qps: 100_000, burst: 100_000, maxInFlight: 8 });
-      const events = new EventRecorder(client, silentLogger, 'bench');
+      const events = new EventRecorder(client, logger, 'bench');
       const now = Date.now();
-      const carbon = { snapshot: () => ({ source: 'bench:zone', fetchedAt: now, points: [{ timestamp: now - (now % HOUR), durationMinutes: 60, gCO2eqPerKWh: 400 }], maxDataAgeMs: 2 * HOUR }) };
-      const deps = { client, config: () => config, carbon, namespaces, events, clock: { now: Date.now, setTimeout: (f: () => void, ms: number) => setTimeout(f, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout) }, logger: silentLogger };
-      (globalThis as { benchDeps?: unknown }).benchDeps = { deps, namespaces };
-      ask({ cmd: 'ready' });
-    } else if (m.cmd === 'sweep') {
-      const { deps } = (globalThis as { benchDeps?: { deps: Parameters<typeof runSweep>[0] } }).benchDeps!;
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      const result = await runSweep(deps, { reason: 'bench' });
-      const wallMs = performance.now() - t0;
-      const cpu = process.cpuUsage(cpu0);
-      ask({ cmd: 'swept', wallMs, cpuMs: (cpu.user + cpu.system) / 1000, stats: result.stats, peakRssMB: process.resourceUsage().maxRSS / 1024 });
+      const snapshot = { source: 'bench:zone', fetchedAt: now, points: [{ timestamp: now - (now % HOUR), durationMinutes: 60, gCO2eqPerKWh: 400 }], maxDataAgeMs: 2 * HOUR };
+      objects = new ObjectCache({ api, logger, onChange: (...c) => controller?.objectChanged(...c), onSynced: (p, r) => controller?.listed(p, r) });
+      controller = new Controller({ objects, namespaces, client, events, config: () => config, carbon: { snapshot: () => snapshot }, logger });
+      mark = { cpu: process.cpuUsage(), t: performance.now() };
+      controller.start(new AbortController().signal);
+      await until(() => seen.includes('sweep finished'));
+      ask({ cmd: 'measured', ...measured() });
+    } else if (m.cmd === 'pass') {
+      mark = { cpu: process.cpuUsage(), t: performance.now() };
+      controller!.reconfigure();
+      await until(() => seen.includes('cache pass finished'));
+      ask({ cmd: 'measured', ...measured() });
+    } else if (m.cmd === 'mark') {
+      mark = { cpu: process.cpuUsage(), t: performance.now() };
+      ask({ cmd: 'marked' });
+    } else if (m.cmd === 'wait') {
+      const events = m.events as number;
+      await until(() => objects!.informers.get('scaledobjects')!.counts.events >= events && controller!.counts.changed >= (m.changed as number));
+      await controller!.idle();
+      ask({ cmd: 'measured', ...measured() });
     } else if (m.cmd === 'exit') {
       process.exit(0);
     }
@@ -141,58 +178,81 @@ function next(c: ChildProcess, cmd: string): Promise<Message> {
   });
 }
 
-/** Two sweeps over 10,000 objects: every cap right (no writes), then 2,500 caps out of date. */
+interface Measured {
+  wallMs: number;
+  cpuMs: number;
+  peakRssMB: number;
+  events: number;
+  lists: number;
+  counts: { changed: number; touched: number; evaluated: number };
+}
+
+async function ask(c: ChildProcess, message: Message, reply = 'measured'): Promise<Message> {
+  const answer = next(c, reply);
+  c.send(message);
+  return answer;
+}
+
+/**
+ * Fill the cache and decide all 10,000 (no writes: every cap is right), a pass over the
+ * cache alone, 2,500 caps made out of date by watch events and touched, then an edit to
+ * every object that changes no cap: 10,000 watch events, no writes, no list.
+ */
 export async function runSweepBench(): Promise<Record<string, number>> {
   const fake = child('--fake');
-  const sweep = child('--sweeper');
+  const ctl = child('--controller');
   try {
     const { url } = await next(fake, 'ready');
-    const sweeperReady = next(sweep, 'ready');
-    sweep.send({ cmd: 'url', url });
-    await sweeperReady;
-    fake.send({ cmd: 'counts' });
-    await next(fake, 'counts'); // reset after the namespace list
-
-    const run = async () => {
-      const swept = next(sweep, 'swept');
-      sweep.send({ cmd: 'sweep' });
-      const s = await swept;
-      const counted = next(fake, 'counts');
-      fake.send({ cmd: 'counts' });
-      const { counts } = (await counted) as unknown as { counts: FakeKube['counts'] };
-      return { s: s as unknown as { wallMs: number; cpuMs: number; peakRssMB: number; stats: { seen: number; touched: number; changed: number; pages: number } }, counts };
-    };
-    const same = await run();
-    const staled = next(fake, 'stale-done');
-    fake.send({ cmd: 'stale' });
-    await staled;
-    const changed = await run();
+    const counts = async () => ((await ask(fake, { cmd: 'counts' }, 'counts')) as unknown as { counts: FakeKube['counts'] }).counts;
+    const start = (await ask(ctl, { cmd: 'start', url })) as unknown as Measured;
+    const startCounts = await counts();
+    const pass = (await ask(ctl, { cmd: 'pass' })) as unknown as Measured;
+    const passCounts = await counts();
+    await ask(ctl, { cmd: 'mark' }, 'marked');
+    await ask(fake, { cmd: 'stale' }, 'stale-done');
+    const staleObjects = (STALE_NAMESPACES * OBJECTS) / NAMESPACES;
+    // The edits and then our touches each come back as a watch event.
+    const band = (await ask(ctl, { cmd: 'wait', events: pass.events + 2 * staleObjects, changed: staleObjects })) as unknown as Measured;
+    const bandCounts = await counts();
+    await ask(ctl, { cmd: 'mark' }, 'marked');
+    await ask(fake, { cmd: 'churn', round: 1 }, 'churn-done');
+    const churn = (await ask(ctl, { cmd: 'wait', events: band.events + OBJECTS, changed: 0 })) as unknown as Measured;
+    const churnCounts = await counts();
     const round = (n: number) => Math.round(n * 10) / 10;
     return {
-      objects: same.s.stats.seen,
-      pages: same.s.stats.pages,
-      noChangeWallMs: round(same.s.wallMs),
-      noChangeCpuMs: round(same.s.cpuMs),
-      noChangeApiCalls: same.counts.requests,
-      noChangeWrites: same.counts.patches,
-      bandChangeObjectsOutOfDate: (STALE_NAMESPACES * OBJECTS) / NAMESPACES,
-      bandChangeWallMs: round(changed.s.wallMs),
-      bandChangeCpuMs: round(changed.s.cpuMs),
-      bandChangeApiCalls: changed.counts.requests,
-      bandChangeWrites: changed.counts.patches,
-      bandChangeEvents: changed.counts.events,
-      bandChangeCapsChanged: changed.s.stats.changed,
-      peakRssMB: round(changed.s.peakRssMB),
+      objects: start.counts.evaluated,
+      startWallMs: round(start.wallMs),
+      startCpuMs: round(start.cpuMs),
+      startApiCalls: startCounts.requests,
+      startWrites: startCounts.patches,
+      cachePassWallMs: round(pass.wallMs),
+      cachePassCpuMs: round(pass.cpuMs),
+      cachePassApiCalls: passCounts.requests,
+      bandChangeObjectsOutOfDate: staleObjects,
+      bandChangeWallMs: round(band.wallMs),
+      bandChangeCpuMs: round(band.cpuMs),
+      bandChangeApiCalls: bandCounts.requests,
+      bandChangeWrites: bandCounts.patches,
+      bandChangeEvents: bandCounts.events,
+      bandChangeCapsChanged: band.counts.changed - pass.counts.changed,
+      churnWatchEvents: churn.events - band.events,
+      churnWallMs: round(churn.wallMs),
+      churnCpuMs: round(churn.cpuMs),
+      churnApiCalls: churnCounts.requests,
+      churnWrites: churnCounts.patches,
+      listsAfterStart: churn.lists - start.lists,
+      peakRssMB: round(churn.peakRssMB),
+      ...(process.env.BENCH_STAGES ? { startRssMB: round(start.peakRssMB), passRssMB: round(pass.peakRssMB), bandRssMB: round(band.peakRssMB) } : {}),
     };
   } finally {
     fake.send({ cmd: 'exit' });
-    sweep.send({ cmd: 'exit' });
+    ctl.send({ cmd: 'exit' });
   }
 }
 
 const role = process.argv[2];
 if (role === '--fake') void serveFake();
-else if (role === '--sweeper') void sweeper();
+else if (role === '--controller') void controllerChild();
 else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   runSweepBench().then(
     (figures) => process.stdout.write(`${JSON.stringify({ sweep: figures }, null, 2)}\n`),

@@ -48,6 +48,12 @@ export interface MetricsSink {
   sweeps: CounterSink;
   sweepDuration: HistogramSink;
   sweepObjects: CounterSink;
+  /** Watch events the controller's object cache applied, by resource and type (added, modified, deleted). */
+  cacheEvents?: CounterSink;
+  /** Lists of the object cache, by resource and reason (start, resync, 410 Gone). */
+  cacheLists?: CounterSink;
+  /** Controller passes, by trigger (change: changed objects only; all: every cached object; list: after a list). */
+  evaluations?: CounterSink;
 }
 
 export interface ApiResponse {

@@ -4,31 +4,36 @@ import type { RuntimeConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { EventRecorder } from './events.js';
 import { LeaderElector } from './lease.js';
-import { parseLabelSelector } from '../config/label-selector.js';
 import { NamespaceCache } from './namespaces.js';
 import { PoliteClient } from './polite.js';
-import { RetouchTimer } from './retouch.js';
-import { runSweep } from './sweep.js';
+import { Controller, type ControllerOptions } from './controller.js';
+import { ObjectCache } from './objects.js';
 import { systemClock, type CarbonReader, type Clock, type KubeApi, type MetricsSink, type NamespacePolicyLookup } from '../ports.js';
 
 export interface ClusterOptions {
-  /** The process's one API client (`cluster/kubeconfig.ts` builds it). */
+  /** The process's one API client (built by the runtime from in-cluster, `--kubeconfig` or `KUBECONFIG`). */
   api: KubeApi;
-  /** Where the Lease lives (`leaseNamespace()` in `cluster/kubeconfig.ts` chooses it). */
+  /** Where the Lease lives; it must exist (the runtime resolves it and logs where it came from). */
   leaseNamespace: string;
-  /** Also read: `POD_NAME` or `HOSTNAME` (the Lease identity), `KEDA_CARBON_LEASE_NAME` (default `keda-carbon-retouch`). */
-  env: Record<string, string | undefined>;
+  /** The Lease identity; default from `POD_NAME` or `HOSTNAME` in `env`, made unique per process. */
+  identity?: string;
+  /** The Lease name; default `KEDA_CARBON_LEASE_NAME` in `env`, else `keda-carbon-retouch`. */
+  leaseName?: string;
+  env?: Record<string, string | undefined>;
   config(): RuntimeConfig;
   carbon: CarbonReader;
   logger: Logger;
   metrics: MetricsSink;
-  /** For tests: a clock. */
   clock?: Clock;
+  /** For tests: the controller's timings (see ControllerOptions). */
+  controller?: Pick<ControllerOptions, 'pollMs' | 'boundaryDelayMs' | 'batchMs' | 'minGapMs'>;
 }
 
 export interface ClusterIntegration {
   /** Namespace-label policies for admission. */
-  namespaces: NamespacePolicyLookup | undefined;
+  namespaces: NamespacePolicyLookup;
+  /** The re-touch controller (runs while this replica leads), for tests and the log. */
+  controller: Controller;
   /** Called after a config hot reload. */
   reconfigure(): void;
   stop(): Promise<void>;
@@ -40,82 +45,67 @@ export function leaseIdentity(env: Record<string, string | undefined>): string {
   return `${host}_${randomBytes(4).toString('hex')}`;
 }
 
-/**
- * The timer's namespace filter, from `touch.namespaceSelector` as configured now (the
- * selector is validated when the config loads, and follows hot reloads).
- */
-function namespaceScope(config: () => RuntimeConfig, namespaces: NamespaceCache): (ns: string) => Promise<boolean> {
-  let text = '';
-  let matches: (labels: Readonly<Record<string, string>>) => boolean = () => true;
-  return async (ns) => {
-    const selector = config().touch.namespaceSelector;
-    if (selector !== text) {
-      matches = parseLabelSelector(selector);
-      text = selector;
-    }
-    let labels = namespaces.labelsOf(ns);
-    if (!labels) {
-      await namespaces.policyFor(ns);
-      labels = namespaces.labelsOf(ns);
-    }
-    return labels !== undefined && matches(labels);
-  };
+/** Refuse to start on a Lease namespace that does not exist: the timer would never run. */
+async function checkLeaseNamespace(api: KubeApi, namespace: string, logger: Logger): Promise<void> {
+  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}`;
+  let status: number;
+  try {
+    status = (await api.request('GET', path, { timeoutMs: 10_000 })).status;
+  } catch (err) {
+    // The API server may come up after us; the elector keeps trying and logs why.
+    logger.warn({ namespace, err: (err as Error).message }, 'could not check the Lease namespace; leader election retries');
+    return;
+  }
+  if (status === 404) {
+    throw new Error(`the Lease namespace "${namespace}" does not exist: create it, or point POD_NAMESPACE (or the kubeconfig context's namespace) at one that does`);
+  }
 }
 
 /**
- * Namespace-label policies and the re-touch timer on the given API client; `serve` runs
- * admission only when it has no cluster credentials and so never calls this.
+ * Start namespace-label policies for admission and, on the replica holding the Lease, the
+ * re-touch controller. Rejects when the Lease namespace does not exist.
  */
 export async function startClusterIntegration(options: ClusterOptions): Promise<ClusterIntegration> {
-  const { logger, env, api } = options;
+  const { api, logger } = options;
+  const env = options.env ?? {};
   const clock = options.clock ?? systemClock;
-  const identity = leaseIdentity(env);
+  await checkLeaseNamespace(api, options.leaseNamespace, logger);
+  const identity = options.identity ?? leaseIdentity(env);
   const touch = options.config().touch;
   const client = new PoliteClient(api, { qps: touch.qps, burst: touch.burst, maxInFlight: touch.maxInFlight, clock });
   const events = new EventRecorder(client, logger, identity, clock.now);
-
-  let timer: RetouchTimer | undefined;
+  let controller: Controller | undefined;
   const namespaces = new NamespaceCache({
     api,
     logger,
     clock,
-    onPolicyChange: (ns, before, after) => {
-      logger.info({ namespace: ns, before, after }, 'namespace policy label changed');
-      timer?.request(`namespace ${ns} label changed`, ns);
-    },
+    onPolicyChange: (ns, before, after) => logger.info({ namespace: ns, before, after }, 'namespace policy label changed'),
+    onLabelsChange: (ns) => controller?.namespaceChanged(ns),
   });
-  const inScope = namespaceScope(options.config, namespaces);
-  timer = new RetouchTimer({
-    sweep: (o) => runSweep({ client, config: options.config, carbon: options.carbon, namespaces, events, clock, logger, inScope }, o),
-    config: options.config,
-    carbon: options.carbon,
-    logger,
-    metrics: options.metrics,
-    clock,
-    beforeFirstSweep: () => namespaces.whenSynced(),
-  });
+  const objects = new ObjectCache({ api, logger, clock, onChange: (...c) => controller?.objectChanged(...c), onSynced: (plural, reason) => controller?.listed(plural, reason) });
+  controller = new Controller({ objects, namespaces, client, events, config: options.config, carbon: options.carbon, logger, metrics: options.metrics, clock, ...options.controller });
   const elector = new LeaderElector({
     api,
     namespace: options.leaseNamespace,
-    name: env.KEDA_CARBON_LEASE_NAME?.trim() || 'keda-carbon-retouch',
+    name: options.leaseName ?? (env.KEDA_CARBON_LEASE_NAME?.trim() || 'keda-carbon-retouch'),
     identity,
     logger,
     clock,
-    onStartedLeading: (signal) => timer!.start(signal),
-    onStoppedLeading: () => void timer!.stop(),
+    onStartedLeading: (signal) => void namespaces.whenSynced().then(() => controller!.start(signal)),
+    onStoppedLeading: () => void controller!.stop(),
   });
   namespaces.start();
   elector.start();
-
   return {
     namespaces,
+    controller,
     reconfigure() {
       const t = options.config().touch;
       client.setLimits(t.qps, t.burst, t.maxInFlight);
-      timer!.request('configuration reloaded');
+      controller!.reconfigure();
     },
     async stop() {
-      await timer!.stop();
+      await controller!.stop();
       await elector.stop();
       namespaces.stop();
     },

@@ -1,9 +1,16 @@
 import { NAMESPACE_POLICY_LABEL } from '../core/names.js';
 import type { Logger } from '../log.js';
-import { type NamespacePolicyLookup, ApiError, type KubeApi, systemClock, type Clock } from '../ports.js';
+import { Informer } from './informer.js';
+import { type NamespacePolicyLookup, ApiError, type KubeApi, type Clock } from '../ports.js';
 
 interface NamespaceObject {
   metadata?: { name?: string; resourceVersion?: string; labels?: Record<string, string> | null };
+}
+
+/** What the cache keeps of a namespace. */
+interface NamespaceEntry {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly policy: string | null;
 }
 
 export interface NamespaceCacheOptions {
@@ -19,69 +26,82 @@ export interface NamespaceCacheOptions {
   watchTimeoutSeconds?: number;
   /** A namespace's policy label changed (not called for the first list). */
   onPolicyChange?: (namespace: string, before: string | null, after: string | null) => void;
+  /** Any label of a namespace changed (the timer's namespace selector reads them all). */
+  onLabelsChange?: (namespace: string) => void;
 }
 
-function policyOf(ns: NamespaceObject): string | null {
-  const v = ns.metadata?.labels?.[NAMESPACE_POLICY_LABEL];
-  return typeof v === 'string' && v.trim() !== '' ? v.trim() : null;
+function entryOf(raw: unknown): NamespaceEntry | null {
+  const labels = (raw as NamespaceObject | null)?.metadata?.labels ?? {};
+  const v = labels[NAMESPACE_POLICY_LABEL];
+  return { labels: { ...labels }, policy: typeof v === 'string' && v.trim() !== '' ? v.trim() : null };
 }
 
-const PAGE = 500;
+function sameLabels(a: NamespaceEntry, b: NamespaceEntry): boolean {
+  const ka = Object.keys(a.labels);
+  return ka.length === Object.keys(b.labels).length && ka.every((k) => a.labels[k] === b.labels[k]);
+}
 
 /**
- * Namespace policy labels from a list-then-watch cache: admission answers from memory.
- * The watch resumes from the last resourceVersion it saw; a 410 Gone (the version was
- * compacted away) means events were missed, so it lists again and reports what changed.
+ * Namespace policy labels from the shared list-watch cache: admission answers from memory,
+ * and a namespace the cache has not seen yet costs one GET.
  */
 export class NamespaceCache implements NamespacePolicyLookup {
-  private readonly policies = new Map<string, string | null>();
-  /** Labels of every namespace seen, for the timer's namespace selector. */
-  private readonly labels = new Map<string, Readonly<Record<string, string>>>();
+  private readonly informer: Informer<NamespaceEntry>;
   private readonly lookups = new Map<string, Promise<string | null>>();
-  private resourceVersion = '';
-  private synced = false;
-  private stopped = true;
-  private closeWatch: (() => void) | undefined;
-  private retry: unknown;
-  private failures = 0;
-  private syncedWaiters: Array<() => void> = [];
-  private readonly clock: Clock;
-  private readonly o: Required<Pick<NamespaceCacheOptions, 'lookupTimeoutMs' | 'backoffInitialMs' | 'backoffMaxMs' | 'watchTimeoutSeconds'>>;
-  /** Lists and watches opened, for tests and the log. */
-  readonly counts = { lists: 0, watches: 0, gets: 0 };
+  private gets = 0;
 
   constructor(private readonly options: NamespaceCacheOptions) {
-    this.clock = options.clock ?? systemClock;
-    this.o = { lookupTimeoutMs: 2_000, backoffInitialMs: 1_000, backoffMaxMs: 30_000, watchTimeoutSeconds: 300, ...options };
+    this.informer = new Informer<NamespaceEntry>({
+      api: options.api,
+      logger: options.logger,
+      path: '/api/v1/namespaces',
+      resource: 'namespaces',
+      keep: entryOf,
+      unchanged: sameLabels,
+      onChange: (name, before, after) => this.changed(name, before, after),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: options.watchTimeoutSeconds } : {}),
+      ...(options.backoffInitialMs !== undefined ? { backoffInitialMs: options.backoffInitialMs } : {}),
+      ...(options.backoffMaxMs !== undefined ? { backoffMaxMs: options.backoffMaxMs } : {}),
+    });
+  }
+
+  /** List requests (one per page) and watches opened, and GETs on a miss, for tests and the log. */
+  get counts(): { lists: number; watches: number; gets: number } {
+    return { lists: this.informer.counts.requests, watches: this.informer.counts.watches, gets: this.gets };
+  }
+
+  /** The list-watch underneath, for its counts and a resync. */
+  get cache(): Informer<NamespaceEntry> {
+    return this.informer;
   }
 
   get isSynced(): boolean {
-    return this.synced;
+    return this.informer.isSynced;
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    void this.relist();
+    this.informer.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    this.closeWatch?.();
-    this.closeWatch = undefined;
-    this.clock.clearTimeout(this.retry);
-    for (const w of this.syncedWaiters) w();
-    this.syncedWaiters = [];
+    this.informer.stop();
   }
 
-  /** Resolves once the first list is in (or at once when it already is, or the cache stopped). */
   whenSynced(): Promise<void> {
-    if (this.synced || this.stopped) return Promise.resolve();
-    return new Promise((r) => this.syncedWaiters.push(r));
+    return this.informer.whenSynced();
+  }
+
+  private changed(name: string, before: NamespaceEntry | undefined, after: NamespaceEntry | undefined): void {
+    const from = before?.policy ?? null;
+    const to = after?.policy ?? null;
+    if (from !== to) this.options.onPolicyChange?.(name, from, to);
+    if (!before || !after || !sameLabels(before, after)) this.options.onLabelsChange?.(name);
   }
 
   policyFor(namespace: string): string | null | Promise<string | null> {
-    if (this.policies.has(namespace)) return this.policies.get(namespace)!;
+    const cached = this.informer.get(namespace);
+    if (cached) return cached.policy;
     const pending = this.lookups.get(namespace);
     if (pending) return pending;
     const lookup = this.fetchOne(namespace).finally(() => this.lookups.delete(namespace));
@@ -89,157 +109,20 @@ export class NamespaceCache implements NamespacePolicyLookup {
     return lookup;
   }
 
-  private async fetchOne(namespace: string): Promise<string | null> {
-    this.counts.gets++;
-    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}`;
-    const res = await this.options.api.request('GET', path, { timeoutMs: this.o.lookupTimeoutMs });
-    if (res.status === 404) return null; // the write itself will fail on a namespace that does not exist
-    if (res.status !== 200) throw new ApiError('GET', path, res.status, res.body);
-    const policy = policyOf(res.body as NamespaceObject);
-    // The watch may already have delivered a newer state; only fill a gap.
-    if (!this.policies.has(namespace)) {
-      this.policies.set(namespace, policy);
-      this.remember(res.body as NamespaceObject);
-    }
-    return policy;
-  }
-
   /** The labels of a cached namespace, or undefined when the cache has not seen it. */
   labelsOf(namespace: string): Readonly<Record<string, string>> | undefined {
-    return this.labels.get(namespace);
+    return this.informer.get(namespace)?.labels;
   }
 
-  private remember(ns: NamespaceObject): void {
-    const name = ns.metadata?.name;
-    if (name) this.labels.set(name, { ...(ns.metadata?.labels ?? {}) });
-  }
-
-  private set(name: string, policy: string | null, notify: boolean): void {
-    const had = this.policies.has(name);
-    const before = had ? this.policies.get(name)! : null;
-    this.policies.set(name, policy);
-    if (notify && before !== policy) this.options.onPolicyChange?.(name, before, policy);
-  }
-
-  private async relist(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      const seen = new Map<string, string | null>();
-      let cont = '';
-      let rv = '';
-      do {
-        this.counts.lists++;
-        const path = `/api/v1/namespaces?limit=${PAGE}${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`;
-        const res = await this.options.api.request('GET', path, { timeoutMs: 30_000 });
-        if (res.status === 410 && cont) {
-          // The continue token expired between pages: a consistent list needs a fresh start.
-          seen.clear();
-          cont = '';
-          continue;
-        }
-        if (res.status !== 200) throw new ApiError('GET', path, res.status, res.body);
-        const body = res.body as { items?: NamespaceObject[]; metadata?: { continue?: string; resourceVersion?: string } };
-        for (const ns of body.items ?? []) {
-          if (!ns.metadata?.name) continue;
-          seen.set(ns.metadata.name, policyOf(ns));
-          this.remember(ns);
-        }
-        cont = body.metadata?.continue ?? '';
-        rv = body.metadata?.resourceVersion ?? rv;
-      } while (cont);
-      if (this.stopped) return;
-      const notify = this.synced;
-      for (const name of [...this.policies.keys()]) {
-        if (!seen.has(name)) {
-          const before = this.policies.get(name)!;
-          this.policies.delete(name);
-          this.labels.delete(name);
-          if (notify && before !== null) this.options.onPolicyChange?.(name, before, null);
-        }
-      }
-      for (const [name, policy] of seen) this.set(name, policy, notify);
-      this.resourceVersion = rv;
-      this.failures = 0;
-      if (!this.synced) {
-        this.synced = true;
-        this.options.logger.info({ namespaces: seen.size, labelled: [...seen.values()].filter((p) => p !== null).length }, 'namespace policy labels cached');
-        for (const w of this.syncedWaiters) w();
-        this.syncedWaiters = [];
-      }
-      this.watch();
-    } catch (err) {
-      this.backoff('listing namespaces failed', err as Error, () => void this.relist());
-    }
-  }
-
-  private backoff(what: string, err: Error, again: () => void): void {
-    if (this.stopped) return;
-    this.failures++;
-    const delay = Math.min(this.o.backoffMaxMs, this.o.backoffInitialMs * 2 ** (this.failures - 1));
-    this.options.logger.warn({ err: err.message, retryInMs: delay }, `${what}; namespace policy labels may be out of date until it recovers`);
-    this.retry = this.clock.setTimeout(again, delay);
-  }
-
-  private watch(): void {
-    if (this.stopped) return;
-    this.counts.watches++;
-    const path = `/api/v1/namespaces?watch=1&allowWatchBookmarks=true&timeoutSeconds=${this.o.watchTimeoutSeconds}&resourceVersion=${encodeURIComponent(this.resourceVersion)}`;
-    let gone = false;
-    let received = false;
-    this.closeWatch = this.options.api.watch(
-      path,
-      (type, object) => {
-        const ns = object as NamespaceObject & { code?: number; message?: string };
-        if (type === 'ERROR') {
-          if (ns.code === 410) {
-            // Do not wait for the server to close the stream: nothing after this is usable.
-            gone = true;
-            this.closeWatch?.();
-            this.closeWatch = undefined;
-            this.options.logger.info('namespace watch expired (410 Gone); listing again');
-            void this.relist();
-          } else this.options.logger.warn({ code: ns.code, message: ns.message }, 'namespace watch reported an error');
-          return;
-        }
-        received = true;
-        const rv = ns.metadata?.resourceVersion;
-        if (rv) this.resourceVersion = rv;
-        const name = ns.metadata?.name;
-        if (type === 'BOOKMARK' || !name) return;
-        if (type === 'DELETED') {
-          const before = this.policies.get(name) ?? null;
-          this.policies.delete(name);
-          this.labels.delete(name);
-          if (before !== null) this.options.onPolicyChange?.(name, before, null);
-          return;
-        }
-        this.remember(ns);
-        this.set(name, policyOf(ns), true);
-      },
-      (err) => {
-        this.closeWatch = undefined;
-        if (this.stopped) return;
-        if (gone) return;
-        if (err instanceof ApiError && err.status === 410) {
-          this.options.logger.info('namespace watch expired (410 Gone); listing again');
-          void this.relist();
-          return;
-        }
-        if (err) {
-          this.backoff('namespace watch failed', err, () => this.watch());
-          return;
-        }
-        // The server closed a healthy watch at its timeout: resume where it left off. A
-        // watch that ended with nothing in it waits a moment, so a misbehaving server
-        // cannot turn this into a busy loop.
-        if (received) {
-          this.failures = 0;
-          this.watch();
-        } else {
-          this.retry = this.clock.setTimeout(() => this.watch(), this.o.backoffInitialMs);
-        }
-      },
-    );
+  private async fetchOne(namespace: string): Promise<string | null> {
+    this.gets++;
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}`;
+    const res = await this.options.api.request('GET', path, { timeoutMs: this.options.lookupTimeoutMs ?? 2_000 });
+    if (res.status === 404) return null; // the write itself will fail on a namespace that does not exist
+    if (res.status !== 200) throw new ApiError('GET', path, res.status, res.body);
+    const entry = entryOf(res.body)!;
+    // The watch may already have delivered a newer state; only fill a gap.
+    this.informer.fill(namespace, entry);
+    return this.informer.get(namespace)!.policy;
   }
 }
-

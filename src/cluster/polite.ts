@@ -1,20 +1,7 @@
+import { backoffDelay } from '../util/backoff.js';
+import { parseRetryAfter } from '../util/retry-after.js';
+import { sleep } from '../util/sleep.js';
 import { AbortedError, ApiError, systemClock, type ApiResponse, type Clock, type KubeApi, type RequestOptions } from '../ports.js';
-
-/** Wait `ms` on `clock`, or reject with AbortedError as soon as `signal` aborts. */
-export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortedError());
-    const onAbort = () => {
-      clock.clearTimeout(handle);
-      reject(new AbortedError());
-    };
-    const handle = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /**
  * A token bucket: `burst` requests at once, then `qps` per second, first come first
@@ -151,15 +138,6 @@ export interface CallOptions extends RequestOptions {
   retryConflict?: boolean;
 }
 
-/** Seconds or an HTTP date, as RFC 9110 allows; null when absent or unreadable. */
-export function parseRetryAfter(value: string | string[] | undefined, now: number): number | null {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (v === undefined || v.trim() === '') return null;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
-}
-
 const retriable = (status: number, conflict: boolean): boolean => status === 429 || status >= 500 || (conflict && status === 409);
 
 /**
@@ -194,8 +172,7 @@ export class PoliteClient {
   }
 
   private backoff(attempt: number): number {
-    const raw = Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** (attempt - 1));
-    return Math.round(raw * (0.8 + 0.4 * this.random()));
+    return backoffDelay(attempt, { initialMs: this.o.backoffBaseMs, maxMs: this.o.backoffMaxMs, jitter: [0.8, 1.2], random: this.random });
   }
 
   async call(method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> {
@@ -224,10 +201,10 @@ export class PoliteClient {
       let wait = this.backoff(attempt);
       if (res?.status === 429) {
         const after = parseRetryAfter(res.headers['retry-after'], this.clock.now());
-        if (after !== null) wait = Math.min(after, this.o.retryAfterMaxMs);
+        if (after !== undefined) wait = Math.min(after, this.o.retryAfterMaxMs);
       }
       this.counts.retries++;
-      await sleep(this.clock, wait, signal);
+      await sleep(wait, signal, this.clock);
     }
   }
 
@@ -236,7 +213,7 @@ export class PoliteClient {
     const res = await this.call(method, path, options);
     if (!ok.includes(res.status)) {
       const after = parseRetryAfter(res.headers['retry-after'], this.clock.now());
-      throw new ApiError(method, path, res.status, res.body, after ?? undefined);
+      throw new ApiError(method, path, res.status, res.body, after);
     }
     return res;
   }

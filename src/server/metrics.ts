@@ -92,8 +92,26 @@ function sweepMetrics(registry: Registry) {
     }),
     sweepObjects: new Counter({
       name: 'keda_carbon_sweep_objects_total',
-      help: 'Objects handled by sweeps, by outcome (seen, touched, failed, invalid).',
+      help: 'Objects handled by the re-touch controller, by outcome (seen in a sweep, touched, changed, unapplied, failed, invalid).',
       labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    cacheEvents: new Counter({
+      name: 'keda_carbon_cache_events_total',
+      help: 'Watch events the controller applied to its cache of ScaledObjects and ScaledJobs, by resource and type.',
+      labelNames: ['resource', 'type'] as const,
+      registers: [registry],
+    }),
+    cacheLists: new Counter({
+      name: 'keda_carbon_cache_lists_total',
+      help: 'Full lists of ScaledObjects and ScaledJobs, by resource and reason (start, resync, 410 Gone).',
+      labelNames: ['resource', 'reason'] as const,
+      registers: [registry],
+    }),
+    evaluations: new Counter({
+      name: 'keda_carbon_controller_passes_total',
+      help: 'Controller passes, by trigger (change: changed objects only; all: every cached object; list: after a list).',
+      labelNames: ['trigger'] as const,
       registers: [registry],
     }),
   };

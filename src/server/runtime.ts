@@ -96,24 +96,6 @@ function connect(o: RuntimeOptions): { connection: ClusterConnection; leaseNames
   return { connection, leaseNamespace: lease.namespace };
 }
 
-/**
- * A Lease in a namespace that does not exist can never be taken, and the timer would
- * never run: say so at start rather than warn forever. Other failures (the API server
- * not reachable yet) are left to the elector's retries.
- */
-async function checkLeaseNamespace(c: ClusterConnection, namespace: string, logger: Logger): Promise<void> {
-  let status: number;
-  try {
-    ({ status } = await c.api.request('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}`, { timeoutMs: 10_000 }));
-  } catch (err) {
-    logger.warn({ namespace, err: (err as Error).message }, 'could not check the Lease namespace; leader election will keep trying');
-    return;
-  }
-  if (status === 404) {
-    throw new StartupError(`the Lease namespace ${namespace} does not exist; create it or set POD_NAMESPACE (or the kubeconfig context's namespace) to one that does`);
-  }
-}
-
 async function startCarbon(config: RuntimeConfig, o: RuntimeOptions, metrics: Metrics, cluster: ClusterConnection | undefined): Promise<CarbonPipeline> {
   try {
     // The exporter-configmap source and `location: auto` read the cluster through the same client.
@@ -197,7 +179,6 @@ function watchFiles(o: RuntimeOptions, parts: Parts, state: { config: RuntimeCon
 export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const { config, text } = await loadConfig(o.configPath);
   const cluster = connect(o);
-  if (cluster) await checkLeaseNamespace(cluster.connection, cluster.leaseNamespace, o.logger);
   const { pair, caFile } = await certificates(o.certDir, o.logger);
   const metrics = createMetrics();
   const state = { config, serving: true };
@@ -206,7 +187,9 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     parts.carbon = await startCarbon(config, o, metrics, cluster?.connection);
     if (cluster) {
       const { connection, leaseNamespace } = cluster;
-      parts.cluster = await startClusterIntegration({ api: connection.api, leaseNamespace, env: o.env, config: () => state.config, carbon: parts.carbon.store, logger: o.logger, metrics });
+      parts.cluster = await startClusterIntegration({ api: connection.api, leaseNamespace, env: o.env, config: () => state.config, carbon: parts.carbon.store, logger: o.logger, metrics }).catch(
+        (err: Error) => Promise.reject(new StartupError(err.message)),
+      );
     }
     const ports = await listen(o, parts, state, pair, metrics);
     o.logger.info(

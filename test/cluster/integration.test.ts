@@ -22,6 +22,20 @@ t.test('the Lease identity', async (t) => {
   t.not(a, b, 'two processes on one host never share an identity');
 });
 
+t.test('a Lease namespace that does not exist: start fails and names it', async (t) => {
+  const fake = new FakeKube();
+  await fake.start();
+  t.teardown(() => fake.close());
+  const { logger } = captureLogger();
+  const config = parseConfigText('', 'test');
+  await t.rejects(
+    startClusterIntegration({ api: kubeApiFromUrl(fake.url), leaseNamespace: 'nowhere', config: () => config, carbon: { snapshot: () => steady(100, Date.now()) }, logger, metrics: createMetrics() }),
+    /the Lease namespace "nowhere" does not exist/,
+  );
+  t.equal(fake.requests.filter((r) => r.path.includes('/leases')).length, 0, 'no Lease was tried');
+  t.equal(fake.openWatches, 0, 'nothing left running');
+});
+
 t.test('wired together: the Lease, the namespace cache, the sweep and a label change', async (t) => {
   const fake = new FakeKube();
   await fake.start();
@@ -52,17 +66,17 @@ t.test('wired together: the Lease, the namespace cache, the sweep and a label ch
     metrics,
     api: kubeApiFromUrl(fake.url),
   });
-  t.ok(cluster);
-  t.teardown(() => cluster!.stop());
+  t.teardown(() => cluster.stop());
   await until(() => lines.some((l) => l.includes('"msg":"sweep finished"')), 'the first sweep');
   t.match(fake.leases.get('keda-carbon/keda-carbon-retouch')!.spec, { holderIdentity: /^replica-1_/ });
   t.equal(fake.getObject('scaledobjects', 'team', 'web')!.spec!.maxReplicaCount, 10, 'no policy yet: nothing touched');
-  t.equal(await cluster!.namespaces!.policyFor('team'), null);
+  t.equal(await cluster.namespaces!.policyFor('team'), null);
 
   fake.setNamespace('team', { 'keda-carbon.io/policy': 'standard' });
   await until(() => fake.getObject('scaledobjects', 'team', 'web')!.spec!.maxReplicaCount === 3, 'the label alone caps the object');
-  t.equal(cluster!.namespaces!.policyFor('team'), 'standard', 'admission sees the label from the cache');
-  await until(() => lines.some((l) => l.includes('"namespace":"team"') && l.includes('sweep finished')), 'a sweep of that namespace only');
+  t.equal(cluster.namespaces!.policyFor('team'), 'standard', 'admission sees the label from the cache');
+  await until(() => lines.some((l) => l.includes('"namespaces":["team"]') && l.includes('objects of a relabelled namespace evaluated')), 'that namespace evaluated from the cache');
+  await until(() => fake.events.length > 0, 'the Event (recorded after the touch answered)');
   t.match(fake.events.at(-1), { reason: 'CarbonCapChanged', message: 'maxReplicaCount 10 -> 3 (400 gCO2eq/kWh, rule measuredEmission>=300)' });
 
   fake.setNamespace('team', {});
@@ -70,9 +84,10 @@ t.test('wired together: the Lease, the namespace cache, the sweep and a label ch
   const touched = async () => (await metrics.registry.getSingleMetric('keda_carbon_sweep_objects_total')!.get()).values.find((v) => v.labels.outcome === 'touched')?.value ?? 0;
   const deadline = Date.now() + 5000;
   while ((await touched()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  t.equal(await touched(), 2, 'both touches counted in the metrics once their sweeps finished');
+  t.equal(await touched(), 2, 'both touches counted in the metrics');
+  t.equal(fake.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/apis/keda.sh/') && !r.query.get('watch')).length, 2, 'the label changes needed no list');
 
-  cluster!.reconfigure();
-  await cluster!.stop();
+  cluster.reconfigure();
+  await cluster.stop();
   t.notOk(fake.leases.get('keda-carbon/keda-carbon-retouch')!.spec!.holderIdentity, 'released on stop');
 });

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { kubeApiFromUrl } from '../../src/cluster/api.js';
 import { FakeKube, instantClock } from '../helpers/fake-kube.js';
-import { PoliteClient, Semaphore, TokenBucket, parseRetryAfter } from '../../src/cluster/polite.js';
+import { PoliteClient, Semaphore, TokenBucket } from '../../src/cluster/polite.js';
+import { parseRetryAfter } from '../../src/util/retry-after.js';
 import { FakeClock, settle } from '../helpers/clock.js';
 import { AbortedError } from '../../src/ports.js';
 
@@ -72,8 +73,8 @@ t.test('semaphore: at most the limit at once', async (t) => {
 t.test('Retry-After: seconds or an HTTP date', async (t) => {
   t.equal(parseRetryAfter('3', START), 3000);
   t.equal(parseRetryAfter(new Date(START + 5000).toUTCString(), START), 5000);
-  t.equal(parseRetryAfter('soon', START), null);
-  t.equal(parseRetryAfter(undefined, START), null);
+  t.equal(parseRetryAfter('soon', START), undefined);
+  t.equal(parseRetryAfter(undefined, START), undefined);
 });
 
 t.test('polite client against the fake API', async (t) => {

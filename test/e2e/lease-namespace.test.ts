@@ -73,6 +73,6 @@ t.test('no namespace in the context: the Lease is taken in default', async (t) =
 t.test('a context namespace that does not exist: serve refuses to start and says why', async (t) => {
   const ns = `kc-lease-missing-${c.id}`;
   await t.rejects(serveWith(await kubeconfigWithNamespace(ns)), {
-    message: new RegExp(`serve exited with 2 before listening; stderr: keda-carbon serve: the Lease namespace ${ns} does not exist`),
+    message: new RegExp(`serve exited with 2 before listening; stderr: keda-carbon serve: the Lease namespace "${ns}" does not exist`),
   });
 });

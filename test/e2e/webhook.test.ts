@@ -132,21 +132,21 @@ t.test('a forecast boundary: the timer re-caps at the boundary, not an hour late
   const touched = Date.parse(obj.metadata.annotations[ANNOTATION.touchedAt]);
   t.ok(touched >= boundary - 1000, 'touched after the boundary');
   t.ok(touched - boundary < 60_000, `within a minute of it (${touched - boundary} ms)`);
-  t.ok(logsWith(webhook, 'sweep finished').some((l) => l.reason === 'forecast: a cap changes now' && (l.changed as number) >= 3), 'a forecast-driven sweep changed the caps');
+  t.ok(logsWith(webhook, 'cache pass finished').some((l) => l.reason === 'forecast: a cap changes now' && (l.changed as number) >= 3), 'a forecast-driven pass over the cache changed the caps');
 });
 
 t.test('an invalid policy is skipped with one Warning Event, not one per sweep', async (t) => {
   await c.call('POST', kedaPath('scaledobjects', ns.invalid), [201], kedaObject('scaledobjects', ns.invalid, 'misnamed', 10, { [LABEL]: 'no-such-policy' }));
   t.equal(await getMax(c, 'scaledobjects', ns.invalid, 'misnamed'), 10, 'admitted unchanged (a missing named policy is an operator matter: fail open)');
-  // Each change of the namespace's policy label makes the leader sweep that namespace;
-  // the object's own annotation outranks the label, so only the sweeps change.
+  // Each change of the namespace's policy label makes the leader evaluate that namespace's
+  // objects again; the object's own annotation outranks the label, so only the passes change.
+  const passes = () => logsWith(webhook, 'objects of a relabelled namespace evaluated').filter((l) => (l.namespaces as string[]).includes(ns.invalid));
   for (const value of ['disabled', null, 'disabled']) {
-    const before = logsWith(webhook, 'sweep finished').filter((l) => l.namespace === ns.invalid).length;
+    const before = passes().length;
     await labelNamespace(c, ns.invalid, { [LABEL]: value });
-    await waitFor('a sweep of the namespace', async () => logsWith(webhook, 'sweep finished').filter((l) => l.namespace === ns.invalid).length > before, 30_000);
+    await waitFor('a pass over the namespace', async () => passes().length > before, 30_000);
   }
-  const sweeps = logsWith(webhook, 'sweep finished').filter((l) => l.namespace === ns.invalid);
-  t.ok(sweeps.length >= 3 && sweeps.every((l) => l.invalid === 1 && l.touched === 0), 'every sweep skipped it');
+  t.ok(passes().length >= 3 && passes().every((l) => l.invalid === 1 && l.queued === 0), 'every pass skipped it', { passes: passes() });
   const warnings = (await eventsFor(c, ns.invalid, 'misnamed')).filter((e) => e.type === 'Warning');
   t.equal(warnings.length, 1, 'reported once');
   t.match(warnings[0], { reason: 'CarbonPolicyInvalid', message: /names policy "no-such-policy", which the keda-carbon configuration does not define/ });

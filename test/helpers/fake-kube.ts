@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 
 /**
  * A small local HTTP server that answers like the Kubernetes API for exactly the calls
- * the cluster layer makes (KEDA list/patch, namespaces list/get/watch, Leases, Events),
+ * the cluster layer makes (KEDA list/watch/patch, namespaces list/get/watch, Leases, Events),
  * with faults on demand: 429 with Retry-After, 410 on a stale `continue`, 5xx, 409.
  * The tests use it for what a real API server will not do when asked; the sweep
  * benchmark uses it so its figures measure our code and not etcd. Loopback only.
@@ -35,6 +35,10 @@ const KEDA = /^\/apis\/keda\.sh\/v1alpha1(?:\/namespaces\/([^/]+))?\/(scaledobje
 const NAMESPACES = /^\/api\/v1\/namespaces(?:\/([^/]+))?$/;
 const LEASES = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/;
 const EVENTS = /^\/api\/v1\/namespaces\/([^/]+)\/events$/;
+
+type Resource = 'namespaces' | 'scaledobjects' | 'scaledjobs';
+
+const isWatch = (fr: FakeRequest): boolean => fr.query.get('watch') === '1' || fr.query.get('watch') === 'true';
 
 function status(code: number, reason: string, message: string) {
   return { kind: 'Status', apiVersion: 'v1', status: 'Failure', message, reason, code };
@@ -68,11 +72,13 @@ export class FakeKube {
   /** Answer delay per request in ms (0: at once). */
   latencyMs = 0;
   private lists = new Map<string, string[]>();
-  private watchers = new Set<{ res: http.ServerResponse }>();
-  /** Namespace events by resourceVersion: a watch from version N replays what came after N. */
-  private history: Array<{ rv: number; type: string; object: FakeObject }> = [];
+  private watchers = new Set<{ res: http.ServerResponse; resource: Resource; namespace: string | undefined }>();
+  /** Watchable events by resourceVersion: a watch from version N replays what came after N. */
+  private history: Array<{ rv: number; resource: Resource; type: string; object: FakeObject }> = [];
   /** Store only the counts of requests (not the bodies), for the 10,000-object benchmark. */
   recordBodies = true;
+  /** Keep every event for watches that resume from an old version (off in the benchmark: memory). */
+  keepHistory = true;
   readonly counts = { requests: 0, lists: 0, patches: 0, events: 0 };
 
   private nextRv(): string {
@@ -86,8 +92,40 @@ export class FakeKube {
       ...obj,
       metadata: { uid: randomUUID(), ...obj.metadata, resourceVersion: this.nextRv() },
     };
-    this.objects[plural].set(`${stored.metadata.namespace}/${stored.metadata.name}`, stored);
+    const key = `${stored.metadata.namespace}/${stored.metadata.name}`;
+    const type = this.objects[plural].has(key) ? 'MODIFIED' : 'ADDED';
+    this.objects[plural].set(key, stored);
+    this.broadcast(plural, type, stored);
     return stored;
+  }
+
+  /** Edit a stored object as a user would (no admission runs); open watches hear about it. */
+  updateObject(plural: 'scaledobjects' | 'scaledjobs', namespace: string, name: string, edit: (o: FakeObject) => FakeObject): FakeObject {
+    const key = `${namespace}/${name}`;
+    const old = this.objects[plural].get(key);
+    if (!old) throw new Error(`no ${plural} ${key}`);
+    const next = edit(structuredClone(old));
+    next.metadata = { ...next.metadata, resourceVersion: this.nextRv() };
+    this.objects[plural].set(key, next);
+    this.broadcast(plural, 'MODIFIED', next);
+    return next;
+  }
+
+  deleteObject(plural: 'scaledobjects' | 'scaledjobs', namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    const old = this.objects[plural].get(key);
+    if (!old) return;
+    this.objects[plural].delete(key);
+    this.broadcast(plural, 'DELETED', { ...old, metadata: { ...old.metadata, resourceVersion: this.nextRv() } });
+  }
+
+  /** A BOOKMARK on every open watch that asked for them: the current version, no object. */
+  sendBookmark(): void {
+    const rv = this.nextRv();
+    for (const w of this.watchers) {
+      const kind = w.resource === 'namespaces' ? 'Namespace' : w.resource === 'scaledobjects' ? 'ScaledObject' : 'ScaledJob';
+      w.res.write(JSON.stringify({ type: 'BOOKMARK', object: { kind, metadata: { resourceVersion: rv } } }) + '\n');
+    }
   }
 
   getObject(plural: 'scaledobjects' | 'scaledjobs', namespace: string, name: string): FakeObject | undefined {
@@ -99,14 +137,14 @@ export class FakeKube {
     const type = this.namespaces.has(name) ? 'MODIFIED' : 'ADDED';
     const ns: FakeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name, uid: this.namespaces.get(name)?.metadata.uid ?? randomUUID(), labels, resourceVersion: this.nextRv() } };
     this.namespaces.set(name, ns);
-    this.broadcast(type, ns);
+    this.broadcast('namespaces', type, ns);
   }
 
   deleteNamespace(name: string): void {
     const ns = this.namespaces.get(name);
     if (!ns) return;
     this.namespaces.delete(name);
-    this.broadcast('DELETED', { ...ns, metadata: { ...ns.metadata, resourceVersion: this.nextRv() } });
+    this.broadcast('namespaces', 'DELETED', { ...ns, metadata: { ...ns.metadata, resourceVersion: this.nextRv() } });
   }
 
   /** Make every outstanding `continue` token stale (the next use answers 410), as etcd compaction does. */
@@ -134,10 +172,34 @@ export class FakeKube {
     return this.rv;
   }
 
-  private broadcast(type: string, object: FakeObject): void {
-    this.history.push({ rv: Number(object.metadata.resourceVersion), type, object });
-    const line = JSON.stringify({ type, object }) + '\n';
-    for (const w of this.watchers) w.res.write(line);
+  /** Watch requests served, per resource. */
+  readonly watchCounts = { namespaces: 0, scaledobjects: 0, scaledjobs: 0 };
+
+  private broadcast(resource: Resource, type: string, object: FakeObject): void {
+    if (this.keepHistory) this.history.push({ rv: Number(object.metadata.resourceVersion), resource, type, object });
+    let line: string | undefined;
+    for (const w of this.watchers) {
+      if (w.resource !== resource || (w.namespace && w.namespace !== object.metadata.namespace)) continue;
+      w.res.write((line ??= JSON.stringify({ type, object }) + '\n'));
+    }
+  }
+
+  /** Serve a watch of `resource` from the resourceVersion asked for, replaying later history. */
+  private serveWatch(fr: FakeRequest, res: http.ServerResponse, resource: Resource, namespace: string | undefined): void {
+    this.watchCounts[resource]++;
+    const from = Number(fr.query.get('resourceVersion') ?? 0);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    if (from < this.compactedBelow) {
+      res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${from}`) }) + '\n');
+      return;
+    }
+    const w = { res, resource, namespace };
+    this.watchers.add(w);
+    for (const e of this.history) {
+      if (e.rv > from && e.resource === resource && (!namespace || e.object.metadata.namespace === namespace)) res.write(JSON.stringify({ type: e.type, object: e.object }) + '\n');
+    }
+    res.on('close', () => this.watchers.delete(w));
+    res.flushHeaders();
   }
 
   async start(): Promise<string> {
@@ -233,6 +295,7 @@ export class FakeKube {
   private keda(fr: FakeRequest, res: http.ServerResponse, ns: string | undefined, plural: 'scaledobjects' | 'scaledjobs', name: string | undefined): void {
     const store = this.objects[plural];
     const kind = plural === 'scaledobjects' ? 'ScaledObjectList' : 'ScaledJobList';
+    if (!name && fr.method === 'GET' && isWatch(fr)) return this.serveWatch(fr, res, plural, ns && decodeURIComponent(ns));
     if (!name && fr.method === 'GET') {
       const prefix = ns ? `${decodeURIComponent(ns)}/` : '';
       return this.list(res, fr, () => [...store.keys()].filter((k) => k.startsWith(prefix)), (k) => store.get(k), kind);
@@ -249,6 +312,7 @@ export class FakeKube {
         (next) => {
           next.metadata = { ...next.metadata, resourceVersion: this.nextRv() };
           store.set(key, next);
+          this.broadcast(plural, 'MODIFIED', next);
           this.send(res, 200, next);
         },
         (err: Error) => this.send(res, 500, status(500, 'InternalError', `admission failed: ${err.message}`)),
@@ -263,20 +327,7 @@ export class FakeKube {
       const ns = this.namespaces.get(decodeURIComponent(name));
       return ns ? this.send(res, 200, ns) : this.send(res, 404, status(404, 'NotFound', `namespaces "${name}" not found`));
     }
-    if (fr.query.get('watch') === '1' || fr.query.get('watch') === 'true') {
-      const from = Number(fr.query.get('resourceVersion') ?? 0);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      if (from < this.compactedBelow) {
-        res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${from}`) }) + '\n');
-        return;
-      }
-      const w = { res };
-      this.watchers.add(w);
-      for (const e of this.history) if (e.rv > from) res.write(JSON.stringify({ type: e.type, object: e.object }) + '\n');
-      res.on('close', () => this.watchers.delete(w));
-      res.flushHeaders();
-      return;
-    }
+    if (isWatch(fr)) return this.serveWatch(fr, res, 'namespaces', undefined);
     this.list(res, fr, () => [...this.namespaces.keys()], (k) => this.namespaces.get(k), 'NamespaceList');
   }
 

@@ -100,7 +100,7 @@ t.test('a Lease namespace that does not exist stops the start with a clear messa
   const url = await fake.start();
   t.teardown(() => fake.close());
   const start = createRuntime(options({ kubeconfig: await kubeconfig('gone', url), env: { POD_NAMESPACE: 'keda-carbon' } }));
-  await t.rejects(start, new StartupError('the Lease namespace keda-carbon does not exist; create it or set POD_NAMESPACE (or the kubeconfig context\'s namespace) to one that does'));
+  await t.rejects(start, new StartupError('the Lease namespace "keda-carbon" does not exist: create it, or point POD_NAMESPACE (or the kubeconfig context\'s namespace) at one that does'));
   t.equal(fake.leases.size, 0, 'no Lease attempted');
 });
 
@@ -138,7 +138,7 @@ t.test('an API server that does not answer yet: serve starts, and leader electio
   const { logger, lines } = captureLogger();
   const runtime = await createRuntime(options({ kubeconfig: await kubeconfig('dead', 'http://127.0.0.1:1'), env: { POD_NAMESPACE: 'ops' } }, logger));
   t.teardown(() => runtime.close());
-  t.match(logged(lines, 'could not check the Lease namespace; leader election will keep trying')[0], { namespace: 'ops', err: /ECONNREFUSED/ });
+  t.match(logged(lines, 'could not check the Lease namespace; leader election retries')[0], { namespace: 'ops', err: /ECONNREFUSED/ });
   t.match(logged(lines, ACCESS)[0], { leaseNamespace: 'ops', leaseNamespaceFrom: 'POD_NAMESPACE' });
 });
 

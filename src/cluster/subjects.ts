@@ -1,0 +1,66 @@
+import type { CapSubject } from '../core/moments.js';
+import type { Policy } from '../core/policy.js';
+
+/**
+ * The cap subjects of every cached object, kept per object and counted per distinct
+ * subject: 10,000 objects under a few policies are a handful of subjects for
+ * `nextCapChange`. An inline policy text shared by many objects parses to one Policy.
+ */
+export class SubjectIndex {
+  private readonly byKey = new Map<string, string>();
+  private readonly distinct = new Map<string, { subject: CapSubject; count: number }>();
+  private readonly policyIds = new WeakMap<Policy, number>();
+  private nextPolicyId = 0;
+  private list: CapSubject[] | undefined;
+  /** Bumped on every change that alters the distinct set, so callers can cache on it. */
+  version = 0;
+
+  private idOf(s: CapSubject): string {
+    let id = this.policyIds.get(s.policy);
+    if (id === undefined) this.policyIds.set(s.policy, (id = ++this.nextPolicyId));
+    return `${id}/${s.declared}/${s.minReplicas}/${s.ecoModeOffAnnotation ? 1 : 0}/${s.cap}`;
+  }
+
+  set(key: string, subject: CapSubject | undefined): void {
+    const id = subject ? this.idOf(subject) : undefined;
+    const old = this.byKey.get(key);
+    if (old === id) return;
+    if (old !== undefined) this.release(old);
+    if (id === undefined) {
+      this.byKey.delete(key);
+      return;
+    }
+    this.byKey.set(key, id);
+    const d = this.distinct.get(id);
+    if (d) d.count++;
+    else this.changed(() => this.distinct.set(id, { subject: subject!, count: 1 }));
+  }
+
+  delete(key: string): void {
+    this.set(key, undefined);
+  }
+
+  clear(): void {
+    this.byKey.clear();
+    this.changed(() => this.distinct.clear());
+  }
+
+  get size(): number {
+    return this.distinct.size;
+  }
+
+  subjects(): readonly CapSubject[] {
+    return (this.list ??= [...this.distinct.values()].map((d) => d.subject));
+  }
+
+  private release(id: string): void {
+    const d = this.distinct.get(id)!;
+    if (--d.count === 0) this.changed(() => this.distinct.delete(id));
+  }
+
+  private changed(fn: () => void): void {
+    fn();
+    this.list = undefined;
+    this.version++;
+  }
+}
