@@ -90,8 +90,10 @@ t.test('objects created and edited after the first sweep are re-capped at their 
 
   t.equal(sweeps(webhook), sweepsBefore, 'no sweep (no list) since the first one', { sweeps: logsWith(webhook, 'sweep finished') });
   t.equal(logsWith(webhook, 'cache listed again').length, 0, 'the caches were never listed again');
-  const passes = logsWith(webhook, 'cache pass finished').filter((l) => l.reason === 'forecast: a cap changes now');
-  t.ok(passes.length >= 2, 'the window start and the band change each woke the controller', { passes });
+  // Whatever else woke the controller at the same moment (new carbon data, say), each
+  // re-cap came from a pass over the cache.
+  const passes = logsWith(webhook, 'cache pass finished').filter((l) => Number(l.touched) >= 1);
+  t.ok(passes.length >= 2, 'the window start and the band change each led to a touching pass over the cache', { passes });
 });
 
 t.test('a Lease namespace that does not exist: serve stops at start and names it', async (t) => {
