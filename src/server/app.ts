@@ -3,6 +3,7 @@ import { handleAdmission, type AdmissionDeps } from '../admission/handler.js';
 import { BadReviewError, statusBody } from '../admission/review.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
+import { parseJsonBodies } from './body.js';
 
 /**
  * AdmissionReviews carry the object and, on UPDATE, the old object. Kubernetes stores
@@ -52,6 +53,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   }
   const app = fastify(serverOptions as FastifyServerOptions) as unknown as FastifyInstance;
   const { metrics } = options;
+  parseJsonBodies(app);
 
   // Errors fastify raises before our handler (bad JSON, wrong content type, body too
   // large) are answered with a Kubernetes Status, which the API server can decode.
