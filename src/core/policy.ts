@@ -313,14 +313,15 @@ export function estimateDepth(text: string): number {
   return deepest;
 }
 
+const HUGE_TEXT = 256 * 1024;
+
 /** The checks that come before the YAML parser sees the text. */
 function checkTextLimits(text: string): void {
-  // Counting a huge text's bytes would cost more than refusing it: its length says enough.
-  const over = text.length > POLICY_LIMITS.textBytes;
-  const bytes = over ? text.length : utf8Bytes(text);
-  if (bytes > POLICY_LIMITS.textBytes) {
-    throw new PolicyError('', `the policy text is ${over ? 'at least ' : ''}${bytes} bytes; the limit is ${POLICY_LIMITS.textBytes} bytes (${POLICY_LIMITS.textBytes / 1024} KiB)`);
-  }
+  const limit = `the limit is ${POLICY_LIMITS.textBytes} bytes (${POLICY_LIMITS.textBytes / 1024} KiB)`;
+  // Beyond the API server's own 256 KiB for all annotations, the length says enough.
+  if (text.length > HUGE_TEXT) throw new PolicyError('', `the policy text is over ${HUGE_TEXT / 1024} KiB; ${limit}`);
+  const bytes = utf8Bytes(text);
+  if (bytes > POLICY_LIMITS.textBytes) throw new PolicyError('', `the policy text is ${bytes} bytes; ${limit}`);
   if (estimateDepth(text) > POLICY_LIMITS.depth) {
     throw new PolicyError('', `the policy nests more than ${POLICY_LIMITS.depth} levels of mappings, lists or brackets`);
   }
