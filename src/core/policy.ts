@@ -286,15 +286,16 @@ function leadingIndicators(line: string, from: number): number {
  * How deeply the text nests, estimated in one pass without parsing: indentation levels
  * plus block indicators plus open brackets (counted even inside quotes and comments,
  * which only ever overestimates). The YAML parser recurses per level and overflows the
- * stack a few hundred levels down, taking the process with it in the worst case, so the
- * estimate must come first. Compact sequences (`key:` then `- item` at the same indent)
+ * stack about a thousand levels down; at worst that aborts the process rather than
+ * throwing, so the estimate must come first. Compact sequences (`key:` then `- item` at the same indent)
  * are counted once per two levels; the limit leaves room for that.
  */
 export function estimateDepth(text: string): number {
   const indents: number[] = [];
   let flow = 0;
   let deepest = 0;
-  for (const line of text.split('\n')) {
+  // YAML breaks lines at CR as well as LF; a text with CR alone must not look like one line.
+  for (const line of text.split(/\r\n?|\n/)) {
     let indent = 0;
     while (line[indent] === ' ' || line[indent] === '\t') indent++;
     if (indent === line.length) continue;

@@ -49,6 +49,7 @@ ecoModeOff:
     'indentation': Array.from({ length: 40 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n'),
     'compact sequences': Array.from({ length: 70 }, (_, i) => `${' '.repeat(2 * i)}- k${i}:`).join('\n'),
     'flow spanning lines': Array.from({ length: 40 }, () => '[').join('\n'),
+    'lines broken by CR alone': Array.from({ length: 40 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\r'),
   };
   for (const [name, text] of Object.entries(hostile)) {
     t.throws(() => parsePolicyText(text), { name: 'PolicyError', message }, name);
