@@ -17,6 +17,12 @@ async function main(): Promise<void> {
     const admission = await runAdmissionBench(duration);
     process.stdout.write(`${JSON.stringify({ admission }, null, 2)}\n`);
   }
+  if (only === 'soak') {
+    // Minutes long, so only on request: `npm run bench -- soak`.
+    const { runSoakBench } = await import('./soak.js');
+    process.stdout.write(`${JSON.stringify({ soak: await runSoakBench() }, null, 2)}\n`);
+    return;
+  }
   if (!only || only === 'sweep') {
     try {
       // Imported by name at run time: the sweep benchmark lives with the cluster code.

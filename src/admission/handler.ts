@@ -2,7 +2,7 @@ import type { RuntimeConfig } from '../config/config.js';
 import type { KedaObject } from '../core/object.js';
 import { planObject } from '../core/plan.js';
 import { resolvePolicy } from '../core/resolve.js';
-import { buildPatch } from './patch.js';
+import { buildPatch, unpatchable } from './patch.js';
 import { allowed, denied, finalize, parseReview, patched, type AdmissionRequest, type AdmissionResponseReview, type Verdict } from './review.js';
 import type { CarbonReader, NamespacePolicyLookup } from '../ports.js';
 
@@ -54,10 +54,14 @@ async function decideVerdict(request: AdmissionRequest, deps: AdmissionDeps): Pr
   if (!isObject(object)) {
     return { verdict: allowed(['keda-carbon: the AdmissionReview carries no object; write allowed unchanged']), result: 'error', reason: 'request.object missing' };
   }
-  const oldObject = isObject(request.oldObject) ? request.oldObject : null;
+  const shape = unpatchable(object);
+  if (shape) return { verdict: allowed([`keda-carbon: ${shape}; write allowed unchanged`]), result: 'error', reason: `object cannot be patched: ${shape}` };
+  // An old version of the wrong shape says nothing about the declared max: as if absent.
+  const oldObject = isObject(request.oldObject) && unpatchable(request.oldObject) === null ? request.oldObject : null;
   const config = deps.config();
   const warnings: string[] = [];
-  const nsPolicy = await namespacePolicy(deps, request.namespace ?? object.metadata?.namespace, warnings);
+  const objectNamespace = object.metadata?.namespace;
+  const nsPolicy = await namespacePolicy(deps, request.namespace ?? (typeof objectNamespace === 'string' ? objectNamespace : undefined), warnings);
   const resolution = resolvePolicy(object, config, nsPolicy);
   const plan = planObject({ object, oldObject, resolution, carbon: deps.carbon.snapshot(), now: deps.now(), invalidPolicy: config.invalidPolicy });
 
@@ -79,17 +83,19 @@ async function decideVerdict(request: AdmissionRequest, deps: AdmissionDeps): Pr
  */
 export async function handleAdmission(body: unknown, deps: AdmissionDeps): Promise<AdmissionOutcome> {
   const request = parseReview(body);
+  // Metric labels: a foreign kind in a review must not mint a new time series.
+  const kind = KEDA_KINDS.has(request.kind.kind) ? request.kind.kind : 'other';
   try {
     const { verdict, result, reason, capChange } = await decideVerdict(request, deps);
     // A literal, not a spread: this is the hot path, and spreads cost microseconds here.
-    const outcome: AdmissionOutcome = { operation: request.operation, kind: request.kind.kind, review: finalize(request.uid, verdict), result, reason };
+    const outcome: AdmissionOutcome = { operation: request.operation, kind, review: finalize(request.uid, verdict), result, reason };
     if (capChange) outcome.capChange = capChange;
     return outcome;
   } catch (err) {
     const message = (err as Error)?.message ?? String(err);
     return {
       operation: request.operation,
-      kind: request.kind.kind,
+      kind,
       review: finalize(request.uid, allowed([`keda-carbon: internal error, write allowed unchanged: ${message}`])),
       result: 'error',
       reason: `internal error: ${message}`,

@@ -1,3 +1,6 @@
+import { brief } from '../core/brief.js';
+import { isPlainObject } from '../util/object.js';
+
 /**
  * The admission.k8s.io/v1 AdmissionReview wire format, the small response builders and the
  * one final step that echoes the uid and encodes the patch. Nothing here does I/O.
@@ -92,23 +95,39 @@ export function statusBody(code: number, message: string) {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: code === 413 ? 'RequestEntityTooLarge' : 'BadRequest', code };
 }
 
-/** Check the envelope only: what we need to answer at all (a uid) or to refuse clearly. */
+const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+
+function optionalString(request: Record<string, unknown>, field: string): void {
+  if (request[field] !== undefined && request[field] !== null && typeof request[field] !== 'string') {
+    throw new BadReviewError(`AdmissionReview request.${field} must be a string, got ${brief(request[field])}`);
+  }
+}
+
+/**
+ * Check the envelope: what we need to answer at all (a uid) or to refuse clearly, and the
+ * type of every field the handler or the log reads, so nothing later trips over a value
+ * of the wrong type. The objects themselves are the handler's to judge.
+ */
 export function parseReview(body: unknown): AdmissionRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new BadReviewError('expected a JSON AdmissionReview object');
+  if (!isPlainObject(body)) throw new BadReviewError('expected a JSON AdmissionReview object');
+  if (body.kind !== 'AdmissionReview') throw new BadReviewError(`expected kind AdmissionReview, got ${brief(body.kind)}`);
+  if (body.apiVersion !== 'admission.k8s.io/v1') {
+    throw new BadReviewError(`expected apiVersion admission.k8s.io/v1 (register the webhook with admissionReviewVersions: [v1]), got ${brief(body.apiVersion)}`);
   }
-  const review = body as Record<string, unknown>;
-  if (review.kind !== 'AdmissionReview') throw new BadReviewError(`expected kind AdmissionReview, got ${JSON.stringify(review.kind)}`);
-  if (review.apiVersion !== 'admission.k8s.io/v1') {
-    throw new BadReviewError(`expected apiVersion admission.k8s.io/v1 (register the webhook with admissionReviewVersions: [v1]), got ${JSON.stringify(review.apiVersion)}`);
-  }
-  const request = review.request as Record<string, unknown> | undefined;
-  if (typeof request !== 'object' || request === null || Array.isArray(request)) throw new BadReviewError('AdmissionReview has no request');
+  const request = body.request;
+  if (!isPlainObject(request)) throw new BadReviewError('AdmissionReview has no request');
   if (typeof request.uid !== 'string' || request.uid === '') throw new BadReviewError('AdmissionReview request has no uid');
-  const kind = request.kind as Record<string, unknown> | undefined;
-  if (typeof kind !== 'object' || kind === null || typeof kind.kind !== 'string' || typeof kind.group !== 'string') {
+  const kind = request.kind;
+  if (!isPlainObject(kind) || typeof kind.kind !== 'string' || typeof kind.group !== 'string') {
     throw new BadReviewError('AdmissionReview request has no kind {group, version, kind}');
   }
   if (typeof request.operation !== 'string') throw new BadReviewError('AdmissionReview request has no operation');
+  if (!OPERATIONS.has(request.operation)) {
+    throw new BadReviewError(`AdmissionReview request.operation must be one of CREATE, UPDATE, DELETE, CONNECT, got ${brief(request.operation)}`);
+  }
+  for (const field of ['name', 'namespace', 'subResource']) optionalString(request, field);
+  if (request.dryRun !== undefined && request.dryRun !== null && typeof request.dryRun !== 'boolean') {
+    throw new BadReviewError(`AdmissionReview request.dryRun must be true or false, got ${brief(request.dryRun)}`);
+  }
   return request as unknown as AdmissionRequest;
 }

@@ -1,5 +1,6 @@
 import { CronExpressionParser, type CronExpression } from 'cron-parser';
 import { parse as parseYaml } from 'yaml';
+import { brief } from './brief.js';
 
 /** A policy document that failed validation; `field` names where, `message` says field and rule. */
 export class PolicyError extends Error {
@@ -46,7 +47,28 @@ const DURATION_KEYS = new Set(['carbonIntensityThreshold', 'overrideEcoAfterDura
 const CARBON_KEYS = new Set(['measuredEmission', 'allowedMaxReplicaCount']);
 const AZURE_KEYS = new Set(['carbonIntensityThreshold', 'maxReplicas']);
 
-const show = (v: unknown): string => (v === undefined ? 'nothing' : JSON.stringify(v));
+/**
+ * What a policy may contain. A real policy is a few hundred bytes, four levels deep, with
+ * a handful of rules and schedules; these bounds sit far above that and keep one
+ * hostile document from stalling admission (YAML parsing runs on the event loop) or
+ * from growing the heap (parsed policies are cached).
+ */
+export const POLICY_LIMITS = {
+  /** UTF-8 bytes of a policy written as text (the annotation). */
+  textBytes: 16 * 1024,
+  /** Nesting of mappings and lists, as estimated from the text before parsing it. */
+  depth: 32,
+  /** The YAML parser's `maxAliasCount`: how far `*alias` references may expand. */
+  aliases: 50,
+  /** Rules in `carbon` or `maxReplicasByCarbonIntensity`. */
+  rules: 50,
+  /** Lines in `ecoModeOff.recurringSchedule`. */
+  schedules: 50,
+  /** Characters in one cron line. */
+  cronLine: 256,
+} as const;
+
+const show = (v: unknown): string => (v === undefined ? 'nothing' : brief(v));
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -55,7 +77,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function checkKeys(obj: Record<string, unknown>, known: Set<string>, at: string): void {
   for (const key of Object.keys(obj)) {
     if (!known.has(key)) {
-      throw new PolicyError(at ? `${at}.${key}` : key, `unknown field (expected one of ${[...known].join(', ')})`);
+      const name = key.length > 60 ? `${key.slice(0, 60)}...` : key;
+      throw new PolicyError(at ? `${at}.${name}` : name, `unknown field (expected one of ${[...known].join(', ')})`);
     }
   }
 }
@@ -101,8 +124,13 @@ function sortedBands(bands: Band[], field: string, thresholdName: string): Band[
   return bands;
 }
 
+function atMost(list: readonly unknown[], limit: number, field: string, what: string): void {
+  if (list.length > limit) throw new PolicyError(field, `has ${list.length} ${what}; at most ${limit} are allowed`);
+}
+
 function carbonBands(v: unknown): Band[] {
   if (!Array.isArray(v) || v.length === 0) throw new PolicyError('carbon', `must be a non-empty list of rules, got ${show(v)}`);
+  atMost(v, POLICY_LIMITS.rules, 'carbon', 'rules');
   const bands = v.map((rule, i): Band => {
     const at = `carbon[${i}]`;
     if (!isRecord(rule)) throw new PolicyError(at, `must be a mapping with measuredEmission and allowedMaxReplicaCount, got ${show(rule)}`);
@@ -119,6 +147,7 @@ function azureBands(v: unknown): Band[] {
   if (!Array.isArray(v) || v.length === 0) {
     throw new PolicyError('maxReplicasByCarbonIntensity', `must be a non-empty list of {carbonIntensityThreshold, maxReplicas}, got ${show(v)}`);
   }
+  atMost(v, POLICY_LIMITS.rules, 'maxReplicasByCarbonIntensity', 'rules');
   const bands = v.map((rule, i): Band => {
     const at = `maxReplicasByCarbonIntensity[${i}]`;
     if (!isRecord(rule)) throw new PolicyError(at, `must be a mapping with carbonIntensityThreshold and maxReplicas, got ${show(rule)}`);
@@ -149,6 +178,9 @@ function validTimeZone(v: unknown): string {
  * because admission asks the same question for every request within that minute.
  */
 function compileSchedule(line: unknown, tz: string, field: string): RecurringSchedule {
+  if (typeof line === 'string' && line.length > POLICY_LIMITS.cronLine) {
+    throw new PolicyError(field, `is ${line.length} characters long; a cron line may have at most ${POLICY_LIMITS.cronLine}`);
+  }
   if (typeof line !== 'string' || line.trim().split(/\s+/).length !== 5) {
     throw new PolicyError(field, `must be a cron expression with 5 fields (minute hour day-of-month month day-of-week), got ${show(line)}`);
   }
@@ -183,6 +215,7 @@ function ecoModeOff(v: unknown): Policy['ecoModeOff'] {
     if (!Array.isArray(v.recurringSchedule)) {
       throw new PolicyError('ecoModeOff.recurringSchedule', `must be a list of cron expressions, got ${show(v.recurringSchedule)}`);
     }
+    atMost(v.recurringSchedule, POLICY_LIMITS.schedules, 'ecoModeOff.recurringSchedule', 'lines');
     schedules = v.recurringSchedule.map((line, i) => compileSchedule(line, timeZone, `ecoModeOff.recurringSchedule[${i}]`));
   }
   let duration: Policy['ecoModeOff']['duration'] = null;
@@ -226,27 +259,138 @@ export function validatePolicy(doc: unknown): Policy {
   };
 }
 
+/** UTF-8 length without encoding: the limit is checked before anything else reads the text. */
+function utf8Bytes(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // Two extra bytes below the surrogates and above them; a surrogate pair is two units, four bytes.
+    if (c >= 0x80) bytes += c >= 0x800 && (c < 0xd800 || c > 0xdfff) ? 2 : 1;
+  }
+  return bytes;
+}
+
+/** Block indicators at the start of a line's content (`- - x`, `? key`): each opens a level. */
+function leadingIndicators(line: string, from: number): number {
+  let count = 0;
+  let i = from;
+  while (i < line.length && (line[i] === '-' || line[i] === '?' || line[i] === ':') && (i + 1 === line.length || line[i + 1] === ' ' || line[i + 1] === '\t')) {
+    count++;
+    i += 2;
+    while (line[i] === ' ' || line[i] === '\t') i++;
+  }
+  return count;
+}
+
+/**
+ * How deeply the text nests, estimated in one pass without parsing: indentation levels
+ * plus block indicators plus open brackets (counted even inside quotes and comments,
+ * which only ever overestimates). The YAML parser recurses per level and overflows the
+ * stack about a thousand levels down; at worst that aborts the process rather than
+ * throwing, so the estimate must come first. Compact sequences (`key:` then `- item` at the same indent)
+ * are counted once per two levels; the limit leaves room for that.
+ */
+export function estimateDepth(text: string): number {
+  const indents: number[] = [];
+  let flow = 0;
+  let deepest = 0;
+  // YAML breaks lines at CR as well as LF; a text with CR alone must not look like one line.
+  for (const line of text.split(/\r\n?|\n/)) {
+    let indent = 0;
+    while (line[indent] === ' ' || line[indent] === '\t') indent++;
+    if (indent === line.length) continue;
+    if (flow === 0) {
+      while (indents.length > 0 && indents[indents.length - 1]! >= indent) indents.pop();
+      indents.push(indent);
+    }
+    const block = indents.length + leadingIndicators(line, indent);
+    deepest = Math.max(deepest, block + flow);
+    for (let i = indent; i < line.length; i++) {
+      const ch = line[i];
+      if (ch === '[' || ch === '{') deepest = Math.max(deepest, block + ++flow);
+      else if ((ch === ']' || ch === '}') && flow > 0) flow--;
+    }
+  }
+  return deepest;
+}
+
+const HUGE_TEXT = 256 * 1024;
+
+/** The checks that come before the YAML parser sees the text. */
+function checkTextLimits(text: string): void {
+  const limit = `the limit is ${POLICY_LIMITS.textBytes} bytes (${POLICY_LIMITS.textBytes / 1024} KiB)`;
+  // Beyond the API server's own 256 KiB for all annotations, the length says enough.
+  if (text.length > HUGE_TEXT) throw new PolicyError('', `the policy text is over ${HUGE_TEXT / 1024} KiB; ${limit}`);
+  const bytes = utf8Bytes(text);
+  if (bytes > POLICY_LIMITS.textBytes) throw new PolicyError('', `the policy text is ${bytes} bytes; ${limit}`);
+  if (estimateDepth(text) > POLICY_LIMITS.depth) {
+    throw new PolicyError('', `the policy nests more than ${POLICY_LIMITS.depth} levels of mappings, lists or brackets`);
+  }
+}
+
 /** Parse a policy written as YAML or JSON (JSON is YAML), as found in an annotation. */
 export function parsePolicyText(text: string): Policy {
+  checkTextLimits(text);
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseYaml(text, { maxAliasCount: POLICY_LIMITS.aliases });
   } catch (err) {
-    throw new PolicyError('', `not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
+    const message = (err as Error).message.split('\n')[0]!;
+    if (/alias count/i.test(message)) {
+      throw new PolicyError('', `its YAML aliases expand too far (at most ${POLICY_LIMITS.aliases} aliased nodes)`);
+    }
+    throw new PolicyError('', `not valid YAML or JSON: ${message.length > 200 ? `${message.slice(0, 200)}...` : message}`);
   }
   return validatePolicy(doc);
 }
 
-const CACHE_LIMIT = 1000;
-const textCache = new Map<string, Policy | PolicyError>();
+const CACHE_ENTRIES = 1000;
+/** Retained bytes of the cache, estimated per entry (see `retainedBytes`). */
+export const POLICY_CACHE_BYTES = 8 * 1024 * 1024;
+/** Heap held by one compiled cron line (cron-parser keeps every field's expanded values), measured. */
+const SCHEDULE_BYTES = 4096;
+const BAND_BYTES = 96;
+const ENTRY_BYTES = 512;
+
+interface CacheEntry {
+  readonly value: Policy | PolicyError;
+  readonly bytes: number;
+}
+
+const textCache = new Map<string, CacheEntry>();
+let cacheBytes = 0;
+
+/** The key text (two bytes a character at worst) plus what the parsed policy or the error holds. */
+function retainedBytes(text: string, value: Policy | PolicyError): number {
+  const held = value instanceof PolicyError ? 2 * value.message.length : value.bands.length * BAND_BYTES + value.ecoModeOff.schedules.length * SCHEDULE_BYTES;
+  return 2 * text.length + held + ENTRY_BYTES;
+}
+
+function remember(text: string, value: Policy | PolicyError): void {
+  const bytes = retainedBytes(text, value);
+  while (textCache.size > 0 && (textCache.size >= CACHE_ENTRIES || cacheBytes + bytes > POLICY_CACHE_BYTES)) {
+    const [oldest, entry] = textCache.entries().next().value!;
+    textCache.delete(oldest);
+    cacheBytes -= entry.bytes;
+  }
+  textCache.set(text, { value, bytes });
+  cacheBytes += bytes;
+}
+
+/** What the policy cache holds now: for tests and the soak benchmark. */
+export function policyCacheStats(): { entries: number; bytes: number } {
+  return { entries: textCache.size, bytes: cacheBytes };
+}
 
 /**
- * parsePolicyText with a bounded cache: annotation texts repeat across requests and
- * objects, and parsing YAML plus compiling cron lines is the costliest step admission
- * could take. Errors are cached too, so a broken annotation is not re-parsed per request.
+ * parsePolicyText with a cache bounded in entries and in bytes: annotation texts repeat
+ * across requests and objects, and parsing YAML plus compiling cron lines is the costliest
+ * step admission could take. Errors are cached too, so a broken annotation is not re-parsed
+ * per request; a text over the size limit is refused before the lookup and never stored.
  */
 export function parsePolicyTextCached(text: string): Policy {
-  let hit = textCache.get(text);
+  if (text.length > POLICY_LIMITS.textBytes) checkTextLimits(text);
+  let hit = textCache.get(text)?.value;
   if (hit === undefined) {
     try {
       hit = parsePolicyText(text);
@@ -254,8 +398,7 @@ export function parsePolicyTextCached(text: string): Policy {
       if (!(err instanceof PolicyError)) throw err;
       hit = err;
     }
-    if (textCache.size >= CACHE_LIMIT) textCache.delete(textCache.keys().next().value!);
-    textCache.set(text, hit);
+    remember(text, hit);
   }
   if (hit instanceof PolicyError) throw hit;
   return hit;

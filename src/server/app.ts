@@ -3,6 +3,7 @@ import { handleAdmission, type AdmissionDeps, type AdmissionOutcome } from '../a
 import { BadReviewError, statusBody } from '../admission/review.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
+import { parseJsonBodies } from './body.js';
 
 /**
  * AdmissionReviews carry the object and, on UPDATE, the old object. Kubernetes stores
@@ -109,6 +110,7 @@ function mutateRoute(app: FastifyInstance, options: AppOptions): void {
 export function buildApp(options: AppOptions): FastifyInstance {
   const app = fastify(serverOptions(options)) as unknown as FastifyInstance;
   answerErrorsAsStatus(app);
+  parseJsonBodies(app);
   mutateRoute(app, options);
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
