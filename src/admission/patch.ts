@@ -19,7 +19,9 @@ type ApplyPlan = Extract<Plan, { kind: 'apply' }>;
 export function buildPatch(object: KedaObject, plan: ApplyPlan): JsonPatchOp[] {
   const ops: JsonPatchOp[] = [];
   const spec = object.spec;
-  if (spec === undefined || spec === null || typeof spec !== 'object') {
+  if (plan.keepSpec) {
+    // Observe mode: the spec is the user's alone.
+  } else if (spec === undefined || spec === null || typeof spec !== 'object') {
     ops.push({ op: 'add', path: '/spec', value: { maxReplicaCount: plan.maxReplicaCount } });
   } else if (spec.maxReplicaCount !== plan.maxReplicaCount) {
     ops.push({ op: 'add', path: '/spec/maxReplicaCount', value: plan.maxReplicaCount });

@@ -29,6 +29,8 @@ export interface RuntimeConfig {
   defaultPolicy: string | null;
   touch: TouchConfig;
   invalidPolicy: 'deny' | 'warn';
+  /** `observe` puts every policy in observe mode (the rollout switch); `enforce` leaves each policy's own mode. */
+  mode: 'enforce' | 'observe';
 }
 
 export const DEFAULT_TOUCH: TouchConfig = {
@@ -40,7 +42,7 @@ export const DEFAULT_TOUCH: TouchConfig = {
   namespaceSelector: 'kubernetes.io/metadata.name notin (kube-system,kube-node-lease,keda-carbon)',
 };
 
-const TOP_KEYS = new Set(['intensity', 'policies', 'defaultPolicy', 'touch', 'invalidPolicy']);
+const TOP_KEYS = new Set(['intensity', 'policies', 'defaultPolicy', 'touch', 'invalidPolicy', 'mode']);
 const TOUCH_KEYS = new Set(['interval', 'followForecast', 'qps', 'burst', 'maxInFlight', 'namespaceSelector']);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -120,7 +122,9 @@ export function parseConfig(raw: unknown): RuntimeConfig {
   if (invalidPolicy !== 'deny' && invalidPolicy !== 'warn') {
     throw new ConfigError('invalidPolicy', `must be "deny" or "warn", got ${JSON.stringify(invalidPolicy)}`);
   }
-  return { intensity: parseIntensityConfig(raw.intensity), policies, defaultPolicy, touch: parseTouch(raw.touch), invalidPolicy };
+  const mode = raw.mode ?? 'enforce';
+  if (mode !== 'enforce' && mode !== 'observe') throw new ConfigError('mode', `must be "enforce" or "observe", got ${JSON.stringify(mode)}`);
+  return { intensity: parseIntensityConfig(raw.intensity), policies, defaultPolicy, touch: parseTouch(raw.touch), invalidPolicy, mode };
 }
 
 /** The embedded defaults `npm start` runs on: the bundled sample curve and one example policy. */
