@@ -1,5 +1,6 @@
 import { ConfigError } from './errors.js';
 import { parseDuration } from './duration.js';
+import { SIGNALS, type Signal } from '../core/carbon.js';
 
 export const PROVIDERS = [
   'exporter-configmap',
@@ -41,6 +42,10 @@ export interface IntensityConfig {
   path?: string;
   /** exporter-configmap: where the exporter writes. `location` is optional for it (filters the points when set). */
   configMap: { namespace: string; name: string; key: string };
+  /** What the numbers are, for sources that cannot know (carbon-aware-sdk, prometheus, file, sample, exporter-configmap). */
+  signal?: Signal;
+  /** electricitymaps: lifecycle (the API's default) or direct emission factors, sent to the API. */
+  emissionFactorType?: 'lifecycle' | 'direct';
 }
 
 export const DEFAULT_INTENSITY: IntensityConfig = {
@@ -55,7 +60,29 @@ export const DEFAULT_INTENSITY: IntensityConfig = {
 const KNOWN_KEYS = new Set([
   'provider', 'location', 'baseUrl', 'refreshInterval', 'maxDataAge', 'timeout',
   'tokenEnv', 'tokenFile', 'usernameEnv', 'usernameFile', 'passwordEnv', 'passwordFile', 'query', 'path', 'configMap',
+  'signal', 'emissionFactorType',
 ]);
+
+/** Providers whose API says what its numbers are: their signal is not configurable. */
+export const PROVIDER_SIGNAL: Partial<Record<ProviderName, Signal>> = { watttime: 'marginal', electricitymaps: 'average', 'uk-carbon-intensity': 'average' };
+
+function signalKeys(r: Record<string, unknown>, cfg: IntensityConfig, prefix: string): void {
+  if (r.signal !== undefined && r.signal !== null) {
+    const own = PROVIDER_SIGNAL[cfg.provider];
+    if (own) throw new ConfigError(`${prefix}.signal`, `${cfg.provider} reports ${own} intensity itself; remove the key`);
+    if (typeof r.signal !== 'string' || !(SIGNALS as readonly string[]).includes(r.signal)) {
+      throw new ConfigError(`${prefix}.signal`, `must be one of ${SIGNALS.join(', ')}, got ${JSON.stringify(r.signal)}`);
+    }
+    cfg.signal = r.signal as Signal;
+  }
+  if (r.emissionFactorType !== undefined && r.emissionFactorType !== null) {
+    if (cfg.provider !== 'electricitymaps') throw new ConfigError(`${prefix}.emissionFactorType`, `is an Electricity Maps setting, not one of ${cfg.provider}`);
+    if (r.emissionFactorType !== 'lifecycle' && r.emissionFactorType !== 'direct') {
+      throw new ConfigError(`${prefix}.emissionFactorType`, `must be lifecycle or direct, got ${JSON.stringify(r.emissionFactorType)}`);
+    }
+    cfg.emissionFactorType = r.emissionFactorType;
+  }
+}
 
 /** Providers with no public endpoint to default to: the user runs them. */
 const NEEDS_BASE_URL: readonly ProviderName[] = ['carbon-aware-sdk', 'prometheus'];
@@ -143,6 +170,7 @@ export function parseIntensityConfig(raw: unknown, prefix = 'intensity'): Intens
     if (cfg.usernameEnv === undefined && cfg.usernameFile === undefined) cfg.usernameEnv = 'WATTTIME_USERNAME';
     if (cfg.passwordEnv === undefined && cfg.passwordFile === undefined) cfg.passwordEnv = 'WATTTIME_PASSWORD';
   }
+  signalKeys(r, cfg, prefix);
   if (cfg.provider === 'file' && cfg.path === undefined) throw new ConfigError(`${prefix}.path`, 'is required for provider file');
   if (cfg.provider === 'prometheus' && cfg.query === undefined) throw new ConfigError(`${prefix}.query`, 'is required for provider prometheus');
   return cfg;

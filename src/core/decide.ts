@@ -1,4 +1,4 @@
-import type { CarbonSnapshot, IntensityPoint } from './carbon.js';
+import type { CarbonSnapshot, IntensityPoint, Signal } from './carbon.js';
 import { currentIntensity, stayedAtOrAbove } from './view.js';
 import type { AllowedMax, Band, Policy } from './policy.js';
 import { resolvePercentiles } from './percentile.js';
@@ -54,6 +54,8 @@ export interface Decision {
   /** Start of the data point used (RFC 3339), or null without data. */
   readonly dataTime: string | null;
   readonly source: string;
+  /** What kind of intensity `intensity` is (marginal, average, unknown). */
+  readonly signal: Signal;
   /** The band that applied, e.g. `measuredEmission>=300`; null when no band did. Same as `band.rule`. */
   readonly rule: string | null;
   /** The band chosen, or null (eco mode off, missing data, below every rule). */
@@ -203,12 +205,13 @@ interface Frame {
   readonly intensity: number | null;
   readonly dataTime: string | null;
   readonly source: string;
+  readonly signal: Signal;
 }
 
 // One literal of one shape for every outcome: object spread here cost more than the rest
 // of the decision put together, and this runs on every admission request.
 function result(f: Frame, cap: number, band: ChosenBand | null, ecoMode: 'on' | 'off', reason: string, warnings: readonly string[]): Decision {
-  return { cap, declared: f.declared, floor: f.floor, intensity: f.intensity, dataTime: f.dataTime, source: f.source, rule: band ? band.rule : null, band, ecoMode, reason, warnings };
+  return { cap, declared: f.declared, floor: f.floor, intensity: f.intensity, dataTime: f.dataTime, source: f.source, signal: f.signal, rule: band ? band.rule : null, band, ecoMode, reason, warnings };
 }
 
 // The cap stays within [floor, declared]; a floor above the declared max is the user's own
@@ -269,6 +272,7 @@ export function decide(input: DecisionInput): Decision {
     intensity: point ? shownIntensity(point.gCO2eqPerKWh, typeof ladder === 'string' ? absoluteLadder(policy).thresholds : ladder.thresholds, 1) : null,
     dataTime: point ? pointTime(point) : null,
     source: carbon.source,
+    signal: carbon.signal ?? 'unknown',
   };
   if (input.ecoModeOffAnnotation) return result(f, f.declared, null, 'off', 'eco mode off by annotation keda-carbon.io/eco-mode', []);
   const schedule = policy.ecoModeOff.schedules.find((s) => s.matches(now));

@@ -13,6 +13,8 @@ export interface CarbonStatus {
   declared: number;
   intensity: number | null;
   source: string;
+  /** marginal, average or unknown: what kind of intensity `intensity` is. */
+  signal?: string;
   dataTime: string | null;
   rule: string | null;
   ecoMode: 'on' | 'off';

@@ -53,6 +53,7 @@ function statusLine(d: Decision, now: number, previous: string | undefined, prev
     declared: d.declared,
     intensity: d.intensity,
     source: d.source,
+    signal: d.signal,
     dataTime: d.dataTime,
     rule: d.rule,
     ecoMode: d.ecoMode,

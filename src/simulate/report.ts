@@ -89,11 +89,19 @@ export function comparisonLine(a: Figures, b: Figures): string {
   return `Following the forecast instead of re-evaluating hourly: ${withheld}${intensity}.`;
 }
 
+/** Percentile bands: the reference window they are resolved over. */
+function windowNote(policy: ReportContext['policy']): string {
+  if (!policy.relative) return '';
+  const h = (ms: number) => `${Math.round((ms / 3_600_000) * 10) / 10}h`;
+  return `, percentiles over ${h(policy.relativeWindow.pastMs)} past and ${h(policy.relativeWindow.aheadMs)} ahead`;
+}
+
 export function textReport(ctx: ReportContext, sim: Simulation): string {
   const first = sim.intervals[0]!;
   const last = sim.intervals[sim.intervals.length - 1]!;
   const lines = [
-    `Policy:   ${ctx.policyOrigin} (${ctx.policy.form === 'carbon' ? 'carbon' : 'maxReplicasByCarbonIntensity'} form, ${ctx.policy.bands.length} band${ctx.policy.bands.length === 1 ? '' : 's'})`,
+    `Policy:   ${ctx.policyOrigin} (${ctx.policy.form === 'carbon' ? 'carbon' : 'maxReplicasByCarbonIntensity'} form, ${ctx.policy.bands.length} band${ctx.policy.bands.length === 1 ? '' : 's'}${windowNote(ctx.policy)})`,
+    `Mode:     ${ctx.policy.mode}${ctx.policy.mode === 'observe' ? ' (the webhook would only write these caps into the status; the spec keeps the declared max)' : ''}`,
     `Forecast: ${ctx.forecastOrigin}, ${ctx.pointCount} points, ${when(first.start)} to ${when(last.end)} (${num(sim.figures.hours)} h)`,
     `Object:   declared max ${ctx.declared}, floor ${Math.max(1, ctx.minReplicas)} (minReplicaCount ${ctx.minReplicas})`,
     '',
@@ -119,7 +127,7 @@ const ivJson = (iv: CapInterval) => ({ start: iso(iv.start), end: iso(iv.end), i
 
 export function jsonReport(ctx: ReportContext, sim: Simulation): unknown {
   return {
-    policy: { origin: ctx.policyOrigin, form: ctx.policy.form, onMissingData: ctx.policy.onMissingData },
+    policy: { origin: ctx.policyOrigin, form: ctx.policy.form, mode: ctx.policy.mode, onMissingData: ctx.policy.onMissingData, relativeWindow: ctx.policy.relative ? { pastHours: ctx.policy.relativeWindow.pastMs / 3_600_000, aheadHours: ctx.policy.relativeWindow.aheadMs / 3_600_000 } : null },
     forecast: { origin: ctx.forecastOrigin, points: ctx.pointCount },
     declared: ctx.declared,
     minReplicas: ctx.minReplicas,

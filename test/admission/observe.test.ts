@@ -44,7 +44,7 @@ t.test('observe mode: the spec is untouched, the status says what would be set, 
   t.equal(object.spec.maxReplicaCount, 10, 'the declared 10 stays');
   t.notOk(ops.some((op) => op.path.startsWith('/spec')), 'no patch operation touches the spec');
   const status = JSON.parse(object.metadata.annotations[STATUS]);
-  t.same(status, { cap: 5, declared: 10, intensity: 412.3, source: 'test:zone', dataTime: '2026-11-23T10:00:00.000Z', rule: 'measuredEmission>=300', ecoMode: 'on', mode: 'observe', evaluatedAt: '2026-11-23T10:30:00.000Z' });
+  t.same(status, { cap: 5, declared: 10, intensity: 412.3, source: 'test:zone', signal: 'unknown', dataTime: '2026-11-23T10:00:00.000Z', rule: 'measuredEmission>=300', ecoMode: 'on', mode: 'observe', evaluatedAt: '2026-11-23T10:30:00.000Z' });
   t.same(response.warnings, ['keda-carbon (observe): would set maxReplicaCount 10 -> 5 (412 gCO2eq/kWh >= 300)']);
   t.equal(outcome.capChange, undefined, 'no cap change is reported for the metrics');
   // Our own output again: an empty patch.
