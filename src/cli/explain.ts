@@ -66,7 +66,7 @@ function describe(object: KedaObject, resolution: Resolution, plan: Plan): strin
   } else {
     const d = plan.decision;
     row('mode:', plan.mode === 'observe' ? 'observe (only the status annotation is written; the spec is left as it is)' : 'enforce');
-    row('intensity:', d.intensity === null ? `none (${d.source})` : `${d.intensity} gCO2eq/kWh from ${d.source} (data for ${d.dataTime})`);
+    row('intensity:', d.intensity === null ? `none (${d.source})` : `${d.intensity} gCO2eq/kWh (${d.signal} signal) from ${d.source} (data for ${d.dataTime})`);
     row('declared max:', `${d.declared}${current === undefined ? ' (KEDA default: spec.maxReplicaCount unset)' : ''}`);
     row('floor:', `${d.floor} = max(1, minReplicaCount ${minReplicas(object)})`);
     row('eco mode:', d.ecoMode);

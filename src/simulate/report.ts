@@ -1,4 +1,5 @@
 import type { Policy } from '../core/policy.js';
+import type { Signal } from '../core/carbon.js';
 import type { Figures, Simulation } from './figures.js';
 import type { CapInterval } from './timeline.js';
 
@@ -6,6 +7,8 @@ export interface ReportContext {
   readonly policyOrigin: string;
   readonly policy: Policy;
   readonly forecastOrigin: string;
+  /** What kind of intensity the forecast is (marginal, average, unknown). */
+  readonly signal?: Signal;
   readonly pointCount: number;
   readonly declared: number;
   readonly minReplicas: number;
@@ -102,7 +105,7 @@ export function textReport(ctx: ReportContext, sim: Simulation): string {
   const lines = [
     `Policy:   ${ctx.policyOrigin} (${ctx.policy.form === 'carbon' ? 'carbon' : 'maxReplicasByCarbonIntensity'} form, ${ctx.policy.bands.length} band${ctx.policy.bands.length === 1 ? '' : 's'}${windowNote(ctx.policy)})`,
     `Mode:     ${ctx.policy.mode}${ctx.policy.mode === 'observe' ? ' (the webhook would only write these caps into the status; the spec keeps the declared max)' : ''}`,
-    `Forecast: ${ctx.forecastOrigin}, ${ctx.pointCount} points, ${when(first.start)} to ${when(last.end)} (${num(sim.figures.hours)} h)`,
+    `Forecast: ${ctx.forecastOrigin}, ${ctx.signal ?? 'unknown'} signal, ${ctx.pointCount} points, ${when(first.start)} to ${when(last.end)} (${num(sim.figures.hours)} h)`,
     `Object:   declared max ${ctx.declared}, floor ${Math.max(1, ctx.minReplicas)} (minReplicaCount ${ctx.minReplicas})`,
     '',
     'Cap timeline (following the forecast, as the webhook does):',
@@ -128,7 +131,7 @@ const ivJson = (iv: CapInterval) => ({ start: iso(iv.start), end: iso(iv.end), i
 export function jsonReport(ctx: ReportContext, sim: Simulation): unknown {
   return {
     policy: { origin: ctx.policyOrigin, form: ctx.policy.form, mode: ctx.policy.mode, onMissingData: ctx.policy.onMissingData, relativeWindow: ctx.policy.relative ? { pastHours: ctx.policy.relativeWindow.pastMs / 3_600_000, aheadHours: ctx.policy.relativeWindow.aheadMs / 3_600_000 } : null },
-    forecast: { origin: ctx.forecastOrigin, points: ctx.pointCount },
+    forecast: { origin: ctx.forecastOrigin, signal: ctx.signal ?? 'unknown', points: ctx.pointCount },
     declared: ctx.declared,
     minReplicas: ctx.minReplicas,
     floor: Math.max(1, ctx.minReplicas),
