@@ -134,10 +134,12 @@ intensity:
   refreshInterval: 5m
   maxDataAge: 2h
 policies:
+  # relative to the grid's own last and next 24 hours, so it suits any region:
+  # half the declared max in the dirtier half of the time, a quarter in the dirtiest fifth
   standard:
     carbon:
-    - {measuredEmission: 300, allowedMaxReplicaCount: "50%"}
-    - {measuredEmission: 500, allowedMaxReplicaCount: 2}
+    - {measuredEmission: p50, allowedMaxReplicaCount: "50%"}
+    - {measuredEmission: p80, allowedMaxReplicaCount: "25%"}
 defaultPolicy: null
 touch:
   interval: 1h
