@@ -68,9 +68,10 @@ ScaledJob shop/batch
   declared max: 100 (KEDA default: spec.maxReplicaCount unset)
   floor:        1 = max(1, minReplicaCount 0)
   eco mode:     on
-  rule:         measuredEmission>=500: allowed 2
-  why:          612 gCO2eq/kWh >= 500
-  cap:          maxReplicaCount 100 -> 2
+  rule:         none
+  why:          percentile band cannot be resolved: 1h of data in relativeWindow (past 24h, ahead 24h), at least 6h needed; onMissingData declared
+  cap:          maxReplicaCount 100 -> 100
+  warning:      percentile band cannot be resolved: 1h of data in relativeWindow (past 24h, ahead 24h), at least 6h needed; using the declared max 100
 `);
 
   const mid = io();
@@ -78,7 +79,7 @@ ScaledJob shop/batch
   const json = JSON.parse(mid.out.stdout);
   t.equal(json[0].plan.maxReplicaCount, 20, '50% of 40');
   t.match(json[0].plan.decision, { rule: 'measuredEmission>=300', declared: 40, floor: 3 });
-  t.equal(json[1].plan.maxReplicaCount, 50);
+  t.equal(json[1].plan.maxReplicaCount, 100, 'the embedded standard is relative: one given value cannot resolve a percentile');
 });
 
 t.test('explain: observe mode and a percentile band say so, with the resolved threshold', async (t) => {
