@@ -2,6 +2,7 @@ import t from 'tap';
 import type { IntensityPoint } from '../../src/core/carbon.js';
 import { validatePolicy } from '../../src/core/policy.js';
 import { simulate } from '../../src/simulate/figures.js';
+import { jsonReport, textReport } from '../../src/simulate/report.js';
 
 const T0 = Date.parse('2026-06-01T00:00:00Z');
 const HOUR = 3_600_000;
@@ -30,4 +31,15 @@ t.test('simulate over a 48-hour forecast with a percentile policy runs the capac
   // Both days get capped: the threshold travels with the cleaner second day.
   const cappedOnDay = (d: number) => sim.intervals.some((iv) => iv.cap < 40 && iv.start >= T0 + d * 24 * HOUR && iv.start < T0 + (d + 1) * 24 * HOUR);
   t.ok(cappedOnDay(0) && cappedOnDay(1), 'capped on both days');
+});
+
+t.test('the report says the mode, the window and the signal', async (t) => {
+  const policy = validatePolicy({ mode: 'observe', carbon: [{ measuredEmission: 'p80', allowedMaxReplicaCount: '25%' }], relativeWindow: { past: '12h', ahead: '24h' } });
+  const sim = simulate({ policy, points: forecast48h(), declared: 40, minReplicas: 0, source: 'test:zone' });
+  const ctx = { policyOrigin: 'p.yaml', policy, forecastOrigin: 'f.json', signal: 'marginal' as const, pointCount: 48, declared: 40, minReplicas: 0 };
+  const text = textReport(ctx, sim);
+  t.match(text, /^Policy: +p\.yaml \(carbon form, 1 band, percentiles over 12h past and 24h ahead\)$/m);
+  t.match(text, /^Mode: +observe \(the webhook would only write these caps into the status; the spec keeps the declared max\)$/m);
+  t.match(text, /^Forecast: f\.json, marginal signal, 48 points/m);
+  t.match(jsonReport(ctx, sim), { policy: { mode: 'observe', relativeWindow: { pastHours: 12, aheadHours: 24 } }, forecast: { signal: 'marginal' } });
 });
