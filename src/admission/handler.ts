@@ -69,7 +69,7 @@ async function decideVerdict(request: AdmissionRequest, deps: AdmissionDeps): Pr
   if (plan.kind === 'untouched') return { verdict: allowed([...warnings, ...plan.warnings]), result: 'allowed', reason: plan.reason };
   const patch = buildPatch(object, plan);
   const from = typeof object.spec?.maxReplicaCount === 'number' ? object.spec.maxReplicaCount : undefined;
-  const capChange = from !== plan.maxReplicaCount ? { from: from ?? 100, to: plan.maxReplicaCount } : undefined;
+  const capChange = !plan.keepSpec && from !== plan.maxReplicaCount ? { from: from ?? 100, to: plan.maxReplicaCount } : undefined;
   const answer: Awaited<ReturnType<typeof decideVerdict>> = { verdict: patched(patch, warnings.concat(plan.warnings)), result: patch.length > 0 ? 'patched' : 'allowed', reason: plan.reason };
   if (capChange) answer.capChange = capChange;
   return answer;

@@ -45,7 +45,9 @@ export function unpatchable(object: KedaObject): string | null {
 export function buildPatch(object: KedaObject, plan: ApplyPlan): JsonPatchOp[] {
   const ops: JsonPatchOp[] = [];
   const spec = object.spec;
-  if (!isPlainObject(spec)) {
+  if (plan.keepSpec) {
+    // Observe mode: the spec is the user's alone.
+  } else if (!isPlainObject(spec)) {
     ops.push({ op: 'add', path: '/spec', value: { maxReplicaCount: plan.maxReplicaCount } });
   } else if (spec.maxReplicaCount !== plan.maxReplicaCount) {
     ops.push({ op: 'add', path: '/spec/maxReplicaCount', value: plan.maxReplicaCount });

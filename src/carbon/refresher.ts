@@ -55,7 +55,7 @@ export class Refresher {
   private notBefore = 0;
   private rerun = false;
   private readonly state: RefreshStatus = { lastAttemptAt: null, lastSuccessAt: null, lastError: null, consecutiveFailures: 0, nextAttemptAt: null };
-  private readonly labels: { source: string; location: string };
+  private readonly labels: { source: string; location: string; signal: string };
 
   constructor(options: RefresherOptions) {
     this.o = {
@@ -70,7 +70,8 @@ export class Refresher {
     this.log = options.logger ?? silentLogger;
     const name = options.source.name;
     const i = name.indexOf(':');
-    this.labels = i < 0 ? { source: name, location: '' } : { source: name.slice(0, i), location: name.slice(i + 1) };
+    const signal = this.o.source.signal ?? 'unknown';
+    this.labels = i < 0 ? { source: name, location: '', signal } : { source: name.slice(0, i), location: name.slice(i + 1), signal };
   }
 
   /** Fetch now, then keep refreshing until `stop`. Idempotent. */
@@ -186,7 +187,7 @@ export class Refresher {
       const raw = await raceAbort(source.fetch(controller.signal), controller.signal, source.name);
       const points = validatePoints(raw, source.name);
       const fetchedAt = clock.now();
-      const snap = store.update(points, fetchedAt);
+      const snap = store.update(points, fetchedAt, source.signal ?? 'unknown');
       this.state.lastSuccessAt = fetchedAt;
       this.state.lastError = null;
       this.state.consecutiveFailures = 0;

@@ -1,9 +1,11 @@
-import type { IntensityPoint } from '../core/carbon.js';
+import type { IntensityPoint, Signal } from '../core/carbon.js';
 
 /** A source of points. Implementations live in `providers/`, one file each. */
 export interface IntensitySource {
   /** `provider:location`, used as the snapshot's `source`. */
   readonly name: string;
+  /** What kind of intensity the points are (absent: `unknown`). */
+  readonly signal?: Signal;
   /**
    * Fetch the current value and whatever forecast the provider offers. Must honour
    * `signal` (timeouts and shutdown) and throw on anything it cannot trust.

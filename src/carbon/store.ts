@@ -1,5 +1,5 @@
 import { endOf, overlay } from '../core/points.js';
-import type { CarbonSnapshot, IntensityPoint } from '../core/carbon.js';
+import type { CarbonSnapshot, IntensityPoint, Signal } from '../core/carbon.js';
 import { indexAt } from '../core/view.js';
 import type { CarbonReader } from '../ports.js';
 
@@ -37,9 +37,10 @@ export class CarbonStore implements CarbonReader {
    * Merge one fetch's validated points. The fetch is the truth from its first point on
    * (a newer forecast replaces the older one, and a point that is no longer forecast
    * disappears); what lies before it is kept as history, cut where the new data begins,
-   * and trimmed to `historyMs` before `fetchedAt`.
+   * and trimmed to `historyMs` before `fetchedAt`. `signal` is what the source says its
+   * numbers are; the snapshot carries it to every decision.
    */
-  update(points: readonly IntensityPoint[], fetchedAt: number): CarbonSnapshot {
+  update(points: readonly IntensityPoint[], fetchedAt: number, signal?: Signal): CarbonSnapshot {
     const old = this.current.points;
     const first = points[0];
     let merged: IntensityPoint[];
@@ -54,7 +55,8 @@ export class CarbonStore implements CarbonReader {
     const horizon = fetchedAt - this.historyMs;
     let drop = 0;
     while (drop < merged.length && endOf(merged[drop]!) <= horizon) drop++;
-    this.current = freeze({ ...this.current, fetchedAt, points: drop > 0 ? merged.slice(drop) : merged });
+    const next: CarbonSnapshot = { ...this.current, fetchedAt, points: drop > 0 ? merged.slice(drop) : merged };
+    this.current = freeze(signal === undefined ? next : { ...next, signal });
     return this.current;
   }
 

@@ -17,7 +17,7 @@ export async function fetchSnapshotOnce(config: IntensityConfig, env: Record<str
   const { config: resolved, source } = await openSource(config, { env, now: () => now, ...(kube ? { kube } : {}) });
   const store = new CarbonStore({ source: source.name, maxDataAgeMs: resolved.maxDataAgeMs });
   const points = validatePoints(await source.fetch(AbortSignal.timeout(resolved.timeoutMs)), source.name);
-  return store.update(points, now);
+  return store.update(points, now, source.signal ?? 'unknown');
 }
 
 /** A snapshot holding one value that covers `at`: `explain --intensity N`. */

@@ -38,6 +38,14 @@ function ruleLine(band: ChosenBand, declared: number): string {
   return `${band.rule}: allowed ${band.allowedCount}${pct}`;
 }
 
+function capLine(plan: Extract<Plan, { kind: 'apply' }>, current: number | undefined, cap: number): string {
+  if (plan.mode === 'observe') {
+    const restore = plan.keepSpec ? '' : `; maxReplicaCount ${current ?? 100} -> ${plan.maxReplicaCount} (declared max restored)`;
+    return `would be ${cap} (observe mode)${restore}`;
+  }
+  return current === cap ? `${cap} (unchanged)` : `maxReplicaCount ${current ?? 100} -> ${cap}`;
+}
+
 function describe(object: KedaObject, resolution: Resolution, plan: Plan): string {
   const meta = object.metadata ?? {};
   const lines = [`${String(object.kind ?? 'object')} ${meta.namespace ?? 'default'}/${meta.name ?? '(unnamed)'}`];
@@ -57,13 +65,14 @@ function describe(object: KedaObject, resolution: Resolution, plan: Plan): strin
     row('result:', `maxReplicaCount ${current ?? 100} -> ${plan.maxReplicaCount} (declared max restored, our annotations removed)`);
   } else {
     const d = plan.decision;
-    row('intensity:', d.intensity === null ? `none (${d.source})` : `${d.intensity} gCO2eq/kWh from ${d.source} (data for ${d.dataTime})`);
+    row('mode:', plan.mode === 'observe' ? 'observe (only the status annotation is written; the spec is left as it is)' : 'enforce');
+    row('intensity:', d.intensity === null ? `none (${d.source})` : `${d.intensity} gCO2eq/kWh (${d.signal} signal) from ${d.source} (data for ${d.dataTime})`);
     row('declared max:', `${d.declared}${current === undefined ? ' (KEDA default: spec.maxReplicaCount unset)' : ''}`);
     row('floor:', `${d.floor} = max(1, minReplicaCount ${minReplicas(object)})`);
     row('eco mode:', d.ecoMode);
     row('rule:', d.band ? ruleLine(d.band, d.declared) : 'none');
     row('why:', d.reason);
-    row('cap:', current === d.cap ? `${d.cap} (unchanged)` : `maxReplicaCount ${current ?? 100} -> ${d.cap}`);
+    row('cap:', capLine(plan, current, d.cap));
   }
   // The cap change is already on the `cap:` line; show only the other warnings.
   const warnings = plan.kind === 'apply' ? (plan.decision?.warnings ?? []) : plan.warnings;

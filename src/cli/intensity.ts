@@ -78,6 +78,7 @@ function jsonReport(snap: CarbonSnapshot, t: number): string {
   const cur = currentIntensity(snap, t);
   return `${JSON.stringify({
     source: snap.source,
+    signal: snap.signal ?? 'unknown',
     now: new Date(t).toISOString(),
     fetchedAt: snap.fetchedAt === null ? null : new Date(snap.fetchedAt).toISOString(),
     current: cur.state === 'ok' ? { ...cur.point, time: new Date(cur.point.timestamp).toISOString() } : null,
@@ -103,7 +104,7 @@ function forecastLines(snap: CarbonSnapshot, t: number): string[] {
 
 function textReport(snap: CarbonSnapshot, t: number): string {
   const cur = currentIntensity(snap, t);
-  const lines: string[] = [`source     ${snap.source}`];
+  const lines: string[] = [`source     ${snap.source}`, `signal     ${signalText(snap.signal ?? 'unknown')}`];
   if (cur.state === 'ok') {
     const p = cur.point;
     lines.push(`intensity  ${round(p.gCO2eqPerKWh)} gCO2eq/kWh`);
@@ -131,6 +132,12 @@ async function intensity(flags: FlagValues<typeof INTENSITY.flags>, io: Intensit
 }
 
 export const runIntensity: (argv: string[], io: IntensityIo) => Promise<number> = command(INTENSITY, (flags, io) => intensity(flags, io as IntensityIo));
+
+function signalText(signal: string): string {
+  if (signal === 'marginal') return 'marginal (the emissions of the next kWh; compare with marginal thresholds only)';
+  if (signal === 'average') return 'average (the grid mix; compare with average thresholds only)';
+  return 'unknown (set intensity.signal in the configuration if you know it)';
+}
 
 function round(v: number): number {
   return Math.round(v * 10) / 10;

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseForecastFile } from '../carbon/providers/file.js';
-import type { IntensityPoint } from '../core/carbon.js';
+import type { IntensityPoint, Signal } from '../core/carbon.js';
 import { validatePoints } from '../carbon/validate.js';
 import { simulate } from '../simulate/figures.js';
 import { readPolicyInput } from '../simulate/policy-input.js';
@@ -38,6 +38,7 @@ type Flags = FlagValues<typeof SIMULATE.flags>;
 interface Forecast {
   points: IntensityPoint[];
   source: string;
+  signal: Signal;
   origin: string;
 }
 
@@ -51,13 +52,13 @@ async function readForecast(flags: Flags, io: CommandIO): Promise<Forecast> {
     } catch (err) {
       throw err instanceof UsageError ? err : new UsageError((err as Error).message);
     }
-    return { points, source, origin: file };
+    return { points, source, signal: 'unknown', origin: file };
   }
   const path = flags.config as string;
   const config = await loadCommandConfig(path, io);
   const snapshot = await fetchSnapshotOnce(config.intensity, io.env, Date.now());
   if (snapshot.points.length === 0) throw new Error(`${snapshot.source} returned no points from the last 48 hours or ahead: nothing to simulate`);
-  return { points: [...snapshot.points], source: snapshot.source, origin: `${snapshot.source} (fetched now, from ${path})` };
+  return { points: [...snapshot.points], source: snapshot.source, signal: snapshot.signal ?? 'unknown', origin: `${snapshot.source} (fetched now, from ${path})` };
 }
 
 async function readPolicy(flags: Flags, io: CommandIO) {
@@ -99,10 +100,10 @@ async function runSimulation(flags: Flags, io: CommandIO, fromEnv: ReadonlySet<s
     // KEDA itself rejects min > max; the decision would then leave the declared max alone.
     throw new UsageError(`--min ${minReplicas} is above the declared max ${declared}; KEDA rejects such an object`);
   }
-  const { points, source, origin: forecastOrigin } = await readForecast(flags, io);
+  const { points, source, signal, origin: forecastOrigin } = await readForecast(flags, io);
 
   const sim = simulate({ policy: input.policy, points, declared, minReplicas, source });
-  const ctx = { policyOrigin: input.origin, policy: input.policy, forecastOrigin, pointCount: points.length, declared, minReplicas };
+  const ctx = { policyOrigin: input.origin, policy: input.policy, forecastOrigin, signal, pointCount: points.length, declared, minReplicas };
   if (flags.out !== undefined) {
     await writeChart(flags.out, renderChart({ title: `keda-carbon simulate: ${input.origin} over ${forecastOrigin}`, policy: input.policy, declared, intervals: sim.intervals, hourly: sim.hourly.intervals }));
   }

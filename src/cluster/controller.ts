@@ -79,6 +79,8 @@ export class Controller {
   private readonly scope: NamespaceScope;
   private readonly subjects = new SubjectIndex();
   private readonly targets = new Map<string, number>();
+  /** Keys whose stored object differs from their plan (see `planDiffers`). */
+  private readonly differing = new Set<string>();
   private readonly written = new Map<string, Written>();
   private readonly dirty = new Set<string>();
   /** Namespaces whose labels changed since the last pass, for its log line. */
@@ -143,6 +145,7 @@ export class Controller {
     this.relisted = false;
     this.subjects.clear();
     this.targets.clear();
+    this.differing.clear();
     this.written.clear();
     this.due = undefined;
     await this.queue.stop();
@@ -306,6 +309,7 @@ export class Controller {
   private forget(key: string): void {
     this.subjects.delete(key);
     this.targets.delete(key);
+    this.differing.delete(key);
     this.written.delete(key);
   }
 
@@ -332,7 +336,9 @@ export class Controller {
     this.opts.events.forgetInvalid(entry.uid);
     this.subjects.set(key, v.subject);
     this.targets.set(key, v.target);
-    if (v.target !== specMax(entry.object) && !this.suppressed(key, entry, v.target)) {
+    if (v.differs) this.differing.add(key);
+    else this.differing.delete(key);
+    if (v.differs && !this.suppressed(key, entry, v.target)) {
       this.counts.queued++;
       this.queue.add(key);
     }
@@ -383,7 +389,7 @@ export class Controller {
   private async work(key: string): Promise<void> {
     const entry = this.opts.objects.get(key);
     const target = this.targets.get(key);
-    if (!this.running || !entry || target === undefined || target === specMax(entry.object) || this.suppressed(key, entry, target)) return;
+    if (!this.running || !entry || target === undefined || !this.differing.has(key) || this.suppressed(key, entry, target)) return;
     this.counts.touched++;
     this.opts.metrics?.sweepObjects.inc({ outcome: 'touched' });
     let result: TouchResult;
@@ -415,6 +421,8 @@ export class Controller {
     }
     this.counts.changed++;
     this.opts.metrics?.sweepObjects.inc({ outcome: 'changed' });
+    // An observe-mode status that moved is not a cap change: no Event.
+    if (result.from === result.to) return;
     const why = whyOf(result.stored, 'the carbon policy');
     await this.opts.events.capChanged({ kind: entry.kind, object: result.stored }, result.from ?? 100, result.to ?? 100, why, this.abort?.signal);
   }

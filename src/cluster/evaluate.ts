@@ -1,7 +1,7 @@
 import type { CarbonSnapshot } from '../core/carbon.js';
 import type { CapSubject } from '../core/moments.js';
 import { ecoModeOffByAnnotation, minReplicas } from '../core/object.js';
-import { planObject } from '../core/plan.js';
+import { planDiffers, planObject } from '../core/plan.js';
 import { resolvePolicy, type PolicyConfig } from '../core/resolve.js';
 import type { CachedObject } from './objects.js';
 
@@ -20,7 +20,11 @@ export type Verdict =
   /** The namespace label is being looked up; evaluate again once `wait` settles. */
   | { readonly kind: 'pending'; readonly wait: Promise<unknown> }
   | { readonly kind: 'invalid'; readonly message: string }
-  | { readonly kind: 'apply'; readonly target: number; readonly reason: string; readonly subject: CapSubject | undefined };
+  /**
+   * `differs`: a touch would change what we are responsible for: the spec's cap or, in
+   * observe mode, the cap and mode the status records.
+   */
+  | { readonly kind: 'apply'; readonly target: number; readonly differs: boolean; readonly reason: string; readonly subject: CapSubject | undefined };
 
 /** The same pure steps admission runs (resolve, plan), on the cache's slim copy of an object. */
 export function evaluateObject(entry: CachedObject, ctx: EvaluationContext): Verdict {
@@ -36,5 +40,5 @@ export function evaluateObject(entry: CachedObject, ctx: EvaluationContext): Ver
     resolution.kind === 'policy' && d
       ? { policy: resolution.policy, declared: d.declared, minReplicas: minReplicas(object), ecoModeOffAnnotation: ecoModeOffByAnnotation(object), cap: d.cap }
       : undefined;
-  return { kind: 'apply', target: plan.maxReplicaCount, reason: plan.reason, subject };
+  return { kind: 'apply', target: plan.maxReplicaCount, differs: planDiffers(object, plan), reason: plan.reason, subject };
 }

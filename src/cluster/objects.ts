@@ -17,13 +17,15 @@ const READ_ANNOTATIONS = [ANNOTATION.environmentalImpact, ANNOTATION.policy, ANN
 
 /**
  * Of our status line the decision reads only `cap` (is the stored max still the cap we
- * wrote?); keeping just that saves most of the line's bytes on every cached object.
+ * wrote?) and `mode` (is an observe-mode status current?); keeping just those saves most
+ * of the line's bytes on every cached object.
  */
 function slimStatus(raw: unknown): string | undefined {
   if (typeof raw !== 'string') return undefined;
   try {
-    const cap = (JSON.parse(raw) as { cap?: unknown } | null)?.cap;
-    return typeof cap === 'number' ? `{"cap":${cap}}` : undefined;
+    const { cap, mode } = (JSON.parse(raw) as { cap?: unknown; mode?: unknown } | null) ?? {};
+    if (typeof cap !== 'number') return undefined;
+    return mode === 'observe' ? `{"cap":${cap},"mode":"observe"}` : `{"cap":${cap}}`;
   } catch {
     return undefined;
   }

@@ -6,7 +6,7 @@ import type { PoliteClient } from './polite.js';
 const MERGE_PATCH = 'application/merge-patch+json';
 
 export type TouchResult =
-  /** The webhook ran and stored another cap. */
+  /** The webhook ran and stored another cap (or, in observe mode, another status cap or mode). */
   | { readonly outcome: 'changed'; readonly stored: KedaObject; readonly from: number | undefined; readonly to: number | undefined }
   /** Stored, but the cap did not change: the webhook did not run or decided otherwise. */
   | { readonly outcome: 'unapplied'; readonly stored: KedaObject }
@@ -30,7 +30,14 @@ export async function touchObject(client: PoliteClient, entry: CachedObject, now
   const stored = res.body as KedaObject;
   const from = specMax(entry.object);
   const to = specMax(stored);
-  return to === from ? { outcome: 'unapplied', stored } : { outcome: 'changed', stored, from, to };
+  const applied = to !== from || statusKey(stored) !== statusKey(entry.object);
+  return applied ? { outcome: 'changed', stored, from, to } : { outcome: 'unapplied', stored };
+}
+
+/** What of our status a touch can change: the cap it records and the mode. */
+function statusKey(object: KedaObject): string {
+  const status = readStatus(object);
+  return status ? `${status.cap}/${status.mode ?? 'enforce'}` : '';
 }
 
 /** The Event's "why": what the webhook wrote in its status, else the controller's own reason. */
@@ -38,7 +45,8 @@ export function whyOf(stored: KedaObject, fallback: string): string {
   const status = readStatus(stored);
   if (!status) return fallback;
   const parts: string[] = [];
-  if (status.intensity !== null) parts.push(`${Math.round(status.intensity)} gCO2eq/kWh`);
+  // The status already shows the intensity on the side of the threshold its rule names.
+  if (status.intensity !== null) parts.push(`${status.intensity} gCO2eq/kWh`);
   parts.push(status.rule ? `rule ${status.rule}` : status.ecoMode === 'off' ? 'eco mode off' : 'no band applies');
   return parts.join(', ');
 }

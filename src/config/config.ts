@@ -30,6 +30,8 @@ export interface RuntimeConfig {
   defaultPolicy: string | null;
   touch: TouchConfig;
   invalidPolicy: 'deny' | 'warn';
+  /** `observe` puts every policy in observe mode (the rollout switch); `enforce` leaves each policy's own mode. */
+  mode: 'enforce' | 'observe';
 }
 
 export const DEFAULT_TOUCH: TouchConfig = {
@@ -41,7 +43,7 @@ export const DEFAULT_TOUCH: TouchConfig = {
   namespaceSelector: 'kubernetes.io/metadata.name notin (kube-system,kube-node-lease,keda-carbon)',
 };
 
-const TOP_KEYS = new Set(['intensity', 'policies', 'defaultPolicy', 'touch', 'invalidPolicy']);
+const TOP_KEYS = new Set(['intensity', 'policies', 'defaultPolicy', 'touch', 'invalidPolicy', 'mode']);
 const TOUCH_KEYS = new Set(['interval', 'followForecast', 'qps', 'burst', 'maxInFlight', 'namespaceSelector']);
 
 function positiveNumber(v: unknown, key: string, integer: boolean): number {
@@ -117,7 +119,9 @@ export function parseConfig(raw: unknown): RuntimeConfig {
   if (invalidPolicy !== 'deny' && invalidPolicy !== 'warn') {
     throw new ConfigError('invalidPolicy', `must be "deny" or "warn", got ${JSON.stringify(invalidPolicy)}`);
   }
-  return { intensity: parseIntensityConfig(raw.intensity), policies, defaultPolicy, touch: parseTouch(raw.touch), invalidPolicy };
+  const mode = raw.mode ?? 'enforce';
+  if (mode !== 'enforce' && mode !== 'observe') throw new ConfigError('mode', `must be "enforce" or "observe", got ${JSON.stringify(mode)}`);
+  return { intensity: parseIntensityConfig(raw.intensity), policies, defaultPolicy, touch: parseTouch(raw.touch), invalidPolicy, mode };
 }
 
 /** The embedded defaults `npm start` runs on: the bundled sample curve and one example policy. */
@@ -127,10 +131,12 @@ intensity:
   refreshInterval: 5m
   maxDataAge: 2h
 policies:
+  # relative to the grid's own last and next 24 hours, so it suits any region:
+  # half the declared max in the dirtier half of the time, a quarter in the dirtiest fifth
   standard:
     carbon:
-    - {measuredEmission: 300, allowedMaxReplicaCount: "50%"}
-    - {measuredEmission: 500, allowedMaxReplicaCount: 2}
+    - {measuredEmission: p50, allowedMaxReplicaCount: "50%"}
+    - {measuredEmission: p80, allowedMaxReplicaCount: "25%"}
 defaultPolicy: null
 touch:
   interval: 1h

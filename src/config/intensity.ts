@@ -1,6 +1,7 @@
 import { ConfigError } from './errors.js';
 import { parseDuration } from './duration.js';
 import { isPlainObject } from '../util/object.js';
+import { SIGNALS, type Signal } from '../core/carbon.js';
 
 export const PROVIDERS = [
   'exporter-configmap',
@@ -42,6 +43,10 @@ export interface IntensityConfig {
   path?: string;
   /** exporter-configmap: where the exporter writes. `location` is optional for it (filters the points when set). */
   configMap: { namespace: string; name: string; key: string };
+  /** What the numbers are, for sources that cannot know (carbon-aware-sdk, prometheus, file, sample, exporter-configmap). */
+  signal?: Signal;
+  /** electricitymaps: lifecycle (the API's default) or direct emission factors, sent to the API. */
+  emissionFactorType?: 'lifecycle' | 'direct';
 }
 
 export const DEFAULT_INTENSITY: IntensityConfig = {
@@ -56,7 +61,29 @@ export const DEFAULT_INTENSITY: IntensityConfig = {
 const KNOWN_KEYS = new Set([
   'provider', 'location', 'baseUrl', 'refreshInterval', 'maxDataAge', 'timeout',
   'tokenEnv', 'tokenFile', 'usernameEnv', 'usernameFile', 'passwordEnv', 'passwordFile', 'query', 'path', 'configMap',
+  'signal', 'emissionFactorType',
 ]);
+
+/** Providers whose API says what its numbers are: their signal is not configurable. */
+export const PROVIDER_SIGNAL: Partial<Record<ProviderName, Signal>> = { watttime: 'marginal', electricitymaps: 'average', 'uk-carbon-intensity': 'average' };
+
+function signalKeys(r: Record<string, unknown>, cfg: IntensityConfig, prefix: string): void {
+  if (r.signal !== undefined && r.signal !== null) {
+    const own = PROVIDER_SIGNAL[cfg.provider];
+    if (own) throw new ConfigError(`${prefix}.signal`, `${cfg.provider} reports ${own} intensity itself; remove the key`);
+    if (typeof r.signal !== 'string' || !(SIGNALS as readonly string[]).includes(r.signal)) {
+      throw new ConfigError(`${prefix}.signal`, `must be one of ${SIGNALS.join(', ')}, got ${JSON.stringify(r.signal)}`);
+    }
+    cfg.signal = r.signal as Signal;
+  }
+  if (r.emissionFactorType !== undefined && r.emissionFactorType !== null) {
+    if (cfg.provider !== 'electricitymaps') throw new ConfigError(`${prefix}.emissionFactorType`, `is an Electricity Maps setting, not one of ${cfg.provider}`);
+    if (r.emissionFactorType !== 'lifecycle' && r.emissionFactorType !== 'direct') {
+      throw new ConfigError(`${prefix}.emissionFactorType`, `must be lifecycle or direct, got ${JSON.stringify(r.emissionFactorType)}`);
+    }
+    cfg.emissionFactorType = r.emissionFactorType;
+  }
+}
 
 /** `lat,lon` for Electricity Maps' coordinate lookup, e.g. `52.52,13.405`. */
 export function parseCoordinates(location: string): { lat: number; lon: number } | undefined {
@@ -182,5 +209,6 @@ export function parseIntensityConfig(raw: unknown, prefix = 'intensity'): Intens
   if (raw.configMap !== undefined) cfg.configMap = parseConfigMapRef(raw.configMap, prefix);
   if (cfg.baseUrl !== undefined) checkBaseUrl(cfg.baseUrl, prefix);
   PROVIDER_CHECKS[provider](cfg, prefix);
+  signalKeys(raw, cfg, prefix);
   return cfg;
 }

@@ -12,6 +12,15 @@ export interface IntensityPoint {
 }
 
 /**
+ * What kind of intensity a number is: `marginal` (the emissions of the next kWh, WattTime's
+ * MOER), `average` (the grid mix, Electricity Maps and NESO), or `unknown` when the source
+ * cannot say and the configuration does not declare it. Thresholds of one kind do not
+ * transfer to the other, so every number we show carries it.
+ */
+export type Signal = 'marginal' | 'average' | 'unknown';
+export const SIGNALS: readonly Signal[] = ['marginal', 'average', 'unknown'];
+
+/**
  * An immutable view of what a store knows at one moment. Admission and the timer take
  * one snapshot per request or sweep; the store replaces (never mutates) its arrays, so a
  * snapshot stays consistent while the store refreshes behind it.
@@ -25,4 +34,6 @@ export interface CarbonSnapshot {
   readonly points: readonly IntensityPoint[];
   /** Data whose fetch is older than this is stale (`maxDataAge` of the config). */
   readonly maxDataAgeMs: number;
+  /** The kind of intensity the points are; absent means `unknown`. */
+  readonly signal?: Signal;
 }

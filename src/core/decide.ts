@@ -1,6 +1,7 @@
-import type { CarbonSnapshot, IntensityPoint } from './carbon.js';
+import type { CarbonSnapshot, IntensityPoint, Signal } from './carbon.js';
 import { currentIntensity, stayedAtOrAbove } from './view.js';
 import type { AllowedMax, Band, Policy } from './policy.js';
+import { resolvePercentiles } from './percentile.js';
 
 export interface DecisionInput {
   readonly policy: Policy;
@@ -22,8 +23,10 @@ export interface DecisionInput {
  */
 export interface ChosenBand {
   readonly form: 'carbon' | 'azure';
-  /** The rule's own threshold, exactly as written. */
+  /** The threshold that held: as written, or for a percentile band its value resolved at `now`. */
   readonly threshold: number;
+  /** A percentile band's percentile (`p80` is 80), else null. */
+  readonly percentile: number | null;
   /** The comparison that held: `>=` (carbon form), `<=` or, above the last Azure threshold, `>`. */
   readonly relation: '>=' | '<=' | '>';
   /** Azure form, above the first band: the previous threshold, which the intensity is above; else null. */
@@ -34,7 +37,7 @@ export interface ChosenBand {
   readonly allowedCount: number;
   /** `allowedCount` within [floor, declared]: the cap this band gives. */
   readonly cap: number;
-  /** e.g. `measuredEmission>=300` or `carbonIntensityThreshold<=437`. */
+  /** e.g. `measuredEmission>=300`, `measuredEmission>=p80 (412.3)` or `carbonIntensityThreshold<=437`. */
   readonly rule: string;
 }
 
@@ -51,6 +54,8 @@ export interface Decision {
   /** Start of the data point used (RFC 3339), or null without data. */
   readonly dataTime: string | null;
   readonly source: string;
+  /** What kind of intensity `intensity` is (marginal, average, unknown). */
+  readonly signal: Signal;
   /** The band that applied, e.g. `measuredEmission>=300`; null when no band did. Same as `band.rule`. */
   readonly rule: string | null;
   /** The band chosen, or null (eco mode off, missing data, below every rule). */
@@ -97,17 +102,39 @@ function sameSides(a: number, b: number, thresholds: readonly number[]): boolean
   return true;
 }
 
-// Admission decides several times per millisecond with a handful of policies: list each
-// policy's thresholds once.
-const thresholdLists = new WeakMap<Policy, readonly number[]>();
-/** The thresholds a shown intensity must not cross. */
-function thresholdsOf(policy: Policy): readonly number[] {
-  let list = thresholdLists.get(policy);
-  if (list === undefined) {
-    list = policy.bands.map((b) => b.threshold);
-    thresholdLists.set(policy, list);
+/** A band with the threshold it has at this moment. */
+interface Rung {
+  readonly band: Band;
+  readonly threshold: number;
+}
+
+/** The bands as thresholds at one moment, and those thresholds for `shownIntensity`. */
+interface Ladder {
+  readonly rungs: readonly Rung[];
+  readonly thresholds: readonly number[];
+}
+
+// Admission decides several times per millisecond with a handful of policies: build each
+// absolute policy's ladder once.
+const ladders = new WeakMap<Policy, Ladder>();
+function absoluteLadder(policy: Policy): Ladder {
+  let ladder = ladders.get(policy);
+  if (ladder === undefined) {
+    const rungs = policy.bands.filter((b) => b.threshold !== null).map((b) => ({ band: b, threshold: b.threshold! }));
+    ladder = { rungs, thresholds: rungs.map((r) => r.threshold) };
+    ladders.set(policy, ladder);
   }
-  return list;
+  return ladder;
+}
+
+/** The ladder at `now`, percentile bands resolved over the reference window; or why it cannot be built. */
+function ladderAt(policy: Policy, carbon: CarbonSnapshot, now: number): Ladder | string {
+  if (!policy.relative) return absoluteLadder(policy);
+  const resolved = resolvePercentiles(policy, carbon.points, now);
+  if (!resolved.ok) return resolved.reason;
+  const rungs = policy.bands.map((b) => ({ band: b, threshold: b.threshold ?? resolved.thresholds.get(b.percentile!)! }));
+  rungs.sort((a, b) => a.threshold - b.threshold);
+  return { rungs, thresholds: rungs.map((r) => r.threshold) };
 }
 
 /** The band's allowed max as a replica count (percentages of the declared max, rounded down). */
@@ -115,35 +142,57 @@ export function allowedCount(band: Band, declared: number): number {
   return band.allowed.kind === 'count' ? band.allowed.value : Math.floor((declared * band.allowed.value) / 100);
 }
 
-type Hit = { band: Band; relation: ChosenBand['relation']; lower: number | null };
+type Hit = { rung: Rung; relation: ChosenBand['relation']; lower: number | null };
 
-/** Which band applies to `intensity` (exact, never rounded), or null below every carbon band. */
-export function bandFor(policy: Policy, intensity: number): Hit | null {
-  const bands = policy.bands;
-  if (policy.form === 'carbon') {
-    // Bands apply from their threshold upwards: the largest threshold <= intensity wins.
-    for (let i = bands.length - 1; i >= 0; i--) {
-      if (bands[i]!.threshold <= intensity) return { band: bands[i]!, relation: '>=', lower: null };
+/**
+ * Which rung applies to `intensity` (exact, never rounded), or null below every carbon band.
+ * Carbon form: the largest threshold <= intensity; rungs with the same threshold (a
+ * percentile resolving onto another band's value) resolve to the stricter cap.
+ */
+function rungFor(form: Policy['form'], rungs: readonly Rung[], intensity: number, declared: number): Hit | null {
+  if (form === 'carbon') {
+    let best: Rung | null = null;
+    for (let i = rungs.length - 1; i >= 0; i--) {
+      const r = rungs[i]!;
+      if (r.threshold > intensity) continue;
+      if (best !== null && r.threshold < best.threshold) break;
+      if (best === null || allowedCount(r.band, declared) < allowedCount(best.band, declared)) best = r;
     }
-    return null;
+    return best && { rung: best, relation: '>=', lower: null };
   }
   // Azure-operator form: thresholds are upper bounds, (previous, threshold], the first
   // band reaches down to 0, and above every threshold the last entry still applies.
   let lower: number | null = null;
-  for (const band of bands) {
-    if (intensity <= band.threshold) return { band, relation: '<=', lower };
-    lower = band.threshold;
+  for (const rung of rungs) {
+    if (intensity <= rung.threshold) return { rung, relation: '<=', lower };
+    lower = rung.threshold;
   }
-  return { band: bands[bands.length - 1]!, relation: '>', lower: null };
+  return { rung: rungs[rungs.length - 1]!, relation: '>', lower: null };
 }
 
-function ruleText(form: Policy['form'], hit: Hit): string {
-  return `${form === 'carbon' ? 'measuredEmission' : 'carbonIntensityThreshold'}${hit.relation}${hit.band.threshold}`;
+/** Which band of an absolute policy applies to `intensity`, or null below every carbon band. */
+export function bandFor(policy: Policy, intensity: number): { band: Band; relation: ChosenBand['relation']; lower: number | null } | null {
+  const hit = rungFor(policy.form, absoluteLadder(policy).rungs, intensity, 0);
+  return hit && { band: hit.rung.band, relation: hit.relation, lower: hit.lower };
+}
+
+/** A resolved percentile threshold as printed: one decimal unless that crosses the intensity. */
+function shownThreshold(threshold: number, intensity: number): number {
+  return shownIntensity(threshold, [intensity], 1);
+}
+
+function ruleText(form: Policy['form'], hit: Hit, intensity: number): string {
+  const name = form === 'carbon' ? 'measuredEmission' : 'carbonIntensityThreshold';
+  const p = hit.rung.band.percentile;
+  return p === null ? `${name}${hit.relation}${hit.rung.threshold}` : `${name}${hit.relation}p${p} (${shownThreshold(hit.rung.threshold, intensity)})`;
 }
 
 /** The comparison that chose the band, with the intensity as `shown`. */
 export function bandReason(band: ChosenBand, shown: number): string {
-  if (band.relation === '>=') return `${shown} gCO2eq/kWh >= ${band.threshold}`;
+  if (band.relation === '>=') {
+    const t = band.percentile === null ? `${band.threshold}` : `p${band.percentile} (${shownThreshold(band.threshold, shown)})`;
+    return `${shown} gCO2eq/kWh >= ${t}`;
+  }
   // The first band has no lower bound to print: "0 < 0 <= 437" would be false at 0.
   if (band.relation === '<=') return `${band.lower === null ? '' : `${band.lower} < `}${shown} <= ${band.threshold} gCO2eq/kWh`;
   return `${shown} gCO2eq/kWh > ${band.threshold}, the last entry applies`;
@@ -156,12 +205,13 @@ interface Frame {
   readonly intensity: number | null;
   readonly dataTime: string | null;
   readonly source: string;
+  readonly signal: Signal;
 }
 
 // One literal of one shape for every outcome: object spread here cost more than the rest
 // of the decision put together, and this runs on every admission request.
 function result(f: Frame, cap: number, band: ChosenBand | null, ecoMode: 'on' | 'off', reason: string, warnings: readonly string[]): Decision {
-  return { cap, declared: f.declared, floor: f.floor, intensity: f.intensity, dataTime: f.dataTime, source: f.source, rule: band ? band.rule : null, band, ecoMode, reason, warnings };
+  return { cap, declared: f.declared, floor: f.floor, intensity: f.intensity, dataTime: f.dataTime, source: f.source, signal: f.signal, rule: band ? band.rule : null, band, ecoMode, reason, warnings };
 }
 
 // The cap stays within [floor, declared]; a floor above the declared max is the user's own
@@ -181,13 +231,25 @@ function missingData(f: Frame, input: DecisionInput, why: string): Decision {
   return result(f, fixed, null, 'on', `${why}; onMissingData cap ${rule}`, [`keda-carbon: ${why}; using onMissingData cap ${fixed}`]);
 }
 
-function byBand(f: Frame, policy: Policy, point: IntensityPoint, thresholds: readonly number[]): Decision {
+function byBand(f: Frame, policy: Policy, point: IntensityPoint, ladder: Ladder): Decision {
   const value = point.gCO2eqPerKWh;
-  const hit = bandFor(policy, value);
+  const thresholds = ladder.thresholds;
+  const hit = rungFor(policy.form, ladder.rungs, value, f.declared);
   if (!hit) return result(f, f.declared, null, 'on', `${shownIntensity(value, thresholds, 0)} gCO2eq/kWh is below every rule`, []);
-  const allowed = allowedCount(hit.band, f.declared);
+  const b = hit.rung.band;
+  const allowed = allowedCount(b, f.declared);
   const cap = bound(f, allowed);
-  const band: ChosenBand = { form: policy.form, threshold: hit.band.threshold, relation: hit.relation, lower: hit.lower, allowed: hit.band.allowed, allowedCount: allowed, cap, rule: ruleText(policy.form, hit) };
+  const band: ChosenBand = {
+    form: policy.form,
+    threshold: hit.rung.threshold,
+    percentile: b.percentile,
+    relation: hit.relation,
+    lower: hit.lower,
+    allowed: b.allowed,
+    allowedCount: allowed,
+    cap,
+    rule: ruleText(policy.form, hit, value),
+  };
   const warnings: string[] = [];
   if (allowed < f.floor && cap === f.floor) {
     warnings.push(`keda-carbon: floor max(1, minReplicaCount) = ${f.floor} is above the carbon cap ${allowed}; using ${f.floor}`);
@@ -203,13 +265,14 @@ export function decide(input: DecisionInput): Decision {
   const { policy, carbon, now } = input;
   const current = currentIntensity(carbon, now);
   const point = current.state === 'ok' ? current.point : null;
-  const thresholds = thresholdsOf(policy);
+  const ladder = point ? ladderAt(policy, carbon, now) : absoluteLadder(policy);
   const f: Frame = {
     declared: input.declared,
     floor: Math.max(1, input.minReplicas),
-    intensity: point ? shownIntensity(point.gCO2eqPerKWh, thresholds, 1) : null,
+    intensity: point ? shownIntensity(point.gCO2eqPerKWh, typeof ladder === 'string' ? absoluteLadder(policy).thresholds : ladder.thresholds, 1) : null,
     dataTime: point ? pointTime(point) : null,
     source: carbon.source,
+    signal: carbon.signal ?? 'unknown',
   };
   if (input.ecoModeOffAnnotation) return result(f, f.declared, null, 'off', 'eco mode off by annotation keda-carbon.io/eco-mode', []);
   const schedule = policy.ecoModeOff.schedules.find((s) => s.matches(now));
@@ -219,5 +282,7 @@ export function decide(input: DecisionInput): Decision {
   if (duration && stayedAtOrAbove(carbon.points, now, duration.threshold, duration.minutes)) {
     return result(f, f.declared, null, 'off', `eco mode off: intensity >= ${duration.threshold} for ${duration.minutes} min (carbonIntensityDuration)`, []);
   }
-  return byBand(f, policy, point, thresholds);
+  // Nothing is guessed: a percentile that cannot be resolved is missing data.
+  if (typeof ladder === 'string') return missingData(f, input, ladder);
+  return byBand(f, policy, point, ladder);
 }

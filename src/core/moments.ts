@@ -2,6 +2,7 @@ import type { CarbonSnapshot, IntensityPoint } from './carbon.js';
 import { pointEnd } from './view.js';
 import type { Policy, RecurringSchedule } from './policy.js';
 import { decide } from './decide.js';
+import { windowEdges } from './percentile.js';
 
 const MINUTE = 60_000;
 
@@ -47,7 +48,7 @@ function scheduleEdges(s: RecurringSchedule, from: number, to: number, add: Add)
  * every input of the decision is constant, so evaluating at each is exact. They are: a
  * forecast point starts or ends; the data turns stale (`maxDataAge` after the fetch); the
  * duration override's window slides past a point edge; a recurringSchedule line starts or
- * stops matching. The re-touch timer (`nextCapChange`) and `simulate` both use this list:
+ * stops matching; a point enters or leaves a percentile band's reference window. The re-touch timer (`nextCapChange`) and `simulate` both use this list:
  * a new rule in `decide` is taught here once.
  */
 export function changeMoments(policy: Policy, carbon: CarbonSnapshot, from: number, to: number): number[] {
@@ -57,6 +58,7 @@ export function changeMoments(policy: Policy, carbon: CarbonSnapshot, from: numb
   };
   const duration = policy.ecoModeOff.duration;
   pointMoments(carbon.points, duration ? duration.minutes * MINUTE : null, add);
+  if (policy.relative) windowEdges(carbon.points, policy.relativeWindow, add);
   // `currentIntensity` calls data stale once its age exceeds maxDataAge.
   if (carbon.fetchedAt !== null) add(carbon.fetchedAt + carbon.maxDataAgeMs + 1);
   for (const s of policy.ecoModeOff.schedules) scheduleEdges(s, from, to, add);

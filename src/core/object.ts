@@ -13,9 +13,13 @@ export interface CarbonStatus {
   declared: number;
   intensity: number | null;
   source: string;
+  /** marginal, average or unknown: what kind of intensity `intensity` is. */
+  signal?: string;
   dataTime: string | null;
   rule: string | null;
   ecoMode: 'on' | 'off';
+  /** Only in observe mode: `cap` is then the cap the policy would set; the spec is the user's. */
+  mode?: 'observe';
   evaluatedAt: string;
 }
 
@@ -50,8 +54,8 @@ export function readStatus(obj: KedaObject | null | undefined): CarbonStatus | n
  * own rewrites so repeated mutations never ratchet down; a change the user makes to
  * `spec.maxReplicaCount` is a new declared value.
  *
- * - The object still carries the cap we wrote (spec equals our status `cap`): our
- *   annotation holds the user's value. This covers reinvocation, where the API server
+ * - The object still carries the cap we wrote (spec equals our status `cap`, not in
+ *   observe mode, where we write no cap): our annotation holds the user's value. This covers reinvocation, where the API server
  *   calls again with our patch already applied and a fresh uid.
  * - CREATE: what the user sent.
  * - UPDATE that changed `spec.maxReplicaCount`: the user's new value.
@@ -60,7 +64,8 @@ export function readStatus(obj: KedaObject | null | undefined): CarbonStatus | n
 export function declaredMax(object: KedaObject, oldObject: KedaObject | null | undefined): number {
   const current = specMax(object);
   const annotated = positiveInt(annotationsOf(object)[ANNOTATION.declared]);
-  if (annotated !== null && current !== undefined && current === readStatus(object)?.cap) return annotated;
+  const status = readStatus(object);
+  if (annotated !== null && current !== undefined && status?.mode !== 'observe' && current === status?.cap) return annotated;
   const user = positiveInt(current) ?? KEDA_DEFAULT_MAX;
   if (!oldObject) return user;
   if (current !== specMax(oldObject)) return user;

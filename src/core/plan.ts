@@ -13,7 +13,12 @@ export type Plan =
   | { readonly kind: 'deny'; readonly message: string }
   | {
       readonly kind: 'apply';
+      /** What `spec.maxReplicaCount` should be (unset counts as KEDA's default). */
       readonly maxReplicaCount: number;
+      /** `observe`: the decision's cap goes into the status only. */
+      readonly mode: 'enforce' | 'observe';
+      /** True when the spec is to be left exactly as it is (observe mode with nothing to restore). */
+      readonly keepSpec: boolean;
       readonly setAnnotations: Readonly<Record<string, string>>;
       readonly removeAnnotations: readonly string[];
       readonly warnings: readonly string[];
@@ -42,21 +47,24 @@ function isoTime(ms: number): string {
   return lastIso;
 }
 
-function statusLine(d: Decision, now: number, previous: string | undefined, previousStatus: CarbonStatus | null): string {
+function statusLine(d: Decision, now: number, previous: string | undefined, previousStatus: CarbonStatus | null, mode: 'enforce' | 'observe'): string {
   const status: CarbonStatus = {
     cap: d.cap,
     declared: d.declared,
     intensity: d.intensity,
     source: d.source,
+    signal: d.signal,
     dataTime: d.dataTime,
     rule: d.rule,
     ecoMode: d.ecoMode,
     evaluatedAt: isoTime(now),
   };
+  if (mode === 'observe') status.mode = 'observe';
   // Keep the previous line when only evaluatedAt would differ: the same inputs must give
   // an empty patch, or every reinvocation and every unrelated update would rewrite it.
   if (previous !== undefined && previousStatus) {
-    const same = (Object.keys(status) as (keyof CarbonStatus)[]).every((k) => k === 'evaluatedAt' || previousStatus[k] === status[k]);
+    const keys = Object.keys(status) as (keyof CarbonStatus)[];
+    const same = keys.length === Object.keys(previousStatus).length && keys.every((k) => k === 'evaluatedAt' || previousStatus[k] === status[k]);
     if (same) return previous;
   }
   return JSON.stringify(status);
@@ -87,29 +95,63 @@ export function planObject(input: PlanInput): Plan {
       maxReplicaCount: restored,
       setAnnotations: {},
       removeAnnotations: ours,
+      mode: 'enforce',
+      keepSpec: false,
       warnings: changeWarning(effectiveMax, restored, why),
       reason: `${resolution.origin}; ${why}`,
     };
   }
 
   const declared = declaredMax(object, oldObject);
+  const policy = resolution.policy;
+  const status = readStatus(object);
+  const observe = policy.mode === 'observe';
   const decision = decide({
-    policy: resolution.policy,
+    policy,
     declared,
     minReplicas: minReplicas(object),
-    currentMax,
+    // In observe mode the cap that `hold` keeps is the one the status says we would set.
+    currentMax: observe && status?.mode === 'observe' ? status.cap : currentMax,
     ecoModeOffAnnotation: ecoModeOffByAnnotation(object),
     carbon,
     now,
   });
-  const status = statusLine(decision, now, annotations[ANNOTATION.status], readStatus(object));
-  return {
-    kind: 'apply',
-    maxReplicaCount: decision.cap,
-    setAnnotations: { [ANNOTATION.declared]: String(declared), [ANNOTATION.status]: status },
-    removeAnnotations: [],
-    warnings: [...changeWarning(effectiveMax, decision.cap, decision.reason), ...decision.warnings],
-    reason: `${resolution.origin}: ${decision.reason}`,
-    decision,
-  };
+  const setAnnotations = { [ANNOTATION.declared]: String(declared), [ANNOTATION.status]: statusLine(decision, now, annotations[ANNOTATION.status], status, policy.mode) };
+  const reason = `${resolution.origin}: ${decision.reason}`;
+  if (observe) return observePlan(object, decision, declared, setAnnotations, reason);
+  const warnings = [...changeWarning(effectiveMax, decision.cap, decision.reason), ...decision.warnings];
+  return { kind: 'apply', maxReplicaCount: decision.cap, mode: 'enforce', keepSpec: false, setAnnotations, removeAnnotations: [], warnings, reason, decision };
+}
+
+/**
+ * Observe mode: the status carries the cap the policy would set, the spec is never
+ * changed. An object that still carries a cap we enforced before gets its declared max
+ * back, exactly as if the policy had been removed.
+ */
+function observePlan(object: KedaObject, decision: Decision, declared: number, setAnnotations: Record<string, string>, reason: string): Plan {
+  const status = readStatus(object);
+  const currentMax = specMax(object);
+  const enforced = status !== null && status.mode !== 'observe' && currentMax !== undefined && currentMax === status.cap;
+  const effectiveMax = enforced ? declared : (currentMax ?? KEDA_DEFAULT_MAX);
+  const warnings = enforced ? changeWarning(currentMax, declared, 'observe mode: declared max restored') : [];
+  if (decision.cap !== effectiveMax) warnings.push(`keda-carbon (observe): would set maxReplicaCount ${effectiveMax} -> ${decision.cap} (${decision.reason})`);
+  for (const w of decision.warnings) warnings.push(w.replace(/^keda-carbon: /, 'keda-carbon (observe): '));
+  return { kind: 'apply', maxReplicaCount: effectiveMax, mode: 'observe', keepSpec: !enforced, setAnnotations, removeAnnotations: [], warnings, reason: `${reason} (observe mode)`, decision };
+}
+
+/**
+ * Whether the stored object differs from what the plan makes of it, i.e. whether a touch
+ * would change anything the controller is responsible for: the spec's cap, or in observe
+ * mode the cap and mode the status records (the spec is not ours to compare then).
+ */
+export function planDiffers(object: KedaObject, plan: Plan): boolean {
+  if (plan.kind !== 'apply') return false;
+  const status = readStatus(object);
+  if (plan.mode === 'observe') {
+    if (!plan.keepSpec && specMax(object) !== plan.maxReplicaCount) return true;
+    return status?.mode !== 'observe' || status.cap !== plan.decision?.cap;
+  }
+  if (specMax(object) !== plan.maxReplicaCount) return true;
+  // Back from observe to enforce with a cap equal to the spec: only the status is stale.
+  return plan.decision !== undefined && status?.mode === 'observe';
 }

@@ -1,6 +1,7 @@
 import { CronExpressionParser, type CronExpression } from 'cron-parser';
 import { parse as parseYaml } from 'yaml';
 import { brief } from './brief.js';
+import { durationMs } from './duration.js';
 
 /** A policy document that failed validation; `field` names where, `message` says field and rule. */
 export class PolicyError extends Error {
@@ -16,12 +17,19 @@ export class PolicyError extends Error {
 export type AllowedMax = { readonly kind: 'count'; readonly value: number } | { readonly kind: 'percent'; readonly value: number };
 
 /**
- * One band. In the `carbon` form it applies from `threshold` upwards (`>=`); in the Azure
+ * One band. In the `carbon` form it applies from its threshold upwards (`>=`); in the Azure
  * form `threshold` is an upper bound and the band covers (previous threshold, threshold].
+ * A percentile band (`measuredEmission: p80`, carbon form only) has no threshold of its
+ * own: `decide` resolves it from the grid's intensity in the policy's `relativeWindow`.
  */
-export interface Band {
-  readonly threshold: number;
-  readonly allowed: AllowedMax;
+export type Band =
+  | { readonly threshold: number; readonly percentile: null; readonly allowed: AllowedMax }
+  | { readonly threshold: null; readonly percentile: number; readonly allowed: AllowedMax };
+
+/** The reference window of percentile bands, around `now`. */
+export interface RelativeWindow {
+  readonly pastMs: number;
+  readonly aheadMs: number;
 }
 
 export interface RecurringSchedule {
@@ -31,8 +39,13 @@ export interface RecurringSchedule {
 
 export interface Policy {
   readonly form: 'carbon' | 'azure';
-  /** Sorted by threshold, ascending; never empty. */
+  /** Never empty. Absolute bands sorted by threshold, ascending, then percentile bands by percentile. */
   readonly bands: readonly Band[];
+  /** True when some band is a percentile: the decision then needs the reference window. */
+  readonly relative: boolean;
+  readonly relativeWindow: RelativeWindow;
+  /** `observe`: the status says what the cap would be, the spec is never changed. */
+  readonly mode: 'enforce' | 'observe';
   readonly ecoModeOff: {
     readonly schedules: readonly RecurringSchedule[];
     readonly timeZone: string;
@@ -41,7 +54,10 @@ export interface Policy {
   readonly onMissingData: 'declared' | 'hold' | number;
 }
 
-const TOP_KEYS = new Set(['carbon', 'maxReplicasByCarbonIntensity', 'ecoModeOff', 'onMissingData']);
+const TOP_KEYS = new Set(['carbon', 'maxReplicasByCarbonIntensity', 'ecoModeOff', 'onMissingData', 'relativeWindow', 'mode']);
+const WINDOW_KEYS = new Set(['past', 'ahead']);
+const HOUR = 3_600_000;
+export const DEFAULT_WINDOW: RelativeWindow = { pastMs: 24 * HOUR, aheadMs: 24 * HOUR };
 const ECO_KEYS = new Set(['recurringSchedule', 'timeZone', 'carbonIntensityDuration']);
 const DURATION_KEYS = new Set(['carbonIntensityThreshold', 'overrideEcoAfterDurationInMins']);
 const CARBON_KEYS = new Set(['measuredEmission', 'allowedMaxReplicaCount']);
@@ -114,11 +130,14 @@ function allowedMax(v: unknown, field: string): AllowedMax {
   return { kind: 'count', value: v };
 }
 
+// Percentile bands sort after absolute ones; their order against those is only known per moment.
+const written = (b: Band): string => (b.threshold !== null ? String(b.threshold) : `p${b.percentile}`);
+
 function sortedBands(bands: Band[], field: string, thresholdName: string): Band[] {
-  bands.sort((a, b) => a.threshold - b.threshold);
+  bands.sort((a, b) => (a.threshold !== null && b.threshold !== null ? a.threshold - b.threshold : a.threshold !== null ? -1 : b.threshold !== null ? 1 : a.percentile! - b.percentile!));
   for (let i = 1; i < bands.length; i++) {
-    if (bands[i]!.threshold === bands[i - 1]!.threshold) {
-      throw new PolicyError(field, `two rules have the same ${thresholdName} ${bands[i]!.threshold}`);
+    if (written(bands[i]!) === written(bands[i - 1]!)) {
+      throw new PolicyError(field, `two rules have the same ${thresholdName} ${written(bands[i]!)}`);
     }
   }
   return bands;
@@ -128,6 +147,25 @@ function atMost(list: readonly unknown[], limit: number, field: string, what: st
   if (list.length > limit) throw new PolicyError(field, `has ${list.length} ${what}; at most ${limit} are allowed`);
 }
 
+const PERCENTILE = /^p([1-9]\d?)$/;
+
+/**
+ * `measuredEmission`: a number >= 0, or `p1` to `p99`. The near misses get their own rule,
+ * since each one is a plausible way to write what the user meant.
+ */
+function emission(v: unknown, field: string): Pick<Band, 'threshold' | 'percentile'> {
+  if (typeof v !== 'string') return { threshold: nonNegativeNumber(v, field), percentile: null };
+  const m = PERCENTILE.exec(v);
+  if (m) return { threshold: null, percentile: Number(m[1]) };
+  const text = v.trim();
+  let rule = `must be a number >= 0 or a percentile of the grid's own intensity from p1 to p99, got ${show(v)}`;
+  if (/^p\d+$/.test(text)) rule = `a percentile must be from p1 to p99 (whole numbers), got ${show(v)}`;
+  else if (/^p\d+\.\d+$/i.test(text)) rule = `a percentile must be a whole number from p1 to p99, got ${show(v)}`;
+  else if (/^P\d+$/.test(text)) rule = `a percentile is written with a lower-case p, e.g. "p80", got ${show(v)}`;
+  else if (/%\s*$/.test(text)) rule = `a threshold is gCO2eq/kWh or a percentile such as "p80", not a percentage, got ${show(v)}`;
+  throw new PolicyError(field, rule);
+}
+
 function carbonBands(v: unknown): Band[] {
   if (!Array.isArray(v) || v.length === 0) throw new PolicyError('carbon', `must be a non-empty list of rules, got ${show(v)}`);
   atMost(v, POLICY_LIMITS.rules, 'carbon', 'rules');
@@ -135,10 +173,7 @@ function carbonBands(v: unknown): Band[] {
     const at = `carbon[${i}]`;
     if (!isRecord(rule)) throw new PolicyError(at, `must be a mapping with measuredEmission and allowedMaxReplicaCount, got ${show(rule)}`);
     checkKeys(rule, CARBON_KEYS, at);
-    return {
-      threshold: nonNegativeNumber(rule.measuredEmission, `${at}.measuredEmission`),
-      allowed: allowedMax(rule.allowedMaxReplicaCount, `${at}.allowedMaxReplicaCount`),
-    };
+    return { ...emission(rule.measuredEmission, `${at}.measuredEmission`), allowed: allowedMax(rule.allowedMaxReplicaCount, `${at}.allowedMaxReplicaCount`) } as Band;
   });
   return sortedBands(bands, 'carbon', 'measuredEmission');
 }
@@ -155,6 +190,7 @@ function azureBands(v: unknown): Band[] {
     // The Azure operator accepts 0 here; the floor of max(1, minReplicaCount) still applies.
     return {
       threshold: nonNegativeNumber(rule.carbonIntensityThreshold, `${at}.carbonIntensityThreshold`),
+      percentile: null,
       allowed: { kind: 'count', value: integerAtLeast(rule.maxReplicas, 0, `${at}.maxReplicas`) },
     };
   });
@@ -239,6 +275,28 @@ function onMissingData(v: unknown): Policy['onMissingData'] {
   throw new PolicyError('onMissingData', `must be "declared", "hold" or an integer cap >= 1, got ${show(v)}`);
 }
 
+function windowPart(v: unknown, field: string, fallback: number): number {
+  if (v === undefined || v === null) return fallback;
+  const ms = durationMs(v);
+  if (ms === null || ms < HOUR || ms > 168 * HOUR) {
+    throw new PolicyError(field, `must be a duration from 1h to 7d such as "24h", got ${show(v)}`);
+  }
+  return ms;
+}
+
+function relativeWindow(v: unknown): RelativeWindow {
+  if (v === undefined || v === null) return DEFAULT_WINDOW;
+  if (!isRecord(v)) throw new PolicyError('relativeWindow', `must be a mapping such as {past: 24h, ahead: 24h}, got ${show(v)}`);
+  checkKeys(v, WINDOW_KEYS, 'relativeWindow');
+  return { pastMs: windowPart(v.past, 'relativeWindow.past', DEFAULT_WINDOW.pastMs), aheadMs: windowPart(v.ahead, 'relativeWindow.ahead', DEFAULT_WINDOW.aheadMs) };
+}
+
+function mode(v: unknown): Policy['mode'] {
+  if (v === undefined || v === null || v === 'enforce') return 'enforce';
+  if (v === 'observe') return 'observe';
+  throw new PolicyError('mode', `must be "enforce" or "observe", got ${show(v)}`);
+}
+
 /** Validate an already-decoded policy document (e.g. `spec.environmentalImpact`). */
 export function validatePolicy(doc: unknown): Policy {
   if (!isRecord(doc)) throw new PolicyError('', `a policy must be a mapping with "carbon" or "maxReplicasByCarbonIntensity", got ${show(doc)}`);
@@ -251,9 +309,13 @@ export function validatePolicy(doc: unknown): Policy {
   if (!hasCarbon && !hasAzure) {
     throw new PolicyError('carbon', 'is required (or use the Azure-operator form maxReplicasByCarbonIntensity)');
   }
+  const bands = hasCarbon ? carbonBands(doc.carbon) : azureBands(doc.maxReplicasByCarbonIntensity);
   return {
     form: hasCarbon ? 'carbon' : 'azure',
-    bands: hasCarbon ? carbonBands(doc.carbon) : azureBands(doc.maxReplicasByCarbonIntensity),
+    bands,
+    relative: bands.some((b) => b.percentile !== null),
+    relativeWindow: relativeWindow(doc.relativeWindow),
+    mode: mode(doc.mode),
     ecoModeOff: ecoModeOff(doc.ecoModeOff),
     onMissingData: onMissingData(doc.onMissingData),
   };

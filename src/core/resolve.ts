@@ -17,6 +17,20 @@ export type Resolution =
 export interface PolicyConfig {
   readonly policies: ReadonlyMap<string, Policy>;
   readonly defaultPolicy: string | null;
+  /** The configuration's top-level `mode`: `observe` puts every policy in observe mode. */
+  readonly mode?: 'enforce' | 'observe';
+}
+
+// One observing twin per policy, so the caches keyed by policy identity keep working.
+const observing = new WeakMap<Policy, Policy>();
+function observed(policy: Policy): Policy {
+  if (policy.mode === 'observe') return policy;
+  let twin = observing.get(policy);
+  if (twin === undefined) {
+    twin = { ...policy, mode: 'observe' };
+    observing.set(policy, twin);
+  }
+  return twin;
 }
 
 function fromDocument(origin: string, load: () => Policy): Resolution {
@@ -40,6 +54,11 @@ function named(name: string, origin: string, config: PolicyConfig): Resolution {
  * looks it up, so this stays pure.
  */
 export function resolvePolicy(object: KedaObject, config: PolicyConfig, namespacePolicy: string | null): Resolution {
+  const r = resolveSource(object, config, namespacePolicy);
+  return r.kind === 'policy' && config.mode === 'observe' ? { ...r, policy: observed(r.policy), origin: `${r.origin}, observe mode by the configuration` } : r;
+}
+
+function resolveSource(object: KedaObject, config: PolicyConfig, namespacePolicy: string | null): Resolution {
   const inline = object.spec?.environmentalImpact;
   if (inline !== undefined && inline !== null) {
     return fromDocument('spec.environmentalImpact', () => validatePolicy(inline));

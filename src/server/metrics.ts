@@ -57,14 +57,14 @@ function carbonMetrics(registry: Registry) {
   return {
     carbonIntensity: new Gauge({
       name: 'keda_carbon_carbon_intensity_gco2eq_per_kwh',
-      help: 'Current grid carbon intensity as last fetched, by source and location.',
-      labelNames: ['source', 'location'] as const,
+      help: 'Current grid carbon intensity as last fetched, by source, location and signal (marginal, average, unknown).',
+      labelNames: ['source', 'location', 'signal'] as const,
       registers: [registry],
     }),
     carbonDataAge: new Gauge({
       name: 'keda_carbon_carbon_data_age_seconds',
-      help: 'Seconds since the last successful fetch, by source and location.',
-      labelNames: ['source', 'location'] as const,
+      help: 'Seconds since the last successful fetch, by source, location and signal.',
+      labelNames: ['source', 'location', 'signal'] as const,
       registers: [registry],
     }),
     providerFetchErrors: new Counter({

@@ -1,5 +1,5 @@
-import type { IntensityPoint } from '../core/carbon.js';
 import { validatePolicy } from '../core/policy.js';
+import { percentile } from '../core/percentile.js';
 import { HOUR, overlayCaps, simulateHourly, simulateTimeline, type CapInterval, type SimulationInput } from './timeline.js';
 
 export interface Figures {
@@ -82,24 +82,6 @@ export function summarize(intervals: readonly CapInterval[], declared: number): 
     averageIntensity: dataHours > 0 ? round(weight / dataHours, 1) : null,
     capacityWeightedIntensity: capHoursWithData > 0 ? round(weightedCap / capHoursWithData, 1) : null,
   };
-}
-
-/**
- * The time-weighted p-th percentile (0 < p <= 1) of the forecast's intensity: the lowest
- * value v such that the points at or below v cover at least p of the forecast's time.
- */
-export function percentile(points: readonly IntensityPoint[], p: number): number {
-  if (points.length === 0) throw new Error('percentile of an empty forecast');
-  if (!(p > 0 && p <= 1)) throw new RangeError(`percentile must be in (0, 1], got ${p}`);
-  const sorted = [...points].sort((a, b) => a.gCO2eqPerKWh - b.gCO2eqPerKWh);
-  const total = sorted.reduce((s, x) => s + x.durationMinutes, 0);
-  let covered = 0;
-  for (const x of sorted) {
-    covered += x.durationMinutes;
-    // A small tolerance so that 0.5 of 4 equal hours lands on the second value, not past it.
-    if (covered >= p * total - 1e-9) return x.gCO2eqPerKWh;
-  }
-  return sorted[sorted.length - 1]!.gCO2eqPerKWh;
 }
 
 export interface Suggestion {

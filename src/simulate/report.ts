@@ -1,4 +1,5 @@
 import type { Policy } from '../core/policy.js';
+import type { Signal } from '../core/carbon.js';
 import type { Figures, Simulation } from './figures.js';
 import type { CapInterval } from './timeline.js';
 
@@ -6,6 +7,8 @@ export interface ReportContext {
   readonly policyOrigin: string;
   readonly policy: Policy;
   readonly forecastOrigin: string;
+  /** What kind of intensity the forecast is (marginal, average, unknown). */
+  readonly signal?: Signal;
   readonly pointCount: number;
   readonly declared: number;
   readonly minReplicas: number;
@@ -89,12 +92,20 @@ export function comparisonLine(a: Figures, b: Figures): string {
   return `Following the forecast instead of re-evaluating hourly: ${withheld}${intensity}.`;
 }
 
+/** Percentile bands: the reference window they are resolved over. */
+function windowNote(policy: ReportContext['policy']): string {
+  if (!policy.relative) return '';
+  const h = (ms: number) => `${Math.round((ms / 3_600_000) * 10) / 10}h`;
+  return `, percentiles over ${h(policy.relativeWindow.pastMs)} past and ${h(policy.relativeWindow.aheadMs)} ahead`;
+}
+
 export function textReport(ctx: ReportContext, sim: Simulation): string {
   const first = sim.intervals[0]!;
   const last = sim.intervals[sim.intervals.length - 1]!;
   const lines = [
-    `Policy:   ${ctx.policyOrigin} (${ctx.policy.form === 'carbon' ? 'carbon' : 'maxReplicasByCarbonIntensity'} form, ${ctx.policy.bands.length} band${ctx.policy.bands.length === 1 ? '' : 's'})`,
-    `Forecast: ${ctx.forecastOrigin}, ${ctx.pointCount} points, ${when(first.start)} to ${when(last.end)} (${num(sim.figures.hours)} h)`,
+    `Policy:   ${ctx.policyOrigin} (${ctx.policy.form === 'carbon' ? 'carbon' : 'maxReplicasByCarbonIntensity'} form, ${ctx.policy.bands.length} band${ctx.policy.bands.length === 1 ? '' : 's'}${windowNote(ctx.policy)})`,
+    `Mode:     ${ctx.policy.mode}${ctx.policy.mode === 'observe' ? ' (the webhook would only write these caps into the status; the spec keeps the declared max)' : ''}`,
+    `Forecast: ${ctx.forecastOrigin}, ${ctx.signal ?? 'unknown'} signal, ${ctx.pointCount} points, ${when(first.start)} to ${when(last.end)} (${num(sim.figures.hours)} h)`,
     `Object:   declared max ${ctx.declared}, floor ${Math.max(1, ctx.minReplicas)} (minReplicaCount ${ctx.minReplicas})`,
     '',
     'Cap timeline (following the forecast, as the webhook does):',
@@ -119,8 +130,8 @@ const ivJson = (iv: CapInterval) => ({ start: iso(iv.start), end: iso(iv.end), i
 
 export function jsonReport(ctx: ReportContext, sim: Simulation): unknown {
   return {
-    policy: { origin: ctx.policyOrigin, form: ctx.policy.form, onMissingData: ctx.policy.onMissingData },
-    forecast: { origin: ctx.forecastOrigin, points: ctx.pointCount },
+    policy: { origin: ctx.policyOrigin, form: ctx.policy.form, mode: ctx.policy.mode, onMissingData: ctx.policy.onMissingData, relativeWindow: ctx.policy.relative ? { pastHours: ctx.policy.relativeWindow.pastMs / 3_600_000, aheadHours: ctx.policy.relativeWindow.aheadMs / 3_600_000 } : null },
+    forecast: { origin: ctx.forecastOrigin, signal: ctx.signal ?? 'unknown', points: ctx.pointCount },
     declared: ctx.declared,
     minReplicas: ctx.minReplicas,
     floor: Math.max(1, ctx.minReplicas),

@@ -43,7 +43,12 @@ function timeLabel(t: number, withDate: boolean): string {
   return withDate ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(11, 16);
 }
 
-function bandLabel(policy: Policy, band: Band, declared: number): string {
+type FixedBand = Extract<Band, { threshold: number }>;
+
+// A percentile band's threshold moves with the window: only fixed thresholds are drawn as lines.
+const fixedBands = (policy: Policy): FixedBand[] => policy.bands.filter((b): b is FixedBand => b.threshold !== null);
+
+function bandLabel(policy: Policy, band: FixedBand, declared: number): string {
   const allowed = band.allowed.kind === 'percent' ? `${fmt(band.allowed.value)}% = ${Math.min(declared, allowedCount(band, declared))}` : String(band.allowed.value);
   return policy.form === 'carbon' ? `>= ${fmt(band.threshold)}: max ${allowed}` : `<= ${fmt(band.threshold)}: max ${allowed}`;
 }
@@ -75,7 +80,7 @@ function canvas(input: ChartInput): Canvas {
   const ivs = input.intervals;
   const t0 = ivs[0]!.start;
   const t1 = ivs[ivs.length - 1]!.end;
-  const intensity = scale(Math.max(0, ...ivs.map((iv) => iv.intensity ?? 0), ...input.policy.bands.map((b) => b.threshold)), 100);
+  const intensity = scale(Math.max(0, ...ivs.map((iv) => iv.intensity ?? 0), ...fixedBands(input.policy).map((b) => b.threshold)), 100);
   const cap = scale(Math.max(input.declared, ...ivs.map((iv) => iv.cap), ...(input.hourly ?? []).map((iv) => iv.cap)), 0);
   return {
     input,
@@ -142,7 +147,7 @@ function drawTimeAxis(c: Canvas): void {
 function drawSeries(c: Canvas): void {
   const { input, out } = c;
   out.push(`<g id="thresholds" stroke="${COLORS.threshold}" fill="${COLORS.threshold}">`);
-  for (const b of input.policy.bands) {
+  for (const b of fixedBands(input.policy)) {
     const y = c.yI(b.threshold);
     out.push(`<line class="threshold" data-threshold="${b.threshold}" x1="${M.left}" x2="${M.left + PLOT_W}" y1="${px(y)}" y2="${px(y)}" stroke-dasharray="6 4"/>`);
   }
@@ -154,7 +159,7 @@ function drawSeries(c: Canvas): void {
   out.push(`<path id="cap" data-series="cap" fill="none" stroke="${COLORS.cap}" stroke-width="2.5" d="${stepPath(input.intervals, (iv) => iv.cap, c.x, c.yC)}"/>`);
   // A white halo keeps the labels readable where a curve crosses them.
   out.push(`<g id="threshold-labels" fill="${COLORS.threshold}" text-anchor="end" stroke="#ffffff" stroke-width="3" paint-order="stroke">`);
-  for (const b of input.policy.bands) text(c, M.left + PLOT_W - 4, c.yI(b.threshold) - 4, bandLabel(input.policy, b, input.declared));
+  for (const b of fixedBands(input.policy)) text(c, M.left + PLOT_W - 4, c.yI(b.threshold) - 4, bandLabel(input.policy, b, input.declared));
   out.push(`</g>`);
 }
 

@@ -56,7 +56,7 @@ t.test('kubectl apply with a policy annotation: capped, annotated, warned', asyn
   t.equal(object.spec.maxReplicaCount, 5, '50% of the declared 10 at 412 g');
   t.equal(object.metadata.annotations['keda-carbon.io/declared-max-replica-count'], '10');
   const status = JSON.parse(object.metadata.annotations['keda-carbon.io/status']);
-  t.same(status, { cap: 5, declared: 10, intensity: 412.3, source: 'test:zone', dataTime: '2026-11-23T10:00:00.000Z', rule: 'measuredEmission>=300', ecoMode: 'on', evaluatedAt: '2026-11-23T10:30:00.000Z' });
+  t.same(status, { cap: 5, declared: 10, intensity: 412.3, source: 'test:zone', signal: 'unknown', dataTime: '2026-11-23T10:00:00.000Z', rule: 'measuredEmission>=300', ecoMode: 'on', evaluatedAt: '2026-11-23T10:30:00.000Z' });
   t.same(response.warnings, ['keda-carbon: maxReplicaCount 10 -> 5 (412 gCO2eq/kWh >= 300)']);
   t.ok(object.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'], 'other annotations kept');
   t.equal(outcome.result, 'patched');

@@ -57,7 +57,7 @@ t.test('missing or null parts are added whole, and the patch applies', async (t)
 });
 
 t.test('buildPatch on its own applies to any object, replacing what is not an object', async (t) => {
-  const plan: Extract<Plan, { kind: 'apply' }> = { kind: 'apply', maxReplicaCount: 4, setAnnotations: { 'keda-carbon.io/status': '{}' }, removeAnnotations: ['keda-carbon.io/touched-at'], warnings: [], reason: 'test' };
+  const plan: Extract<Plan, { kind: 'apply' }> = { kind: 'apply', maxReplicaCount: 4, mode: 'enforce', keepSpec: false, setAnnotations: { 'keda-carbon.io/status': '{}' }, removeAnnotations: ['keda-carbon.io/touched-at'], warnings: [], reason: 'test' };
   const shapes: unknown[] = [
     {},
     { spec: [], metadata: [] },

@@ -202,7 +202,7 @@ t.test('metrics: current intensity and data age', async (t) => {
   await refresher.stop();
   refresher.recordMetrics(T0 + 90_000);
   const ci = await metrics.carbonIntensity.get();
-  t.same(ci.values.map((v) => [v.labels, v.value]), [[{ source: 'scripted', location: 'ZONE' }, 321]]);
+  t.same(ci.values.map((v) => [v.labels, v.value]), [[{ source: 'scripted', location: 'ZONE', signal: 'unknown' }, 321]]);
   const age = await metrics.carbonDataAge.get();
   t.equal(age.values[0]?.value, 90);
   refresher.recordMetrics(T0 + 3 * H);

@@ -131,11 +131,11 @@ t.test('--config beats KEDA_CARBON_CONFIG, which beats the embedded defaults', a
     t.equal(r.code, 0, r.err);
     return (JSON.parse(r.out) as { plan: { maxReplicaCount: number } }[])[0]!.plan.maxReplicaCount;
   };
-  t.equal(await cap([]), 20, 'embedded standard: 50% of 40');
+  t.equal(await cap([]), 40, 'embedded standard is relative: one given value is too little data, onMissingData declared');
   t.equal(await cap([], env), 7, 'explain: from the environment');
   t.equal(await cap(['--config', join(dir, 'flag.yaml')], env), 3, 'explain: the flag wins');
   t.equal(await cap(['-c', join(dir, 'flag.yaml')], env), 3, 'explain: -c is --config');
-  t.equal(await cap([], { KEDA_CARBON_CONFIG: '' }), 20, 'an empty variable counts as unset');
+  t.equal(await cap([], { KEDA_CARBON_CONFIG: '' }), 40, 'an empty variable counts as unset');
 
   const source = async (argv: string[], e: Record<string, string> = {}) => {
     const r = await run(['intensity', '-o', 'json', ...argv], e);

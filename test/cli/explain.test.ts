@@ -51,7 +51,8 @@ t.test('explain: each KEDA object, its policy, rule, declared max, floor, eco mo
   t.equal(await main(['explain', '-f', file, '--intensity', '612', '--at', '2026-11-23T10:30:00Z'], high.io), 0);
   t.equal(high.out.stdout, `ScaledObject shop/web
   policy:       annotation keda-carbon.io/environmental-impact
-  intensity:    612 gCO2eq/kWh from given:--intensity (data for 2026-11-23T10:00:00.000Z)
+  mode:         enforce
+  intensity:    612 gCO2eq/kWh (unknown signal) from given:--intensity (data for 2026-11-23T10:00:00.000Z)
   declared max: 40
   floor:        3 = max(1, minReplicaCount 3)
   eco mode:     on
@@ -62,13 +63,15 @@ t.test('explain: each KEDA object, its policy, rule, declared max, floor, eco mo
 
 ScaledJob shop/batch
   policy:       policy "standard" (annotation keda-carbon.io/policy)
-  intensity:    612 gCO2eq/kWh from given:--intensity (data for 2026-11-23T10:00:00.000Z)
+  mode:         enforce
+  intensity:    612 gCO2eq/kWh (unknown signal) from given:--intensity (data for 2026-11-23T10:00:00.000Z)
   declared max: 100 (KEDA default: spec.maxReplicaCount unset)
   floor:        1 = max(1, minReplicaCount 0)
   eco mode:     on
-  rule:         measuredEmission>=500: allowed 2
-  why:          612 gCO2eq/kWh >= 500
-  cap:          maxReplicaCount 100 -> 2
+  rule:         none
+  why:          percentile band cannot be resolved: 1h of data in relativeWindow (past 24h, ahead 24h), at least 6h needed; onMissingData declared
+  cap:          maxReplicaCount 100 -> 100
+  warning:      percentile band cannot be resolved: 1h of data in relativeWindow (past 24h, ahead 24h), at least 6h needed; using the declared max 100
 `);
 
   const mid = io();
@@ -76,7 +79,34 @@ ScaledJob shop/batch
   const json = JSON.parse(mid.out.stdout);
   t.equal(json[0].plan.maxReplicaCount, 20, '50% of 40');
   t.match(json[0].plan.decision, { rule: 'measuredEmission>=300', declared: 40, floor: 3 });
-  t.equal(json[1].plan.maxReplicaCount, 50);
+  t.equal(json[1].plan.maxReplicaCount, 100, 'the embedded standard is relative: one given value cannot resolve a percentile');
+});
+
+t.test('explain: observe mode and a percentile band say so, with the resolved threshold', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-explain-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'observe.yaml');
+  const forecast = join(dir, 'forecast.json');
+  const config = join(dir, 'config.yaml');
+  // A 24-hour file forecast from 10:00: 100, 110, ... 330; the current hour 290 is p80.
+  const values = [290, ...Array.from({ length: 24 }, (_, i) => 100 + i * 10).filter((v) => v !== 290)].slice(0, 24);
+  await writeFile(forecast, JSON.stringify(values.map((v, i) => ({ timestamp: new Date(Date.parse('2026-11-23T10:00:00Z') + i * 3_600_000).toISOString(), duration: 60, value: v }))));
+  await writeFile(config, `intensity:\n  provider: file\n  path: ${forecast}\n  signal: average\n  maxDataAge: 1000h\n`);
+  await writeFile(file, `apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: web
+  namespace: shop
+  annotations:
+    keda-carbon.io/environmental-impact: '{mode: observe, carbon: [{measuredEmission: p80, allowedMaxReplicaCount: "25%"}]}'
+spec: {maxReplicaCount: 40, scaleTargetRef: {name: web}}
+`);
+  const r = io();
+  t.equal(await main(['explain', '-f', file, '--config', config, '--at', '2026-11-23T10:30:00Z'], r.io), 0, r.out.stderr);
+  t.match(r.out.stdout, /mode: +observe \(only the status annotation is written; the spec is left as it is\)/);
+  t.match(r.out.stdout, /intensity: +290 gCO2eq\/kWh \(average signal\) from file:forecast\.json/);
+  t.match(r.out.stdout, /rule: +measuredEmission>=p80 \(290\): allowed 10 \(25% of 40, rounded down\)/);
+  t.match(r.out.stdout, /cap: +would be 10 \(observe mode\)\n/);
 });
 
 t.test('explain: invalid policy shows the denial and exits 1', async (t) => {

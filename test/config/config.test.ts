@@ -91,3 +91,17 @@ t.test('durations', async (t) => {
   t.equal(parseDuration(30, 'k'), 30_000, 'a bare number is seconds');
   for (const bad of ['', '5', '5x', 'm5', -1, null]) t.throws(() => parseDuration(bad, 'a.b'), { message: /^a\.b: must be a duration/ }, JSON.stringify(bad));
 });
+
+t.test('intensity.signal and emissionFactorType', async (t) => {
+  t.equal(parseConfig({ intensity: { provider: 'file', path: 'f.csv', signal: 'marginal' } }).intensity.signal, 'marginal');
+  t.equal(parseConfig({ intensity: { provider: 'sample' } }).intensity.signal, undefined, 'unset: the source says unknown');
+  const bad: Array<[object, string]> = [
+    [{ provider: 'file', path: 'f.csv', signal: 'mean' }, 'intensity.signal: must be one of marginal, average, unknown, got "mean"'],
+    [{ provider: 'watttime', location: 'CAISO_NORTH', signal: 'average' }, 'intensity.signal: watttime reports marginal intensity itself; remove the key'],
+    [{ provider: 'electricitymaps', location: 'DE', signal: 'marginal' }, 'intensity.signal: electricitymaps reports average intensity itself; remove the key'],
+    [{ provider: 'electricitymaps', location: 'DE', emissionFactorType: 'scope3' }, 'intensity.emissionFactorType: must be lifecycle or direct, got "scope3"'],
+    [{ provider: 'sample', emissionFactorType: 'direct' }, 'intensity.emissionFactorType: is an Electricity Maps setting, not one of sample'],
+  ];
+  for (const [intensity, message] of bad) t.throws(() => parseConfig({ intensity }), { message }, message);
+  t.equal(parseConfig({ intensity: { provider: 'electricitymaps', location: 'DE', emissionFactorType: 'direct' } }).intensity.emissionFactorType, 'direct');
+});

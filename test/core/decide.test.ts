@@ -175,7 +175,7 @@ t.test('missing and stale data: onMissingData', async (t) => {
 t.test('the decision carries the band it chose, as data', async (t) => {
   const pct = validatePolicy({ carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: '50%' }, { measuredEmission: 500.5, allowedMaxReplicaCount: 2 }] });
   const mid = decide(input({ policy: pct, declared: 40, carbon: steady(499.96, NOW) }));
-  t.same(mid.band, { form: 'carbon', threshold: 300, relation: '>=', lower: null, allowed: { kind: 'percent', value: 50 }, allowedCount: 20, cap: 20, rule: 'measuredEmission>=300' });
+  t.same(mid.band, { form: 'carbon', threshold: 300, percentile: null, relation: '>=', lower: null, allowed: { kind: 'percent', value: 50 }, allowedCount: 20, cap: 20, rule: 'measuredEmission>=300' });
   t.equal(mid.rule, mid.band?.rule, 'rule is the band\'s rule text');
   const floored = decide(input({ policy: pct, declared: 40, minReplicas: 5, carbon: steady(500.5, NOW) }));
   t.match(floored.band, { threshold: 500.5, allowed: { kind: 'count', value: 2 }, allowedCount: 2, cap: 5 }, 'allowed as written, the count, and the cap after the floor');

@@ -254,6 +254,11 @@ const productExample = {
   },
   onMissingData: 'declared',
 };
+const relativeExample = {
+  carbon: [{ measuredEmission: 'p80', allowedMaxReplicaCount: '25%' }, { measuredEmission: 412.5, allowedMaxReplicaCount: 2 }],
+  relativeWindow: { past: '24h', ahead: '12h' },
+  mode: 'observe',
+};
 const azureExample = { maxReplicasByCarbonIntensity: [{ carbonIntensityThreshold: 250, maxReplicas: 20 }, { carbonIntensityThreshold: 500, maxReplicas: 5 }] };
 
 t.test('the CRD component: spec.environmentalImpact is kept and validated by the API server', async (t) => {
@@ -263,6 +268,7 @@ t.test('the CRD component: spec.environmentalImpact is kept and validated by the
     ['so-percent', scaledObject('so-percent', { carbon: [{ measuredEmission: 0, allowedMaxReplicaCount: '50%' }], onMissingData: 3 }), null],
     ['so-azure', scaledObject('so-azure', azureExample), azureExample],
     ['sj-product', scaledJob('sj-product', productExample), productExample],
+    ['so-relative', scaledObject('so-relative', relativeExample), relativeExample],
   ];
   for (const [name, obj, expect] of cases) {
     const r = apply(obj);
@@ -274,8 +280,6 @@ t.test('the CRD component: spec.environmentalImpact is kept and validated by the
   }
 
   const rejected: Array<[string, object, RegExp]> = [
-    ['negative measuredEmission (ScaledObject)', scaledObject('bad-1', { carbon: [{ measuredEmission: -1, allowedMaxReplicaCount: 5 }] }), /carbon\[0\]\.measuredEmission.*greater than or equal to 0/],
-    ['negative measuredEmission (ScaledJob)', scaledJob('bad-2', { carbon: [{ measuredEmission: -5, allowedMaxReplicaCount: 5 }] }), /measuredEmission.*greater than or equal to 0/],
     ['allowedMaxReplicaCount 0', scaledObject('bad-3', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 0 }] }), /allowedMaxReplicaCount.*greater than or equal to 1/],
     ['percentage over 100', scaledObject('bad-4', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: '150%' }] }), /allowedMaxReplicaCount.*should match/],
     ['missing allowedMaxReplicaCount', scaledObject('bad-5', { carbon: [{ measuredEmission: 1 }] }), /allowedMaxReplicaCount: Required value/],
@@ -283,8 +287,11 @@ t.test('the CRD component: spec.environmentalImpact is kept and validated by the
     ['neither form', scaledObject('bad-7', { onMissingData: 'hold' }), /exactly one of carbon or maxReplicasByCarbonIntensity/],
     ['onMissingData unknown', scaledObject('bad-8', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }], onMissingData: 'never' }), /onMissingData.*should match/],
     ['unknown field (strict validation)', scaledObject('bad-9', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1, extra: true }] }), /unknown field "spec\.environmentalImpact\.carbon\[0\]\.extra"/],
+    ['mode unknown', scaledObject('bad-13', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }], mode: 'dry-run' }), /mode.*Unsupported value/],
     ['override minutes 0', scaledObject('bad-10', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }], ecoModeOff: { carbonIntensityDuration: { carbonIntensityThreshold: 1, overrideEcoAfterDurationInMins: 0 } } }), /overrideEcoAfterDurationInMins.*greater than or equal to 1/],
   ];
+  // measuredEmission is a number or a percentile, which no structural type expresses: the
+  // schema keeps it as given and the webhook refuses a bad one (test/policy, test/core).
   for (const [what, obj, message] of rejected) {
     const r = apply(obj);
     t.not(r.status, 0, `refused: ${what}`);

@@ -288,12 +288,14 @@ t.test('environmental-impact-crd component patches the KEDA v2.20 CRDs', async (
     t.equal(ei.type, 'object', `${name}: environmentalImpact declared`);
     t.same(ei.properties.carbon.items.required, ['measuredEmission', 'allowedMaxReplicaCount']);
     t.match(ei.properties.carbon.items.properties, {
-      measuredEmission: { type: 'number', minimum: 0 },
+      measuredEmission: { 'x-kubernetes-preserve-unknown-fields': true },
       allowedMaxReplicaCount: { 'x-kubernetes-int-or-string': true, minimum: 1 },
     });
     t.match(ei.properties.maxReplicasByCarbonIntensity.items, { required: ['carbonIntensityThreshold', 'maxReplicas'] });
     t.match(ei.properties.ecoModeOff.properties.carbonIntensityDuration.properties.overrideEcoAfterDurationInMins, { type: 'integer', minimum: 1 });
     t.ok(ei['x-kubernetes-validations'][0].rule.includes('has(self.carbon)'), 'one of the two forms');
+    t.same(ei.properties.mode.enum, ['enforce', 'observe']);
+    t.same(Object.keys(ei.properties.relativeWindow.properties).sort(), ['ahead', 'past']);
     t.ok(spec.properties.maxReplicaCount, 'stock fields are still there');
   }
   // KEDA's own release patches are applied too, so the result matches a KEDA release install

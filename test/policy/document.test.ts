@@ -46,7 +46,7 @@ t.test('every invalid document names the field and the rule', async (t) => {
     [{ carbon: 'high' }, 'carbon: must be a non-empty list of rules, got "high"'],
     [{ carbon: [7] }, 'carbon[0]: must be a mapping with measuredEmission and allowedMaxReplicaCount, got 7'],
     [{ carbon: [{ measuredEmission: -1, allowedMaxReplicaCount: 2 }] }, 'carbon[0].measuredEmission: must be a number >= 0, got -1'],
-    [{ carbon: [{ measuredEmission: '300', allowedMaxReplicaCount: 2 }] }, 'carbon[0].measuredEmission: must be a number >= 0, got "300"'],
+    [{ carbon: [{ measuredEmission: '300', allowedMaxReplicaCount: 2 }] }, 'carbon[0].measuredEmission: must be a number >= 0 or a percentile of the grid\'s own intensity from p1 to p99, got "300"'],
     [{ carbon: [{ allowedMaxReplicaCount: 2 }] }, 'carbon[0].measuredEmission: must be a number >= 0, got nothing'],
     [{ carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 0 }] }, 'carbon[0].allowedMaxReplicaCount: must be an integer >= 1 or a percentage of the declared max such as "50%", got 0'],
     [{ carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 2.5 }] }, 'carbon[0].allowedMaxReplicaCount: must be an integer >= 1 or a percentage of the declared max such as "50%", got 2.5'],
@@ -65,7 +65,7 @@ t.test('every invalid document names the field and the rule', async (t) => {
     [{ carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 2 }], ecoModeOff: { maxReplicas: 3 } }, 'ecoModeOff.maxReplicas: unknown field (expected one of recurringSchedule, timeZone, carbonIntensityDuration)'],
     [{ carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 2 }], onMissingData: 'fail' }, 'onMissingData: must be "declared", "hold" or an integer cap >= 1, got "fail"'],
     [{ carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 2 }], onMissingData: 0 }, 'onMissingData: must be "declared", "hold" or an integer cap >= 1, got 0'],
-    [{ carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 2 }], carbonn: 1 }, 'carbonn: unknown field (expected one of carbon, maxReplicasByCarbonIntensity, ecoModeOff, onMissingData)'],
+    [{ carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 2 }], carbonn: 1 }, 'carbonn: unknown field (expected one of carbon, maxReplicasByCarbonIntensity, ecoModeOff, onMissingData, relativeWindow, mode)'],
   ];
   for (const [doc, message] of cases) {
     t.throws(() => validatePolicy(doc), { name: 'PolicyError', message }, message);

@@ -2,7 +2,7 @@ import t from 'tap';
 import { ADMISSION_BODY_LIMIT, buildApp, buildMetricsApp, type Readiness } from '../../src/server/app.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { loadConfigFile } from '../../src/config/config.js';
-import { steady } from '../helpers/carbon.js';
+import { HOUR, hourly } from '../helpers/carbon.js';
 import { loadReview, withAnnotations } from '../helpers/reviews.js';
 
 const NOW = Date.parse('2026-11-23T10:30:00Z');
@@ -10,7 +10,8 @@ const NOW = Date.parse('2026-11-23T10:30:00Z');
 async function app(readiness: Readiness = { serving: true, carbon: { fresh: true, source: 'test:zone', fetchedAt: null } }) {
   const config = await loadConfigFile(undefined);
   const metrics = createMetrics();
-  const carbon = steady(600, NOW);
+  // A day from the current hour, 600 g now and the dirtiest: the embedded standard's p80 band applies.
+  const carbon = hourly(NOW - (NOW % HOUR), [600, ...Array.from({ length: 23 }, (_, i) => 200 + i * 10)], NOW);
   const instance = buildApp({ admission: { config: () => config, carbon: { snapshot: () => carbon }, now: () => NOW }, readiness: () => readiness, metrics });
   return { instance, metrics };
 }
@@ -21,7 +22,7 @@ t.test('POST /mutate through inject: patched, counted, timed', async (t) => {
   const res = await instance.inject({ method: 'POST', url: '/mutate?timeout=10s', payload: review });
   t.equal(res.statusCode, 200);
   t.equal(res.json().response.patchType, 'JSONPatch');
-  t.same(res.json().response.warnings, ['keda-carbon: maxReplicaCount 10 -> 2 (600 gCO2eq/kWh >= 500)']);
+  t.same(res.json().response.warnings, ['keda-carbon: maxReplicaCount 10 -> 2 (600 gCO2eq/kWh >= p80 (390))']);
   const text = await metrics.registry.metrics();
   t.match(text, /keda_carbon_admission_requests_total\{operation="CREATE",kind="ScaledObject",result="patched"\} 1/);
   t.match(text, /keda_carbon_cap_changes_total\{kind="ScaledObject",direction="down"\} 1/);

@@ -2,7 +2,8 @@ import t from 'tap';
 import type { IntensityPoint } from '../../src/core/carbon.js';
 import { decide } from '../../src/core/decide.js';
 import { validatePolicy } from '../../src/core/policy.js';
-import { percentile, simulate, suggestThresholds, summarize } from '../../src/simulate/figures.js';
+import { simulate, suggestThresholds, summarize } from '../../src/simulate/figures.js';
+import { percentile } from '../../src/core/percentile.js';
 import { hourlyPoints, simulateHourly, simulateTimeline, type SimulationInput } from '../../src/simulate/timeline.js';
 
 const T0 = Date.parse('2026-06-01T00:00:00Z'); // a Monday

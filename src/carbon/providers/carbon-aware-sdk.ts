@@ -25,6 +25,8 @@ export function createCarbonAwareSdkSource(cfg: IntensityConfig, deps: SourceDep
   const name = `carbon-aware-sdk:${loc}`;
   return {
     name,
+    // The SDK passes through whatever its data source reports: only the configuration knows.
+    signal: cfg.signal ?? 'unknown',
     async fetch(signal) {
       const opts = { provider: 'carbon-aware-sdk', signal, fetch: deps.fetch, now: deps.now };
       const current = parseByLocations(await getJson(joinUrl(base, 'emissions/bylocations', { location: loc }), opts), loc);

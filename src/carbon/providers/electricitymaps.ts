@@ -20,11 +20,14 @@ export function createElectricityMapsSource(cfg: IntensityConfig, deps: SourceDe
   const base = cfg.baseUrl ?? ELECTRICITYMAPS_URL;
   const coords = parseCoordinates(cfg.location);
   const query: Record<string, string> = coords ? { lat: String(coords.lat), lon: String(coords.lon) } : { zone: cfg.location };
+  if (cfg.emissionFactorType) query.emissionFactorType = cfg.emissionFactorType;
   const name = `electricitymaps:${cfg.location}`;
   let warnedNoForecast = false;
 
   return {
     name,
+    // carbonIntensity is the grid mix's average (lifecycle or direct), not a marginal rate.
+    signal: 'average',
     async fetch(signal) {
       const token = await readCredential(
         { envKey: 'intensity.tokenEnv', envName: cfg.tokenEnv, fileKey: 'intensity.tokenFile', filePath: cfg.tokenFile },

@@ -79,6 +79,8 @@ export function createExporterConfigMapSource(cfg: IntensityConfig, deps: Source
 
   return {
     name: `exporter-configmap:${cfg.location || `${namespace}/${name}`}`,
+    // The exporter relays the carbon-aware-sdk's data source: only the configuration knows.
+    signal: cfg.signal ?? 'unknown',
     async fetch(signal) {
       const cm = asObject(await get(signal), ref);
       const points = parseConfigMap(cm, key, ref, cfg.location);

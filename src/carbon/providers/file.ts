@@ -76,6 +76,7 @@ export function createFileSource(cfg: IntensityConfig, deps: SourceDeps): Intens
   let cache: { key: string; points: IntensityPoint[] } | undefined;
   return {
     name: `file:${cfg.location || basename(path)}`,
+    signal: cfg.signal ?? 'unknown',
     async fetch() {
       let key: string;
       try {

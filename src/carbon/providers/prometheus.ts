@@ -18,6 +18,7 @@ export function createPrometheusSource(cfg: IntensityConfig, deps: SourceDeps): 
   const hasToken = cfg.tokenEnv !== undefined || cfg.tokenFile !== undefined;
   return {
     name: `prometheus:${cfg.location || 'query'}`,
+    signal: cfg.signal ?? 'unknown',
     async fetch(signal) {
       const token = hasToken
         ? await readCredential({ envKey: 'intensity.tokenEnv', envName: cfg.tokenEnv, fileKey: 'intensity.tokenFile', filePath: cfg.tokenFile }, deps)

@@ -33,6 +33,7 @@ export function createSampleSource(cfg: IntensityConfig, deps: SourceDeps): Inte
   const now = deps.now ?? Date.now;
   return {
     name: `sample:${cfg.location || 'sample'}`,
+    signal: cfg.signal ?? 'unknown',
     async fetch() {
       return sampleDay(now());
     },

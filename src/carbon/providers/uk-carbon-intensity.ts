@@ -44,6 +44,8 @@ export function createUkCarbonIntensitySource(cfg: IntensityConfig, deps: Source
   const now = deps.now ?? Date.now;
   return {
     name: `uk-carbon-intensity:${cfg.location}`,
+    // NESO's intensity is the average of the generation mix.
+    signal: 'average',
     async fetch(signal) {
       const opts = { provider: 'uk-carbon-intensity', signal, fetch: deps.fetch, now };
       const from = halfHourStart(now());

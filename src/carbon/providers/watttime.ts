@@ -55,6 +55,8 @@ export function createWattTimeSource(cfg: IntensityConfig, deps: SourceDeps): In
 
   return {
     name: `watttime:${cfg.location}`,
+    // co2_moer: the marginal operating emissions rate.
+    signal: 'marginal',
     async fetch(signal) {
       let bearer = token && token.expiresAt > now() ? token.value : await login(signal);
       let body: unknown;

@@ -6,7 +6,7 @@ import { fixtureJson } from '../../helpers/fixtures.js';
 import { json, startServer } from '../../helpers/http.js';
 import { failureCases } from '../../helpers/provider-cases.js';
 
-const cfg = (baseUrl: string) => parseIntensityConfig({ provider: 'carbon-aware-sdk', location: 'westus', baseUrl });
+const cfg = (baseUrl: string, extra: Record<string, unknown> = {}) => parseIntensityConfig({ provider: 'carbon-aware-sdk', location: 'westus', baseUrl, ...extra });
 
 t.test('latest measured value over the current forecast', async (t) => {
   const srv = await startServer((_req, res, url) => {
@@ -18,6 +18,8 @@ t.test('latest measured value over the current forecast', async (t) => {
   t.teardown(srv.close);
   const src = createCarbonAwareSdkSource(cfg(srv.url), { env: {} });
   t.equal(src.name, 'carbon-aware-sdk:westus');
+  t.equal(src.signal, 'unknown', 'the SDK cannot say which signal its data source gives');
+  t.equal(createCarbonAwareSdkSource(cfg(srv.url, { signal: 'marginal' }), { env: {} }).signal, 'marginal', 'the configuration declares it');
   const points = validatePoints(await src.fetch(AbortSignal.timeout(5000)), src.name);
   t.same(points[0], { timestamp: Date.UTC(2026, 5, 1, 13), durationMinutes: 5, gCO2eqPerKWh: 208.95 }, 'bylocations rating, TimeSpan duration');
   t.same(points[1], { timestamp: Date.UTC(2026, 5, 1, 13, 5), durationMinutes: 5, gCO2eqPerKWh: 204.5603 });

@@ -29,12 +29,22 @@ t.test('latest laid over the hourly forecast, with the auth-token header', async
   t.teardown(srv.close);
   const src = createElectricityMapsSource(cfg(srv.url), { env });
   t.equal(src.name, 'electricitymaps:DE');
+  t.equal(src.signal, 'average');
   const points = validatePoints(await src.fetch(AbortSignal.timeout(5000)), src.name);
   t.equal(points.length, 24);
   t.same(points[0], { timestamp: Date.UTC(2026, 5, 1, 13), durationMinutes: 60, gCO2eqPerKWh: 266 }, 'latest (266) replaces the forecast (261) for 13:00');
   t.same(points[1], { timestamp: Date.UTC(2026, 5, 1, 14), durationMinutes: 60, gCO2eqPerKWh: 311 });
   t.same(points[23], { timestamp: Date.UTC(2026, 5, 2, 12), durationMinutes: 60, gCO2eqPerKWh: 240 }, 'last point keeps the hourly step');
   t.same(srv.requests.map((r) => r.path), ['/v3/carbon-intensity/latest?zone=DE', '/v3/carbon-intensity/forecast?zone=DE']);
+});
+
+t.test('emissionFactorType is sent to the API', async (t) => {
+  const srv = await emServer();
+  t.teardown(srv.close);
+  const src = createElectricityMapsSource(cfg(srv.url, { emissionFactorType: 'direct' }), { env });
+  await src.fetch(AbortSignal.timeout(5000));
+  t.same(srv.requests.map((r) => r.path), ['/v3/carbon-intensity/latest?zone=DE&emissionFactorType=direct', '/v3/carbon-intensity/forecast?zone=DE&emissionFactorType=direct']);
+  t.equal(src.signal, 'average', 'lifecycle or direct, it is the average of the mix');
 });
 
 t.test('lat,lon location queries by coordinates', async (t) => {

@@ -30,6 +30,7 @@ t.test('reads binaryData.data through the Kubernetes API', async (t) => {
   t.teardown(api.close);
   const src = createExporterConfigMapSource(cfg({ location: 'CAISO_NORTH' }), { env: {}, kube: kubeClientFor(api.url) });
   t.equal(src.name, 'exporter-configmap:CAISO_NORTH');
+  t.equal(src.signal, 'unknown');
   const points = validatePoints(await src.fetch(AbortSignal.timeout(5000)), src.name);
   t.equal(points.length, 288, 'numOfRecords');
   t.same(points[0], { timestamp: Date.UTC(2026, 5, 1, 13), durationMinutes: 5, gCO2eqPerKWh: 200.0892814275597 });

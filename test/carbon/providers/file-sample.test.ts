@@ -49,6 +49,8 @@ t.test('the file source re-reads only when the file changes', async (t) => {
   writeFileSync(path, 'timestamp,duration,value\n2026-06-01T13:00:00Z,60,300\n');
   const src = createFileSource(parseIntensityConfig({ provider: 'file', path }), { env: {} });
   t.equal(src.name, 'file:forecast.csv');
+  t.equal(src.signal, 'unknown');
+  t.equal(createFileSource(parseIntensityConfig({ provider: 'file', path, signal: 'marginal' }), { env: {} }).signal, 'marginal');
   const first = await src.fetch(AbortSignal.timeout(1000));
   t.equal(await src.fetch(AbortSignal.timeout(1000)), first, 'unchanged file: the same parsed array');
   // Replace atomically, as editors and ConfigMap volumes do.
@@ -105,6 +107,8 @@ t.test('sample: the bundled day replayed onto yesterday, today and tomorrow', as
   const now = Date.UTC(2026, 10, 22, 15, 43);
   const src = createSampleSource(parseIntensityConfig(undefined), { env: {}, now: () => now });
   t.equal(src.name, 'sample:sample');
+  t.equal(src.signal, 'unknown');
+  t.equal(createSampleSource(parseIntensityConfig({ provider: 'sample', signal: 'average' }), { env: {} }).signal, 'average');
   const pts = validatePoints(await src.fetch(AbortSignal.timeout(1000)), src.name);
   t.equal(pts.length, 144);
   t.equal(pts[0]!.timestamp, Date.UTC(2026, 10, 21), 'starts yesterday 00:00 UTC');

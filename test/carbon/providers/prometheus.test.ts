@@ -17,6 +17,8 @@ t.test('one sample becomes the current point, valid until maxDataAge', async (t)
   t.teardown(srv.close);
   const src = createPrometheusSource(cfg(srv.url), { env: {}, now: () => SAMPLE_T + 1000 });
   t.equal(src.name, 'prometheus:DE');
+  t.equal(src.signal, 'unknown');
+  t.equal(createPrometheusSource(cfg(srv.url, { signal: 'average' }), { env: {} }).signal, 'average');
   t.same(await src.fetch(AbortSignal.timeout(5000)), [{ timestamp: SAMPLE_T, durationMinutes: 120, gCO2eqPerKWh: 386.5 }]);
   t.equal(srv.requests[0]!.headers.authorization, undefined, 'no bearer unless configured');
   const ahead = createPrometheusSource(cfg(srv.url), { env: {}, now: () => SAMPLE_T - 2000 });

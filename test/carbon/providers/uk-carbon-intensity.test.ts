@@ -23,6 +23,7 @@ t.test('national: current half hour over the 48 h forecast; null actual uses the
   });
   t.teardown(srv.close);
   const src = createUkCarbonIntensitySource(cfg(srv.url), deps);
+  t.equal(src.signal, 'average', 'NESO reports the average of the mix');
   const points = validatePoints(await src.fetch(AbortSignal.timeout(5000)), src.name);
   t.equal(points.length, 96, 'two days of half hours');
   t.same(points[0], { timestamp: Date.UTC(2026, 5, 1, 13), durationMinutes: 30, gCO2eqPerKWh: 139 }, "/intensity's actual wins for the current half hour");

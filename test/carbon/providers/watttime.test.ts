@@ -42,6 +42,7 @@ t.test('logs in, fetches the forecast and converts lbs/MWh to g/kWh', async (t) 
   t.teardown(s.close);
   const src = createWattTimeSource(cfg(s.url), { env, now: () => FIXTURE_NOW });
   t.equal(src.name, 'watttime:CAISO_NORTH');
+  t.equal(src.signal, 'marginal', 'co2_moer is the marginal rate');
   const points = validatePoints(await src.fetch(AbortSignal.timeout(5000)), src.name);
   t.equal(points.length, 288);
   t.equal(points[0]!.timestamp, Date.UTC(2026, 5, 1, 13, 5));
