@@ -79,7 +79,11 @@ t.test('a percentile band: the timer re-caps when the forecast crosses the resol
   // No list and no label change: the controller hears of the object from its watch.
   const sweepsBefore = logsWith(webhook, 'sweep finished').length;
   t.ok(Date.now() < boundary, 'created before the boundary');
-  await waitFor('capped after the boundary', async () => (await getMax(c, 'scaledobjects', ns.pct, 'web')) === 3, 60_000);
+  await waitFor('capped after the boundary', async () => (await getMax(c, 'scaledobjects', ns.pct, 'web')) === 3, 60_000).catch((err) => {
+    // What the controller did, for whoever reads a failure.
+    t.comment(JSON.stringify(webhook.serve.logs.filter((l) => /pass|touch|cap change|carbon/.test(String(l.msg))).slice(-20)));
+    throw err;
+  });
   const obj = await c.call('GET', kedaPath('scaledobjects', ns.pct, 'web'), [200]);
   const touched = Date.parse(obj.metadata.annotations[ANNOTATION.touchedAt]);
   t.ok(touched >= boundary, 'touched at or after the boundary');
