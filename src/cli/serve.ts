@@ -14,6 +14,7 @@ import { clusterAccess, startClusterIntegration } from '../cluster/index.js';
 import { createLogger, type Logger } from '../log.js';
 import { buildApp, buildMetricsApp } from '../server/app.js';
 import { createMetrics, type Metrics } from '../server/metrics.js';
+import { SHUTDOWN_AFTER_DRAIN_MS, shutdownGate } from '../server/shutdown.js';
 import { ensureLocalCertificates, readCertificatePair } from '../tls/certs.js';
 import { watchCertificates } from '../tls/reloader.js';
 import { CONFIG_FLAG, intFlag, parseFlags, portFlag, type CommandIO, type CommandSpec } from './io.js';
@@ -204,6 +205,7 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
   const metricsApp = buildMetricsApp(metrics, () => carbon.recordMetrics());
   await app.listen({ host, port });
   await metricsApp.listen({ host, port: metricsPort });
+  const gate = shutdownGate(app.server, { logger });
   const boundPort = (app.server.address() as AddressInfo).port;
   const boundMetricsPort = (metricsApp.server.address() as AddressInfo).port;
   logger.info(
@@ -240,6 +242,7 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
     if (stopping) return;
     stopping = true;
     serving = false;
+    gate.begin(drainMs + SHUTDOWN_AFTER_DRAIN_MS);
     logger.info({ signal, drainMs }, 'shutting down: readiness fails first, then in-flight requests finish');
     // Give the endpoints controller time to take this pod out of the Service before the
     // listener closes, so the API server stops sending new reviews here.
