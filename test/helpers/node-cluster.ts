@@ -3,7 +3,7 @@
  * started, with the webhook's image loaded into its node. Every kubectl call names that
  * cluster's kubeconfig; nothing falls back to KUBECONFIG or ~/.kube.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -141,22 +141,30 @@ function splitImage(image: string): [string, string] {
  * manager, so conflicts show exactly as `apply -k` shows them.
  */
 export async function applyKustomization(c: NodeCluster, dir: string, extra: string[] = []): Promise<Run> {
+  return c.run(['apply', '--server-side', ...extra, '-f', '-'], await renderFor(c, dir));
+}
+
+/** `kubectl delete -k DIR --ignore-not-found`, on v1.20 as applyKustomization. */
+export async function deleteKustomization(c: NodeCluster, dir: string): Promise<Run> {
+  return c.run(['delete', '--ignore-not-found', '-f', '-'], await renderFor(c, dir), 180_000);
+}
+
+async function renderFor(c: NodeCluster, dir: string): Promise<string> {
   const rendered = await c.must(['kustomize', dir]);
   const served = new Set((await c.must(['api-versions'])).trim().split('\n'));
   const objs = parseAllDocuments(rendered).map((d) => d.toJS() as { apiVersion: string; kind: string });
   const docs = objs.map((o) => (o.kind === 'PodDisruptionBudget' && !served.has('policy/v1') ? { ...o, apiVersion: 'policy/v1beta1' } : o));
-  return c.run(['apply', '--server-side', ...extra, '-f', '-'], docs.map((o) => stringify(o)).join('---\n'));
+  return docs.map((o) => stringify(o)).join('---\n');
 }
 
 /** Run a script of certs-scripts/ (in the copied tree) with `keda-carbon` from this checkout. */
-export function certsScript(dir: string, script: string, args: string[], kubeconfig: string, timeoutMs = 300_000): Run {
+export function certsScript(dir: string, script: string, args: string[], kubeconfig: string, timeoutMs = 300_000): Promise<Run> {
   const bin = [process.execPath, ...process.execArgv, join(ROOT, 'src/cli/main.ts')].join(' ');
-  const r = spawnSync('bash', [join(dir, 'certs-scripts', script), ...args], {
-    env: { ...process.env, KUBECONFIG: kubeconfig, KEDA_CARBON_BIN: bin },
-    encoding: 'utf8',
-    timeout: timeoutMs,
+  return new Promise((done) => {
+    execFile('bash', [join(dir, 'certs-scripts', script), ...args], { env: { ...process.env, KUBECONFIG: kubeconfig, KEDA_CARBON_BIN: bin }, timeout: timeoutMs }, (err, stdout, stderr) => {
+      done({ status: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout: String(stdout), stderr: String(stderr) });
+    });
   });
-  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /**
