@@ -246,11 +246,13 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
     logger.info({ signal, drainMs }, 'shutting down: readiness fails first, then in-flight requests finish');
     // Give the endpoints controller time to take this pod out of the Service before the
     // listener closes, so the API server stops sending new reviews here.
+    // The Lease is released now, not after the drain: the other replica runs the timer
+    // within the Lease duration. Namespace labels already seen stay cached for admission.
+    await cluster?.stop();
     if (drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
     stopConfigWatch();
     stopCertWatch();
     await carbon.stop();
-    await cluster?.stop();
     await app.close(); // waits for in-flight requests, closes idle keep-alive connections
     await metricsApp.close();
     logger.info('stopped');
