@@ -4,12 +4,16 @@
  * connection is used and it is never closed from this side.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { connect as netConnect, type AddressInfo } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
 import { loadReview, withAnnotations } from '../helpers/reviews.js';
+import { silentLogger } from '../../src/log.js';
+import { shutdownGate } from '../../src/server/shutdown.js';
 
 const review = JSON.stringify(withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { 'keda-carbon.io/policy': 'standard' }));
 
@@ -140,4 +144,30 @@ t.test('a request that never completes is cut at the hard deadline and the proce
     serve.logs.some((l) => l.msg === 'shutdown deadline reached: closing the connections still open'),
     'the deadline is logged',
   );
+});
+
+t.test('the gate in process: a process that outlives the deadline is exited', async (t) => {
+  const server = createServer((req, res) => {
+    // answers only once the whole body is in; this one never is
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  });
+  let exited = 0;
+  const gate = shutdownGate(server, { logger: silentLogger, exit: () => void exited++ });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const { port } = server.address() as AddressInfo;
+  const socket = netConnect(port, '127.0.0.1');
+  const closed = new Promise((r) => socket.once('close', r));
+  socket.on('error', () => undefined);
+  socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc');
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(gate.closing, false);
+  gate.begin(50);
+  gate.begin(50); // a second signal changes nothing
+  t.equal(gate.closing, true);
+  await closed;
+  t.pass('the stalled connection is cut at the deadline');
+  await new Promise((r) => setTimeout(r, 1_500));
+  t.equal(exited, 1, 'exit is called once the process is still alive after the deadline');
 });
