@@ -22,4 +22,7 @@ keda_carbon() {
   fi
 }
 
+# The comment block at the top of a script, without the '#' (what --help prints).
+usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$1"; }
+
 valid_name() { [[ $1 =~ ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$ ]]; }

@@ -6,6 +6,7 @@
 # Usage: certs-scripts/self-managed.sh [--service keda-carbon] [--namespace keda-carbon]
 #                                      [--overlay webhook-config/overlays/self-managed]
 #                                      [--validity-days 365] [--force]
+#                                      [--ip-address IP]... [--dns-name NAME]...
 set -euo pipefail
 # shellcheck source=certs-scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,6 +16,7 @@ namespace=keda-carbon
 overlay=$REPO_ROOT/webhook-config/overlays/self-managed
 days=365
 force=()
+extra=()
 while (($#)); do
   case $1 in
     --service) service=${2:?--service needs a value}; shift 2 ;;
@@ -22,7 +24,8 @@ while (($#)); do
     --overlay) overlay=${2:?--overlay needs a value}; shift 2 ;;
     --validity-days) days=${2:?--validity-days needs a value}; shift 2 ;;
     --force) force=(--force); shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --ip-address|--dns-name) extra+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    -h|--help) usage "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
@@ -34,7 +37,7 @@ if [[ $service != keda-carbon || $namespace != keda-carbon ]]; then
 fi
 
 ca_bundle=$(keda_carbon certs --service "$service" --namespace "$namespace" \
-  --out-dir "$overlay/tls" --validity-days "$days" "${force[@]}")
+  --out-dir "$overlay/tls" --validity-days "$days" "${force[@]}" "${extra[@]}")
 [[ $ca_bundle =~ ^[A-Za-z0-9+/=]+$ ]] || die "keda-carbon certs printed no caBundle"
 
 umask 077

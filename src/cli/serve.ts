@@ -1,5 +1,6 @@
 import { createLogger, type Logger } from '../log.js';
 import { createRuntime, StartupError, type Runtime } from '../server/runtime.js';
+import { SHUTDOWN_AFTER_DRAIN_MS } from '../server/shutdown.js';
 import { CONFIG_FLAG, intFlag, parseFlags, portFlag, type CommandIO, type CommandSpec } from './io.js';
 
 export const SERVE = {
@@ -73,7 +74,7 @@ function onSignals(runtime: Runtime, logger: Logger, drainMs: number): void {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    runtime.stopServing();
+    runtime.stopServing(drainMs + SHUTDOWN_AFTER_DRAIN_MS);
     logger.info({ signal, drainMs }, 'shutting down: readiness fails first, then in-flight requests finish');
     // Give the endpoints controller time to take this pod out of the Service before the
     // listener closes, so the API server stops sending new reviews here.

@@ -36,6 +36,11 @@ export interface ClusterIntegration {
   controller: Controller;
   /** Called after a config hot reload. */
   reconfigure(): void;
+  /**
+   * Shutdown begins: stop the controller and give the Lease up now, so another replica
+   * takes over at once instead of after the drain; namespace policies keep serving admission.
+   */
+  releaseLeadership(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -103,6 +108,10 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
       const t = options.config().touch;
       client.setLimits(t.qps, t.burst, t.maxInFlight);
       controller!.reconfigure();
+    },
+    async releaseLeadership() {
+      await controller!.stop();
+      await elector.stop();
     },
     async stop() {
       await controller!.stop();

@@ -14,6 +14,7 @@ import { ensureLocalCertificates, readCertificatePair } from '../tls/certs.js';
 import { watchCertificates } from '../tls/reloader.js';
 import { buildApp, buildMetricsApp } from './app.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { shutdownGate, type ShutdownGate } from './shutdown.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -43,8 +44,12 @@ export interface Runtime {
   /** The bound ports (the options may ask for 0). */
   readonly port: number;
   readonly metricsPort: number;
-  /** Readiness fails from now on, so the pod leaves the Service before the listener closes. */
-  stopServing(): void;
+  /**
+   * Shutdown begins: readiness fails, so the pod leaves the Service before the listener
+   * closes; every answer from now on closes its connection; the Lease is given up; and
+   * `deadlineMs` from now connections still open are cut (see server/shutdown.ts).
+   */
+  stopServing(deadlineMs: number): void;
   /**
    * Stops in order: file watchers, the carbon refresher, the cluster side (timer, Lease
    * released, caches), then the admission listener (in-flight reviews finish) and metrics.
@@ -58,6 +63,7 @@ interface Parts {
   carbon?: CarbonPipeline;
   cluster?: ClusterIntegration;
   app?: FastifyInstance;
+  gate?: ShutdownGate;
   metricsApp?: FastifyInstance;
 }
 
@@ -157,6 +163,7 @@ async function listen(o: RuntimeOptions, parts: Parts, state: { config: RuntimeC
     https: pair,
   });
   await parts.app.listen({ host: o.host, port: o.port });
+  parts.gate = shutdownGate(parts.app.server, { logger: o.logger });
   parts.metricsApp = buildMetricsApp(metrics, () => carbon.recordMetrics());
   await parts.metricsApp.listen({ host: o.host, port: o.metricsPort });
   return { port: (parts.app.server.address() as AddressInfo).port, metricsPort: (parts.metricsApp.server.address() as AddressInfo).port };
@@ -168,6 +175,12 @@ function watchFiles(o: RuntimeOptions, parts: Parts, state: { config: RuntimeCon
     watchCertificates(o.certDir, (next) => (app.server as HttpsServer).setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' }), { logger: o.logger }),
   );
   if (o.configPath) parts.stopWatches.push(watchConfig(o.configPath, loadedText, o.logger, onConfigReload(state, parts, o.logger)));
+}
+
+function stopServing(parts: Parts, state: { serving: boolean }, deadlineMs: number, logger: Logger): void {
+  state.serving = false;
+  parts.gate?.begin(deadlineMs);
+  parts.cluster?.releaseLeadership().catch((err: Error) => logger.warn({ err: err.message }, 'could not give the Lease up; it expires on its own'));
 }
 
 /**
@@ -198,7 +211,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     );
     watchFiles(o, parts, state, text);
     parts.stopWatches.push(logIntensityOnce(parts.carbon, o.logger));
-    return { ...ports, stopServing: () => void (state.serving = false), close: () => closeParts(parts) };
+    return { ...ports, stopServing: (deadlineMs) => stopServing(parts, state, deadlineMs, o.logger), close: () => closeParts(parts) };
   } catch (err) {
     await closeParts(parts);
     throw err;

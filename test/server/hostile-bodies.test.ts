@@ -2,14 +2,15 @@ import jsonpatch from 'fast-json-patch';
 import t from 'tap';
 import { loadConfigFile } from '../../src/config/config.js';
 import { ADMISSION_BODY_LIMIT, buildApp } from '../../src/server/app.js';
-import { steady } from '../helpers/carbon.js';
+import { HOUR, hourly } from '../helpers/carbon.js';
 import { loadReview, withAnnotations, type Review } from '../helpers/reviews.js';
 
 const NOW = Date.parse('2026-11-23T10:30:00Z');
 
 async function app() {
   const config = await loadConfigFile(undefined);
-  const carbon = steady(600, NOW);
+  // 24 hours of data, so the relative example policy resolves: 600 g now is above its p80.
+  const carbon = hourly(NOW - (NOW % HOUR), [600, ...Array.from({ length: 23 }, (_, i) => 200 + i * 10)], NOW);
   return buildApp({ admission: { config: () => config, carbon: { snapshot: () => carbon }, now: () => NOW }, readiness: () => ({ serving: true, carbon: { fresh: true, source: 'test', fetchedAt: null } }) });
 }
 

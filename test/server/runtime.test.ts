@@ -72,7 +72,7 @@ t.test('out of cluster without POD_NAMESPACE: the Lease goes to the kubeconfig c
   const ca = await readFile(join(certDir, 'ca.crt'), 'utf8');
   t.equal((await get(runtime.port, '/readyz', ca)).status, 200, 'admission app serves');
   t.equal((await get(runtime.metricsPort, '/metrics')).status, 200, 'metrics app serves');
-  runtime.stopServing();
+  runtime.stopServing(10_000);
   t.equal((await get(runtime.port, '/readyz', ca)).status, 503, 'readiness fails once stopServing is called');
 
   await runtime.close();
