@@ -5,6 +5,7 @@ import { specMax } from '../core/object.js';
 import type { Logger } from '../log.js';
 import { evaluateObject, type EvaluationContext } from './evaluate.js';
 import type { EventRecorder } from './events.js';
+import type { Ledger } from './ledger.js';
 import type { CachedObject, KedaPlural, ObjectCache } from './objects.js';
 import type { PoliteClient } from './polite.js';
 import { WorkQueue } from './queue.js';
@@ -22,6 +23,8 @@ export interface ControllerOptions {
   carbon: CarbonReader;
   logger: Logger;
   metrics?: MetricsSink;
+  /** Books every decided object (the carbon ledger); emptied when leadership ends. */
+  ledger?: Ledger;
   clock?: Clock;
   /** How often to compare the carbon snapshot for new data (default 5 s; an identity check). */
   pollMs?: number;
@@ -144,6 +147,7 @@ export class Controller {
     this.subjects.clear();
     this.targets.clear();
     this.written.clear();
+    this.opts.ledger?.clear();
     this.due = undefined;
     await this.queue.stop();
   }
@@ -307,6 +311,7 @@ export class Controller {
     this.subjects.delete(key);
     this.targets.delete(key);
     this.written.delete(key);
+    this.opts.ledger?.delete(key);
   }
 
   /** Decide one object; queue a touch when its stored cap differs. False when it is out of scope. */
@@ -332,6 +337,8 @@ export class Controller {
     this.opts.events.forgetInvalid(entry.uid);
     this.subjects.set(key, v.subject);
     this.targets.set(key, v.target);
+    if (v.ledger) this.opts.ledger?.set(key, entry.namespace, v.ledger.policy, v.ledger.mode, v.target, v.ledger.declared);
+    else this.opts.ledger?.delete(key);
     if (v.target !== specMax(entry.object) && !this.suppressed(key, entry, v.target)) {
       this.counts.queued++;
       this.queue.add(key);

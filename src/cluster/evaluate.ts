@@ -20,7 +20,21 @@ export type Verdict =
   /** The namespace label is being looked up; evaluate again once `wait` settles. */
   | { readonly kind: 'pending'; readonly wait: Promise<unknown> }
   | { readonly kind: 'invalid'; readonly message: string }
-  | { readonly kind: 'apply'; readonly target: number; readonly reason: string; readonly subject: CapSubject | undefined };
+  | { readonly kind: 'apply'; readonly target: number; readonly reason: string; readonly subject: CapSubject | undefined; readonly ledger?: LedgerFacts };
+
+/** What the ledger books for an object under a policy (absent when a policy was just removed). */
+export interface LedgerFacts {
+  /** A configured policy's name, or `inline` for the object's own document: bounded by the configuration. */
+  readonly policy: string;
+  readonly mode: string;
+  readonly declared: number;
+}
+
+/** The policy label of a resolution: the configured name, never the user's text. */
+function policyLabel(origin: string): string {
+  const named = /^policy "(.*)" \(/.exec(origin);
+  return named ? named[1]! : 'inline';
+}
 
 /** The same pure steps admission runs (resolve, plan), on the cache's slim copy of an object. */
 export function evaluateObject(entry: CachedObject, ctx: EvaluationContext): Verdict {
@@ -36,5 +50,8 @@ export function evaluateObject(entry: CachedObject, ctx: EvaluationContext): Ver
     resolution.kind === 'policy' && d
       ? { policy: resolution.policy, declared: d.declared, minReplicas: minReplicas(object), ecoModeOffAnnotation: ecoModeOffByAnnotation(object), cap: d.cap }
       : undefined;
-  return { kind: 'apply', target: plan.maxReplicaCount, reason: plan.reason, subject };
+  if (!subject) return { kind: 'apply', target: plan.maxReplicaCount, reason: plan.reason, subject };
+  const mode = (resolution.kind === 'policy' && (resolution.policy as { mode?: unknown }).mode === 'observe') ? 'observe' : 'enforce';
+  const ledger = { policy: policyLabel(resolution.kind === 'policy' ? resolution.origin : ''), mode, declared: subject.declared };
+  return { kind: 'apply', target: plan.maxReplicaCount, reason: plan.reason, subject, ledger };
 }

@@ -7,6 +7,7 @@ import { LeaderElector } from './lease.js';
 import { NamespaceCache } from './namespaces.js';
 import { PoliteClient } from './polite.js';
 import { Controller, type ControllerOptions } from './controller.js';
+import { Ledger } from './ledger.js';
 import { ObjectCache } from './objects.js';
 import { systemClock, type CarbonReader, type Clock, type KubeApi, type MetricsSink, type NamespacePolicyLookup } from '../ports.js';
 
@@ -83,7 +84,9 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
     onLabelsChange: (ns) => controller?.namespaceChanged(ns),
   });
   const objects = new ObjectCache({ api, logger, clock, onChange: (...c) => controller?.objectChanged(...c), onSynced: (plural, reason) => controller?.listed(plural, reason) });
-  controller = new Controller({ objects, namespaces, client, events, config: options.config, carbon: options.carbon, logger, metrics: options.metrics, clock, ...options.controller });
+  const ledger = new Ledger({ clock, carbon: options.carbon });
+  options.metrics.ledger?.attach(() => (controller!.isRunning ? ledger.rows() : []));
+  controller = new Controller({ objects, namespaces, client, events, config: options.config, carbon: options.carbon, logger, metrics: options.metrics, ledger, clock, ...options.controller });
   const elector = new LeaderElector({
     api,
     namespace: options.leaseNamespace,
@@ -105,6 +108,7 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
       controller!.reconfigure();
     },
     async stop() {
+      options.metrics.ledger?.attach(null);
       await controller!.stop();
       await elector.stop();
       namespaces.stop();
