@@ -44,6 +44,8 @@ export interface HistogramSink {
 export interface MetricsSink {
   carbonIntensity: GaugeSink;
   carbonDataAge: GaugeSink;
+  /** The intensity the data forecasts at `offset` (1h, 3h, 6h) from now. */
+  carbonForecast?: GaugeSink;
   providerFetchErrors: CounterSink;
   sweeps: CounterSink;
   sweepDuration: HistogramSink;
