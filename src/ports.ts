@@ -46,6 +46,10 @@ export interface MetricsSink {
   carbonDataAge: GaugeSink;
   /** The intensity the data forecasts at `offset` (1h, 3h, 6h) from now. */
   carbonForecast?: GaugeSink;
+  /** The configured `maxDataAge`, so an alert compares the data age against it. */
+  carbonMaxDataAge?: GaugeSink;
+  /** 1 while this replica holds the re-touch Lease, else 0 (only with cluster access). */
+  leader?: GaugeSink;
   providerFetchErrors: CounterSink;
   sweeps: CounterSink;
   sweepDuration: HistogramSink;

@@ -32,7 +32,7 @@ export interface RefresherOptions {
   /** Longest `Retry-After` honoured (default 1 h); a larger value is clamped, not ignored. */
   retryAfterMaxMs?: number;
   logger?: Logger;
-  metrics?: Pick<MetricsSink, 'carbonIntensity' | 'carbonDataAge' | 'providerFetchErrors' | 'carbonForecast'>;
+  metrics?: Pick<MetricsSink, 'carbonIntensity' | 'carbonDataAge' | 'providerFetchErrors' | 'carbonForecast' | 'carbonMaxDataAge'>;
 }
 
 export interface RefreshStatus {
@@ -128,6 +128,7 @@ export class Refresher {
     if (!m) return;
     const snap = this.o.store.snapshot();
     if (snap.fetchedAt !== null) m.carbonDataAge.set(this.labels, (now - snap.fetchedAt) / 1000);
+    m.carbonMaxDataAge?.set(this.labels, snap.maxDataAgeMs / 1000);
     const cur = currentIntensity(snap, now);
     if (cur.state === 'ok') m.carbonIntensity.set(this.labels, cur.point.gCO2eqPerKWh);
     else m.carbonIntensity.remove(this.labels);

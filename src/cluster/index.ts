@@ -87,16 +87,24 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
   const ledger = new Ledger({ clock, carbon: options.carbon });
   options.metrics.ledger?.attach(() => (controller!.isRunning ? ledger.rows() : []));
   controller = new Controller({ objects, namespaces, client, events, config: options.config, carbon: options.carbon, logger, metrics: options.metrics, ledger, clock, ...options.controller });
+  const leaseName = options.leaseName ?? (env.KEDA_CARBON_LEASE_NAME?.trim() || 'keda-carbon-retouch');
   const elector = new LeaderElector({
     api,
     namespace: options.leaseNamespace,
-    name: options.leaseName ?? (env.KEDA_CARBON_LEASE_NAME?.trim() || 'keda-carbon-retouch'),
+    name: leaseName,
     identity,
     logger,
     clock,
-    onStartedLeading: (signal) => void namespaces.whenSynced().then(() => controller!.start(signal)),
-    onStoppedLeading: () => void controller!.stop(),
+    onStartedLeading: (signal) => {
+      options.metrics.leader?.set({ lease: leaseName }, 1);
+      void namespaces.whenSynced().then(() => controller!.start(signal));
+    },
+    onStoppedLeading: () => {
+      options.metrics.leader?.set({ lease: leaseName }, 0);
+      void controller!.stop();
+    },
   });
+  options.metrics.leader?.set({ lease: leaseName }, 0);
   namespaces.start();
   elector.start();
   return {

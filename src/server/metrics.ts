@@ -169,6 +169,18 @@ function healthMetrics(registry: Registry) {
       labelNames: ['source', 'location', 'offset'] as const,
       registers: [registry],
     }),
+    carbonMaxDataAge: new Gauge({
+      name: 'keda_carbon_carbon_max_data_age_seconds',
+      help: 'The configured maxDataAge: data older than this is stale and the policy\'s onMissingData applies.',
+      labelNames: ['source', 'location'] as const,
+      registers: [registry],
+    }),
+    leader: new Gauge({
+      name: 'keda_carbon_leader',
+      help: '1 while this replica holds the re-touch Lease (runs the controller and exports the ledger), else 0, by Lease name. Only with cluster access.',
+      labelNames: ['lease'] as const,
+      registers: [registry],
+    }),
     certificateExpiry: new Gauge({
       name: 'keda_carbon_serving_certificate_expiry_timestamp_seconds',
       help: 'When the serving certificate in use expires (Unix seconds).',

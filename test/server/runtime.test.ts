@@ -72,7 +72,9 @@ t.test('out of cluster without POD_NAMESPACE: the Lease goes to the kubeconfig c
 
   const ca = await readFile(join(certDir, 'ca.crt'), 'utf8');
   t.equal((await get(runtime.port, '/readyz', ca)).status, 200, 'admission app serves');
-  t.equal((await get(runtime.metricsPort, '/metrics')).status, 200, 'metrics app serves');
+  const scraped = await get(runtime.metricsPort, '/metrics');
+  t.equal(scraped.status, 200, 'metrics app serves');
+  t.match(scraped.body, /^keda_carbon_leader\{lease="rt"\} 1$/m, 'the Lease holder says so');
   runtime.stopServing();
   t.equal((await get(runtime.port, '/readyz', ca)).status, 503, 'readiness fails once stopServing is called');
 
@@ -178,6 +180,8 @@ t.test('/metrics carries the serving certificate expiry and the forecast at 1h, 
   for (const offset of ['1h', '3h', '6h']) {
     t.match(body, new RegExp(`^keda_carbon_carbon_intensity_forecast_gco2eq_per_kwh\\{source="sample",location="sample",offset="${offset}"\\} \\d`, 'm'), `forecast ${offset}`);
   }
+  t.match(body, /^keda_carbon_carbon_max_data_age_seconds\{source="sample",location="sample"\} 7200$/m, 'maxDataAge, for the stale-data alert');
+  t.notMatch(body, /^keda_carbon_leader\{/m, 'no leader gauge without cluster access');
   t.notMatch(body, /^keda_carbon_ledger_objects\{/m, 'the ledger is the leader\'s');
   t.match(body, /# TYPE keda_carbon_ledger_cap_replica_seconds_total counter/, 'its metrics are declared');
 });
