@@ -83,6 +83,8 @@ export interface LedgerRow {
   readonly declaredIntensitySeconds: number;
   /** Declared minus cap, over time: an upper bound on what the caps held back. */
   readonly withheldSeconds: number;
+  /** ScaledObjects whose HPA runs at the cap; absent unless HPAs are read. */
+  readonly held?: number;
 }
 
 export interface LedgerSink {

@@ -4,6 +4,8 @@ import type { CarbonReader, Clock, LedgerRow } from '../ports.js';
 /** What the ledger keeps of one object under a policy. */
 interface Entry {
   readonly group: string;
+  /** `plural/namespace/name`, for the HPA lookup. */
+  readonly key: string;
   readonly cap: number;
   readonly declared: number;
 }
@@ -34,7 +36,7 @@ export class Ledger {
   private readonly groups = new Map<string, Group>();
   private lastAt: number | undefined;
 
-  constructor(private readonly o: { clock: Clock; carbon: CarbonReader }) {}
+  constructor(private readonly o: { clock: Clock; carbon: CarbonReader; heldAt?: (namespace: string, name: string, cap: number) => boolean }) {}
 
   /** The object `key` is decided: `cap` in force, `declared` by its owner, under `policy` in `mode`. */
   set(key: string, namespace: string, policy: string, mode: string, cap: number, declared: number): void {
@@ -43,7 +45,7 @@ export class Ledger {
     if (before && before.group === group && before.cap === cap && before.declared === declared) return;
     this.advance();
     if (before) this.apply(before, -1);
-    const entry = { group, cap, declared };
+    const entry = { group, key, cap, declared };
     this.entries.set(key, entry);
     let g = this.groups.get(group);
     if (!g) {
@@ -72,7 +74,18 @@ export class Ledger {
   /** Every group, its counters brought up to now. A group whose objects all left keeps its counters. */
   rows(): LedgerRow[] {
     this.advance();
-    return [...this.groups.values()].map((g) => ({ ...g }));
+    const held = this.o.heldAt ? this.heldByGroup(this.o.heldAt) : undefined;
+    return [...this.groups.entries()].map(([id, g]) => (held ? { ...g, held: held.get(id) ?? 0 } : { ...g }));
+  }
+
+  /** ScaledObjects whose HPA runs at the cap, per group (ScaledJobs have no HPA). */
+  private heldByGroup(heldAt: (namespace: string, name: string, cap: number) => boolean): Map<string, number> {
+    const held = new Map<string, number>();
+    for (const e of this.entries.values()) {
+      const [plural, namespace, name] = e.key.split('/');
+      if (plural === 'scaledobjects' && heldAt(namespace!, name!, e.cap)) held.set(e.group, (held.get(e.group) ?? 0) + 1);
+    }
+    return held;
   }
 
   private apply(e: Entry, sign: 1 | -1): void {

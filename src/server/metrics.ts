@@ -152,6 +152,16 @@ function ledgerMetrics(registry: Registry): { ledger: LedgerSink } {
       else metric.inc(labels, row[field] as number);
     }
   };
+  new Gauge({
+    name: 'keda_carbon_ledger_held_at_cap_objects',
+    help: 'ScaledObjects whose HPA runs at the cap (ScalingLimited/TooManyReplicas, or desired replicas equal to it). Leader only, with HPA reading on.',
+    labelNames: LEDGER_LABELS,
+    registers: [registry],
+    collect(this: Gauge<string>) {
+      this.reset();
+      for (const row of source?.() ?? []) if (row.held !== undefined) this.set({ namespace: row.namespace, policy: row.policy, mode: row.mode }, row.held);
+    },
+  });
   for (const [name, help, field] of LEDGER_GAUGES) {
     new Gauge({ name, help, labelNames: LEDGER_LABELS, registers: [registry], collect(this: Gauge<string>) { fill(this, field); } });
   }

@@ -144,3 +144,19 @@ t.test('the ledger of a controller over a fake-clock run: two policies, a band c
   await controller.stop();
   t.equal((await scrape()).size, 0, 'a replica that does not lead exports no ledger series');
 });
+
+t.test('with HPA reading on, each group counts its ScaledObjects held at their cap; ScaledJobs have no HPA', async (t) => {
+  const clock = new FakeClock(START);
+  const held = new Set(['shop/web']);
+  const ledger = new Ledger({ clock, carbon: { snapshot: () => hourly(H0, [400], START) }, heldAt: (ns, name, cap) => held.has(`${ns}/${name}`) && cap === 3 });
+  ledger.set('scaledobjects/shop/web', 'shop', 'standard', 'enforce', 3, 10);
+  ledger.set('scaledobjects/shop/api', 'shop', 'standard', 'enforce', 3, 10);
+  ledger.set('scaledjobs/shop/web', 'shop', 'standard', 'enforce', 3, 10);
+  t.match(ledger.rows(), [{ policy: 'standard', objects: 3, held: 1 }]);
+  held.add('shop/api');
+  t.match(ledger.rows(), [{ held: 2 }], 'read at scrape time');
+  t.equal(new Ledger({ clock, carbon: { snapshot: () => hourly(H0, [400], START) } }).rows().length, 0);
+  const plain = new Ledger({ clock, carbon: { snapshot: () => hourly(H0, [400], START) } });
+  plain.set('scaledobjects/shop/web', 'shop', 'standard', 'enforce', 3, 10);
+  t.notOk('held' in plain.rows()[0]!, 'no held figure without HPA reading');
+});

@@ -77,3 +77,17 @@ t.test('the PrometheusRule uses only exported metrics', async (t) => {
   t.ok(names.length >= 6);
   for (const name of names) t.ok(known.has(name), `${name} is exported`);
 });
+
+t.test('the hpa-read component: get, list and watch on HPAs only, for our ServiceAccount, and the switch that turns reading on', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-hpa-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const rel = (p: string) => relative(dir, join(ROOT, p));
+  await writeFile(join(dir, 'kustomization.yaml'), `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${rel('webhook-config/base')}]\ncomponents: [${rel('webhook-config/components/hpa-read-rbac')}]\n`);
+  const rendered = parseAllDocuments(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' })).map((d) => d.toJS() as Obj);
+  const role = rendered.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'keda-carbon-hpa-read')!;
+  t.same(role.rules, [{ apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['get', 'list', 'watch'] }]);
+  const binding = rendered.find((o) => o.kind === 'ClusterRoleBinding' && o.metadata.name === 'keda-carbon-hpa-read')!;
+  t.same(binding.subjects, [{ kind: 'ServiceAccount', name: 'keda-carbon', namespace: 'keda-carbon' }]);
+  const deployment = rendered.find((o) => o.kind === 'Deployment')!;
+  t.same(deployment.spec.template.spec.containers[0].env.filter((e: { name: string }) => e.name === 'KEDA_CARBON_READ_HPAS'), [{ name: 'KEDA_CARBON_READ_HPAS', value: 'true' }]);
+});
