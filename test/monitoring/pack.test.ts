@@ -62,7 +62,7 @@ t.test('the dashboard ConfigMap carries the sidecar label and valid JSON whose q
   t.equal(dash.uid, 'keda-carbon');
   t.same(dash.templating.list.map((v) => v.name), ['datasource', 'namespace', 'policy']);
   const titles = dash.panels.map((p) => p.title).join('\n');
-  for (const want of [/intensity and forecast/i, /caps in force against declared/i, /withheld replica-hours/i, /intensity-weighted capacity/i, /data age/i, /provider/i, /sweeps/i, /admission latency/i, /admission outcomes/i]) {
+  for (const want of [/intensity and forecast/i, /caps in force against declared/i, /withheld replica-hours/i, /intensity-weighted capacity/i, /data age/i, /held at their cap/i, /provider/i, /sweeps/i, /admission latency/i, /admission outcomes/i]) {
     t.match(titles, want, `a panel for ${want.source}`);
   }
   const exprs = dash.panels.flatMap((p) => p.targets.map((x) => x.expr));

@@ -45,6 +45,9 @@ async function freePort(): Promise<number> {
 interface QueryResult { status: string; data: { resultType: string; result: unknown[] } }
 
 t.test('every dashboard query returns data from a Prometheus scraping serve', async (t) => {
+  // serve inherits the environment: HPA reading on, as with the hpa-read-rbac component.
+  process.env.KEDA_CARBON_READ_HPAS = 'true';
+  t.teardown(() => void delete process.env.KEDA_CARBON_READ_HPAS);
   await createNamespace(c, system, {});
   await createNamespace(c, apps, E2E);
   const hour = Math.floor(Date.now() / (60 * MINUTE)) * 60 * MINUTE;
