@@ -44,6 +44,12 @@ export interface HistogramSink {
 export interface MetricsSink {
   carbonIntensity: GaugeSink;
   carbonDataAge: GaugeSink;
+  /** The intensity the data forecasts at `offset` (1h, 3h, 6h) from now. */
+  carbonForecast?: GaugeSink;
+  /** The configured `maxDataAge`, so an alert compares the data age against it. */
+  carbonMaxDataAge?: GaugeSink;
+  /** 1 while this replica holds the re-touch Lease, else 0 (only with cluster access). */
+  leader?: GaugeSink;
   providerFetchErrors: CounterSink;
   sweeps: CounterSink;
   sweepDuration: HistogramSink;
@@ -54,6 +60,36 @@ export interface MetricsSink {
   cacheLists?: CounterSink;
   /** Controller passes, by trigger (change: changed objects only; all: every cached object; list: after a list). */
   evaluations?: CounterSink;
+  /** Where the leader's ledger is read from at scrape time (see docs/measuring-the-effect.md). */
+  ledger?: LedgerSink;
+}
+
+/** One namespace, policy and mode of the carbon ledger: gauges as they stand, counters since this replica began to lead. */
+export interface LedgerRow {
+  readonly namespace: string;
+  /** A policy name from the configuration, or `inline` for an object's own document. */
+  readonly policy: string;
+  /** `enforce` or `observe`. */
+  readonly mode: string;
+  readonly objects: number;
+  /** Sum of the declared max. */
+  readonly declared: number;
+  /** Sum of the caps in force. */
+  readonly cap: number;
+  readonly capSeconds: number;
+  /** Cap replica-seconds times the intensity (gCO2eq/kWh) over them. */
+  readonly capIntensitySeconds: number;
+  readonly declaredSeconds: number;
+  readonly declaredIntensitySeconds: number;
+  /** Declared minus cap, over time: an upper bound on what the caps held back. */
+  readonly withheldSeconds: number;
+  /** ScaledObjects whose HPA runs at the cap; absent unless HPAs are read. */
+  readonly held?: number;
+}
+
+export interface LedgerSink {
+  /** The leader attaches its ledger; `null` detaches it (the replica then exports no ledger series). */
+  attach(source: (() => readonly LedgerRow[]) | null): void;
 }
 
 export interface ApiResponse {

@@ -42,6 +42,18 @@ async function namespacePolicy(deps: AdmissionDeps, namespace: string | undefine
   }
 }
 
+const maxOf = (o: KedaObject | null): number | undefined => (typeof o?.spec?.maxReplicaCount === 'number' ? o.spec.maxReplicaCount : undefined);
+
+/**
+ * The change of the stored cap this write makes: against the stored object on an update
+ * (a re-apply of an unchanged manifest sends the declared max, but the stored cap stays),
+ * against what the user wrote on a create. Dry runs store nothing and never get here.
+ */
+function storedCapChange(object: KedaObject, oldObject: KedaObject | null, to: number): { from: number; to: number } | undefined {
+  const from = oldObject ? maxOf(oldObject) : maxOf(object);
+  return from !== to ? { from: from ?? 100, to } : undefined;
+}
+
 async function decideVerdict(request: AdmissionRequest, deps: AdmissionDeps): Promise<{ verdict: Verdict; result: AdmissionResult; reason: string; capChange?: { from: number; to: number } }> {
   if (request.kind.group !== 'keda.sh' || !KEDA_KINDS.has(request.kind.kind)) {
     return { verdict: allowed(), result: 'skipped', reason: `not a KEDA ScaledObject or ScaledJob: ${request.kind.group}/${request.kind.kind}` };
@@ -68,8 +80,8 @@ async function decideVerdict(request: AdmissionRequest, deps: AdmissionDeps): Pr
   if (plan.kind === 'deny') return { verdict: denied(plan.message), result: 'denied', reason: plan.message };
   if (plan.kind === 'untouched') return { verdict: allowed([...warnings, ...plan.warnings]), result: 'allowed', reason: plan.reason };
   const patch = buildPatch(object, plan);
-  const from = typeof object.spec?.maxReplicaCount === 'number' ? object.spec.maxReplicaCount : undefined;
-  const capChange = !plan.keepSpec && from !== plan.maxReplicaCount ? { from: from ?? 100, to: plan.maxReplicaCount } : undefined;
+  // Observe mode keeps the spec: no cap change to count.
+  const capChange = request.dryRun === true || plan.keepSpec ? undefined : storedCapChange(object, oldObject, plan.maxReplicaCount);
   const answer: Awaited<ReturnType<typeof decideVerdict>> = { verdict: patched(patch, warnings.concat(plan.warnings)), result: patch.length > 0 ? 'patched' : 'allowed', reason: plan.reason };
   if (capChange) answer.capChange = capChange;
   return answer;

@@ -4,9 +4,16 @@ import { systemClock, type Clock, type MetricsSink } from '../ports.js';
 import { SourceError } from './errors.js';
 import type { CarbonStore } from './store.js';
 import { validatePoints } from './validate.js';
-import { currentIntensity } from '../core/view.js';
+import { currentIntensity, indexAt } from '../core/view.js';
 import { backoffDelay } from '../util/backoff.js';
 import type { IntensitySource } from './source.js';
+
+/** The forecast steps exported as `keda_carbon_carbon_intensity_forecast_gco2eq_per_kwh{offset}`. */
+const FORECAST_OFFSETS: readonly [string, number][] = [
+  ['1h', 3_600_000],
+  ['3h', 3 * 3_600_000],
+  ['6h', 6 * 3_600_000],
+];
 
 export interface RefresherOptions {
   source: IntensitySource;
@@ -25,7 +32,7 @@ export interface RefresherOptions {
   /** Longest `Retry-After` honoured (default 1 h); a larger value is clamped, not ignored. */
   retryAfterMaxMs?: number;
   logger?: Logger;
-  metrics?: Pick<MetricsSink, 'carbonIntensity' | 'carbonDataAge' | 'providerFetchErrors'>;
+  metrics?: Pick<MetricsSink, 'carbonIntensity' | 'carbonDataAge' | 'providerFetchErrors' | 'carbonForecast' | 'carbonMaxDataAge'>;
 }
 
 export interface RefreshStatus {
@@ -122,9 +129,15 @@ export class Refresher {
     if (!m) return;
     const snap = this.o.store.snapshot();
     if (snap.fetchedAt !== null) m.carbonDataAge.set(this.labels, (now - snap.fetchedAt) / 1000);
+    m.carbonMaxDataAge?.set(this.labels, snap.maxDataAgeMs / 1000);
     const cur = currentIntensity(snap, now);
     if (cur.state === 'ok') m.carbonIntensity.set(this.labels, cur.point.gCO2eqPerKWh);
     else m.carbonIntensity.remove(this.labels);
+    for (const [offset, ms] of FORECAST_OFFSETS) {
+      const i = indexAt(snap.points, now + ms);
+      if (i >= 0) m.carbonForecast?.set({ ...this.labels, offset }, snap.points[i]!.gCO2eqPerKWh);
+      else m.carbonForecast?.remove({ ...this.labels, offset });
+    }
   }
 
   private onChange(): void {

@@ -5,6 +5,7 @@ import { specMax } from '../core/object.js';
 import type { Logger } from '../log.js';
 import { evaluateObject, type EvaluationContext } from './evaluate.js';
 import type { EventRecorder } from './events.js';
+import type { Ledger } from './ledger.js';
 import type { CachedObject, KedaPlural, ObjectCache } from './objects.js';
 import type { PoliteClient } from './polite.js';
 import { WorkQueue } from './queue.js';
@@ -22,6 +23,8 @@ export interface ControllerOptions {
   carbon: CarbonReader;
   logger: Logger;
   metrics?: MetricsSink;
+  /** Books every decided object (the carbon ledger); emptied when leadership ends. */
+  ledger?: Ledger;
   clock?: Clock;
   /** How often to compare the carbon snapshot for new data (default 5 s; an identity check). */
   pollMs?: number;
@@ -147,6 +150,7 @@ export class Controller {
     this.targets.clear();
     this.differing.clear();
     this.written.clear();
+    this.opts.ledger?.clear();
     this.due = undefined;
     await this.queue.stop();
   }
@@ -311,6 +315,7 @@ export class Controller {
     this.targets.delete(key);
     this.differing.delete(key);
     this.written.delete(key);
+    this.opts.ledger?.delete(key);
   }
 
   /** Decide one object; queue a touch when its stored cap differs. False when it is out of scope. */
@@ -338,6 +343,8 @@ export class Controller {
     this.targets.set(key, v.target);
     if (v.differs) this.differing.add(key);
     else this.differing.delete(key);
+    if (v.ledger) this.opts.ledger?.set(key, entry.namespace, v.ledger.policy, v.ledger.mode, v.target, v.ledger.declared);
+    else this.opts.ledger?.delete(key);
     if (v.differs && !this.suppressed(key, entry, v.target)) {
       this.counts.queued++;
       this.queue.add(key);

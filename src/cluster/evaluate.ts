@@ -24,7 +24,21 @@ export type Verdict =
    * `differs`: a touch would change what we are responsible for: the spec's cap or, in
    * observe mode, the cap and mode the status records.
    */
-  | { readonly kind: 'apply'; readonly target: number; readonly differs: boolean; readonly reason: string; readonly subject: CapSubject | undefined };
+  | { readonly kind: 'apply'; readonly target: number; readonly differs: boolean; readonly reason: string; readonly subject: CapSubject | undefined; readonly ledger?: LedgerFacts };
+
+/** What the ledger books for an object under a policy (absent when a policy was just removed). */
+export interface LedgerFacts {
+  /** A configured policy's name, or `inline` for the object's own document: bounded by the configuration. */
+  readonly policy: string;
+  readonly mode: string;
+  readonly declared: number;
+}
+
+/** The policy label of a resolution: the configured name, never the user's text. */
+function policyLabel(origin: string): string {
+  const named = /^policy "(.*)" \(/.exec(origin);
+  return named ? named[1]! : 'inline';
+}
 
 /** The same pure steps admission runs (resolve, plan), on the cache's slim copy of an object. */
 export function evaluateObject(entry: CachedObject, ctx: EvaluationContext): Verdict {
@@ -40,5 +54,8 @@ export function evaluateObject(entry: CachedObject, ctx: EvaluationContext): Ver
     resolution.kind === 'policy' && d
       ? { policy: resolution.policy, declared: d.declared, minReplicas: minReplicas(object), ecoModeOffAnnotation: ecoModeOffByAnnotation(object), cap: d.cap }
       : undefined;
-  return { kind: 'apply', target: plan.maxReplicaCount, differs: planDiffers(object, plan), reason: plan.reason, subject };
+  const differs = planDiffers(object, plan);
+  if (!subject) return { kind: 'apply', target: plan.maxReplicaCount, differs, reason: plan.reason, subject };
+  const ledger = { policy: policyLabel(resolution.kind === 'policy' ? resolution.origin : ''), mode: plan.mode, declared: subject.declared };
+  return { kind: 'apply', target: plan.maxReplicaCount, differs, reason: plan.reason, subject, ledger };
 }

@@ -7,6 +7,8 @@ import { LeaderElector } from './lease.js';
 import { NamespaceCache } from './namespaces.js';
 import { PoliteClient } from './polite.js';
 import { Controller, type ControllerOptions } from './controller.js';
+import { HpaCache } from './hpa.js';
+import { Ledger } from './ledger.js';
 import { ObjectCache } from './objects.js';
 import { systemClock, type CarbonReader, type Clock, type KubeApi, type MetricsSink, type NamespacePolicyLookup } from '../ports.js';
 
@@ -66,6 +68,13 @@ async function checkLeaseNamespace(api: KubeApi, namespace: string, logger: Logg
   }
 }
 
+/** The leader's carbon ledger, with the HPA cache when the hpa-read component sets KEDA_CARBON_READ_HPAS (it grants the rights). */
+function createLedger(options: ClusterOptions, clock: Clock): { ledger: Ledger; hpas: HpaCache | undefined } {
+  const hpas = options.env?.KEDA_CARBON_READ_HPAS === 'true' ? new HpaCache({ api: options.api, logger: options.logger, clock }) : undefined;
+  const ledger = new Ledger({ clock, carbon: options.carbon, ...(hpas ? { heldAt: (ns: string, name: string, cap: number) => hpas.heldAt(ns, name, cap) } : {}) });
+  return { ledger, hpas };
+}
+
 /**
  * Start namespace-label policies for admission and, on the replica holding the Lease, the
  * re-touch controller. Rejects when the Lease namespace does not exist.
@@ -88,17 +97,29 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
     onLabelsChange: (ns) => controller?.namespaceChanged(ns),
   });
   const objects = new ObjectCache({ api, logger, clock, onChange: (...c) => controller?.objectChanged(...c), onSynced: (plural, reason) => controller?.listed(plural, reason) });
-  controller = new Controller({ objects, namespaces, client, events, config: options.config, carbon: options.carbon, logger, metrics: options.metrics, clock, ...options.controller });
+  const { ledger, hpas } = createLedger(options, clock);
+  options.metrics.ledger?.attach(() => (controller!.isRunning ? ledger.rows() : []));
+  controller = new Controller({ objects, namespaces, client, events, config: options.config, carbon: options.carbon, logger, metrics: options.metrics, ledger, clock, ...options.controller });
+  const leaseName = options.leaseName ?? (env.KEDA_CARBON_LEASE_NAME?.trim() || 'keda-carbon-retouch');
   const elector = new LeaderElector({
     api,
     namespace: options.leaseNamespace,
-    name: options.leaseName ?? (env.KEDA_CARBON_LEASE_NAME?.trim() || 'keda-carbon-retouch'),
+    name: leaseName,
     identity,
     logger,
     clock,
-    onStartedLeading: (signal) => void namespaces.whenSynced().then(() => controller!.start(signal)),
-    onStoppedLeading: () => void controller!.stop(),
+    onStartedLeading: (signal) => {
+      options.metrics.leader?.set({ lease: leaseName }, 1);
+      void hpas?.start();
+      void namespaces.whenSynced().then(() => controller!.start(signal));
+    },
+    onStoppedLeading: () => {
+      options.metrics.leader?.set({ lease: leaseName }, 0);
+      hpas?.stop();
+      void controller!.stop();
+    },
   });
+  options.metrics.leader?.set({ lease: leaseName }, 0);
   namespaces.start();
   elector.start();
   return {
@@ -114,6 +135,8 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
       await elector.stop();
     },
     async stop() {
+      options.metrics.ledger?.attach(null);
+      hpas?.stop();
       await controller!.stop();
       await elector.stop();
       namespaces.stop();

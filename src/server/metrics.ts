@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LedgerRow, LedgerSink } from '../ports.js';
 
 /**
  * A labelled counter for the admission path. prom-client hashes the label set on every
@@ -117,6 +118,87 @@ function sweepMetrics(registry: Registry) {
   };
 }
 
+const LEDGER_LABELS = ['namespace', 'policy', 'mode'] as const;
+
+const LEDGER_GAUGES: readonly [string, string, keyof LedgerRow][] = [
+  ['keda_carbon_ledger_objects', 'Objects under a policy, by namespace, policy (configured name or inline) and mode (enforce, observe). Leader only.', 'objects'],
+  ['keda_carbon_ledger_declared_replicas', 'Sum of the declared maxReplicaCount of the objects under a policy. Leader only.', 'declared'],
+  ['keda_carbon_ledger_cap_replicas', 'Sum of the caps in force (maxReplicaCount as keda-carbon sets it). Leader only.', 'cap'],
+];
+
+const LEDGER_COUNTERS: readonly [string, string, keyof LedgerRow][] = [
+  ['keda_carbon_ledger_cap_replica_seconds_total', 'Caps in force integrated over time (replica-seconds). Leader only; starts from zero on a new leader.', 'capSeconds'],
+  [
+    'keda_carbon_ledger_cap_intensity_replica_seconds_total',
+    'Caps in force times the grid intensity, integrated over time (gCO2eq/kWh x replica-seconds); divided by the cap replica-seconds it is the intensity-weighted capacity.',
+    'capIntensitySeconds',
+  ],
+  ['keda_carbon_ledger_declared_replica_seconds_total', 'Declared max integrated over time (replica-seconds).', 'declaredSeconds'],
+  ['keda_carbon_ledger_declared_intensity_replica_seconds_total', 'Declared max times the grid intensity, integrated over time (gCO2eq/kWh x replica-seconds).', 'declaredIntensitySeconds'],
+  ['keda_carbon_ledger_withheld_replica_seconds_total', 'Declared max minus cap, integrated over time (replica-seconds): an upper bound on the capacity the caps held back.', 'withheldSeconds'],
+];
+
+/**
+ * The carbon ledger, read from the leader's controller at scrape time: gauges and counters
+ * per namespace, policy and mode. A replica that does not lead has no source and exports no series.
+ */
+function ledgerMetrics(registry: Registry): { ledger: LedgerSink } {
+  let source: (() => readonly LedgerRow[]) | null = null;
+  const fill = (metric: Gauge<string> | Counter<string>, field: keyof LedgerRow) => {
+    metric.reset();
+    for (const row of source?.() ?? []) {
+      const labels = { namespace: row.namespace, policy: row.policy, mode: row.mode };
+      if (metric instanceof Gauge) metric.set(labels, row[field] as number);
+      else metric.inc(labels, row[field] as number);
+    }
+  };
+  new Gauge({
+    name: 'keda_carbon_ledger_held_at_cap_objects',
+    help: 'ScaledObjects whose HPA runs at the cap (ScalingLimited/TooManyReplicas, or desired replicas equal to it). Leader only, with HPA reading on.',
+    labelNames: LEDGER_LABELS,
+    registers: [registry],
+    collect(this: Gauge<string>) {
+      this.reset();
+      for (const row of source?.() ?? []) if (row.held !== undefined) this.set({ namespace: row.namespace, policy: row.policy, mode: row.mode }, row.held);
+    },
+  });
+  for (const [name, help, field] of LEDGER_GAUGES) {
+    new Gauge({ name, help, labelNames: LEDGER_LABELS, registers: [registry], collect(this: Gauge<string>) { fill(this, field); } });
+  }
+  for (const [name, help, field] of LEDGER_COUNTERS) {
+    new Counter({ name, help, labelNames: LEDGER_LABELS, registers: [registry], collect(this: Counter<string>) { fill(this, field); } });
+  }
+  return { ledger: { attach: (s) => void (source = s) } };
+}
+
+function healthMetrics(registry: Registry) {
+  return {
+    carbonForecast: new Gauge({
+      name: 'keda_carbon_carbon_intensity_forecast_gco2eq_per_kwh',
+      help: 'Grid carbon intensity the data forecasts, by source, location, signal (marginal, average, unknown) and offset from now (1h, 3h, 6h); absent where no point covers that time.',
+      labelNames: ['source', 'location', 'signal', 'offset'] as const,
+      registers: [registry],
+    }),
+    carbonMaxDataAge: new Gauge({
+      name: 'keda_carbon_carbon_max_data_age_seconds',
+      help: 'The configured maxDataAge: data older than this is stale and the policy\'s onMissingData applies.',
+      labelNames: ['source', 'location', 'signal'] as const,
+      registers: [registry],
+    }),
+    leader: new Gauge({
+      name: 'keda_carbon_leader',
+      help: '1 while this replica holds the re-touch Lease (runs the controller and exports the ledger), else 0, by Lease name. Only with cluster access.',
+      labelNames: ['lease'] as const,
+      registers: [registry],
+    }),
+    certificateExpiry: new Gauge({
+      name: 'keda_carbon_serving_certificate_expiry_timestamp_seconds',
+      help: 'When the serving certificate in use expires (Unix seconds).',
+      registers: [registry],
+    }),
+  };
+}
+
 /**
  * Every metric keda-carbon exports, on one dedicated registry (never prom-client's global
  * one, so tests and several app instances in one process do not collide).
@@ -124,7 +206,7 @@ function sweepMetrics(registry: Registry) {
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'keda_carbon_' });
-  return { registry, ...admissionMetrics(registry), ...carbonMetrics(registry), ...sweepMetrics(registry) };
+  return { registry, ...admissionMetrics(registry), ...carbonMetrics(registry), ...sweepMetrics(registry), ...ledgerMetrics(registry), ...healthMetrics(registry) };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -11,6 +11,7 @@ import { watchConfig } from '../config/reload.js';
 import { currentIntensity } from '../core/view.js';
 import type { Logger } from '../log.js';
 import { ensureLocalCertificates, readCertificatePair } from '../tls/certs.js';
+import { certificateExpirySeconds } from '../tls/certs.js';
 import { watchCertificates } from '../tls/reloader.js';
 import { buildApp, buildMetricsApp } from './app.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -169,10 +170,25 @@ async function listen(o: RuntimeOptions, parts: Parts, state: { config: RuntimeC
   return { port: (parts.app.server.address() as AddressInfo).port, metricsPort: (parts.metricsApp.server.address() as AddressInfo).port };
 }
 
-function watchFiles(o: RuntimeOptions, parts: Parts, state: { config: RuntimeConfig }, loadedText: string): void {
+function recordCertificateExpiry(metrics: Metrics, cert: string, logger: Logger): void {
+  try {
+    metrics.certificateExpiry.set(certificateExpirySeconds(cert));
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'cannot read the serving certificate expiry');
+  }
+}
+
+function watchFiles(o: RuntimeOptions, parts: Parts, state: { config: RuntimeConfig }, loadedText: string, metrics: Metrics): void {
   const app = parts.app!;
   parts.stopWatches.push(
-    watchCertificates(o.certDir, (next) => (app.server as HttpsServer).setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' }), { logger: o.logger }),
+    watchCertificates(
+      o.certDir,
+      (next) => {
+        (app.server as HttpsServer).setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' });
+        recordCertificateExpiry(metrics, next.cert, o.logger);
+      },
+      { logger: o.logger },
+    ),
   );
   if (o.configPath) parts.stopWatches.push(watchConfig(o.configPath, loadedText, o.logger, onConfigReload(state, parts, o.logger)));
 }
@@ -209,7 +225,8 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       { url: `https://${o.host}:${ports.port}/mutate`, ...ports, caFile, config: o.configPath ?? '(embedded defaults)', source: parts.carbon.store.snapshot().source },
       'keda-carbon webhook listening',
     );
-    watchFiles(o, parts, state, text);
+    recordCertificateExpiry(metrics, pair.cert, o.logger);
+    watchFiles(o, parts, state, text, metrics);
     parts.stopWatches.push(logIntensityOnce(parts.carbon, o.logger));
     return { ...ports, stopServing: (deadlineMs) => stopServing(parts, state, deadlineMs, o.logger), close: () => closeParts(parts) };
   } catch (err) {

@@ -239,3 +239,8 @@ export function checkPair(cert: string, key: string): X509Certificate {
   if (!matches) fail('private key does not belong to the certificate');
   return x509;
 }
+
+/** When the first certificate of a PEM bundle (the serving one) expires, in Unix seconds. */
+export function certificateExpirySeconds(certPem: string): number {
+  return Math.floor(Date.parse(new X509Certificate(certPem).validTo) / 1000);
+}

@@ -67,3 +67,27 @@ t.test('the metrics app serves the dedicated registry', async (t) => {
   t.match(res.body, /keda_carbon_carbon_intensity_gco2eq_per_kwh\{source="sample",location="sample"\} 321/);
   t.match(res.body, /keda_carbon_process_cpu_seconds_total/);
 });
+
+t.test('keda_carbon_cap_changes_total counts stored changes only: not dry runs, not re-applies that keep the stored cap', async (t) => {
+  const { instance, metrics } = await app();
+  const counted = async () => /keda_carbon_cap_changes_total\{kind="ScaledObject",direction="down"\} (\d+)/.exec(await metrics.registry.metrics())?.[1] ?? '0';
+  const dryRun = withAnnotations(loadReview('scaledobject-update.dry-run-server.kubectl-apply'), { 'keda-carbon.io/policy': 'standard' });
+  t.equal(dryRun.request.dryRun, true, 'the fixture is a dry run');
+  const dry = await instance.inject({ method: 'POST', url: '/mutate', payload: dryRun });
+  t.ok(dry.json().response.patch, 'a dry run is still answered with the patch');
+  t.equal(await counted(), '0', 'a dry run stores nothing');
+
+  const create = withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { 'keda-carbon.io/policy': 'standard' });
+  await instance.inject({ method: 'POST', url: '/mutate', payload: create });
+  t.equal(await counted(), '1', 'a create stored capped');
+
+  // The same manifest applied again: the API server sends the declared max, the stored object has the cap.
+  const reapply = structuredClone(create);
+  reapply.request.uid = 'reapply';
+  reapply.request.operation = 'UPDATE';
+  reapply.request.oldObject = structuredClone(create.request.object);
+  (reapply.request.oldObject as { spec: { maxReplicaCount: number } }).spec.maxReplicaCount = 2;
+  const again = await instance.inject({ method: 'POST', url: '/mutate', payload: reapply });
+  t.ok(again.json().response.patch, 'the re-apply is patched back to the cap');
+  t.equal(await counted(), '1', 'but the stored cap did not change');
+});

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
+import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { createRuntime, StartupError, type RuntimeOptions } from '../../src/server/runtime.js';
 import { FakeKube } from '../helpers/fake-kube.js';
@@ -71,7 +72,9 @@ t.test('out of cluster without POD_NAMESPACE: the Lease goes to the kubeconfig c
 
   const ca = await readFile(join(certDir, 'ca.crt'), 'utf8');
   t.equal((await get(runtime.port, '/readyz', ca)).status, 200, 'admission app serves');
-  t.equal((await get(runtime.metricsPort, '/metrics')).status, 200, 'metrics app serves');
+  const scraped = await get(runtime.metricsPort, '/metrics');
+  t.equal(scraped.status, 200, 'metrics app serves');
+  t.match(scraped.body, /^keda_carbon_leader\{lease="rt"\} 1$/m, 'the Lease holder says so');
   runtime.stopServing(10_000);
   t.equal((await get(runtime.port, '/readyz', ca)).status, 503, 'readiness fails once stopServing is called');
 
@@ -165,4 +168,20 @@ t.test('a reloaded config re-opens the carbon source; settings that cannot be op
   t.match(logged(lines, 'new intensity settings cannot be opened; keeping the previous source')[0], { err: /exporter-configmap needs access to the Kubernetes API/ });
   const ca = await readFile(join(certDir, 'ca.crt'), 'utf8');
   t.match(JSON.parse((await get(runtime.port, '/readyz', ca)).body), { carbon: { source: 'file:b.json' } }, 'the previous source still runs');
+});
+
+t.test('/metrics carries the serving certificate expiry and the forecast at 1h, 3h and 6h; without a cluster no ledger', async (t) => {
+  const runtime = await createRuntime(options({}));
+  t.teardown(() => runtime.close());
+  const { body } = await get(runtime.metricsPort, '/metrics');
+  const cert = new X509Certificate(await readFile(join(certDir, 'tls.crt'), 'utf8'));
+  const expiry = /^keda_carbon_serving_certificate_expiry_timestamp_seconds (\d+)$/m.exec(body)?.[1];
+  t.equal(Number(expiry), Math.floor(Date.parse(cert.validTo) / 1000), 'the expiry of the certificate in use');
+  for (const offset of ['1h', '3h', '6h']) {
+    t.match(body, new RegExp(`^keda_carbon_carbon_intensity_forecast_gco2eq_per_kwh\\{source="sample",location="sample",signal="unknown",offset="${offset}"\\} \\d`, 'm'), `forecast ${offset}`);
+  }
+  t.match(body, /^keda_carbon_carbon_max_data_age_seconds\{source="sample",location="sample",signal="unknown"\} 7200$/m, 'maxDataAge, for the stale-data alert');
+  t.notMatch(body, /^keda_carbon_leader\{/m, 'no leader gauge without cluster access');
+  t.notMatch(body, /^keda_carbon_ledger_objects\{/m, 'the ledger is the leader\'s');
+  t.match(body, /# TYPE keda_carbon_ledger_cap_replica_seconds_total counter/, 'its metrics are declared');
 });

@@ -1,0 +1,162 @@
+import t from 'tap';
+import { kubeApiFromUrl } from '../../src/cluster/api.js';
+import { Controller } from '../../src/cluster/controller.js';
+import { EventRecorder } from '../../src/cluster/events.js';
+import { Ledger, intensitySeconds } from '../../src/cluster/ledger.js';
+import { NamespaceCache } from '../../src/cluster/namespaces.js';
+import { ObjectCache } from '../../src/cluster/objects.js';
+import { PoliteClient } from '../../src/cluster/polite.js';
+import { parseConfigText } from '../../src/config/config.js';
+import type { CarbonSnapshot } from '../../src/core/carbon.js';
+import { ANNOTATION } from '../../src/core/names.js';
+import { planObject } from '../../src/core/plan.js';
+import { resolvePolicy } from '../../src/core/resolve.js';
+import { createMetrics } from '../../src/server/metrics.js';
+import { HOUR, MINUTE, hourly } from '../helpers/carbon.js';
+import { FakeClock } from '../helpers/clock.js';
+import { FakeKube, type FakeObject } from '../helpers/fake-kube.js';
+import { captureLogger } from '../helpers/log.js';
+
+const H0 = Date.UTC(2026, 10, 23, 10, 0, 0);
+const START = H0 + 50 * MINUTE;
+// standard: capped to 3 at 300 g and above; strict: capped to 2 at 150 g and above.
+const CONFIG = `policies:
+  standard:
+    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 3}]
+  strict:
+    carbon: [{measuredEmission: 150, allowedMaxReplicaCount: 2}]
+touch:
+  interval: 4h
+  followForecast: true
+`;
+
+async function realTick(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 5));
+}
+
+t.test('intensitySeconds integrates the points over a range and counts uncovered time as nothing', async (t) => {
+  const s = hourly(H0, [400, 200], H0);
+  t.equal(intensitySeconds(s, H0 + 30 * MINUTE, H0 + 90 * MINUTE), 400 * 1800 + 200 * 1800);
+  t.equal(intensitySeconds(s, H0 + 90 * MINUTE, H0 + 3 * HOUR), 200 * 1800, 'after the last point: nothing');
+  t.equal(intensitySeconds(s, H0 - HOUR, H0), 0);
+});
+
+t.test('the ledger of a controller over a fake-clock run: two policies, a band change, hand-computed totals', async (t) => {
+  const fake = new FakeKube();
+  await fake.start();
+  t.teardown(() => fake.close());
+  fake.setNamespace('team');
+  const clock = new FakeClock(START);
+  const cfg = parseConfigText(CONFIG, 'test');
+  // 400 g from 10:00, 200 g from 11:00: standard's band ends at 11:00, strict's does not.
+  const snapshot: CarbonSnapshot = hourly(H0, [400, 200, 400, 400], START, 6 * HOUR);
+  fake.admit = (_plural, obj, old) => {
+    const plan = planObject({ object: obj, oldObject: old ?? null, resolution: resolvePolicy(obj, cfg, null), carbon: snapshot, now: clock.now(), invalidPolicy: 'warn' });
+    if (plan.kind !== 'apply') return obj;
+    return { ...obj, metadata: { ...obj.metadata, annotations: { ...obj.metadata.annotations, ...plan.setAnnotations } }, spec: { ...obj.spec, maxReplicaCount: plan.maxReplicaCount } };
+  };
+  const create = (name: string, declared: number, annotations: Record<string, string>) => {
+    const obj: FakeObject = { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name, namespace: 'team', annotations }, spec: { maxReplicaCount: declared } };
+    fake.addObject('scaledobjects', fake.admit!('scaledobjects', obj, undefined) as FakeObject);
+  };
+  create('web', 10, { [ANNOTATION.policy]: 'standard' });
+  create('batch', 8, { [ANNOTATION.policy]: 'strict' });
+  create('free', 5, {});
+
+  const api = kubeApiFromUrl(fake.url);
+  const { logger, lines } = captureLogger();
+  const metrics = createMetrics();
+  const client = new PoliteClient(api, { qps: 1000, burst: 1000, maxInFlight: 8 });
+  const events = new EventRecorder(client, logger, 'test', clock.now);
+  const ledger = new Ledger({ clock, carbon: { snapshot: () => snapshot } });
+  let controller: Controller | undefined;
+  const namespaces = new NamespaceCache({ api, logger, onLabelsChange: (ns) => controller?.namespaceChanged(ns) });
+  const objects = new ObjectCache({ api, logger, onChange: (...c) => controller?.objectChanged(...c), onSynced: (p, r) => controller?.listed(p, r) });
+  controller = new Controller({ objects, namespaces, client, events, config: () => cfg, carbon: { snapshot: () => snapshot }, logger, metrics, ledger, clock });
+  metrics.ledger.attach(() => (controller!.isRunning ? ledger.rows() : []));
+  namespaces.start();
+  await namespaces.whenSynced();
+  t.teardown(async () => {
+    await controller!.stop();
+    namespaces.stop();
+  });
+  const drive = async (cond: () => boolean, what: string): Promise<void> => {
+    for (let i = 0; i < 300; i++) {
+      if (cond()) return;
+      await realTick();
+      await clock.advance(100);
+    }
+    throw new Error(`never happened: ${what}`);
+  };
+  const scrape = async () => {
+    const out = new Map<string, number>();
+    for (const m of (await metrics.registry.getMetricsAsJSON()) as { name: string; values: { labels: Record<string, string>; value: number }[] }[]) {
+      if (!m.name.startsWith('keda_carbon_ledger_')) continue;
+      for (const v of m.values) out.set(`${m.name}{${v.labels.namespace}/${v.labels.policy}/${v.labels.mode}}`, v.value);
+    }
+    return out;
+  };
+
+  controller.start(new AbortController().signal);
+  await drive(() => lines.some((l) => l.includes('"msg":"sweep finished"')), 'the first sweep');
+  await clock.advance(H0 + 52 * MINUTE - clock.now());
+  const base = await scrape();
+  t.same(
+    [...base.keys()].filter((k) => k.startsWith('keda_carbon_ledger_objects')).sort(),
+    ['keda_carbon_ledger_objects{team/standard/enforce}', 'keda_carbon_ledger_objects{team/strict/enforce}'],
+    'one series per namespace, policy and mode; the object without a policy is not booked',
+  );
+  t.equal(base.get('keda_carbon_ledger_cap_replicas{team/standard/enforce}'), 3);
+  t.equal(base.get('keda_carbon_ledger_declared_replicas{team/standard/enforce}'), 10);
+
+  // The band change: the controller evaluates at 11:00:01 (one second past the moment).
+  await clock.advance(H0 + 60 * MINUTE - 500 - clock.now());
+  await drive(() => fake.getObject('scaledobjects', 'team', 'web')?.spec?.maxReplicaCount === 10, 'web uncapped at 200 g');
+  await controller.idle();
+  await clock.advance(H0 + 90 * MINUTE - clock.now());
+  const end = await scrape();
+  const delta = (name: string, policy: string) => end.get(`keda_carbon_ledger_${name}{team/${policy}/enforce}`)! - base.get(`keda_carbon_ledger_${name}{team/${policy}/enforce}`)!;
+
+  // 10:52 -> 11:00:01 is 481 s; 11:00:01 -> 11:30 is 1799 s; 2280 s in all.
+  t.equal(delta('cap_replica_seconds_total', 'standard'), 3 * 481 + 10 * 1799);
+  t.equal(delta('declared_replica_seconds_total', 'standard'), 10 * 2280);
+  t.equal(delta('withheld_replica_seconds_total', 'standard'), 7 * 481);
+  t.equal(delta('cap_intensity_replica_seconds_total', 'standard'), 3 * (400 * 480 + 200 * 1) + 10 * 200 * 1799);
+  t.equal(delta('declared_intensity_replica_seconds_total', 'standard'), 10 * (400 * 480 + 200 * 1800));
+  t.equal(delta('cap_replica_seconds_total', 'strict'), 2 * 2280, 'strict binds all along');
+  t.equal(delta('withheld_replica_seconds_total', 'strict'), 6 * 2280);
+  t.equal(delta('cap_intensity_replica_seconds_total', 'strict'), 2 * (400 * 480 + 200 * 1800));
+  t.equal(end.get('keda_carbon_ledger_cap_replicas{team/standard/enforce}'), 10, 'the cap in force after the band change');
+  t.equal(end.get('keda_carbon_ledger_cap_replicas{team/strict/enforce}'), 2);
+
+  // Deleting an object drops it from the gauges; its counters stay.
+  fake.deleteObject('scaledobjects', 'team', 'batch');
+  await drive(() => objects.get('scaledobjects/team/batch') === undefined, 'the delete seen');
+  const gone = await scrape();
+  await clock.advance(1000_000);
+  const later = await scrape();
+  t.equal(later.get('keda_carbon_ledger_objects{team/strict/enforce}'), 0);
+  const strictSeconds = 'keda_carbon_ledger_cap_replica_seconds_total{team/strict/enforce}';
+  t.ok(gone.get(strictSeconds)! > end.get(strictSeconds)!, 'counted until the delete');
+  t.equal(later.get(strictSeconds), gone.get(strictSeconds), 'nothing added after the delete');
+  t.equal(later.get('keda_carbon_ledger_cap_replica_seconds_total{team/standard/enforce}')! - gone.get('keda_carbon_ledger_cap_replica_seconds_total{team/standard/enforce}')!, 10 * 1000, 'the other policy goes on');
+
+  await controller.stop();
+  t.equal((await scrape()).size, 0, 'a replica that does not lead exports no ledger series');
+});
+
+t.test('with HPA reading on, each group counts its ScaledObjects held at their cap; ScaledJobs have no HPA', async (t) => {
+  const clock = new FakeClock(START);
+  const held = new Set(['shop/web']);
+  const ledger = new Ledger({ clock, carbon: { snapshot: () => hourly(H0, [400], START) }, heldAt: (ns, name, cap) => held.has(`${ns}/${name}`) && cap === 3 });
+  ledger.set('scaledobjects/shop/web', 'shop', 'standard', 'enforce', 3, 10);
+  ledger.set('scaledobjects/shop/api', 'shop', 'standard', 'enforce', 3, 10);
+  ledger.set('scaledjobs/shop/web', 'shop', 'standard', 'enforce', 3, 10);
+  t.match(ledger.rows(), [{ policy: 'standard', objects: 3, held: 1 }]);
+  held.add('shop/api');
+  t.match(ledger.rows(), [{ held: 2 }], 'read at scrape time');
+  t.equal(new Ledger({ clock, carbon: { snapshot: () => hourly(H0, [400], START) } }).rows().length, 0);
+  const plain = new Ledger({ clock, carbon: { snapshot: () => hourly(H0, [400], START) } });
+  plain.set('scaledobjects/shop/web', 'shop', 'standard', 'enforce', 3, 10);
+  t.notOk('held' in plain.rows()[0]!, 'no held figure without HPA reading');
+});
