@@ -16,7 +16,10 @@ export interface LoadResult {
 }
 
 function startTarget(mode: 'ours' | 'bare' | 'sized', cert: string, key: string, body: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [`${HERE}server.js`, mode], { env: { ...process.env, BENCH_CERT: cert, BENCH_KEY: key, BENCH_BODY: body }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [`${HERE}server.js`, mode], {
+    env: { ...process.env, BENCH_CERT: cert, BENCH_KEY: key, BENCH_BODY: body },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     child.stdout!.once('data', (d) => resolve({ child, port: Number(String(d).trim()) }));
     child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));

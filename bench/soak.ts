@@ -54,10 +54,20 @@ function cpuMs(pid: number): Promise<number> {
 function post(port: number, agent: Agent, body: string): Promise<{ status: number; ms: number }> {
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mutate',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -109,7 +119,13 @@ export async function runSoakBench(requests = Number(process.env.BENCH_SOAK_REQU
     const cpuPerRequest = Number(((await cpuMs(serve.pid)) - cpuBefore) / requests).toFixed(2);
     latencies.sort((a, b) => a - b);
     const at = (q: number) => Number(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(1));
-    return { requests, statuses, rssMiB: { baseline: Math.round(baseline), peak: Math.round(Math.max(peak, final)), final: Math.round(final) }, latencyMs: { p50: at(0.5), p99: at(0.99), max: at(1) }, serveCpuMsPerRequest: Number(cpuPerRequest) };
+    return {
+      requests,
+      statuses,
+      rssMiB: { baseline: Math.round(baseline), peak: Math.round(Math.max(peak, final)), final: Math.round(final) },
+      latencyMs: { p50: at(0.5), p99: at(0.99), max: at(1) },
+      serveCpuMsPerRequest: Number(cpuPerRequest),
+    };
   } finally {
     agent.destroy();
     serve.stop();

@@ -32,7 +32,16 @@ const CAP = 3;
 type Message = { cmd: string; [k: string]: unknown };
 
 function statusLine(cap: number, intensity: number): string {
-  return JSON.stringify({ cap, declared: DECLARED, intensity, source: 'bench:zone', dataTime: null, rule: cap === CAP ? 'measuredEmission>=300' : null, ecoMode: 'on', evaluatedAt: '2026-11-23T10:00:00.000Z' });
+  return JSON.stringify({
+    cap,
+    declared: DECLARED,
+    intensity,
+    source: 'bench:zone',
+    dataTime: null,
+    rule: cap === CAP ? 'measuredEmission>=300' : null,
+    ecoMode: 'on',
+    evaluatedAt: '2026-11-23T10:00:00.000Z',
+  });
 }
 
 /** An object as our webhook leaves it at `intensity` (capped to 3 at >= 300). */
@@ -49,7 +58,12 @@ function scaledObject(ns: string, name: string, cap: number, intensity: number):
       minReplicaCount: 1,
       maxReplicaCount: cap,
       pollingInterval: 30,
-      triggers: [{ type: 'prometheus', metadata: { serverAddress: 'http://prometheus.monitoring:9090', query: `sum(rate(http_requests_total{app="${name}"}[2m]))`, threshold: '100' } }],
+      triggers: [
+        {
+          type: 'prometheus',
+          metadata: { serverAddress: 'http://prometheus.monitoring:9090', query: `sum(rate(http_requests_total{app="${name}"}[2m]))`, threshold: '100' },
+        },
+      ],
     },
   };
 }
@@ -80,11 +94,21 @@ async function serveFake(): Promise<void> {
   process.on('message', (m: Message) => {
     if (m.cmd === 'stale') {
       // As if these had been written while the grid was clean: cap 10, now out of date.
-      edit((n) => n < STALE_NAMESPACES, (o) => ({ ...o, spec: { ...o.spec, maxReplicaCount: DECLARED }, metadata: { ...o.metadata, annotations: { ...o.metadata.annotations, 'keda-carbon.io/status': statusLine(DECLARED, 120) } } }));
+      edit(
+        (n) => n < STALE_NAMESPACES,
+        (o) => ({
+          ...o,
+          spec: { ...o.spec, maxReplicaCount: DECLARED },
+          metadata: { ...o.metadata, annotations: { ...o.metadata.annotations, 'keda-carbon.io/status': statusLine(DECLARED, 120) } },
+        }),
+      );
       process.send!({ cmd: 'stale-done' });
     } else if (m.cmd === 'churn') {
       // An edit to every object that leaves its cap alone (a label, a trigger): 10,000 watch events.
-      edit(() => true, (o) => ({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, churn: String(m.round) } } }));
+      edit(
+        () => true,
+        (o) => ({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, churn: String(m.round) } } }),
+      );
       process.send!({ cmd: 'churn-done' });
     } else if (m.cmd === 'counts') {
       process.send!({ cmd: 'counts', counts: { ...fake.counts } });
@@ -114,7 +138,10 @@ async function until(cond: () => boolean): Promise<void> {
 
 /** Child 2: the controller, whose CPU time and peak RSS are the figures. */
 async function controllerChild(): Promise<void> {
-  const config = parseConfigText('policies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 3}]\ntouch:\n  namespaceSelector: "bench!=no"\n', 'bench');
+  const config = parseConfigText(
+    'policies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 3}]\ntouch:\n  namespaceSelector: "bench!=no"\n',
+    'bench',
+  );
   const { logger, seen } = watchedLogger();
   let controller: Controller | undefined;
   let objects: ObjectCache | undefined;
@@ -122,7 +149,15 @@ async function controllerChild(): Promise<void> {
   const ask = (m: Message) => process.send!(m);
   const measured = (extra: Record<string, unknown> = {}) => {
     const cpu = process.cpuUsage(mark.cpu);
-    return { wallMs: performance.now() - mark.t, cpuMs: (cpu.user + cpu.system) / 1000, peakRssMB: process.resourceUsage().maxRSS / 1024, counts: { ...controller!.counts }, events: objects!.informers.get('scaledobjects')!.counts.events, lists: objects!.informers.get('scaledobjects')!.counts.lists, ...extra };
+    return {
+      wallMs: performance.now() - mark.t,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      peakRssMB: process.resourceUsage().maxRSS / 1024,
+      counts: { ...controller!.counts },
+      events: objects!.informers.get('scaledobjects')!.counts.events,
+      lists: objects!.informers.get('scaledobjects')!.counts.lists,
+      ...extra,
+    };
   };
   process.on('message', async (m: Message) => {
     if (m.cmd === 'start') {
@@ -134,7 +169,12 @@ async function controllerChild(): Promise<void> {
       const client = new PoliteClient(api, { qps: 100_000, burst: 100_000, maxInFlight: 8 });
       const events = new EventRecorder(client, logger, 'bench');
       const now = Date.now();
-      const snapshot = { source: 'bench:zone', fetchedAt: now, points: [{ timestamp: now - (now % HOUR), durationMinutes: 60, gCO2eqPerKWh: 400 }], maxDataAgeMs: 2 * HOUR };
+      const snapshot = {
+        source: 'bench:zone',
+        fetchedAt: now,
+        points: [{ timestamp: now - (now % HOUR), durationMinutes: 60, gCO2eqPerKWh: 400 }],
+        maxDataAgeMs: 2 * HOUR,
+      };
       objects = new ObjectCache({ api, logger, onChange: (...c) => controller?.objectChanged(...c), onSynced: (p, r) => controller?.listed(p, r) });
       controller = new Controller({ objects, namespaces, client, events, config: () => config, carbon: { snapshot: () => snapshot }, logger });
       mark = { cpu: process.cpuUsage(), t: performance.now() };

@@ -54,7 +54,10 @@ function storedCapChange(object: KedaObject, oldObject: KedaObject | null, to: n
   return from !== to ? { from: from ?? 100, to } : undefined;
 }
 
-async function decideVerdict(request: AdmissionRequest, deps: AdmissionDeps): Promise<{ verdict: Verdict; result: AdmissionResult; reason: string; capChange?: { from: number; to: number } }> {
+async function decideVerdict(
+  request: AdmissionRequest,
+  deps: AdmissionDeps,
+): Promise<{ verdict: Verdict; result: AdmissionResult; reason: string; capChange?: { from: number; to: number } }> {
   if (request.kind.group !== 'keda.sh' || !KEDA_KINDS.has(request.kind.kind)) {
     return { verdict: allowed(), result: 'skipped', reason: `not a KEDA ScaledObject or ScaledJob: ${request.kind.group}/${request.kind.kind}` };
   }
@@ -64,7 +67,11 @@ async function decideVerdict(request: AdmissionRequest, deps: AdmissionDeps): Pr
   if (request.subResource) return { verdict: allowed(), result: 'skipped', reason: `subresource ${request.subResource}` };
   const object = request.object;
   if (!isObject(object)) {
-    return { verdict: allowed(['keda-carbon: the AdmissionReview carries no object; write allowed unchanged']), result: 'error', reason: 'request.object missing' };
+    return {
+      verdict: allowed(['keda-carbon: the AdmissionReview carries no object; write allowed unchanged']),
+      result: 'error',
+      reason: 'request.object missing',
+    };
   }
   const shape = unpatchable(object);
   if (shape) return { verdict: allowed([`keda-carbon: ${shape}; write allowed unchanged`]), result: 'error', reason: `object cannot be patched: ${shape}` };
@@ -82,7 +89,11 @@ async function decideVerdict(request: AdmissionRequest, deps: AdmissionDeps): Pr
   const patch = buildPatch(object, plan);
   // Observe mode keeps the spec: no cap change to count.
   const capChange = request.dryRun === true || plan.keepSpec ? undefined : storedCapChange(object, oldObject, plan.maxReplicaCount);
-  const answer: Awaited<ReturnType<typeof decideVerdict>> = { verdict: patched(patch, warnings.concat(plan.warnings)), result: patch.length > 0 ? 'patched' : 'allowed', reason: plan.reason };
+  const answer: Awaited<ReturnType<typeof decideVerdict>> = {
+    verdict: patched(patch, warnings.concat(plan.warnings)),
+    result: patch.length > 0 ? 'patched' : 'allowed',
+    reason: plan.reason,
+  };
   if (capChange) answer.capChange = capChange;
   return answer;
 }

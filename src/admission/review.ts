@@ -74,9 +74,7 @@ export function finalize(uid: string, verdict: Verdict): AdmissionResponseReview
     response.patch = Buffer.from(JSON.stringify(verdict.patch)).toString('base64');
   }
   if (verdict.warnings && verdict.warnings.length > 0) {
-    response.warnings = verdict.warnings
-      .slice(0, MAX_WARNINGS)
-      .map((w) => (w.length > MAX_WARNING_LENGTH ? `${w.slice(0, MAX_WARNING_LENGTH - 3)}...` : w));
+    response.warnings = verdict.warnings.slice(0, MAX_WARNINGS).map((w) => (w.length > MAX_WARNING_LENGTH ? `${w.slice(0, MAX_WARNING_LENGTH - 3)}...` : w));
   }
   if (verdict.status) response.status = verdict.status;
   return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
@@ -112,7 +110,9 @@ export function parseReview(body: unknown): AdmissionRequest {
   if (!isPlainObject(body)) throw new BadReviewError('expected a JSON AdmissionReview object');
   if (body.kind !== 'AdmissionReview') throw new BadReviewError(`expected kind AdmissionReview, got ${brief(body.kind)}`);
   if (body.apiVersion !== 'admission.k8s.io/v1') {
-    throw new BadReviewError(`expected apiVersion admission.k8s.io/v1 (register the webhook with admissionReviewVersions: [v1]), got ${brief(body.apiVersion)}`);
+    throw new BadReviewError(
+      `expected apiVersion admission.k8s.io/v1 (register the webhook with admissionReviewVersions: [v1]), got ${brief(body.apiVersion)}`,
+    );
   }
   const request = body.request;
   if (!isPlainObject(request)) throw new BadReviewError('AdmissionReview has no request');

@@ -25,7 +25,12 @@ interface RegionGrid {
   sdk?: string;
 }
 
-const R = (cloud: RegionGrid['cloud'], place: string, em: string, extra: Omit<RegionGrid, 'cloud' | 'place' | 'em'> = {}): RegionGrid => ({ cloud, place, em, ...extra });
+const R = (cloud: RegionGrid['cloud'], place: string, em: string, extra: Omit<RegionGrid, 'cloud' | 'place' | 'em'> = {}): RegionGrid => ({
+  cloud,
+  place,
+  em,
+  ...extra,
+});
 
 export const REGION_GRIDS: Readonly<Record<string, RegionGrid>> = {
   // Azure
@@ -106,7 +111,10 @@ export const REGION_GRIDS: Readonly<Record<string, RegionGrid>> = {
 export function gridZoneFor(provider: ProviderName, region: string): string {
   const grid = REGION_GRIDS[region.toLowerCase()];
   if (!grid) {
-    throw new ConfigError('intensity.location', `auto: cloud region ${JSON.stringify(region)} is not in the built-in table; set intensity.location to your grid zone`);
+    throw new ConfigError(
+      'intensity.location',
+      `auto: cloud region ${JSON.stringify(region)} is not in the built-in table; set intensity.location to your grid zone`,
+    );
   }
   let zone: string | number | undefined;
   switch (provider) {
@@ -127,7 +135,10 @@ export function gridZoneFor(provider: ProviderName, region: string): string {
       throw new ConfigError('intensity.location', `auto is not supported for provider ${provider}`);
   }
   if (zone === undefined) {
-    throw new ConfigError('intensity.location', `auto: cloud region ${region} (${grid.place}) has no ${provider} zone in the built-in table; set intensity.location explicitly`);
+    throw new ConfigError(
+      'intensity.location',
+      `auto: cloud region ${region} (${grid.place}) has no ${provider} zone in the built-in table; set intensity.location explicitly`,
+    );
   }
   return String(zone);
 }

@@ -207,7 +207,12 @@ export class Refresher {
       this.notBefore = 0;
       const cur = currentIntensity(snap, fetchedAt);
       this.log.info(
-        { source: source.name, points: points.length, from: new Date(points[0]!.timestamp).toISOString(), current: cur.state === 'ok' ? cur.point.gCO2eqPerKWh : null },
+        {
+          source: source.name,
+          points: points.length,
+          from: new Date(points[0]!.timestamp).toISOString(),
+          current: cur.state === 'ok' ? cur.point.gCO2eqPerKWh : null,
+        },
         'carbon data refreshed',
       );
       if (cur.state !== 'ok') this.log.warn({ source: source.name, reason: cur.reason }, 'fresh carbon data does not cover now');
@@ -224,7 +229,13 @@ export class Refresher {
       const reason = error.kind === 'aborted' ? 'timeout' : error.kind === 'config' ? 'invalid' : error.kind === 'unavailable' ? 'http' : error.kind;
       this.o.metrics?.providerFetchErrors.inc({ source: this.labels.source, reason });
       this.log.warn(
-        { source: source.name, kind: error.kind, status: error.status, failures: this.state.consecutiveFailures, keptDataFrom: this.state.lastSuccessAt === null ? null : new Date(this.state.lastSuccessAt).toISOString() },
+        {
+          source: source.name,
+          kind: error.kind,
+          status: error.status,
+          failures: this.state.consecutiveFailures,
+          keptDataFrom: this.state.lastSuccessAt === null ? null : new Date(this.state.lastSuccessAt).toISOString(),
+        },
         `carbon data refresh failed: ${error.message}`,
       );
       this.recordMetrics(clock.now());

@@ -23,7 +23,12 @@ export async function fetchSnapshotOnce(config: IntensityConfig, env: Record<str
 /** A snapshot holding one value that covers `at`: `explain --intensity N`. */
 export function fixedSnapshot(intensity: number, at: number): CarbonSnapshot {
   const hour = 3_600_000;
-  return { source: 'given:--intensity', fetchedAt: at, maxDataAgeMs: hour, points: [{ timestamp: at - (at % hour), durationMinutes: 60, gCO2eqPerKWh: intensity }] };
+  return {
+    source: 'given:--intensity',
+    fetchedAt: at,
+    maxDataAgeMs: hour,
+    points: [{ timestamp: at - (at % hour), durationMinutes: 60, gCO2eqPerKWh: intensity }],
+  };
 }
 
 /**

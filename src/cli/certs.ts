@@ -72,7 +72,8 @@ function destination(values: Flags): Pick<CertsOptions, 'outDir' | 'force' | 'se
   const outDir = values['out-dir'];
   const secretManifest = values['secret-manifest'] === true;
   if (outDir !== undefined && secretManifest) throw new UsageError('--out-dir and --secret-manifest are exclusive: choose one');
-  if (outDir === undefined && !secretManifest) throw new UsageError('one of --out-dir DIR or --secret-manifest is required (otherwise the private key would be lost)');
+  if (outDir === undefined && !secretManifest)
+    throw new UsageError('one of --out-dir DIR or --secret-manifest is required (otherwise the private key would be lost)');
   if (outDir === '') throw new UsageError('--out-dir must not be empty');
   if (values['secret-name'] !== undefined && !secretManifest) throw new UsageError('--secret-name only applies with --secret-manifest');
   if (values.force && outDir === undefined) throw new UsageError('--force only applies with --out-dir');
@@ -83,7 +84,8 @@ function destination(values: Flags): Pick<CertsOptions, 'outDir' | 'force' | 'se
 
 function patchTarget(values: Flags): Pick<CertsOptions, 'patchWebhook' | 'kubeconfig'> {
   const patchWebhook = values['patch-webhook'];
-  if (patchWebhook !== undefined && !isSubdomain(patchWebhook)) throw new UsageError(`--patch-webhook ${JSON.stringify(patchWebhook)} is not a valid object name`);
+  if (patchWebhook !== undefined && !isSubdomain(patchWebhook))
+    throw new UsageError(`--patch-webhook ${JSON.stringify(patchWebhook)} is not a valid object name`);
   if (values.kubeconfig !== undefined && patchWebhook === undefined) throw new UsageError('--kubeconfig only applies with --patch-webhook');
   return { ...(patchWebhook !== undefined ? { patchWebhook } : {}), ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}) };
 }

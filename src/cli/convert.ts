@@ -10,7 +10,11 @@ keda-carbon policy annotation on each target ScaledObject or ScaledJob. What has
 equivalent is printed as "# note:" lines. Other objects in the file are skipped.`,
   flags: {
     file: { type: 'string', short: 'f', arg: 'FILE', help: 'the manifest file ("-" reads standard input)' },
-    format: { type: 'string', arg: 'FORMAT', help: 'annotate: kubectl annotate commands (default)\npatch: kustomize patches (strategic merge) that add the annotation' },
+    format: {
+      type: 'string',
+      arg: 'FORMAT',
+      help: 'annotate: kubectl annotate commands (default)\npatch: kustomize patches (strategic merge) that add the annotation',
+    },
     output: { ...OUTPUT_FLAG, help: 'text (default: as --format says) or json (each conversion: scaler, target, policy, notes)' },
   },
 } as const satisfies CommandSpec;
@@ -24,7 +28,8 @@ async function convert(flags: FlagValues<typeof CONVERT.flags>, io: CommandIO): 
   const { conversions, skipped } = convertText(text, flags.file === '-' ? 'stdin' : flags.file);
   if (output === 'json') io.stdout.write(`${JSON.stringify(conversions, null, 2)}\n`);
   else io.stdout.write(format === 'patch' ? formatPatch(conversions) : formatAnnotate(conversions));
-  if (skipped.length > 0) io.stderr.write(`keda-carbon convert: skipped ${skipped.length} object(s) that are not CarbonAwareKedaScaler: ${skipped.join(', ')}\n`);
+  if (skipped.length > 0)
+    io.stderr.write(`keda-carbon convert: skipped ${skipped.length} object(s) that are not CarbonAwareKedaScaler: ${skipped.join(', ')}\n`);
   return 0;
 }
 

@@ -26,7 +26,13 @@ policy would be denied.`,
   },
 } as const satisfies CommandSpec;
 
-function explainOne(object: KedaObject, config: RuntimeConfig, carbon: CarbonSnapshot, now: number, nsPolicy: string | null): { resolution: Resolution; plan: Plan } {
+function explainOne(
+  object: KedaObject,
+  config: RuntimeConfig,
+  carbon: CarbonSnapshot,
+  now: number,
+  nsPolicy: string | null,
+): { resolution: Resolution; plan: Plan } {
   const resolution = resolvePolicy(object, config, nsPolicy);
   const plan = planObject({ object, oldObject: object, resolution, carbon, now, invalidPolicy: config.invalidPolicy });
   return { resolution, plan };
@@ -51,7 +57,10 @@ function describe(object: KedaObject, resolution: Resolution, plan: Plan): strin
   const lines = [`${String(object.kind ?? 'object')} ${meta.namespace ?? 'default'}/${meta.name ?? '(unnamed)'}`];
   const row = (label: string, value: string) => lines.push(`  ${label.padEnd(13)} ${value}`);
   const current = specMax(object);
-  row('policy:', resolution.kind === 'policy' ? resolution.origin : resolution.kind === 'none' ? `none (${resolution.origin})` : `invalid (${resolution.origin})`);
+  row(
+    'policy:',
+    resolution.kind === 'policy' ? resolution.origin : resolution.kind === 'none' ? `none (${resolution.origin})` : `invalid (${resolution.origin})`,
+  );
   if (plan.kind === 'deny') {
     row('result:', 'DENIED');
     row('message:', plan.message);
@@ -108,7 +117,10 @@ function intensityFlag(value: string | undefined): number | undefined {
 }
 
 function jsonResult({ object, resolution, plan }: { object: KedaObject; resolution: Resolution; plan: Plan }) {
-  const policy = resolution.kind === 'invalid' ? { kind: 'invalid', origin: resolution.origin, message: resolution.message } : { kind: resolution.kind, origin: resolution.origin };
+  const policy =
+    resolution.kind === 'invalid'
+      ? { kind: 'invalid', origin: resolution.origin, message: resolution.message }
+      : { kind: resolution.kind, origin: resolution.origin };
   return { kind: object.kind, namespace: object.metadata?.namespace, name: object.metadata?.name, policy, currentMax: specMax(object) ?? null, plan };
 }
 

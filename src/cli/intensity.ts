@@ -33,7 +33,7 @@ function hhmm(t: number): string {
 }
 
 function when(t: number): string {
-  return new Date(t).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+  return `${new Date(t).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 }
 
 function ago(ms: number): string {
@@ -83,7 +83,11 @@ function jsonReport(snap: CarbonSnapshot, t: number): string {
     fetchedAt: snap.fetchedAt === null ? null : new Date(snap.fetchedAt).toISOString(),
     current: cur.state === 'ok' ? { ...cur.point, time: new Date(cur.point.timestamp).toISOString() } : null,
     reason: cur.state === 'ok' ? undefined : cur.reason,
-    forecast: forecastAhead(snap, t, 24 * 3_600_000).map((p) => ({ time: new Date(p.timestamp).toISOString(), durationMinutes: p.durationMinutes, gCO2eqPerKWh: p.gCO2eqPerKWh })),
+    forecast: forecastAhead(snap, t, 24 * 3_600_000).map((p) => ({
+      time: new Date(p.timestamp).toISOString(),
+      durationMinutes: p.durationMinutes,
+      gCO2eqPerKWh: p.gCO2eqPerKWh,
+    })),
   })}\n`;
 }
 
@@ -94,7 +98,13 @@ function forecastLines(snap: CarbonSnapshot, t: number): string[] {
   if (ahead.length <= 1 || means.length <= 1) return ['forecast   none (this source gives the current value only)'];
   const lines = [`forecast   next ${means.length} h, hourly mean gCO2eq/kWh (UTC):`];
   for (let i = 0; i < means.length; i += 8) {
-    lines.push('  ' + means.slice(i, i + 8).map((m) => `${hhmm(m.hour)} ${String(Math.round(m.mean)).padStart(3)}`).join('  '));
+    lines.push(
+      '  ' +
+        means
+          .slice(i, i + 8)
+          .map((m) => `${hhmm(m.hour)} ${String(Math.round(m.mean)).padStart(3)}`)
+          .join('  '),
+    );
   }
   const lo = means.reduce((a, b) => (b.mean < a.mean ? b : a));
   const hi = means.reduce((a, b) => (b.mean > a.mean ? b : a));
@@ -115,7 +125,7 @@ function textReport(snap: CarbonSnapshot, t: number): string {
     const last = snap.points[snap.points.length - 1];
     if (last) lines.push(`data       ${when(snap.points[0]!.timestamp)} to ${when(pointEnd(last))}`);
   }
-  return [...lines, ...forecastLines(snap, t)].join('\n') + '\n';
+  return `${[...lines, ...forecastLines(snap, t)].join('\n')}\n`;
 }
 
 /** 0 when the current intensity is known, 1 when not or when the source fails, 2 on a usage or config error. */

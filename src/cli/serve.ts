@@ -17,7 +17,12 @@ made there and reused on the next start.`,
     port: { type: 'string', arg: 'PORT', env: 'KEDA_CARBON_PORT', help: 'the HTTPS port of the webhook (default 8443)' },
     'cert-dir': { type: 'string', arg: 'DIR', env: 'KEDA_CARBON_CERT_DIR', help: 'the directory holding tls.crt and tls.key (default .keda-carbon/tls)' },
     'metrics-port': { type: 'string', arg: 'PORT', env: 'KEDA_CARBON_METRICS_PORT', help: 'the plain-HTTP port of /metrics (default 8080)' },
-    kubeconfig: { type: 'string', arg: 'FILE', env: 'KEDA_CARBON_KUBECONFIG', help: 'cluster credentials (default: KUBECONFIG, else the in-cluster service account)' },
+    kubeconfig: {
+      type: 'string',
+      arg: 'FILE',
+      env: 'KEDA_CARBON_KUBECONFIG',
+      help: 'cluster credentials (default: KUBECONFIG, else the in-cluster service account)',
+    },
     host: { type: 'string', arg: 'ADDRESS', env: 'KEDA_CARBON_HOST', help: 'the address both ports listen on (default 0.0.0.0)' },
     'drain-seconds': {
       type: 'string',

@@ -8,7 +8,19 @@ import { readPolicyInput } from '../simulate/policy-input.js';
 import { jsonReport, textReport } from '../simulate/report.js';
 import { renderChart } from '../simulate/svg.js';
 import { fetchSnapshotOnce, loadCommandConfig } from './carbon-once.js';
-import { command, CONFIG_FLAG, fsReason, intFlag, OUTPUT_FLAG, outputFlag, readInput, UsageError, type CommandIO, type CommandSpec, type FlagValues } from './io.js';
+import {
+  command,
+  CONFIG_FLAG,
+  fsReason,
+  intFlag,
+  OUTPUT_FLAG,
+  outputFlag,
+  readInput,
+  UsageError,
+  type CommandIO,
+  type CommandSpec,
+  type FlagValues,
+} from './io.js';
 
 export const SIMULATE = {
   name: 'simulate',
@@ -24,7 +36,11 @@ Without --forecast, the source configured by --config (or KEDA_CARBON_CONFIG) is
       arg: 'FILE',
       help: 'a policy document (YAML or JSON), or one ScaledObject/ScaledJob manifest carrying its policy\n(spec.environmentalImpact or the keda-carbon.io/environmental-impact annotation)',
     },
-    forecast: { type: 'string', arg: 'FILE', help: 'a forecast file: JSON array of {timestamp, duration, value} or CSV with the header timestamp,duration,value' },
+    forecast: {
+      type: 'string',
+      arg: 'FILE',
+      help: 'a forecast file: JSON array of {timestamp, duration, value} or CSV with the header timestamp,duration,value',
+    },
     config: { ...CONFIG_FLAG, help: 'instead of --forecast: fetch the current forecast once from the intensity source configured in FILE' },
     declared: { type: 'string', arg: 'N', help: "the object's declared max (default: the manifest's, else 100)" },
     min: { type: 'string', arg: 'N', help: "the object's minReplicaCount (default: the manifest's, else 0)" },
@@ -58,7 +74,12 @@ async function readForecast(flags: Flags, io: CommandIO): Promise<Forecast> {
   const config = await loadCommandConfig(path, io);
   const snapshot = await fetchSnapshotOnce(config.intensity, io.env, Date.now());
   if (snapshot.points.length === 0) throw new Error(`${snapshot.source} returned no points from the last 48 hours or ahead: nothing to simulate`);
-  return { points: [...snapshot.points], source: snapshot.source, signal: snapshot.signal ?? 'unknown', origin: `${snapshot.source} (fetched now, from ${path})` };
+  return {
+    points: [...snapshot.points],
+    source: snapshot.source,
+    signal: snapshot.signal ?? 'unknown',
+    origin: `${snapshot.source} (fetched now, from ${path})`,
+  };
 }
 
 async function readPolicy(flags: Flags, io: CommandIO) {
@@ -105,7 +126,16 @@ async function runSimulation(flags: Flags, io: CommandIO, fromEnv: ReadonlySet<s
   const sim = simulate({ policy: input.policy, points, declared, minReplicas, source });
   const ctx = { policyOrigin: input.origin, policy: input.policy, forecastOrigin, signal, pointCount: points.length, declared, minReplicas };
   if (flags.out !== undefined) {
-    await writeChart(flags.out, renderChart({ title: `keda-carbon simulate: ${input.origin} over ${forecastOrigin}`, policy: input.policy, declared, intervals: sim.intervals, hourly: sim.hourly.intervals }));
+    await writeChart(
+      flags.out,
+      renderChart({
+        title: `keda-carbon simulate: ${input.origin} over ${forecastOrigin}`,
+        policy: input.policy,
+        declared,
+        intervals: sim.intervals,
+        hourly: sim.hourly.intervals,
+      }),
+    );
   }
   if (output === 'json') {
     io.stdout.write(`${JSON.stringify({ ...(jsonReport(ctx, sim) as object), chart: flags.out ?? null }, null, 2)}\n`);

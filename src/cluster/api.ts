@@ -83,8 +83,7 @@ function streamEvents(res: http.IncomingMessage, onEvent: (type: string, object:
   res.setEncoding('utf8');
   res.on('data', (chunk: string) => {
     buf += chunk;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const line = buf.slice(0, nl).trim();
       buf = buf.slice(nl + 1);
       if (line === '') continue;
@@ -110,7 +109,10 @@ function watchWith(open: Open, path: string, onEvent: (type: string, object: unk
   open('GET', path, { timeoutMs: 30_000 }, controller.signal).then(
     (res) => {
       if (res.statusCode !== 200) {
-        readAll(res).then((text) => end(new ApiError('GET', path, res.statusCode ?? 0, parseBody(text))), (e: Error) => end(e));
+        readAll(res).then(
+          (text) => end(new ApiError('GET', path, res.statusCode ?? 0, parseBody(text))),
+          (e: Error) => end(e),
+        );
         return;
       }
       streamEvents(res, onEvent, () => ended);
@@ -159,8 +161,18 @@ export function kubeApiFromConfig(kc: KubeConfig): KubeApi {
       if (cluster.proxyUrl || cluster.server.startsWith('http:')) {
         return { agent: cluster.proxyUrl ? (opts.agent as http.Agent) : undefined, headers, ...(opts.auth ? { auth: opts.auth } : {}) };
       }
-      const tls = { ca: opts.ca, cert: opts.cert, key: opts.key, pfx: opts.pfx, passphrase: opts.passphrase, rejectUnauthorized: opts.rejectUnauthorized, servername: opts.servername };
-      const key = createHash('sha256').update(JSON.stringify(tls, (_k, v) => (Buffer.isBuffer(v) ? v.toString('base64') : v))).digest('hex');
+      const tls = {
+        ca: opts.ca,
+        cert: opts.cert,
+        key: opts.key,
+        pfx: opts.pfx,
+        passphrase: opts.passphrase,
+        rejectUnauthorized: opts.rejectUnauthorized,
+        servername: opts.servername,
+      };
+      const key = createHash('sha256')
+        .update(JSON.stringify(tls, (_k, v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)))
+        .digest('hex');
       if (key !== agentKey || !agent) {
         agent?.destroy();
         agent = new https.Agent({ ...(tls as https.AgentOptions), keepAlive: true, maxSockets: 16 });

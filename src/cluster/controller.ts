@@ -99,7 +99,18 @@ export class Controller {
   private due: { version: number; snapshot: CarbonSnapshot; config: RuntimeConfig; at: number | null } | undefined;
   /** Kinds whose list is under way: a pass over every object waits for them. */
   private readonly listing = new Set<KedaPlural>();
-  readonly counts: ControllerCounts = { fullPasses: 0, relistPasses: 0, incrementalPasses: 0, evaluated: 0, queued: 0, touched: 0, changed: 0, unapplied: 0, failed: 0, invalid: 0 };
+  readonly counts: ControllerCounts = {
+    fullPasses: 0,
+    relistPasses: 0,
+    incrementalPasses: 0,
+    evaluated: 0,
+    queued: 0,
+    touched: 0,
+    changed: 0,
+    unapplied: 0,
+    failed: 0,
+    invalid: 0,
+  };
 
   constructor(private readonly opts: ControllerOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -233,7 +244,10 @@ export class Controller {
   }
 
   private step(now: number, config: RuntimeConfig): void {
-    if (this.fullReason !== undefined && this.listing.size === 0) return this.evaluateAll(this.fullReason, now, config);
+    if (this.fullReason !== undefined && this.listing.size === 0) {
+      this.evaluateAll(this.fullReason, now, config);
+      return;
+    }
     if (this.dirty.size > 0) this.evaluateDirty(now, config);
     const due = config.touch.followForecast ? this.dueAt(now, config) : null;
     if (due !== null && due + this.o.boundaryDelayMs <= now && now - this.lastFullAt >= this.o.minGapMs) {
@@ -265,7 +279,13 @@ export class Controller {
   }
 
   private context(now: number, config: RuntimeConfig): PassContext {
-    return { config, selector: config.touch.namespaceSelector, carbon: this.opts.carbon.snapshot(), now, policyFor: (ns) => this.opts.namespaces.policyFor(ns) };
+    return {
+      config,
+      selector: config.touch.namespaceSelector,
+      carbon: this.opts.carbon.snapshot(),
+      now,
+      policyFor: (ns) => this.opts.namespaces.policyFor(ns),
+    };
   }
 
   private evaluateAll(reason: string, now: number, config: RuntimeConfig): void {
@@ -323,14 +343,21 @@ export class Controller {
     const inScope = this.scope.includes(entry.namespace, ctx.selector);
     if (inScope !== true) {
       this.forget(key);
-      if (inScope instanceof Promise) inScope.then(() => this.markDirty(key), () => undefined);
+      if (inScope instanceof Promise)
+        inScope.then(
+          () => this.markDirty(key),
+          () => undefined,
+        );
       return false;
     }
     this.counts.evaluated++;
     const v = evaluateObject(entry, ctx);
     if (v.kind === 'pending') {
       this.forget(key);
-      v.wait.then(() => this.markDirty(key), () => undefined);
+      v.wait.then(
+        () => this.markDirty(key),
+        () => undefined,
+      );
       return true;
     }
     if (v.kind !== 'apply') {
@@ -385,7 +412,17 @@ export class Controller {
       const c = this.counts;
       const failed = c.failed - before.failed;
       if (relisted) m?.sweeps.inc({ result: failed === 0 ? 'ok' : 'error' });
-      const fields = { reason, seen, queued, touched: c.touched - before.touched, changed: c.changed - before.changed, unapplied: c.unapplied - before.unapplied, failed, invalid: c.invalid - before.invalid, cpuMs: Math.round(ms) };
+      const fields = {
+        reason,
+        seen,
+        queued,
+        touched: c.touched - before.touched,
+        changed: c.changed - before.changed,
+        unapplied: c.unapplied - before.unapplied,
+        failed,
+        invalid: c.invalid - before.invalid,
+        cpuMs: Math.round(ms),
+      };
       const msg = relisted ? 'sweep finished' : 'cache pass finished';
       if (failed === 0) this.opts.logger.info(fields, msg);
       else this.opts.logger.warn(fields, msg);
@@ -423,7 +460,10 @@ export class Controller {
     if (result.outcome === 'unapplied') {
       this.counts.unapplied++;
       this.opts.metrics?.sweepObjects.inc({ outcome: 'unapplied' });
-      this.opts.logger.warn({ ...where, cap: specMax(entry.object), expected: target }, 'touched, but the stored cap did not change: is the webhook registered and reachable from the API server?');
+      this.opts.logger.warn(
+        { ...where, cap: specMax(entry.object), expected: target },
+        'touched, but the stored cap did not change: is the webhook registered and reachable from the API server?',
+      );
       return;
     }
     this.counts.changed++;

@@ -24,7 +24,14 @@ export type Verdict =
    * `differs`: a touch would change what we are responsible for: the spec's cap or, in
    * observe mode, the cap and mode the status records.
    */
-  | { readonly kind: 'apply'; readonly target: number; readonly differs: boolean; readonly reason: string; readonly subject: CapSubject | undefined; readonly ledger?: LedgerFacts };
+  | {
+      readonly kind: 'apply';
+      readonly target: number;
+      readonly differs: boolean;
+      readonly reason: string;
+      readonly subject: CapSubject | undefined;
+      readonly ledger?: LedgerFacts;
+    };
 
 /** What the ledger books for an object under a policy (absent when a policy was just removed). */
 export interface LedgerFacts {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KedaObject } from '../core/object.js';
 import type { Logger } from '../log.js';
-import { type PoliteClient } from './polite.js';
+import type { PoliteClient } from './polite.js';
 import { AbortedError } from '../ports.js';
 
 export interface ObjectRef {
@@ -78,7 +78,11 @@ export class EventRecorder {
       count: 1,
     };
     try {
-      const res = await this.client.call('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, { body: event, retryConflict: false, ...(signal ? { signal } : {}) });
+      const res = await this.client.call('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, {
+        body: event,
+        retryConflict: false,
+        ...(signal ? { signal } : {}),
+      });
       if (res.status === 201 || res.status === 200) {
         if (type === 'Normal') this.counts.normal++;
         else this.counts.warning++;

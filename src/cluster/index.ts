@@ -64,15 +64,56 @@ async function checkLeaseNamespace(api: KubeApi, namespace: string, logger: Logg
     return;
   }
   if (status === 404) {
-    throw new Error(`the Lease namespace "${namespace}" does not exist: create it, or point POD_NAMESPACE (or the kubeconfig context's namespace) at one that does`);
+    throw new Error(
+      `the Lease namespace "${namespace}" does not exist: create it, or point POD_NAMESPACE (or the kubeconfig context's namespace) at one that does`,
+    );
   }
 }
 
 /** The leader's carbon ledger, with the HPA cache when the hpa-read component sets KEDA_CARBON_READ_HPAS (it grants the rights). */
 function createLedger(options: ClusterOptions, clock: Clock): { ledger: Ledger; hpas: HpaCache | undefined } {
   const hpas = options.env?.KEDA_CARBON_READ_HPAS === 'true' ? new HpaCache({ api: options.api, logger: options.logger, clock }) : undefined;
-  const ledger = new Ledger({ clock, carbon: options.carbon, ...(hpas ? { heldAt: (ns: string, name: string, cap: number) => hpas.heldAt(ns, name, cap) } : {}) });
+  const ledger = new Ledger({
+    clock,
+    carbon: options.carbon,
+    ...(hpas ? { heldAt: (ns: string, name: string, cap: number) => hpas.heldAt(ns, name, cap) } : {}),
+  });
   return { ledger, hpas };
+}
+
+/** The Lease: while held, the controller (and HPA reading) runs; the leader gauge says so. */
+function createElector(
+  options: ClusterOptions,
+  parts: {
+    identity: string;
+    env: Record<string, string | undefined>;
+    clock: Clock;
+    controller: Controller;
+    namespaces: NamespaceCache;
+    hpas: ReturnType<typeof createLedger>['hpas'];
+  },
+): LeaderElector {
+  const { controller, namespaces, hpas } = parts;
+  const leaseName = options.leaseName ?? (parts.env.KEDA_CARBON_LEASE_NAME?.trim() || 'keda-carbon-retouch');
+  options.metrics.leader?.set({ lease: leaseName }, 0);
+  return new LeaderElector({
+    api: options.api,
+    namespace: options.leaseNamespace,
+    name: leaseName,
+    identity: parts.identity,
+    logger: options.logger,
+    clock: parts.clock,
+    onStartedLeading: (signal) => {
+      options.metrics.leader?.set({ lease: leaseName }, 1);
+      void hpas?.start();
+      void namespaces.whenSynced().then(() => controller.start(signal));
+    },
+    onStoppedLeading: () => {
+      options.metrics.leader?.set({ lease: leaseName }, 0);
+      hpas?.stop();
+      void controller.stop();
+    },
+  });
 }
 
 /**
@@ -96,30 +137,29 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
     onPolicyChange: (ns, before, after) => logger.info({ namespace: ns, before, after }, 'namespace policy label changed'),
     onLabelsChange: (ns) => controller?.namespaceChanged(ns),
   });
-  const objects = new ObjectCache({ api, logger, clock, onChange: (...c) => controller?.objectChanged(...c), onSynced: (plural, reason) => controller?.listed(plural, reason) });
-  const { ledger, hpas } = createLedger(options, clock);
-  options.metrics.ledger?.attach(() => (controller!.isRunning ? ledger.rows() : []));
-  controller = new Controller({ objects, namespaces, client, events, config: options.config, carbon: options.carbon, logger, metrics: options.metrics, ledger, clock, ...options.controller });
-  const leaseName = options.leaseName ?? (env.KEDA_CARBON_LEASE_NAME?.trim() || 'keda-carbon-retouch');
-  const elector = new LeaderElector({
+  const objects = new ObjectCache({
     api,
-    namespace: options.leaseNamespace,
-    name: leaseName,
-    identity,
     logger,
     clock,
-    onStartedLeading: (signal) => {
-      options.metrics.leader?.set({ lease: leaseName }, 1);
-      void hpas?.start();
-      void namespaces.whenSynced().then(() => controller!.start(signal));
-    },
-    onStoppedLeading: () => {
-      options.metrics.leader?.set({ lease: leaseName }, 0);
-      hpas?.stop();
-      void controller!.stop();
-    },
+    onChange: (...c) => controller?.objectChanged(...c),
+    onSynced: (plural, reason) => controller?.listed(plural, reason),
   });
-  options.metrics.leader?.set({ lease: leaseName }, 0);
+  const { ledger, hpas } = createLedger(options, clock);
+  options.metrics.ledger?.attach(() => (controller!.isRunning ? ledger.rows() : []));
+  controller = new Controller({
+    objects,
+    namespaces,
+    client,
+    events,
+    config: options.config,
+    carbon: options.carbon,
+    logger,
+    metrics: options.metrics,
+    ledger,
+    clock,
+    ...options.controller,
+  });
+  const elector = createElector(options, { identity, env, clock, controller, namespaces, hpas });
   namespaces.start();
   elector.start();
   return {

@@ -248,7 +248,8 @@ export class Informer<T> {
           return this.apply(type, object);
         }
         const status = object as { code?: number; message?: string };
-        if (status.code !== 410) return void this.o.logger.warn({ resource: this.o.resource, code: status.code, message: status.message }, 'watch reported an error');
+        if (status.code !== 410)
+          return void this.o.logger.warn({ resource: this.o.resource, code: status.code, message: status.message }, 'watch reported an error');
         // Nothing after this is usable: do not wait for the server to close the stream.
         state.ended = true;
         close();
@@ -266,8 +267,14 @@ export class Informer<T> {
   }
 
   private watchEnded(err: Error | undefined, received: boolean): void {
-    if (err instanceof ApiError && err.status === 410) return this.gone();
-    if (err) return this.backoff(`watching ${this.o.resource} failed`, err, () => this.watch());
+    if (err instanceof ApiError && err.status === 410) {
+      this.gone();
+      return;
+    }
+    if (err) {
+      this.backoff(`watching ${this.o.resource} failed`, err, () => this.watch());
+      return;
+    }
     // A healthy watch closed at its timeout: resume where it left off. One that ended with
     // nothing in it waits a moment, so a misbehaving server cannot make this a busy loop.
     if (received) {

@@ -79,7 +79,10 @@ export class LeaderElector {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.o.logger.info({ lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity }, 'leader election started: the replica holding the Lease runs the re-touch timer');
+    this.o.logger.info(
+      { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity },
+      'leader election started: the replica holding the Lease runs the re-touch timer',
+    );
     void this.tick();
   }
 
@@ -130,7 +133,13 @@ export class LeaderElector {
     const path = `${this.base}/${encodeURIComponent(this.o.name)}`;
     const timeoutMs = this.renewDeadlineMs / 2;
     const got = await this.o.api.request('GET', path, { timeoutMs });
-    const spec: LeaseSpec = { holderIdentity: this.o.identity, leaseDurationSeconds: Math.ceil(this.leaseMs / 1000), acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
+    const spec: LeaseSpec = {
+      holderIdentity: this.o.identity,
+      leaseDurationSeconds: Math.ceil(this.leaseMs / 1000),
+      acquireTime: microTime(now),
+      renewTime: microTime(now),
+      leaseTransitions: 0,
+    };
     if (got.status === 404) {
       const body: Lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.o.name, namespace: this.o.namespace }, spec };
       const res = await this.o.api.request('POST', this.base, { body, timeoutMs });

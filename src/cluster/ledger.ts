@@ -49,7 +49,19 @@ export class Ledger {
     this.entries.set(key, entry);
     let g = this.groups.get(group);
     if (!g) {
-      g = { namespace, policy, mode, objects: 0, declared: 0, cap: 0, capSeconds: 0, capIntensitySeconds: 0, declaredSeconds: 0, declaredIntensitySeconds: 0, withheldSeconds: 0 };
+      g = {
+        namespace,
+        policy,
+        mode,
+        objects: 0,
+        declared: 0,
+        cap: 0,
+        capSeconds: 0,
+        capIntensitySeconds: 0,
+        declaredSeconds: 0,
+        declaredIntensitySeconds: 0,
+        withheldSeconds: 0,
+      };
       this.groups.set(group, g);
     }
     this.apply(entry, 1);

@@ -47,7 +47,14 @@ export interface CachedObject {
 }
 
 interface RawObject {
-  metadata?: { name?: unknown; namespace?: unknown; uid?: unknown; resourceVersion?: unknown; deletionTimestamp?: unknown; annotations?: Record<string, unknown> | null };
+  metadata?: {
+    name?: unknown;
+    namespace?: unknown;
+    uid?: unknown;
+    resourceVersion?: unknown;
+    deletionTimestamp?: unknown;
+    annotations?: Record<string, unknown> | null;
+  };
   spec?: { maxReplicaCount?: unknown; minReplicaCount?: unknown; environmentalImpact?: unknown } | null;
 }
 

@@ -17,7 +17,10 @@ export class SubjectIndex {
 
   private idOf(s: CapSubject): string {
     let id = this.policyIds.get(s.policy);
-    if (id === undefined) this.policyIds.set(s.policy, (id = ++this.nextPolicyId));
+    if (id === undefined) {
+      id = ++this.nextPolicyId;
+      this.policyIds.set(s.policy, id);
+    }
     return `${id}/${s.declared}/${s.minReplicas}/${s.ecoModeOffAnnotation ? 1 : 0}/${s.cap}`;
   }
 
@@ -50,7 +53,8 @@ export class SubjectIndex {
   }
 
   subjects(): readonly CapSubject[] {
-    return (this.list ??= [...this.distinct.values()].map((d) => d.subject));
+    this.list ??= [...this.distinct.values()].map((d) => d.subject);
+    return this.list;
   }
 
   private release(id: string): void {

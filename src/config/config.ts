@@ -60,7 +60,10 @@ function parsePolicies(raw: unknown): Map<string, Policy> {
   for (const [name, doc] of Object.entries(raw)) {
     if (name === DISABLED) throw new ConfigError(`policies.${name}`, `"${DISABLED}" is reserved: it opts an object out`);
     if (!/^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$/.test(name) || name.length > 63) {
-      throw new ConfigError(`policies.${name}`, 'a policy name must be a valid label value: lower-case letters, digits, "-", "_" or ".", at most 63 characters');
+      throw new ConfigError(
+        `policies.${name}`,
+        'a policy name must be a valid label value: lower-case letters, digits, "-", "_" or ".", at most 63 characters',
+      );
     }
     try {
       policies.set(name, validatePolicy(doc));
@@ -82,14 +85,16 @@ function parseTouch(raw: unknown): TouchConfig {
   if (raw.interval !== undefined) touch.intervalMs = parseDuration(raw.interval, 'touch.interval');
   if (touch.intervalMs < 60_000) throw new ConfigError('touch.interval', 'must be at least 1m');
   if (raw.followForecast !== undefined) {
-    if (typeof raw.followForecast !== 'boolean') throw new ConfigError('touch.followForecast', `must be true or false, got ${JSON.stringify(raw.followForecast)}`);
+    if (typeof raw.followForecast !== 'boolean')
+      throw new ConfigError('touch.followForecast', `must be true or false, got ${JSON.stringify(raw.followForecast)}`);
     touch.followForecast = raw.followForecast;
   }
   if (raw.qps !== undefined) touch.qps = positiveNumber(raw.qps, 'touch.qps', false);
   if (raw.burst !== undefined) touch.burst = positiveNumber(raw.burst, 'touch.burst', true);
   if (raw.maxInFlight !== undefined) touch.maxInFlight = positiveNumber(raw.maxInFlight, 'touch.maxInFlight', true);
   if (raw.namespaceSelector !== undefined && raw.namespaceSelector !== null) {
-    if (typeof raw.namespaceSelector !== 'string') throw new ConfigError('touch.namespaceSelector', `must be a label selector string, got ${JSON.stringify(raw.namespaceSelector)}`);
+    if (typeof raw.namespaceSelector !== 'string')
+      throw new ConfigError('touch.namespaceSelector', `must be a label selector string, got ${JSON.stringify(raw.namespaceSelector)}`);
     try {
       parseLabelSelector(raw.namespaceSelector);
     } catch (err) {
@@ -111,7 +116,10 @@ export function parseConfig(raw: unknown): RuntimeConfig {
   let defaultPolicy: string | null = null;
   if (raw.defaultPolicy !== undefined && raw.defaultPolicy !== null) {
     if (typeof raw.defaultPolicy !== 'string' || !policies.has(raw.defaultPolicy)) {
-      throw new ConfigError('defaultPolicy', `must name a policy under policies (have: ${[...policies.keys()].join(', ') || 'none'}), got ${JSON.stringify(raw.defaultPolicy)}`);
+      throw new ConfigError(
+        'defaultPolicy',
+        `must name a policy under policies (have: ${[...policies.keys()].join(', ') || 'none'}), got ${JSON.stringify(raw.defaultPolicy)}`,
+      );
     }
     defaultPolicy = raw.defaultPolicy;
   }

@@ -59,9 +59,23 @@ export const DEFAULT_INTENSITY: IntensityConfig = {
 };
 
 const KNOWN_KEYS = new Set([
-  'provider', 'location', 'baseUrl', 'refreshInterval', 'maxDataAge', 'timeout',
-  'tokenEnv', 'tokenFile', 'usernameEnv', 'usernameFile', 'passwordEnv', 'passwordFile', 'query', 'path', 'configMap',
-  'signal', 'emissionFactorType',
+  'provider',
+  'location',
+  'baseUrl',
+  'refreshInterval',
+  'maxDataAge',
+  'timeout',
+  'tokenEnv',
+  'tokenFile',
+  'usernameEnv',
+  'usernameFile',
+  'passwordEnv',
+  'passwordFile',
+  'query',
+  'path',
+  'configMap',
+  'signal',
+  'emissionFactorType',
 ]);
 
 /** Providers whose API says what its numbers are: their signal is not configurable. */

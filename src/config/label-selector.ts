@@ -41,7 +41,12 @@ export function parseLabelSelector(text: string): LabelSelector {
     if (set) {
       const [, k, op, list] = set as unknown as [string, string, string, string];
       const name = key(term, k);
-      const values = new Set(list.split(',').map((v) => v.trim()).filter((v) => v !== ''));
+      const values = new Set(
+        list
+          .split(',')
+          .map((v) => v.trim())
+          .filter((v) => v !== ''),
+      );
       return op === 'in' ? (l) => name in l && values.has(l[name]!) : (l) => !(name in l) || !values.has(l[name]!);
     }
     const eq = /^([^!=]+?)\s*(==|=|!=)\s*(.*)$/.exec(term);
@@ -52,7 +57,8 @@ export function parseLabelSelector(text: string): LabelSelector {
     }
     const neg = term.startsWith('!');
     const name = neg ? term.slice(1).trim() : term;
-    if (!KEY.test(name)) throw new Error(`label selector term ${JSON.stringify(term)} is not key, !key, key=value, key!=value, key in (...) or key notin (...)`);
+    if (!KEY.test(name))
+      throw new Error(`label selector term ${JSON.stringify(term)} is not key, !key, key=value, key!=value, key in (...) or key notin (...)`);
     return neg ? (l) => !(name in l) : (l) => name in l;
   });
   return (labels) => tests.every((f) => f(labels));

@@ -81,7 +81,8 @@ function int(v: unknown, object: string, field: string, min: number): number {
 }
 
 function k8sName(v: unknown, object: string, field: string): string {
-  if (typeof v !== 'string' || !K8S_NAME.test(v)) throw new ConvertError(object, field, `must be a Kubernetes object name (lower-case letters, digits, "-" and "."), got ${show(v)}`);
+  if (typeof v !== 'string' || !K8S_NAME.test(v))
+    throw new ConvertError(object, field, `must be a Kubernetes object name (lower-case letters, digits, "-" and "."), got ${show(v)}`);
   return v;
 }
 
@@ -99,7 +100,9 @@ export function convertScaler(value: unknown, label: string, now = Date.now()): 
   const notes: string[] = [];
   const zero = bands.filter((b) => b.maxReplicas === 0);
   if (zero.length > 0) {
-    notes.push(`maxReplicas 0 (at carbonIntensityThreshold ${zero.map((b) => b.carbonIntensityThreshold).join(', ')}) becomes max(1, minReplicaCount): KEDA rejects maxReplicaCount 0, so keda-carbon never caps below 1.`);
+    notes.push(
+      `maxReplicas 0 (at carbonIntensityThreshold ${zero.map((b) => b.carbonIntensityThreshold).join(', ')}) becomes max(1, minReplicaCount): KEDA rejects maxReplicaCount 0, so keda-carbon never caps below 1.`,
+    );
   }
   const eco = spec.ecoModeOff;
   if (eco !== undefined && eco !== null) {
@@ -136,19 +139,30 @@ function targetOf(spec: Obj, label: string): Conversion['target'] {
   const ref = required(spec.kedaTargetRef, label, 'spec.kedaTargetRef', 'the name and namespace of the KEDA object');
   if (!isObj(ref)) throw new ConvertError(label, 'spec.kedaTargetRef', `must be a mapping with name and namespace, got ${show(ref)}`);
   const name = k8sName(ref.name, label, 'spec.kedaTargetRef.name');
-  const namespace = k8sName(required(ref.namespace, label, 'spec.kedaTargetRef.namespace', 'the namespace of the KEDA object'), label, 'spec.kedaTargetRef.namespace');
+  const namespace = k8sName(
+    required(ref.namespace, label, 'spec.kedaTargetRef.namespace', 'the namespace of the KEDA object'),
+    label,
+    'spec.kedaTargetRef.namespace',
+  );
   return { kind, namespace, name };
 }
 
 function bandsOf(spec: Obj, label: string): ConvertedPolicy['maxReplicasByCarbonIntensity'] {
   const bandsRaw = spec.maxReplicasByCarbonIntensity;
   if (!Array.isArray(bandsRaw) || bandsRaw.length === 0) {
-    throw new ConvertError(label, 'spec.maxReplicasByCarbonIntensity', `must be a non-empty list of {carbonIntensityThreshold, maxReplicas}, got ${show(bandsRaw)}`);
+    throw new ConvertError(
+      label,
+      'spec.maxReplicasByCarbonIntensity',
+      `must be a non-empty list of {carbonIntensityThreshold, maxReplicas}, got ${show(bandsRaw)}`,
+    );
   }
   return bandsRaw.map((b, i) => {
     const at = `spec.maxReplicasByCarbonIntensity[${i}]`;
     if (!isObj(b)) throw new ConvertError(label, at, `must be a mapping with carbonIntensityThreshold and maxReplicas, got ${show(b)}`);
-    return { carbonIntensityThreshold: int(b.carbonIntensityThreshold, label, `${at}.carbonIntensityThreshold`, 0), maxReplicas: int(b.maxReplicas, label, `${at}.maxReplicas`, 0) };
+    return {
+      carbonIntensityThreshold: int(b.carbonIntensityThreshold, label, `${at}.carbonIntensityThreshold`, 0),
+      maxReplicas: int(b.maxReplicas, label, `${at}.maxReplicas`, 0),
+    };
   });
 }
 
@@ -156,7 +170,8 @@ function bandsOf(spec: Obj, label: string): ConvertedPolicy['maxReplicasByCarbon
 function ecoModeOffOf(eco: Obj, label: string): NonNullable<ConvertedPolicy['ecoModeOff']> {
   const ecoOut: NonNullable<ConvertedPolicy['ecoModeOff']> = {};
   if (eco.recurringSchedule !== undefined && eco.recurringSchedule !== null) {
-    if (!Array.isArray(eco.recurringSchedule)) throw new ConvertError(label, 'spec.ecoModeOff.recurringSchedule', `must be a list of cron expressions, got ${show(eco.recurringSchedule)}`);
+    if (!Array.isArray(eco.recurringSchedule))
+      throw new ConvertError(label, 'spec.ecoModeOff.recurringSchedule', `must be a list of cron expressions, got ${show(eco.recurringSchedule)}`);
     if (eco.recurringSchedule.length > 0) ecoOut.recurringSchedule = eco.recurringSchedule as string[];
   }
   const dur = eco.carbonIntensityDuration;
@@ -198,7 +213,8 @@ function customScheduleNotes(v: unknown, label: string, kind: string, namespace:
     if (!isObj(w)) throw new ConvertError(label, at, `must be a mapping with startTime and endTime, got ${show(w)}`);
     const start = typeof w.startTime === 'string' ? Date.parse(w.startTime) : NaN;
     const end = typeof w.endTime === 'string' ? Date.parse(w.endTime) : NaN;
-    if (Number.isNaN(start)) throw new ConvertError(label, `${at}.startTime`, `must be an RFC 3339 time such as "2023-03-14T22:00:00Z", got ${show(w.startTime)}`);
+    if (Number.isNaN(start))
+      throw new ConvertError(label, `${at}.startTime`, `must be an RFC 3339 time such as "2023-03-14T22:00:00Z", got ${show(w.startTime)}`);
     if (Number.isNaN(end)) throw new ConvertError(label, `${at}.endTime`, `must be an RFC 3339 time such as "2023-03-14T23:59:59Z", got ${show(w.endTime)}`);
     if (end <= start) throw new ConvertError(label, `${at}.endTime`, `must be after startTime ${String(w.startTime)}, got ${String(w.endTime)}`);
     const window = `${String(w.startTime)} to ${String(w.endTime)}`;
@@ -219,8 +235,11 @@ function dataSourceNotes(v: unknown, label: string): string[] {
       : null;
   // The operator uses the mock data whenever mockCarbonForecast is true, the ConfigMap otherwise.
   if (v.mockCarbonForecast === true) {
-    out.push(`carbonIntensityForecastDataSource.mockCarbonForecast: ${global}; the closest is "intensity: {provider: sample}", a bundled 24-hour curve for trying it out.`);
-    if (configMap) out.push(`carbonIntensityForecastDataSource.localConfigMap is unused while mockCarbonForecast is true; for real data configure "${configMap}".`);
+    out.push(
+      `carbonIntensityForecastDataSource.mockCarbonForecast: ${global}; the closest is "intensity: {provider: sample}", a bundled 24-hour curve for trying it out.`,
+    );
+    if (configMap)
+      out.push(`carbonIntensityForecastDataSource.localConfigMap is unused while mockCarbonForecast is true; for real data configure "${configMap}".`);
   } else if (configMap) {
     out.push(`carbonIntensityForecastDataSource.localConfigMap: ${global}: "${configMap}".`);
   }
@@ -244,7 +263,12 @@ function header(c: Conversion): string[] {
 /** `kubectl annotate` lines, each preceded by its notes as shell comments. */
 export function formatAnnotate(conversions: readonly Conversion[]): string {
   return `${conversions
-    .map((c) => [...header(c), `kubectl annotate ${c.target.kind.toLowerCase()} -n ${c.target.namespace} ${c.target.name} ${ANNOTATION.environmentalImpact}=${shellQuote(annotationValue(c.policy))} --overwrite`].join('\n'))
+    .map((c) =>
+      [
+        ...header(c),
+        `kubectl annotate ${c.target.kind.toLowerCase()} -n ${c.target.namespace} ${c.target.name} ${ANNOTATION.environmentalImpact}=${shellQuote(annotationValue(c.policy))} --overwrite`,
+      ].join('\n'),
+    )
     .join('\n\n')}\n`;
 }
 
@@ -286,7 +310,9 @@ export function convertText(text: string, file: string, now = Date.now()): { con
     const key = `${c.target.kind}/${c.target.namespace}/${c.target.name}`;
     const earlier = seen.get(key);
     seen.set(key, c.scaler);
-    conversions.push(earlier ? { ...c, notes: [...c.notes, `${AZURE_KIND} ${earlier} also targets this ${c.target.kind}; this later one replaces its annotation.`] } : c);
+    conversions.push(
+      earlier ? { ...c, notes: [...c.notes, `${AZURE_KIND} ${earlier} also targets this ${c.target.kind}; this later one replaces its annotation.`] } : c,
+    );
   }
   if (conversions.length === 0) {
     throw new ConvertError(file, '', `no ${AZURE_KIND} (${AZURE_API_VERSION}) found${skipped.length > 0 ? `; found ${skipped.join(', ')}` : ''}`);

@@ -211,7 +211,20 @@ interface Frame {
 // One literal of one shape for every outcome: object spread here cost more than the rest
 // of the decision put together, and this runs on every admission request.
 function result(f: Frame, cap: number, band: ChosenBand | null, ecoMode: 'on' | 'off', reason: string, warnings: readonly string[]): Decision {
-  return { cap, declared: f.declared, floor: f.floor, intensity: f.intensity, dataTime: f.dataTime, source: f.source, signal: f.signal, rule: band ? band.rule : null, band, ecoMode, reason, warnings };
+  return {
+    cap,
+    declared: f.declared,
+    floor: f.floor,
+    intensity: f.intensity,
+    dataTime: f.dataTime,
+    source: f.source,
+    signal: f.signal,
+    rule: band ? band.rule : null,
+    band,
+    ecoMode,
+    reason,
+    warnings,
+  };
 }
 
 // The cap stays within [floor, declared]; a floor above the declared max is the user's own

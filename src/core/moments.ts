@@ -66,7 +66,15 @@ export function changeMoments(policy: Policy, carbon: CarbonSnapshot, from: numb
 }
 
 function capAt(s: CapSubject, carbon: CarbonSnapshot, t: number): number {
-  return decide({ policy: s.policy, declared: s.declared, minReplicas: s.minReplicas, currentMax: s.cap, ecoModeOffAnnotation: s.ecoModeOffAnnotation, carbon, now: t }).cap;
+  return decide({
+    policy: s.policy,
+    declared: s.declared,
+    minReplicas: s.minReplicas,
+    currentMax: s.cap,
+    ecoModeOffAnnotation: s.ecoModeOffAnnotation,
+    carbon,
+    now: t,
+  }).cap;
 }
 
 /**

@@ -78,9 +78,7 @@ export function windowEdges(points: readonly IntensityPoint[], w: RelativeWindow
   }
 }
 
-export type Resolved =
-  | { readonly ok: true; readonly thresholds: ReadonlyMap<number, number> }
-  | { readonly ok: false; readonly reason: string };
+export type Resolved = { readonly ok: true; readonly thresholds: ReadonlyMap<number, number> } | { readonly ok: false; readonly reason: string };
 
 // Admission resolves the same window many times per second: one distribution per window
 // of one points array (arrays are replaced, never mutated, on refresh).

@@ -116,7 +116,10 @@ export function planObject(input: PlanInput): Plan {
     carbon,
     now,
   });
-  const setAnnotations = { [ANNOTATION.declared]: String(declared), [ANNOTATION.status]: statusLine(decision, now, annotations[ANNOTATION.status], status, policy.mode) };
+  const setAnnotations = {
+    [ANNOTATION.declared]: String(declared),
+    [ANNOTATION.status]: statusLine(decision, now, annotations[ANNOTATION.status], status, policy.mode),
+  };
   const reason = `${resolution.origin}: ${decision.reason}`;
   if (observe) return observePlan(object, decision, declared, setAnnotations, reason);
   const warnings = [...changeWarning(effectiveMax, decision.cap, decision.reason), ...decision.warnings];
@@ -136,7 +139,17 @@ function observePlan(object: KedaObject, decision: Decision, declared: number, s
   const warnings = enforced ? changeWarning(currentMax, declared, 'observe mode: declared max restored') : [];
   if (decision.cap !== effectiveMax) warnings.push(`keda-carbon (observe): would set maxReplicaCount ${effectiveMax} -> ${decision.cap} (${decision.reason})`);
   for (const w of decision.warnings) warnings.push(w.replace(/^keda-carbon: /, 'keda-carbon (observe): '));
-  return { kind: 'apply', maxReplicaCount: effectiveMax, mode: 'observe', keepSpec: !enforced, setAnnotations, removeAnnotations: [], warnings, reason: `${reason} (observe mode)`, decision };
+  return {
+    kind: 'apply',
+    maxReplicaCount: effectiveMax,
+    mode: 'observe',
+    keepSpec: !enforced,
+    setAnnotations,
+    removeAnnotations: [],
+    warnings,
+    reason: `${reason} (observe mode)`,
+    decision,
+  };
 }
 
 /**

@@ -134,7 +134,15 @@ function allowedMax(v: unknown, field: string): AllowedMax {
 const written = (b: Band): string => (b.threshold !== null ? String(b.threshold) : `p${b.percentile}`);
 
 function sortedBands(bands: Band[], field: string, thresholdName: string): Band[] {
-  bands.sort((a, b) => (a.threshold !== null && b.threshold !== null ? a.threshold - b.threshold : a.threshold !== null ? -1 : b.threshold !== null ? 1 : a.percentile! - b.percentile!));
+  bands.sort((a, b) =>
+    a.threshold !== null && b.threshold !== null
+      ? a.threshold - b.threshold
+      : a.threshold !== null
+        ? -1
+        : b.threshold !== null
+          ? 1
+          : a.percentile! - b.percentile!,
+  );
   for (let i = 1; i < bands.length; i++) {
     if (written(bands[i]!) === written(bands[i - 1]!)) {
       throw new PolicyError(field, `two rules have the same ${thresholdName} ${written(bands[i]!)}`);
@@ -173,7 +181,10 @@ function carbonBands(v: unknown): Band[] {
     const at = `carbon[${i}]`;
     if (!isRecord(rule)) throw new PolicyError(at, `must be a mapping with measuredEmission and allowedMaxReplicaCount, got ${show(rule)}`);
     checkKeys(rule, CARBON_KEYS, at);
-    return { ...emission(rule.measuredEmission, `${at}.measuredEmission`), allowed: allowedMax(rule.allowedMaxReplicaCount, `${at}.allowedMaxReplicaCount`) } as Band;
+    return {
+      ...emission(rule.measuredEmission, `${at}.measuredEmission`),
+      allowed: allowedMax(rule.allowedMaxReplicaCount, `${at}.allowedMaxReplicaCount`),
+    } as Band;
   });
   return sortedBands(bands, 'carbon', 'measuredEmission');
 }
@@ -199,7 +210,8 @@ function azureBands(v: unknown): Band[] {
 
 function validTimeZone(v: unknown): string {
   if (v === undefined || v === null) return 'UTC';
-  if (typeof v !== 'string' || v.trim() === '') throw new PolicyError('ecoModeOff.timeZone', `must be an IANA time zone such as "Europe/Amsterdam", got ${show(v)}`);
+  if (typeof v !== 'string' || v.trim() === '')
+    throw new PolicyError('ecoModeOff.timeZone', `must be an IANA time zone such as "Europe/Amsterdam", got ${show(v)}`);
   try {
     new Intl.DateTimeFormat('en', { timeZone: v });
   } catch {
@@ -288,7 +300,10 @@ function relativeWindow(v: unknown): RelativeWindow {
   if (v === undefined || v === null) return DEFAULT_WINDOW;
   if (!isRecord(v)) throw new PolicyError('relativeWindow', `must be a mapping such as {past: 24h, ahead: 24h}, got ${show(v)}`);
   checkKeys(v, WINDOW_KEYS, 'relativeWindow');
-  return { pastMs: windowPart(v.past, 'relativeWindow.past', DEFAULT_WINDOW.pastMs), aheadMs: windowPart(v.ahead, 'relativeWindow.ahead', DEFAULT_WINDOW.aheadMs) };
+  return {
+    pastMs: windowPart(v.past, 'relativeWindow.past', DEFAULT_WINDOW.pastMs),
+    aheadMs: windowPart(v.ahead, 'relativeWindow.ahead', DEFAULT_WINDOW.aheadMs),
+  };
 }
 
 function mode(v: unknown): Policy['mode'] {

@@ -21,9 +21,7 @@ export function indexAt(points: readonly IntensityPoint[], t: number): number {
   return -1;
 }
 
-export type CurrentIntensity =
-  | { readonly state: 'ok'; readonly point: IntensityPoint }
-  | { readonly state: 'missing' | 'stale'; readonly reason: string };
+export type CurrentIntensity = { readonly state: 'ok'; readonly point: IntensityPoint } | { readonly state: 'missing' | 'stale'; readonly reason: string };
 
 /**
  * The point that applies at `now`, with the staleness rule of PRODUCT.md section 1:

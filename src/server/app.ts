@@ -80,7 +80,16 @@ function logOutcome(request: FastifyRequest, outcome: AdmissionOutcome): void {
   if (outcome.result !== 'denied' && outcome.result !== 'error' && !outcome.capChange) return;
   const req = (request.body as { request?: { namespace?: string; name?: string; dryRun?: boolean } }).request;
   request.log[outcome.result === 'error' ? 'warn' : 'info'](
-    { kind: outcome.kind, namespace: req?.namespace, name: req?.name, operation: outcome.operation, dryRun: req?.dryRun === true, result: outcome.result, cap: outcome.capChange, reason: outcome.reason },
+    {
+      kind: outcome.kind,
+      namespace: req?.namespace,
+      name: req?.name,
+      operation: outcome.operation,
+      dryRun: req?.dryRun === true,
+      result: outcome.result,
+      cap: outcome.capChange,
+      reason: outcome.reason,
+    },
     outcome.result === 'denied' ? 'denied invalid policy' : outcome.result === 'error' ? 'failed open' : 'cap set',
   );
 }

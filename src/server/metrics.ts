@@ -121,21 +121,37 @@ function sweepMetrics(registry: Registry) {
 const LEDGER_LABELS = ['namespace', 'policy', 'mode'] as const;
 
 const LEDGER_GAUGES: readonly [string, string, keyof LedgerRow][] = [
-  ['keda_carbon_ledger_objects', 'Objects under a policy, by namespace, policy (configured name or inline) and mode (enforce, observe). Leader only.', 'objects'],
+  [
+    'keda_carbon_ledger_objects',
+    'Objects under a policy, by namespace, policy (configured name or inline) and mode (enforce, observe). Leader only.',
+    'objects',
+  ],
   ['keda_carbon_ledger_declared_replicas', 'Sum of the declared maxReplicaCount of the objects under a policy. Leader only.', 'declared'],
   ['keda_carbon_ledger_cap_replicas', 'Sum of the caps in force (maxReplicaCount as keda-carbon sets it). Leader only.', 'cap'],
 ];
 
 const LEDGER_COUNTERS: readonly [string, string, keyof LedgerRow][] = [
-  ['keda_carbon_ledger_cap_replica_seconds_total', 'Caps in force integrated over time (replica-seconds). Leader only; starts from zero on a new leader.', 'capSeconds'],
+  [
+    'keda_carbon_ledger_cap_replica_seconds_total',
+    'Caps in force integrated over time (replica-seconds). Leader only; starts from zero on a new leader.',
+    'capSeconds',
+  ],
   [
     'keda_carbon_ledger_cap_intensity_replica_seconds_total',
     'Caps in force times the grid intensity, integrated over time (gCO2eq/kWh x replica-seconds); divided by the cap replica-seconds it is the intensity-weighted capacity.',
     'capIntensitySeconds',
   ],
   ['keda_carbon_ledger_declared_replica_seconds_total', 'Declared max integrated over time (replica-seconds).', 'declaredSeconds'],
-  ['keda_carbon_ledger_declared_intensity_replica_seconds_total', 'Declared max times the grid intensity, integrated over time (gCO2eq/kWh x replica-seconds).', 'declaredIntensitySeconds'],
-  ['keda_carbon_ledger_withheld_replica_seconds_total', 'Declared max minus cap, integrated over time (replica-seconds): an upper bound on the capacity the caps held back.', 'withheldSeconds'],
+  [
+    'keda_carbon_ledger_declared_intensity_replica_seconds_total',
+    'Declared max times the grid intensity, integrated over time (gCO2eq/kWh x replica-seconds).',
+    'declaredIntensitySeconds',
+  ],
+  [
+    'keda_carbon_ledger_withheld_replica_seconds_total',
+    'Declared max minus cap, integrated over time (replica-seconds): an upper bound on the capacity the caps held back.',
+    'withheldSeconds',
+  ],
 ];
 
 /**
@@ -163,12 +179,34 @@ function ledgerMetrics(registry: Registry): { ledger: LedgerSink } {
     },
   });
   for (const [name, help, field] of LEDGER_GAUGES) {
-    new Gauge({ name, help, labelNames: LEDGER_LABELS, registers: [registry], collect(this: Gauge<string>) { fill(this, field); } });
+    new Gauge({
+      name,
+      help,
+      labelNames: LEDGER_LABELS,
+      registers: [registry],
+      collect(this: Gauge<string>) {
+        fill(this, field);
+      },
+    });
   }
   for (const [name, help, field] of LEDGER_COUNTERS) {
-    new Counter({ name, help, labelNames: LEDGER_LABELS, registers: [registry], collect(this: Counter<string>) { fill(this, field); } });
+    new Counter({
+      name,
+      help,
+      labelNames: LEDGER_LABELS,
+      registers: [registry],
+      collect(this: Counter<string>) {
+        fill(this, field);
+      },
+    });
   }
-  return { ledger: { attach: (s) => void (source = s) } };
+  return {
+    ledger: {
+      attach: (s) => {
+        source = s;
+      },
+    },
+  };
 }
 
 function healthMetrics(registry: Registry) {
@@ -181,7 +219,7 @@ function healthMetrics(registry: Registry) {
     }),
     carbonMaxDataAge: new Gauge({
       name: 'keda_carbon_carbon_max_data_age_seconds',
-      help: 'The configured maxDataAge: data older than this is stale and the policy\'s onMissingData applies.',
+      help: "The configured maxDataAge: data older than this is stale and the policy's onMissingData applies.",
       labelNames: ['source', 'location', 'signal'] as const,
       registers: [registry],
     }),
@@ -206,7 +244,14 @@ function healthMetrics(registry: Registry) {
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'keda_carbon_' });
-  return { registry, ...admissionMetrics(registry), ...carbonMetrics(registry), ...sweepMetrics(registry), ...ledgerMetrics(registry), ...healthMetrics(registry) };
+  return {
+    registry,
+    ...admissionMetrics(registry),
+    ...carbonMetrics(registry),
+    ...sweepMetrics(registry),
+    ...ledgerMetrics(registry),
+    ...healthMetrics(registry),
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -95,18 +95,28 @@ function connect(o: RuntimeOptions): { connection: ClusterConnection; leaseNames
     throw err;
   }
   if (!connection) {
-    o.logger.info('no cluster access (no --kubeconfig, KUBECONFIG or in-cluster service account): admission only; the re-touch timer and namespace-label policies are off');
+    o.logger.info(
+      'no cluster access (no --kubeconfig, KUBECONFIG or in-cluster service account): admission only; the re-touch timer and namespace-label policies are off',
+    );
     return null;
   }
   const lease = leaseNamespace(o.env, connection.contextNamespace);
-  o.logger.info({ cluster: describeAccess(connection.access), leaseNamespace: lease.namespace, leaseNamespaceFrom: lease.from }, 'cluster access: namespace policies and the re-touch timer (under a Lease) are on');
+  o.logger.info(
+    { cluster: describeAccess(connection.access), leaseNamespace: lease.namespace, leaseNamespaceFrom: lease.from },
+    'cluster access: namespace policies and the re-touch timer (under a Lease) are on',
+  );
   return { connection, leaseNamespace: lease.namespace };
 }
 
 async function startCarbon(config: RuntimeConfig, o: RuntimeOptions, metrics: Metrics, cluster: ClusterConnection | undefined): Promise<CarbonPipeline> {
   try {
     // The exporter-configmap source and `location: auto` read the cluster through the same client.
-    return await CarbonPipeline.start(config.intensity, { env: o.env, logger: o.logger, metrics, ...(cluster ? { kube: kubeClientFromApi(cluster.api) } : {}) });
+    return await CarbonPipeline.start(config.intensity, {
+      env: o.env,
+      logger: o.logger,
+      metrics,
+      ...(cluster ? { kube: kubeClientFromApi(cluster.api) } : {}),
+    });
   } catch (err) {
     throw new StartupError(`cannot open the carbon source: ${(err as Error).message}`);
   }
@@ -128,7 +138,10 @@ function logIntensityOnce(carbon: CarbonPipeline, logger: Logger): () => void {
     clearInterval(check);
     const now = currentIntensity(s, Date.now());
     const point = now.state === 'ok' ? now.point : null;
-    logger.info({ source: s.source, intensity: point?.gCO2eqPerKWh ?? null, dataTime: point ? new Date(point.timestamp).toISOString() : null, points: s.points.length }, 'carbon intensity now applied');
+    logger.info(
+      { source: s.source, intensity: point?.gCO2eqPerKWh ?? null, dataTime: point ? new Date(point.timestamp).toISOString() : null, points: s.points.length },
+      'carbon intensity now applied',
+    );
   }, 200);
   check.unref();
   return () => clearInterval(check);
@@ -151,13 +164,22 @@ function onConfigReload(state: { config: RuntimeConfig }, parts: Parts, logger: 
 }
 
 /** The admission app on HTTPS and the metrics app on plain HTTP, listening; returns the bound ports. */
-async function listen(o: RuntimeOptions, parts: Parts, state: { config: RuntimeConfig; serving: boolean }, pair: { cert: string; key: string }, metrics: Metrics) {
+async function listen(
+  o: RuntimeOptions,
+  parts: Parts,
+  state: { config: RuntimeConfig; serving: boolean },
+  pair: { cert: string; key: string },
+  metrics: Metrics,
+) {
   const carbon = parts.carbon!;
   parts.app = buildApp({
     admission: { config: () => state.config, carbon: carbon.store, namespaces: parts.cluster?.namespaces, now: Date.now },
     readiness: () => {
       const s = carbon.store.snapshot();
-      return { serving: state.serving, carbon: { fresh: carbon.hasFreshData(Date.now()), source: s.source, fetchedAt: s.fetchedAt === null ? null : new Date(s.fetchedAt).toISOString() } };
+      return {
+        serving: state.serving,
+        carbon: { fresh: carbon.hasFreshData(Date.now()), source: s.source, fetchedAt: s.fetchedAt === null ? null : new Date(s.fetchedAt).toISOString() },
+      };
     },
     metrics,
     logger: o.logger,
@@ -216,13 +238,25 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     parts.carbon = await startCarbon(config, o, metrics, cluster?.connection);
     if (cluster) {
       const { connection, leaseNamespace } = cluster;
-      parts.cluster = await startClusterIntegration({ api: connection.api, leaseNamespace, env: o.env, config: () => state.config, carbon: parts.carbon.store, logger: o.logger, metrics }).catch(
-        (err: Error) => Promise.reject(new StartupError(err.message)),
-      );
+      parts.cluster = await startClusterIntegration({
+        api: connection.api,
+        leaseNamespace,
+        env: o.env,
+        config: () => state.config,
+        carbon: parts.carbon.store,
+        logger: o.logger,
+        metrics,
+      }).catch((err: Error) => Promise.reject(new StartupError(err.message)));
     }
     const ports = await listen(o, parts, state, pair, metrics);
     o.logger.info(
-      { url: `https://${o.host}:${ports.port}/mutate`, ...ports, caFile, config: o.configPath ?? '(embedded defaults)', source: parts.carbon.store.snapshot().source },
+      {
+        url: `https://${o.host}:${ports.port}/mutate`,
+        ...ports,
+        caFile,
+        config: o.configPath ?? '(embedded defaults)',
+        source: parts.carbon.store.snapshot().source,
+      },
       'keda-carbon webhook listening',
     );
     recordCertificateExpiry(metrics, pair.cert, o.logger);

@@ -29,17 +29,23 @@ export function readPolicyInput(text: string, file: string): PolicyInput {
     if (value !== null && value !== undefined) docs.push(value);
   }
   if (docs.length === 0) throw new Error(`${file}: empty: expected a policy document or a ScaledObject/ScaledJob with a policy`);
-  const kedaObjects = docs.flatMap((d) => (isObj(d) && d.kind === 'List' && Array.isArray(d.items) ? d.items : [d])).filter((d): d is Obj => isObj(d) && (d.kind === 'ScaledObject' || d.kind === 'ScaledJob'));
+  const kedaObjects = docs
+    .flatMap((d) => (isObj(d) && d.kind === 'List' && Array.isArray(d.items) ? d.items : [d]))
+    .filter((d): d is Obj => isObj(d) && (d.kind === 'ScaledObject' || d.kind === 'ScaledJob'));
   if (kedaObjects.length === 0) {
     if (docs.length > 1) throw new Error(`${file}: ${docs.length} YAML documents; a policy file holds one policy document`);
     return { policy: wrap(() => validatePolicy(docs[0]), file), origin: file };
   }
   const withPolicy = kedaObjects.filter((o) => policySource(o) !== null);
   if (withPolicy.length === 0) {
-    throw new Error(`${file}: no ScaledObject or ScaledJob here carries a policy (spec.environmentalImpact or the ${ANNOTATION.environmentalImpact} annotation)`);
+    throw new Error(
+      `${file}: no ScaledObject or ScaledJob here carries a policy (spec.environmentalImpact or the ${ANNOTATION.environmentalImpact} annotation)`,
+    );
   }
   if (withPolicy.length > 1) {
-    throw new Error(`${file}: ${withPolicy.length} objects carry a policy (${withPolicy.map(objectName).join(', ')}); simulate replays one: put it in a file of its own`);
+    throw new Error(
+      `${file}: ${withPolicy.length} objects carry a policy (${withPolicy.map(objectName).join(', ')}); simulate replays one: put it in a file of its own`,
+    );
   }
   const object = withPolicy[0]!;
   const src = policySource(object)!;
@@ -53,7 +59,8 @@ export function readPolicyInput(text: string, file: string): PolicyInput {
 
 function policySource(o: Obj): { field: string; value: unknown } | null {
   const spec = isObj(o.spec) ? o.spec : {};
-  if (spec.environmentalImpact !== undefined && spec.environmentalImpact !== null) return { field: 'spec.environmentalImpact', value: spec.environmentalImpact };
+  if (spec.environmentalImpact !== undefined && spec.environmentalImpact !== null)
+    return { field: 'spec.environmentalImpact', value: spec.environmentalImpact };
   const meta = isObj(o.metadata) ? o.metadata : {};
   const annotations = isObj(meta.annotations) ? meta.annotations : {};
   const text = annotations[ANNOTATION.environmentalImpact];

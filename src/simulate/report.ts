@@ -42,7 +42,10 @@ export function edgeNotes(ctx: ReportContext, sim: Simulation): string[] {
 }
 
 function pad(cells: string[], widths: number[], right: Set<number>): string {
-  return cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return cells
+    .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+    .join('  ')
+    .trimEnd();
 }
 
 function table(rows: string[][], right: Set<number>): string[] {
@@ -55,7 +58,14 @@ function table(rows: string[][], right: Set<number>): string[] {
 function timelineRows(intervals: readonly CapInterval[]): string[] {
   const rows = [['start', 'end', 'gCO2eq/kWh', 'cap', 'eco mode', 'why']];
   for (const iv of intervals) {
-    rows.push([when(iv.start), when(iv.end), iv.intensity === null ? 'no data' : String(iv.intensity), String(iv.cap), iv.ecoMode, iv.rule ? `${iv.rule} (${iv.reason})` : iv.reason]);
+    rows.push([
+      when(iv.start),
+      when(iv.end),
+      iv.intensity === null ? 'no data' : String(iv.intensity),
+      String(iv.cap),
+      iv.ecoMode,
+      iv.rule ? `${iv.rule} (${iv.reason})` : iv.reason,
+    ]);
   }
   return table(rows, new Set([2, 3]));
 }
@@ -71,10 +81,22 @@ function figureRows(a: Figures, b: Figures): string[] {
   for (const cap of caps) rows.push([`hours at cap ${cap}`, atCap(a, cap), atCap(b, cap)]);
   rows.push(['hours without data', num(a.missingDataHours), num(b.missingDataHours)]);
   rows.push(['hours with eco mode off', num(a.ecoModeOffHours), num(b.ecoModeOffHours)]);
-  rows.push(['replica-hours allowed', `${num(a.allowedReplicaHours)} of ${num(a.declaredReplicaHours)}`, `${num(b.allowedReplicaHours)} of ${num(b.declaredReplicaHours)}`]);
-  rows.push(['replica-hours withheld', `${num(a.withheldReplicaHours)} (${num(a.withheldPercent)}%)`, `${num(b.withheldReplicaHours)} (${num(b.withheldPercent)}%)`]);
+  rows.push([
+    'replica-hours allowed',
+    `${num(a.allowedReplicaHours)} of ${num(a.declaredReplicaHours)}`,
+    `${num(b.allowedReplicaHours)} of ${num(b.declaredReplicaHours)}`,
+  ]);
+  rows.push([
+    'replica-hours withheld',
+    `${num(a.withheldReplicaHours)} (${num(a.withheldPercent)}%)`,
+    `${num(b.withheldReplicaHours)} (${num(b.withheldPercent)}%)`,
+  ]);
   rows.push(['average cap, unweighted', opt(a.averageCap), opt(b.averageCap)]);
-  rows.push(['average cap, intensity-weighted', `${opt(a.intensityWeightedCap)}${pct(a.shiftPercent)}`, `${opt(b.intensityWeightedCap)}${pct(b.shiftPercent)}`]);
+  rows.push([
+    'average cap, intensity-weighted',
+    `${opt(a.intensityWeightedCap)}${pct(a.shiftPercent)}`,
+    `${opt(b.intensityWeightedCap)}${pct(b.shiftPercent)}`,
+  ]);
   rows.push(['average intensity', opt(a.averageIntensity, ' g/kWh'), opt(b.averageIntensity, ' g/kWh')]);
   rows.push(['intensity the allowed capacity sees', opt(a.capacityWeightedIntensity, ' g/kWh'), opt(b.capacityWeightedIntensity, ' g/kWh')]);
   return table(rows, new Set([1, 2]));
@@ -83,12 +105,16 @@ function figureRows(a: Figures, b: Figures): string[] {
 /** One sentence on what following the forecast gains over hourly re-evaluation. */
 export function comparisonLine(a: Figures, b: Figures): string {
   const dWithheld = a.withheldReplicaHours - b.withheldReplicaHours;
-  const dIntensity = a.capacityWeightedIntensity !== null && b.capacityWeightedIntensity !== null ? a.capacityWeightedIntensity - b.capacityWeightedIntensity : null;
+  const dIntensity =
+    a.capacityWeightedIntensity !== null && b.capacityWeightedIntensity !== null ? a.capacityWeightedIntensity - b.capacityWeightedIntensity : null;
   if (Math.abs(dWithheld) < 1e-9 && (dIntensity === null || Math.abs(dIntensity) < 0.05)) {
     return 'Following the forecast and re-evaluating hourly give the same caps on this forecast.';
   }
   const withheld = dWithheld === 0 ? 'the same replica-hours' : `${num(Math.abs(dWithheld))} replica-hours ${dWithheld > 0 ? 'more' : 'fewer'} withheld`;
-  const intensity = dIntensity === null || Math.abs(dIntensity) < 0.05 ? '' : `, and the allowed capacity runs at ${num(Math.abs(dIntensity))} gCO2eq/kWh ${dIntensity < 0 ? 'less' : 'more'} on average`;
+  const intensity =
+    dIntensity === null || Math.abs(dIntensity) < 0.05
+      ? ''
+      : `, and the allowed capacity runs at ${num(Math.abs(dIntensity))} gCO2eq/kWh ${dIntensity < 0 ? 'less' : 'more'} on average`;
   return `Following the forecast instead of re-evaluating hourly: ${withheld}${intensity}.`;
 }
 
@@ -126,11 +152,27 @@ export function textReport(ctx: ReportContext, sim: Simulation): string {
 }
 
 const iso = (t: number): string => new Date(t).toISOString();
-const ivJson = (iv: CapInterval) => ({ start: iso(iv.start), end: iso(iv.end), intensity: iv.intensity, cap: iv.cap, rule: iv.rule, ecoMode: iv.ecoMode, reason: iv.reason });
+const ivJson = (iv: CapInterval) => ({
+  start: iso(iv.start),
+  end: iso(iv.end),
+  intensity: iv.intensity,
+  cap: iv.cap,
+  rule: iv.rule,
+  ecoMode: iv.ecoMode,
+  reason: iv.reason,
+});
 
 export function jsonReport(ctx: ReportContext, sim: Simulation): unknown {
   return {
-    policy: { origin: ctx.policyOrigin, form: ctx.policy.form, mode: ctx.policy.mode, onMissingData: ctx.policy.onMissingData, relativeWindow: ctx.policy.relative ? { pastHours: ctx.policy.relativeWindow.pastMs / 3_600_000, aheadHours: ctx.policy.relativeWindow.aheadMs / 3_600_000 } : null },
+    policy: {
+      origin: ctx.policyOrigin,
+      form: ctx.policy.form,
+      mode: ctx.policy.mode,
+      onMissingData: ctx.policy.onMissingData,
+      relativeWindow: ctx.policy.relative
+        ? { pastHours: ctx.policy.relativeWindow.pastMs / 3_600_000, aheadHours: ctx.policy.relativeWindow.aheadMs / 3_600_000 }
+        : null,
+    },
     forecast: { origin: ctx.forecastOrigin, signal: ctx.signal ?? 'unknown', points: ctx.pointCount },
     declared: ctx.declared,
     minReplicas: ctx.minReplicas,

@@ -49,7 +49,8 @@ type FixedBand = Extract<Band, { threshold: number }>;
 const fixedBands = (policy: Policy): FixedBand[] => policy.bands.filter((b): b is FixedBand => b.threshold !== null);
 
 function bandLabel(policy: Policy, band: FixedBand, declared: number): string {
-  const allowed = band.allowed.kind === 'percent' ? `${fmt(band.allowed.value)}% = ${Math.min(declared, allowedCount(band, declared))}` : String(band.allowed.value);
+  const allowed =
+    band.allowed.kind === 'percent' ? `${fmt(band.allowed.value)}% = ${Math.min(declared, allowedCount(band, declared))}` : String(band.allowed.value);
   return policy.form === 'carbon' ? `>= ${fmt(band.threshold)}: max ${allowed}` : `<= ${fmt(band.threshold)}: max ${allowed}`;
 }
 
@@ -106,7 +107,9 @@ function drawGaps(c: Canvas): void {
   c.out.push(`<g id="gaps" fill="${COLORS.gap}" fill-opacity="0.6">`);
   for (const iv of c.input.intervals) {
     if (iv.intensity !== null) continue;
-    c.out.push(`<rect x="${px(c.x(iv.start))}" y="${M.top}" width="${px(c.x(iv.end) - c.x(iv.start))}" height="${PLOT_H}" data-start="${new Date(iv.start).toISOString()}" data-end="${new Date(iv.end).toISOString()}"><title>no data: onMissingData applies</title></rect>`);
+    c.out.push(
+      `<rect x="${px(c.x(iv.start))}" y="${M.top}" width="${px(c.x(iv.end) - c.x(iv.start))}" height="${PLOT_H}" data-start="${new Date(iv.start).toISOString()}" data-end="${new Date(iv.end).toISOString()}"><title>no data: onMissingData applies</title></rect>`,
+    );
   }
   c.out.push(`</g>`);
 }
@@ -123,8 +126,20 @@ function drawValueAxes(c: Canvas): void {
   for (let v = 0; v <= c.cMax + 1e-9; v += c.cStep) text(c, M.left + PLOT_W + 8, c.yC(v) + 4, fmt(v));
   c.out.push(`</g>`);
   const mid = M.top + PLOT_H / 2;
-  text(c, 20, mid, 'Carbon intensity (gCO2eq/kWh)', `id="label-intensity" text-anchor="middle" transform="rotate(-90 20 ${px(mid)})" fill="${COLORS.intensity}"`);
-  text(c, WIDTH - 20, mid, 'Replica cap (maxReplicaCount)', `id="label-cap" text-anchor="middle" transform="rotate(90 ${WIDTH - 20} ${px(mid)})" fill="${COLORS.cap}"`);
+  text(
+    c,
+    20,
+    mid,
+    'Carbon intensity (gCO2eq/kWh)',
+    `id="label-intensity" text-anchor="middle" transform="rotate(-90 20 ${px(mid)})" fill="${COLORS.intensity}"`,
+  );
+  text(
+    c,
+    WIDTH - 20,
+    mid,
+    'Replica cap (maxReplicaCount)',
+    `id="label-cap" text-anchor="middle" transform="rotate(90 ${WIDTH - 20} ${px(mid)})" fill="${COLORS.cap}"`,
+  );
 }
 
 /** Labels on whole UTC hours, the date shown at midnight and on the first label; then the plot's frame. */
@@ -149,14 +164,22 @@ function drawSeries(c: Canvas): void {
   out.push(`<g id="thresholds" stroke="${COLORS.threshold}" fill="${COLORS.threshold}">`);
   for (const b of fixedBands(input.policy)) {
     const y = c.yI(b.threshold);
-    out.push(`<line class="threshold" data-threshold="${b.threshold}" x1="${M.left}" x2="${M.left + PLOT_W}" y1="${px(y)}" y2="${px(y)}" stroke-dasharray="6 4"/>`);
+    out.push(
+      `<line class="threshold" data-threshold="${b.threshold}" x1="${M.left}" x2="${M.left + PLOT_W}" y1="${px(y)}" y2="${px(y)}" stroke-dasharray="6 4"/>`,
+    );
   }
   out.push(`</g>`);
-  out.push(`<path id="intensity" data-series="intensity" fill="none" stroke="${COLORS.intensity}" stroke-width="2" d="${stepPath(input.intervals, (iv) => iv.intensity, c.x, c.yI)}"/>`);
+  out.push(
+    `<path id="intensity" data-series="intensity" fill="none" stroke="${COLORS.intensity}" stroke-width="2" d="${stepPath(input.intervals, (iv) => iv.intensity, c.x, c.yI)}"/>`,
+  );
   if (input.hourly && input.hourly.length > 0) {
-    out.push(`<path id="cap-hourly" data-series="cap-hourly" fill="none" stroke="${COLORS.hourly}" stroke-width="1.5" stroke-dasharray="5 3" d="${stepPath(input.hourly, (iv) => iv.cap, c.x, c.yC)}"/>`);
+    out.push(
+      `<path id="cap-hourly" data-series="cap-hourly" fill="none" stroke="${COLORS.hourly}" stroke-width="1.5" stroke-dasharray="5 3" d="${stepPath(input.hourly, (iv) => iv.cap, c.x, c.yC)}"/>`,
+    );
   }
-  out.push(`<path id="cap" data-series="cap" fill="none" stroke="${COLORS.cap}" stroke-width="2.5" d="${stepPath(input.intervals, (iv) => iv.cap, c.x, c.yC)}"/>`);
+  out.push(
+    `<path id="cap" data-series="cap" fill="none" stroke="${COLORS.cap}" stroke-width="2.5" d="${stepPath(input.intervals, (iv) => iv.cap, c.x, c.yC)}"/>`,
+  );
   // A white halo keeps the labels readable where a curve crosses them.
   out.push(`<g id="threshold-labels" fill="${COLORS.threshold}" text-anchor="end" stroke="#ffffff" stroke-width="3" paint-order="stroke">`);
   for (const b of fixedBands(input.policy)) text(c, M.left + PLOT_W - 4, c.yI(b.threshold) - 4, bandLabel(input.policy, b, input.declared));

@@ -68,11 +68,27 @@ function evaluate(input: SimulationInput, moments: readonly number[], end: numbe
     const at = moments[i]!;
     const until = i + 1 < moments.length ? moments[i + 1]! : end;
     if (until <= at) continue;
-    const d = decide({ policy: input.policy, declared: input.declared, minReplicas: input.minReplicas, currentMax, ecoModeOffAnnotation: false, carbon, now: at });
+    const d = decide({
+      policy: input.policy,
+      declared: input.declared,
+      minReplicas: input.minReplicas,
+      currentMax,
+      ecoModeOffAnnotation: false,
+      carbon,
+      now: at,
+    });
     currentMax = d.cap;
     const prev = out[out.length - 1];
     // A moment where nothing changed (two points of one value) splits an interval: join it again.
-    if (prev && prev.end === at && prev.cap === d.cap && prev.intensity === d.intensity && prev.rule === d.rule && prev.ecoMode === d.ecoMode && prev.reason === d.reason) {
+    if (
+      prev &&
+      prev.end === at &&
+      prev.cap === d.cap &&
+      prev.intensity === d.intensity &&
+      prev.rule === d.rule &&
+      prev.ecoMode === d.ecoMode &&
+      prev.reason === d.reason
+    ) {
       out[out.length - 1] = { ...prev, end: until };
       continue;
     }

@@ -44,7 +44,7 @@ function fail(message: string): never {
 function randomSerial(): string {
   const bytes = randomBytes(16);
   // top bit off: positive; never zero: DER would then need fewer octets than we promised
-  bytes[0] = ((bytes[0] ?? 0) & 0x7f) || 0x01;
+  bytes[0] = (bytes[0] ?? 0) & 0x7f || 0x01;
   return bytes.toString('hex');
 }
 
@@ -58,10 +58,7 @@ function keyBits(keyType: KeyType | undefined): number {
     case 'rsa-4096':
       return 4096;
     default:
-      return fail(
-        `keyType ${JSON.stringify(type)} is not supported; use one of ${KEY_TYPES.join(', ')} ` +
-          '(node-forge cannot create ECDSA certificates)',
-      );
+      return fail(`keyType ${JSON.stringify(type)} is not supported; use one of ${KEY_TYPES.join(', ')} (node-forge cannot create ECDSA certificates)`);
   }
 }
 
@@ -143,10 +140,7 @@ export function generateCertificates(options: GenerateOptions): CertificateSet {
     { name: 'extKeyUsage', serverAuth: true },
     {
       name: 'subjectAltName',
-      altNames: [
-        ...dnsNames.map((value) => ({ type: 2, value })),
-        ...ipAddresses.map((ip) => ({ type: 7, ip })),
-      ],
+      altNames: [...dnsNames.map((value) => ({ type: 2, value })), ...ipAddresses.map((ip) => ({ type: 7, ip }))],
     },
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: ca.generateSubjectKeyIdentifier().getBytes() },
@@ -184,10 +178,7 @@ async function exists(path: string): Promise<boolean> {
  * kubernetes.io/tls Secret), otherwise make a CA and a certificate for local use. One of the
  * two files without the other is an error rather than a silent overwrite of the survivor.
  */
-export async function ensureLocalCertificates(
-  dir: string,
-  options: { dnsNames?: string[]; ipAddresses?: string[] } = {},
-): Promise<LocalCertificates> {
+export async function ensureLocalCertificates(dir: string, options: { dnsNames?: string[]; ipAddresses?: string[] } = {}): Promise<LocalCertificates> {
   if (typeof dir !== 'string' || dir.length === 0) fail('certificate directory must be a non-empty path');
   const certFile = join(dir, 'tls.crt');
   const keyFile = join(dir, 'tls.key');

@@ -29,7 +29,7 @@ export function readYamlItems(text: string, origin: string): YamlItem[] {
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
     if (isPlainObject(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items)) {
-      value.items.forEach((item: unknown, i: number) => out.push({ value: item, place: `document ${index} item ${i + 1}` }));
+      for (const [i, item] of value.items.entries()) out.push({ value: item, place: `document ${index} item ${i + 1}` });
     } else {
       out.push({ value, place: `document ${index}` });
     }

@@ -18,7 +18,9 @@ policies:
   'test',
 );
 
-function deps(over: { config?: Partial<RuntimeConfig>; carbon?: CarbonSnapshot | (() => CarbonSnapshot); namespaces?: AdmissionDeps['namespaces']; now?: number } = {}): AdmissionDeps {
+function deps(
+  over: { config?: Partial<RuntimeConfig>; carbon?: CarbonSnapshot | (() => CarbonSnapshot); namespaces?: AdmissionDeps['namespaces']; now?: number } = {},
+): AdmissionDeps {
   const config = { ...baseConfig, ...over.config };
   const carbon = over.carbon ?? steady(412.3, NOW);
   return {
@@ -56,7 +58,17 @@ t.test('kubectl apply with a policy annotation: capped, annotated, warned', asyn
   t.equal(object.spec.maxReplicaCount, 5, '50% of the declared 10 at 412 g');
   t.equal(object.metadata.annotations['keda-carbon.io/declared-max-replica-count'], '10');
   const status = JSON.parse(object.metadata.annotations['keda-carbon.io/status']);
-  t.same(status, { cap: 5, declared: 10, intensity: 412.3, source: 'test:zone', signal: 'unknown', dataTime: '2026-11-23T10:00:00.000Z', rule: 'measuredEmission>=300', ecoMode: 'on', evaluatedAt: '2026-11-23T10:30:00.000Z' });
+  t.same(status, {
+    cap: 5,
+    declared: 10,
+    intensity: 412.3,
+    source: 'test:zone',
+    signal: 'unknown',
+    dataTime: '2026-11-23T10:00:00.000Z',
+    rule: 'measuredEmission>=300',
+    ecoMode: 'on',
+    evaluatedAt: '2026-11-23T10:30:00.000Z',
+  });
   t.same(response.warnings, ['keda-carbon: maxReplicaCount 10 -> 5 (412 gCO2eq/kWh >= 300)']);
   t.ok(object.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'], 'other annotations kept');
   t.equal(outcome.result, 'patched');
@@ -72,7 +84,10 @@ t.test('kubectl create with no annotations map: the patch adds the whole map', a
   const review = loadReview('scaledobject-create.kubectl-create');
   t.equal(review.request.object.metadata.annotations, undefined, 'fixture has no annotations');
   const { object, ops } = await run(t, review, deps({ config: { defaultPolicy: 'standard' } }));
-  t.match(ops, [{ op: 'add', path: '/spec/maxReplicaCount', value: 3 }, { op: 'add', path: '/metadata/annotations' }]);
+  t.match(ops, [
+    { op: 'add', path: '/spec/maxReplicaCount', value: 3 },
+    { op: 'add', path: '/metadata/annotations' },
+  ]);
   t.equal(object.spec.maxReplicaCount, 3);
   t.equal(object.metadata.annotations['keda-carbon.io/declared-max-replica-count'], '10');
 });
@@ -155,7 +170,10 @@ t.test('policy gone: declared max restored and our annotations removed', async (
   const review = withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { 'keda-carbon.io/policy': 'standard' });
   const capped = await run(t, review);
   t.equal(capped.object.spec.maxReplicaCount, 3);
-  const stored = { ...capped.object, metadata: { ...capped.object.metadata, annotations: { ...capped.object.metadata.annotations, 'keda-carbon.io/touched-at': '2026-11-23T10:00:00Z' } } };
+  const stored = {
+    ...capped.object,
+    metadata: { ...capped.object.metadata, annotations: { ...capped.object.metadata.annotations, 'keda-carbon.io/touched-at': '2026-11-23T10:00:00Z' } },
+  };
   const removed = nextUpdate(review, stored);
   delete removed.request.object.metadata.annotations['keda-carbon.io/policy'];
   const r = await run(t, removed);
@@ -178,7 +196,10 @@ t.test('invalid policy documents: denied with the field named, or warned', async
   const { response, outcome } = await run(t, bad);
   t.equal(response.allowed, false);
   t.equal(response.status?.code, 403);
-  t.equal(response.status?.message, 'keda-carbon: invalid carbon policy in annotation keda-carbon.io/environmental-impact: carbon[0].measuredEmission: must be a number >= 0, got -5');
+  t.equal(
+    response.status?.message,
+    'keda-carbon: invalid carbon policy in annotation keda-carbon.io/environmental-impact: carbon[0].measuredEmission: must be a number >= 0, got -5',
+  );
   t.equal(outcome.result, 'denied');
 
   const warned = await run(t, bad, deps({ config: { invalidPolicy: 'warn' } }));
@@ -214,7 +235,17 @@ t.test('namespace label policies through the lookup seam', async (t) => {
   t.same(seen, ['probe']);
   const asyncMiss = await run(t, review, deps({ namespaces: { policyFor: async () => 'standard' } }));
   t.equal(asyncMiss.object.spec.maxReplicaCount, 3);
-  const failing = await run(t, review, deps({ namespaces: { policyFor: async () => { throw new Error('timeout after 1s'); } } }));
+  const failing = await run(
+    t,
+    review,
+    deps({
+      namespaces: {
+        policyFor: async () => {
+          throw new Error('timeout after 1s');
+        },
+      },
+    }),
+  );
   t.equal(failing.response.allowed, true);
   t.equal(failing.response.patch, undefined);
   t.same(failing.response.warnings, ['keda-carbon: could not read the labels of namespace probe (timeout after 1s); namespace policy not applied']);
@@ -225,10 +256,32 @@ t.test('namespace label policies through the lookup seam', async (t) => {
 t.test('not ours: DELETE, CONNECT, other kinds, subresources', async (t) => {
   const base = withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { [POLICY]: HALF });
   const variants: Array<[string, (r: Review) => void]> = [
-    ['DELETE', (r) => { r.request.operation = 'DELETE'; r.request.oldObject = r.request.object; r.request.object = null; }],
-    ['CONNECT', (r) => { r.request.operation = 'CONNECT'; }],
-    ['Deployment', (r) => { r.request.kind = { group: 'apps', version: 'v1', kind: 'Deployment' }; }],
-    ['status subresource', (r) => { r.request.subResource = 'status'; }],
+    [
+      'DELETE',
+      (r) => {
+        r.request.operation = 'DELETE';
+        r.request.oldObject = r.request.object;
+        r.request.object = null;
+      },
+    ],
+    [
+      'CONNECT',
+      (r) => {
+        r.request.operation = 'CONNECT';
+      },
+    ],
+    [
+      'Deployment',
+      (r) => {
+        r.request.kind = { group: 'apps', version: 'v1', kind: 'Deployment' };
+      },
+    ],
+    [
+      'status subresource',
+      (r) => {
+        r.request.subResource = 'status';
+      },
+    ],
   ];
   for (const [name, change] of variants) {
     const r = structuredClone(base);
@@ -242,7 +295,15 @@ t.test('not ours: DELETE, CONNECT, other kinds, subresources', async (t) => {
 
 t.test('internal errors fail open and still echo the uid', async (t) => {
   const review = withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { [POLICY]: HALF });
-  const { response, outcome } = await run(t, review, deps({ carbon: () => { throw new Error('store exploded'); } }));
+  const { response, outcome } = await run(
+    t,
+    review,
+    deps({
+      carbon: () => {
+        throw new Error('store exploded');
+      },
+    }),
+  );
   t.equal(response.allowed, true);
   t.equal(response.patch, undefined);
   t.same(response.warnings, ['keda-carbon: internal error, write allowed unchanged: store exploded']);

@@ -26,7 +26,11 @@ t.test('a part we would write into that is not an object: the write goes through
     ['metadata is a list', (o) => (o.metadata = []), /^keda-carbon: metadata is a list, not an object/],
     ['metadata is a number', (o) => (o.metadata = 7), /^keda-carbon: metadata is number 7, not an object/],
     ['annotations is a list', (o) => (o.metadata.annotations = ['keda-carbon.io/policy']), /^keda-carbon: metadata\.annotations is a list, not a map/],
-    ['an annotation is not a string', (o) => (o.metadata.annotations['keda-carbon.io/policy'] = { name: 'standard' }), /^keda-carbon: metadata\.annotations\["keda-carbon\.io\/policy"\] is object \{"name":"standard"\}, not a string/],
+    [
+      'an annotation is not a string',
+      (o) => (o.metadata.annotations['keda-carbon.io/policy'] = { name: 'standard' }),
+      /^keda-carbon: metadata\.annotations\["keda-carbon\.io\/policy"\] is object \{"name":"standard"\}, not a string/,
+    ],
   ];
   for (const [name, change, warning] of cases) {
     const review = named();
@@ -43,7 +47,13 @@ t.test('missing or null parts are added whole, and the patch applies', async (t)
   const cases: Array<[string, (o: Review) => void]> = [
     ['spec null', (o) => (o.spec = null)],
     ['no spec', (o) => delete o.spec],
-    ['annotations null', (o) => { o.metadata.annotations = null; o.metadata.labels = { 'keda-carbon.io/x': '1' }; }],
+    [
+      'annotations null',
+      (o) => {
+        o.metadata.annotations = null;
+        o.metadata.labels = { 'keda-carbon.io/x': '1' };
+      },
+    ],
     ['metadata null', (o) => (o.metadata = null)],
   ];
   for (const [name, change] of cases) {
@@ -52,12 +62,25 @@ t.test('missing or null parts are added whole, and the patch applies', async (t)
     const outcome = await handleAdmission(review, { ...deps, config: () => ({ ...config, defaultPolicy: 'standard' }) });
     const object = applyResponsePatch(review.request.object, outcome.review.response);
     t.equal(object.spec.maxReplicaCount, 3, `${name}: capped`);
-    t.equal(object.metadata.annotations['keda-carbon.io/declared-max-replica-count'], name.startsWith('spec') || name === 'no spec' ? '100' : '10', `${name}: declared recorded`);
+    t.equal(
+      object.metadata.annotations['keda-carbon.io/declared-max-replica-count'],
+      name.startsWith('spec') || name === 'no spec' ? '100' : '10',
+      `${name}: declared recorded`,
+    );
   }
 });
 
 t.test('buildPatch on its own applies to any object, replacing what is not an object', async (t) => {
-  const plan: Extract<Plan, { kind: 'apply' }> = { kind: 'apply', maxReplicaCount: 4, mode: 'enforce', keepSpec: false, setAnnotations: { 'keda-carbon.io/status': '{}' }, removeAnnotations: ['keda-carbon.io/touched-at'], warnings: [], reason: 'test' };
+  const plan: Extract<Plan, { kind: 'apply' }> = {
+    kind: 'apply',
+    maxReplicaCount: 4,
+    mode: 'enforce',
+    keepSpec: false,
+    setAnnotations: { 'keda-carbon.io/status': '{}' },
+    removeAnnotations: ['keda-carbon.io/touched-at'],
+    warnings: [],
+    reason: 'test',
+  };
   const shapes: unknown[] = [
     {},
     { spec: [], metadata: [] },
@@ -133,10 +156,19 @@ t.test('a foreign kind is counted as other, so reviews cannot mint metric labels
 
 t.test('a policy annotation over a limit is denied with a message naming the limit', async (t) => {
   const cases: Array<[string, RegExp]> = [
-    [`carbon: [{measuredEmission: 1, allowedMaxReplicaCount: 2}]\n# ${'x'.repeat(256 * 1024)}`, /the policy text is over 256 KiB; the limit is 16384 bytes \(16 KiB\)$/],
-    [`carbon: [{measuredEmission: 1, allowedMaxReplicaCount: 2}]\n# ${'x'.repeat(20_000)}`, /the policy text is 20061 bytes; the limit is 16384 bytes \(16 KiB\)$/],
+    [
+      `carbon: [{measuredEmission: 1, allowedMaxReplicaCount: 2}]\n# ${'x'.repeat(256 * 1024)}`,
+      /the policy text is over 256 KiB; the limit is 16384 bytes \(16 KiB\)$/,
+    ],
+    [
+      `carbon: [{measuredEmission: 1, allowedMaxReplicaCount: 2}]\n# ${'x'.repeat(20_000)}`,
+      /the policy text is 20061 bytes; the limit is 16384 bytes \(16 KiB\)$/,
+    ],
     [`carbon: ${'['.repeat(5000)}${']'.repeat(5000)}`, /the policy nests more than 32 levels of mappings, lists or brackets$/],
-    ['a: &a [x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\ncarbon: [*b,*b,*b,*b,*b,*b,*b,*b]', /its YAML aliases expand too far \(at most 50 aliased nodes\)$/],
+    [
+      'a: &a [x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\ncarbon: [*b,*b,*b,*b,*b,*b,*b,*b]',
+      /its YAML aliases expand too far \(at most 50 aliased nodes\)$/,
+    ],
   ];
   for (const [text, message] of cases) {
     const review = withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { [POLICY]: text });

@@ -42,9 +42,23 @@ t.test('observe mode: the spec is untouched, the status says what would be set, 
   const { response, object, ops, outcome } = await run(t, review);
   t.equal(response.allowed, true);
   t.equal(object.spec.maxReplicaCount, 10, 'the declared 10 stays');
-  t.notOk(ops.some((op) => op.path.startsWith('/spec')), 'no patch operation touches the spec');
+  t.notOk(
+    ops.some((op) => op.path.startsWith('/spec')),
+    'no patch operation touches the spec',
+  );
   const status = JSON.parse(object.metadata.annotations[STATUS]);
-  t.same(status, { cap: 5, declared: 10, intensity: 412.3, source: 'test:zone', signal: 'unknown', dataTime: '2026-11-23T10:00:00.000Z', rule: 'measuredEmission>=300', ecoMode: 'on', mode: 'observe', evaluatedAt: '2026-11-23T10:30:00.000Z' });
+  t.same(status, {
+    cap: 5,
+    declared: 10,
+    intensity: 412.3,
+    source: 'test:zone',
+    signal: 'unknown',
+    dataTime: '2026-11-23T10:00:00.000Z',
+    rule: 'measuredEmission>=300',
+    ecoMode: 'on',
+    mode: 'observe',
+    evaluatedAt: '2026-11-23T10:30:00.000Z',
+  });
   t.same(response.warnings, ['keda-carbon (observe): would set maxReplicaCount 10 -> 5 (412 gCO2eq/kWh >= 300)']);
   t.equal(outcome.capChange, undefined, 'no cap change is reported for the metrics');
   // Our own output again: an empty patch.
@@ -66,7 +80,10 @@ t.test('enforce -> observe restores the declared max; observe -> enforce caps on
   t.equal(enforced.spec.maxReplicaCount, 5);
   const toObserve = await run(t, update(enforced, { [POLICY]: OBSERVE }, 'u1'));
   t.equal(toObserve.object.spec.maxReplicaCount, 10, 'declared max restored, as removing the policy does');
-  t.same(toObserve.response.warnings, ['keda-carbon: maxReplicaCount 5 -> 10 (observe mode: declared max restored)', 'keda-carbon (observe): would set maxReplicaCount 10 -> 5 (412 gCO2eq/kWh >= 300)']);
+  t.same(toObserve.response.warnings, [
+    'keda-carbon: maxReplicaCount 5 -> 10 (observe mode: declared max restored)',
+    'keda-carbon (observe): would set maxReplicaCount 10 -> 5 (412 gCO2eq/kWh >= 300)',
+  ]);
   t.equal(JSON.parse(toObserve.object.metadata.annotations[STATUS]).mode, 'observe');
   t.same(toObserve.outcome.capChange, { from: 5, to: 10 });
   const back = await run(t, update(toObserve.object, { [POLICY]: ENFORCE }, 'u2'));
@@ -81,7 +98,7 @@ t.test('enforce -> observe restores the declared max; observe -> enforce caps on
   t.equal(JSON.parse(e.object.metadata.annotations[STATUS]).declared, 5, 'a spec equal to the observed cap is a user change, not our cap');
 });
 
-t.test('the configuration\'s top-level mode: observe puts every policy in observe mode', async (t) => {
+t.test("the configuration's top-level mode: observe puts every policy in observe mode", async (t) => {
   t.equal(parseConfigText('mode: observe\n', 't').mode, 'observe');
   t.equal(parseConfigText('{}', 't').mode, 'enforce');
   t.throws(() => parseConfigText('mode: watch\n', 't'), { message: /mode: must be "enforce" or "observe", got "watch"/ });

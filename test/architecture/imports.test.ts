@@ -93,21 +93,24 @@ const { edges, packagesByFile } = importGraph();
 
 t.test('no folder of src/ imports a folder that imports it back', async (t) => {
   const found = loops(edges);
-  const detail = found.map((units) =>
-    edges.filter((e) => units.includes(e.from) && units.includes(e.to)).map((e) => `${e.file} -> ${e.spec}`),
-  );
+  const detail = found.map((units) => edges.filter((e) => units.includes(e.from) && units.includes(e.to)).map((e) => `${e.file} -> ${e.spec}`));
   t.same(found, [], `import loops:\n${detail.flat().join('\n')}`);
 });
 
 t.test('the core imports nothing outside itself', async (t) => {
   const outside = edges.filter((e) => e.from === 'core').map((e) => `${e.file} -> ${e.spec}`);
   t.same(outside, [], 'core reaches into another folder');
-  const packages = [...packagesByFile].filter(([f]) => f.startsWith('core/')).flatMap(([f, pkgs]) => pkgs.filter((p) => !CORE_PACKAGES.has(p)).map((p) => `${f} -> ${p}`));
+  const packages = [...packagesByFile]
+    .filter(([f]) => f.startsWith('core/'))
+    .flatMap(([f, pkgs]) => pkgs.filter((p) => !CORE_PACKAGES.has(p)).map((p) => `${f} -> ${p}`));
   t.same(packages, [], 'core uses a package with I/O or a Node built-in');
 });
 
 t.test('ports depend on the core alone', async (t) => {
-  t.same(edges.filter((e) => e.from === 'ports' && e.to !== 'core').map((e) => e.file), []);
+  t.same(
+    edges.filter((e) => e.from === 'ports' && e.to !== 'core').map((e) => e.file),
+    [],
+  );
 });
 
 t.test('the loop finder finds a planted loop', async (t) => {
@@ -118,5 +121,10 @@ t.test('the loop finder finds a planted loop', async (t) => {
     { from: 'c', to: 'd', file: 'c/z.ts', spec: '../d/w.js' },
   ];
   t.same(loops(planted), [['a', 'b', 'c']]);
-  t.same(specifiers("import a from './a.js';\nexport { b } from '../b.js';\nconst c = await import('./c.js');\nimport './d.js';"), ['./a.js', '../b.js', './c.js', './d.js']);
+  t.same(specifiers("import a from './a.js';\nexport { b } from '../b.js';\nconst c = await import('./c.js');\nimport './d.js';"), [
+    './a.js',
+    '../b.js',
+    './c.js',
+    './d.js',
+  ]);
 });

@@ -20,7 +20,13 @@ function configFile(intensity: Record<string, unknown>): string {
 async function run(argv: string[], extra: { env?: Record<string, string>; kube?: ReturnType<typeof kubeClientFor>; now?: number } = {}) {
   const stdout = sink();
   const stderr = sink();
-  const code = await runIntensity(argv, { stdout, stderr, env: extra.env ?? {}, now: () => extra.now ?? FIXTURE_NOW, ...(extra.kube ? { kube: extra.kube } : {}) });
+  const code = await runIntensity(argv, {
+    stdout,
+    stderr,
+    env: extra.env ?? {},
+    now: () => extra.now ?? FIXTURE_NOW,
+    ...(extra.kube ? { kube: extra.kube } : {}),
+  });
   return { code, out: stdout.text(), err: stderr.text() };
 }
 
@@ -47,11 +53,29 @@ t.test('intensity against each HTTP provider', async (t) => {
   t.teardown(srv.close);
   const env = { ELECTRICITYMAPS_TOKEN: 'em-token-1234', WATTTIME_USERNAME: 'u', WATTTIME_PASSWORD: 'p-secret' };
   const cases: [Record<string, unknown>, RegExp[], number?][] = [
-    [{ provider: 'electricitymaps', location: 'DE' }, [/source +electricitymaps:DE/, /intensity +266 gCO2eq\/kWh/, /time +2026-06-01 13:00 UTC to 14:00 \(60 min interval\)/, /age +7 min ago/, /forecast +next 24 h/, /14:00 311/, /highest 510 at 19:00/]],
+    [
+      { provider: 'electricitymaps', location: 'DE' },
+      [
+        /source +electricitymaps:DE/,
+        /intensity +266 gCO2eq\/kWh/,
+        /time +2026-06-01 13:00 UTC to 14:00 \(60 min interval\)/,
+        /age +7 min ago/,
+        /forecast +next 24 h/,
+        /14:00 311/,
+        /highest 510 at 19:00/,
+      ],
+    ],
     [{ provider: 'watttime', location: 'CAISO_NORTH' }, [/source +watttime:CAISO_NORTH/, /intensity +204\.6 gCO2eq\/kWh/, /5 min interval/, /age +2 min ago/]],
     [{ provider: 'uk-carbon-intensity', location: 'national' }, [/source +uk-carbon-intensity:national/, /intensity +139 gCO2eq\/kWh/, /30 min interval/]],
-    [{ provider: 'carbon-aware-sdk', location: 'westus' }, [/source +carbon-aware-sdk:westus/, /intensity +204\.6 gCO2eq\/kWh/, /time +2026-06-01 13:05 UTC to 13:10/]],
-    [{ provider: 'prometheus', location: 'DE', query: 'carbon_intensity{zone="DE"}' }, [/source +prometheus:DE/, /intensity +386\.5 gCO2eq\/kWh/, /forecast +none \(this source gives the current value only\)/], Date.UTC(2026, 5, 1, 13, 1)],
+    [
+      { provider: 'carbon-aware-sdk', location: 'westus' },
+      [/source +carbon-aware-sdk:westus/, /intensity +204\.6 gCO2eq\/kWh/, /time +2026-06-01 13:05 UTC to 13:10/],
+    ],
+    [
+      { provider: 'prometheus', location: 'DE', query: 'carbon_intensity{zone="DE"}' },
+      [/source +prometheus:DE/, /intensity +386\.5 gCO2eq\/kWh/, /forecast +none \(this source gives the current value only\)/],
+      Date.UTC(2026, 5, 1, 13, 1),
+    ],
   ];
   for (const [intensity, expect, now] of cases) {
     const r = await run(['--config', configFile({ ...intensity, baseUrl: srv.url })], { env, ...(now ? { now } : {}) });
@@ -78,7 +102,7 @@ t.test('intensity against a file, and the sample default', async (t) => {
   t.equal(f.code, 0, f.err);
   t.match(f.out, /source +file:f.csv/);
   t.match(f.out, /intensity +300 gCO2eq\/kWh/);
-  t.match(f.out, /13:00 300  14:00 480/);
+  t.match(f.out, /13:00 300 {2}14:00 480/);
 
   const s = await run([], { now: Date.UTC(2026, 10, 22, 12, 10) });
   t.equal(s.code, 0, s.err);
@@ -110,13 +134,18 @@ t.test('failures: exit codes and messages', async (t) => {
   t.match(usage.err, /^keda-carbon intensity: Unknown option '--frobnicate'.*see 'keda-carbon intensity --help'/);
   const oldFlag = await run(['--json']);
   t.equal(oldFlag.code, 2, '--json gave way to -o json, as on every other command');
-  const down = await run(['--config', configFile({ provider: 'electricitymaps', location: 'DE', baseUrl: `${srv.url}/broken` })], { env: { ELECTRICITYMAPS_TOKEN: 'em-token-1234' } });
+  const down = await run(['--config', configFile({ provider: 'electricitymaps', location: 'DE', baseUrl: `${srv.url}/broken` })], {
+    env: { ELECTRICITYMAPS_TOKEN: 'em-token-1234' },
+  });
   t.equal(down.code, 1);
   t.match(down.err, /electricitymaps: .*answered 500 .*boom/);
   const noToken = await run(['--config', configFile({ provider: 'electricitymaps', location: 'DE', baseUrl: srv.url })]);
   t.equal(noToken.code, 1);
   t.match(noToken.err, /intensity.tokenEnv: environment variable ELECTRICITYMAPS_TOKEN is not set/);
-  const old = await run(['--config', configFile({ provider: 'electricitymaps', location: 'DE', baseUrl: srv.url })], { env: { ELECTRICITYMAPS_TOKEN: 'x-token' }, now: Date.UTC(2026, 5, 3) });
+  const old = await run(['--config', configFile({ provider: 'electricitymaps', location: 'DE', baseUrl: srv.url })], {
+    env: { ELECTRICITYMAPS_TOKEN: 'x-token' },
+    now: Date.UTC(2026, 5, 3),
+  });
   t.equal(old.code, 1, 'data that does not cover now');
   t.match(old.out, /intensity +unknown: no data point from electricitymaps:DE covers 2026-06-03T00:00:00.000Z/);
   const help = await run(['--help']);
@@ -134,5 +163,8 @@ t.test('hourly means are time-weighted', async (t) => {
     h,
     2,
   );
-  t.same(means, [{ hour: h, mean: 175 }, { hour: h + 3_600_000, mean: null }]);
+  t.same(means, [
+    { hour: h, mean: 175 },
+    { hour: h + 3_600_000, mean: null },
+  ]);
 });

@@ -36,10 +36,22 @@ t.test('errors name the key', async (t) => {
 });
 
 t.test('each provider needs only its own keys', async (t) => {
-  t.same(parseIntensityConfig({ provider: 'file', path: '/f.json' }), { ...parseIntensityConfig(undefined), provider: 'file', location: '', path: '/f.json' }, 'file: a path, no location');
-  t.match(parseIntensityConfig({ provider: 'prometheus', baseUrl: 'http://prom:9090', query: 'up' }), { location: '', baseUrl: 'http://prom:9090', query: 'up' });
+  t.same(
+    parseIntensityConfig({ provider: 'file', path: '/f.json' }),
+    { ...parseIntensityConfig(undefined), provider: 'file', location: '', path: '/f.json' },
+    'file: a path, no location',
+  );
+  t.match(parseIntensityConfig({ provider: 'prometheus', baseUrl: 'http://prom:9090', query: 'up' }), {
+    location: '',
+    baseUrl: 'http://prom:9090',
+    query: 'up',
+  });
   t.match(parseIntensityConfig({ provider: 'uk-carbon-intensity', location: 'SW1' }), { location: 'SW1', tokenEnv: undefined });
-  t.same(parseIntensityConfig({ configMap: { name: 'ci' } }).configMap, { namespace: 'kube-system', name: 'ci', key: 'data' }, 'configMap defaults fill the rest');
+  t.same(
+    parseIntensityConfig({ configMap: { name: 'ci' } }).configMap,
+    { namespace: 'kube-system', name: 'ci', key: 'data' },
+    'configMap defaults fill the rest',
+  );
   t.throws(() => parseIntensityConfig([]), { key: 'intensity', message: /must be a mapping/ });
 });
 

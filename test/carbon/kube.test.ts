@@ -14,10 +14,17 @@ t.test('one-shot commands reach the cluster only for the sources that read it, t
   t.teardown(() => fake.close());
   fake.setNamespace('carbon');
   const kubeconfig = join(dir, 'kubeconfig');
-  await writeFile(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`);
+  await writeFile(
+    kubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+  );
 
   const exporter = parseIntensityConfig({ provider: 'exporter-configmap' });
-  t.equal(kubeClientForCommand(parseIntensityConfig({ provider: 'electricitymaps', location: 'DE' }), { KUBECONFIG: join(dir, 'missing') }), undefined, 'a provider that never reads the cluster loads nothing');
+  t.equal(
+    kubeClientForCommand(parseIntensityConfig({ provider: 'electricitymaps', location: 'DE' }), { KUBECONFIG: join(dir, 'missing') }),
+    undefined,
+    'a provider that never reads the cluster loads nothing',
+  );
   t.throws(() => kubeClientForCommand(exporter, { KUBECONFIG: join(dir, 'missing') }), {
     key: 'intensity.provider',
     message: `intensity.provider: exporter-configmap needs the Kubernetes API: cannot read ${join(dir, 'missing')}: no such file`,

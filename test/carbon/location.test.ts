@@ -4,7 +4,8 @@ import { gridZoneFor, nodeLabelReader, REGION_GRIDS, resolveLocation } from '../
 import { openSource } from '../../src/carbon/providers/index.js';
 import { fakeApiServer, kubeClientFor } from '../helpers/kube.js';
 
-const cfg = (provider: string, location = 'auto') => parseIntensityConfig({ provider, location, ...(provider === 'carbon-aware-sdk' ? { baseUrl: 'http://127.0.0.1:1' } : {}) });
+const cfg = (provider: string, location = 'auto') =>
+  parseIntensityConfig({ provider, location, ...(provider === 'carbon-aware-sdk' ? { baseUrl: 'http://127.0.0.1:1' } : {}) });
 const labels = (region: string) => async () => ({ 'topology.kubernetes.io/region': region });
 
 t.test('auto maps the node region to the provider zone', async (t) => {
@@ -27,10 +28,15 @@ t.test('unknown region, missing zone, missing NODE_NAME, missing label: clear er
   await t.rejects(resolveLocation(cfg('uk-carbon-intensity'), { env, readNodeLabels: labels('westeurope') }), {
     message: /cloud region westeurope \(Netherlands\) has no uk-carbon-intensity zone/,
   });
-  await t.rejects(resolveLocation(cfg('electricitymaps'), { env: {}, readNodeLabels: labels('westeurope') }), { message: /auto needs the NODE_NAME environment variable/ });
-  await t.rejects(resolveLocation(cfg('electricitymaps'), { env, readNodeLabels: async () => ({}) }), { message: /node node-1 has no topology.kubernetes.io\/region label/ });
+  await t.rejects(resolveLocation(cfg('electricitymaps'), { env: {}, readNodeLabels: labels('westeurope') }), {
+    message: /auto needs the NODE_NAME environment variable/,
+  });
+  await t.rejects(resolveLocation(cfg('electricitymaps'), { env, readNodeLabels: async () => ({}) }), {
+    message: /node node-1 has no topology.kubernetes.io\/region label/,
+  });
   t.equal(
-    (await resolveLocation(cfg('electricitymaps'), { env, readNodeLabels: async () => ({ 'failure-domain.beta.kubernetes.io/region': 'francecentral' }) })).location,
+    (await resolveLocation(cfg('electricitymaps'), { env, readNodeLabels: async () => ({ 'failure-domain.beta.kubernetes.io/region': 'francecentral' }) }))
+      .location,
     'FR',
     'the legacy label still works',
   );

@@ -58,7 +58,11 @@ function setup(steps: (clock: FakeClock) => Step[], opts: { random?: number; wat
   const metrics = createMetrics();
   const { logger, lines } = captureLogger();
   const refresher = new Refresher({
-    source, store, clock, metrics, logger,
+    source,
+    store,
+    clock,
+    metrics,
+    logger,
     refreshIntervalMs: 5 * M,
     timeoutMs: opts.timeoutMs ?? 10_000,
     random: () => opts.random ?? 0.5,
@@ -67,7 +71,11 @@ function setup(steps: (clock: FakeClock) => Step[], opts: { random?: number; wat
 }
 
 t.test('fetches at start, then every refreshInterval with jitter', async (t) => {
-  for (const [r, expected] of [[0.5, 5 * M], [0, 4.5 * M], [0.99999, 5.5 * M - 1]] as const) {
+  for (const [r, expected] of [
+    [0.5, 5 * M],
+    [0, 4.5 * M],
+    [0.99999, 5.5 * M - 1],
+  ] as const) {
     const { clock, source, refresher } = setup((c) => [around(c, 300)], { random: r });
     refresher.start();
     await clock.advance(0);
@@ -135,7 +143,10 @@ t.test('keeps the last good data through failures until it goes stale', async (t
   t.ok(refresher.status().consecutiveFailures > 3);
   await clock.advance(H + 1);
   t.notOk(refresher.hasFreshData(), 'older than maxDataAge: not ready');
-  t.ok(lines.some((l) => /carbon data refresh failed: scripted: cannot reach/.test(l) && /"keptDataFrom":"2026-06-01T12:00:00.000Z"/.test(l)), 'failure logged with the age of the data kept');
+  t.ok(
+    lines.some((l) => /carbon data refresh failed: scripted: cannot reach/.test(l) && /"keptDataFrom":"2026-06-01T12:00:00.000Z"/.test(l)),
+    'failure logged with the age of the data kept',
+  );
   await refresher.stop();
 });
 
@@ -146,9 +157,15 @@ t.test('garbage never reaches the store, and the reason is logged and counted', 
   const good = store.snapshot();
   await clock.advance(5 * M);
   t.equal(store.snapshot(), good, 'store unchanged');
-  t.ok(lines.some((l) => /intensity -5 gCO2eq\/kWh is negative/.test(l)), 'reason logged');
+  t.ok(
+    lines.some((l) => /intensity -5 gCO2eq\/kWh is negative/.test(l)),
+    'reason logged',
+  );
   const errs = await metrics.providerFetchErrors.get();
-  t.same(errs.values.map((v) => [v.labels, v.value]), [[{ source: 'scripted', reason: 'invalid' }, 1]]);
+  t.same(
+    errs.values.map((v) => [v.labels, v.value]),
+    [[{ source: 'scripted', reason: 'invalid' }, 1]],
+  );
 });
 
 t.test('a fetch that hangs is aborted at the timeout, even if the source ignores its signal', async (t) => {
@@ -202,7 +219,10 @@ t.test('metrics: current intensity and data age', async (t) => {
   await refresher.stop();
   refresher.recordMetrics(T0 + 90_000);
   const ci = await metrics.carbonIntensity.get();
-  t.same(ci.values.map((v) => [v.labels, v.value]), [[{ source: 'scripted', location: 'ZONE', signal: 'unknown' }, 321]]);
+  t.same(
+    ci.values.map((v) => [v.labels, v.value]),
+    [[{ source: 'scripted', location: 'ZONE', signal: 'unknown' }, 321]],
+  );
   const age = await metrics.carbonDataAge.get();
   t.equal(age.values[0]?.value, 90);
   refresher.recordMetrics(T0 + 3 * H);

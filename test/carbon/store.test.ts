@@ -27,7 +27,11 @@ t.test('snapshot is the same frozen object until the next update', async (t) => 
   t.ok(Object.isFrozen(a) && Object.isFrozen(a.points) && Object.isFrozen(a.points[0]), 'frozen all the way down');
   s.update(hourly(1, [300]), T0 + H);
   t.not(s.snapshot(), a, 'an update makes a new snapshot');
-  t.same(a.points.map((p) => p.gCO2eqPerKWh), [100, 200], 'an old snapshot stays as it was');
+  t.same(
+    a.points.map((p) => p.gCO2eqPerKWh),
+    [100, 200],
+    'an old snapshot stays as it was',
+  );
 });
 
 t.test('merge: the new fetch is the truth from its first point on, history is kept', async (t) => {
@@ -57,7 +61,10 @@ t.test('merge keeps an unbroken history for the duration override', async (t) =>
   // Five-minute points, each refresh bringing the current one and a forecast.
   for (let i = 0; i < 12; i++) {
     const start = T0 + i * 5 * M;
-    s.update([0, 1, 2].map((k) => ({ timestamp: start + k * 5 * M, durationMinutes: 5, gCO2eqPerKWh: 600 })), start);
+    s.update(
+      [0, 1, 2].map((k) => ({ timestamp: start + k * 5 * M, durationMinutes: 5, gCO2eqPerKWh: 600 })),
+      start,
+    );
   }
   const now = T0 + 58 * M;
   t.ok(stayedAtOrAbove(s.snapshot().points, now, 555, 45), 'stayed >= 555 for 45 min across twelve refreshes');
@@ -68,7 +75,11 @@ t.test('history older than historyMs is dropped', async (t) => {
   const s = new CarbonStore({ source: 'test:X', maxDataAgeMs: 2 * H, historyMs: 3 * H });
   s.update(hourly(0, [1, 2, 3, 4, 5, 6]), T0);
   const snap = s.update(hourly(5, [60, 70]), T0 + 5 * H);
-  t.same(snap.points.map((p) => p.gCO2eqPerKWh), [3, 4, 5, 60, 70], 'hours 0 and 1 ended more than 3 h before the fetch');
+  t.same(
+    snap.points.map((p) => p.gCO2eqPerKWh),
+    [3, 4, 5, 60, 70],
+    'hours 0 and 1 ended more than 3 h before the fetch',
+  );
 });
 
 t.test('staleness: data older than maxDataAge is stale even where points cover now', async (t) => {
@@ -100,7 +111,15 @@ t.test('forecast and history helpers', async (t) => {
   const s = new CarbonStore({ source: 'test:X', maxDataAgeMs: 2 * H });
   s.update(hourly(0, [1, 2, 3, 4, 5]), T0);
   const snap = s.snapshot();
-  t.same(forecastAhead(snap, T0 + 1.5 * H, 2 * H).map((p) => p.gCO2eqPerKWh), [2, 3, 4], 'current point first, then up to the horizon');
-  t.same(pointsBetween(snap, T0 - 5 * H, T0 + 0.5 * H).map((p) => p.gCO2eqPerKWh), [1], 'from before the data starts');
+  t.same(
+    forecastAhead(snap, T0 + 1.5 * H, 2 * H).map((p) => p.gCO2eqPerKWh),
+    [2, 3, 4],
+    'current point first, then up to the horizon',
+  );
+  t.same(
+    pointsBetween(snap, T0 - 5 * H, T0 + 0.5 * H).map((p) => p.gCO2eqPerKWh),
+    [1],
+    'from before the data starts',
+  );
   t.same(pointsBetween(snap, T0 + 9 * H, T0 + 10 * H), [], 'after the data ends');
 });

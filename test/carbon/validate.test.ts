@@ -60,7 +60,11 @@ t.test('overlay: the top wins where it covers, the base is cut, no gaps appear',
   t.same(overlay(base, [pt(60, 60, 999)]), [pt(0, 60, 100), pt(60, 60, 999), pt(120, 60, 300)], 'same interval replaced');
   t.same(overlay(base, [pt(75, 5, 999)]), [pt(0, 60, 100), pt(60, 15, 200), pt(75, 5, 999), pt(80, 40, 200), pt(120, 60, 300)], 'inside: split around');
   t.same(overlay(base, [pt(30, 60, 999)]), [pt(0, 30, 100), pt(30, 60, 999), pt(90, 30, 200), pt(120, 60, 300)], 'straddling two');
-  t.same(overlay(base, [pt(-30, 30, 1), pt(200, 10, 2)]), [pt(-30, 30, 1), ...base.slice(0, 2), pt(120, 60, 300), pt(200, 10, 2)].sort((a, b) => a.timestamp - b.timestamp), 'outside on both ends');
+  t.same(
+    overlay(base, [pt(-30, 30, 1), pt(200, 10, 2)]),
+    [pt(-30, 30, 1), ...base.slice(0, 2), pt(120, 60, 300), pt(200, 10, 2)].sort((a, b) => a.timestamp - b.timestamp),
+    'outside on both ends',
+  );
   t.same(overlay([], [pt(0, 5, 1)]), [pt(0, 5, 1)]);
   t.same(overlay(base, []), base);
   const merged = overlay(base, [pt(50, 100, 7)]);

@@ -42,7 +42,8 @@ const config = (allowed: number, csv: string) =>
 
 function workdir(t: Test) {
   const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
-  const rows = (v: number) => `timestamp,duration,value\n${[0, 1, 2].map((i) => `${new Date(hour + (i - 1) * 3_600_000).toISOString()},60,${v + i}`).join('\n')}\n`;
+  const rows = (v: number) =>
+    `timestamp,duration,value\n${[0, 1, 2].map((i) => `${new Date(hour + (i - 1) * 3_600_000).toISOString()},60,${v + i}`).join('\n')}\n`;
   const dir = t.testdir({
     'so.yaml': OBJECT,
     'env.csv': rows(300),
@@ -72,7 +73,10 @@ t.test('every command main knows has a flag table, and each table is the whole s
       t.ok(line?.includes(flag.help.split('\n')[0]!), `${spec.name}: --${name} help text`);
       if (flag.short) t.ok(line?.startsWith(`  -${flag.short}, --${name}`), `${spec.name}: -${flag.short} shown`);
       if (flag.env) t.ok(line?.includes(`env ${flag.env}`), `${spec.name}: --${name} names ${flag.env}`);
-      t.ok(spec.synopsis.includes(`--${name}`) || (flag.short !== undefined && spec.synopsis.includes(`-${flag.short} `)), `${spec.name}: --${name} in the usage line`);
+      t.ok(
+        spec.synopsis.includes(`--${name}`) || (flag.short !== undefined && spec.synopsis.includes(`-${flag.short} `)),
+        `${spec.name}: --${name} in the usage line`,
+      );
       // The parser knows the flag the help describes.
       const values = parseFlags(flag.type === 'boolean' ? [`--${name}`] : [`--${name}`, 'x'], spec, capture().io);
       t.not(values?.[name], undefined, `${spec.name}: the parser accepts --${name}`);
@@ -84,7 +88,11 @@ t.test('every command main knows has a flag table, and each table is the whole s
 
 t.test('--help, -h and help CMD print the same generated help', async (t) => {
   for (const spec of SPECS) {
-    for (const argv of [[spec.name, '--help'], [spec.name, '-h'], ['help', spec.name]]) {
+    for (const argv of [
+      [spec.name, '--help'],
+      [spec.name, '-h'],
+      ['help', spec.name],
+    ]) {
       const r = await run(argv);
       t.equal(r.code, 0, argv.join(' '));
       t.equal(r.out, helpText(spec), argv.join(' '));
@@ -167,7 +175,11 @@ t.test('a file that cannot be read is named, plainly, with exit code 2', async (
     [['simulate', '--policy', join(dir, 'policy.yaml'), '--forecast', nope], {}, `keda-carbon simulate: cannot read ${nope}: no such file`],
     [['simulate', '--policy', join(dir, 'policy.yaml'), '--config', nope], {}, `keda-carbon simulate: cannot read ${nope}: no such file`],
     [['convert', '-f', nope], {}, `keda-carbon convert: cannot read ${nope}: no such file`],
-    [['certs', '--service', 's', '--namespace', 'n', '--secret-manifest', '--patch-webhook', 'w', '--kubeconfig', nope], {}, `keda-carbon certs: cannot read ${nope}: no such file`],
+    [
+      ['certs', '--service', 's', '--namespace', 'n', '--secret-manifest', '--patch-webhook', 'w', '--kubeconfig', nope],
+      {},
+      `keda-carbon certs: cannot read ${nope}: no such file`,
+    ],
   ];
   for (const [argv, env, message] of cases) {
     const r = await run(argv, env);

@@ -49,7 +49,9 @@ t.test('explain: each KEDA object, its policy, rule, declared max, floor, eco mo
 
   const high = io();
   t.equal(await main(['explain', '-f', file, '--intensity', '612', '--at', '2026-11-23T10:30:00Z'], high.io), 0);
-  t.equal(high.out.stdout, `ScaledObject shop/web
+  t.equal(
+    high.out.stdout,
+    `ScaledObject shop/web
   policy:       annotation keda-carbon.io/environmental-impact
   mode:         enforce
   intensity:    612 gCO2eq/kWh (unknown signal) from given:--intensity (data for 2026-11-23T10:00:00.000Z)
@@ -72,7 +74,8 @@ ScaledJob shop/batch
   why:          percentile band cannot be resolved: 1h of data in relativeWindow (past 24h, ahead 24h), at least 6h needed; onMissingData declared
   cap:          maxReplicaCount 100 -> 100
   warning:      percentile band cannot be resolved: 1h of data in relativeWindow (past 24h, ahead 24h), at least 6h needed; using the declared max 100
-`);
+`,
+  );
 
   const mid = io();
   t.equal(await main(['explain', '-f', file, '--intensity', '350', '--output', 'json'], mid.io), 0);
@@ -90,9 +93,14 @@ t.test('explain: observe mode and a percentile band say so, with the resolved th
   const config = join(dir, 'config.yaml');
   // A 24-hour file forecast from 10:00: 100, 110, ... 330; the current hour 290 is p80.
   const values = [290, ...Array.from({ length: 24 }, (_, i) => 100 + i * 10).filter((v) => v !== 290)].slice(0, 24);
-  await writeFile(forecast, JSON.stringify(values.map((v, i) => ({ timestamp: new Date(Date.parse('2026-11-23T10:00:00Z') + i * 3_600_000).toISOString(), duration: 60, value: v }))));
+  await writeFile(
+    forecast,
+    JSON.stringify(values.map((v, i) => ({ timestamp: new Date(Date.parse('2026-11-23T10:00:00Z') + i * 3_600_000).toISOString(), duration: 60, value: v }))),
+  );
   await writeFile(config, `intensity:\n  provider: file\n  path: ${forecast}\n  signal: average\n  maxDataAge: 1000h\n`);
-  await writeFile(file, `apiVersion: keda.sh/v1alpha1
+  await writeFile(
+    file,
+    `apiVersion: keda.sh/v1alpha1
 kind: ScaledObject
 metadata:
   name: web
@@ -100,7 +108,8 @@ metadata:
   annotations:
     keda-carbon.io/environmental-impact: '{mode: observe, carbon: [{measuredEmission: p80, allowedMaxReplicaCount: "25%"}]}'
 spec: {maxReplicaCount: 40, scaleTargetRef: {name: web}}
-`);
+`,
+  );
   const r = io();
   t.equal(await main(['explain', '-f', file, '--config', config, '--at', '2026-11-23T10:30:00Z'], r.io), 0, r.out.stderr);
   t.match(r.out.stdout, /mode: +observe \(only the status annotation is written; the spec is left as it is\)/);

@@ -19,10 +19,14 @@ import { captureLogger } from '../helpers/log.js';
 const H0 = Date.UTC(2026, 10, 23, 10, 0, 0);
 const START = H0 + 50 * MINUTE;
 const BAND = '{"carbon":[{"measuredEmission":300,"allowedMaxReplicaCount":3}]}';
-const scheduled = (cron: string) => JSON.stringify({ carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: 3 }], ecoModeOff: { recurringSchedule: [cron] } });
+const scheduled = (cron: string) =>
+  JSON.stringify({ carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: 3 }], ecoModeOff: { recurringSchedule: [cron] } });
 
 function config(extra = ''): RuntimeConfig {
-  return parseConfigText(`policies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 3}]\ntouch:\n  interval: 1h\n  followForecast: true\n  namespaceSelector: '!skip'\n${extra}`, 'test');
+  return parseConfigText(
+    `policies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 3}]\ntouch:\n  interval: 1h\n  followForecast: true\n  namespaceSelector: '!skip'\n${extra}`,
+    'test',
+  );
 }
 
 async function realTick(ms = 5): Promise<void> {
@@ -52,7 +56,13 @@ async function setup(t: Test, opts: { admit?: boolean; carbon?: CarbonSnapshot }
   const clock = new FakeClock(START);
   let cfg = config();
   let snapshot = opts.carbon ?? hourly(H0, [400, 200, 400, 400], START, 6 * HOUR);
-  if (opts.admit !== false) fake.admit = webhook(fake, clock, () => cfg, () => snapshot);
+  if (opts.admit !== false)
+    fake.admit = webhook(
+      fake,
+      clock,
+      () => cfg,
+      () => snapshot,
+    );
   const api = kubeApiFromUrl(fake.url);
   const { logger, lines } = captureLogger();
   const metrics = createMetrics();
@@ -103,7 +113,12 @@ async function setup(t: Test, opts: { admit?: boolean; carbon?: CarbonSnapshot }
       await drive(() => lines.some((l) => l.includes('"msg":"sweep finished"')), 'the first sweep');
     },
     create: (ns: string, name: string, declared: number, annotations: Record<string, string> = {}) => {
-      const obj: FakeObject = { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name, namespace: ns, annotations }, spec: { maxReplicaCount: declared } };
+      const obj: FakeObject = {
+        apiVersion: 'keda.sh/v1alpha1',
+        kind: 'ScaledObject',
+        metadata: { name, namespace: ns, annotations },
+        spec: { maxReplicaCount: declared },
+      };
       return fake.addObject('scaledobjects', fake.admit ? (fake.admit('scaledobjects', obj, undefined) as FakeObject) : obj);
     },
   };
@@ -118,7 +133,10 @@ t.test('objects created and edited after the first sweep follow band changes and
   // Created after the sweep, with an inline annotation policy: 3 at 400 g until 11:00.
   s.create('team', 'inline', 10, { [ANNOTATION.environmentalImpact]: BAND });
   // spec.environmentalImpact, with a schedule window the user then moves earlier.
-  s.fake.addObject('scaledobjects', { metadata: { name: 'sched', namespace: 'team' }, spec: { maxReplicaCount: 10, environmentalImpact: JSON.parse(scheduled('35-36 11 * * *')) } });
+  s.fake.addObject('scaledobjects', {
+    metadata: { name: 'sched', namespace: 'team' },
+    spec: { maxReplicaCount: 10, environmentalImpact: JSON.parse(scheduled('35-36 11 * * *')) },
+  });
   await s.drive(() => s.max('team', 'sched') === 3, 'the new object capped by a touch');
   t.equal(s.max('team', 'inline'), 3, 'capped on create by the webhook');
   t.equal(s.controller.nextDue, H0 + 60 * MINUTE, 'the next moment: the band change at 11:00');
@@ -141,8 +159,12 @@ t.test('objects created and edited after the first sweep follow band changes and
   t.equal(s.lists(), listsAfterStart, 'no list since the first sweep');
   t.equal(s.controller.counts.relistPasses, 1, 'one sweep: the first');
   t.equal(s.lines.filter((l) => l.includes('"msg":"sweep finished"')).length, 1);
-  t.ok(s.lines.some((l) => l.includes('"msg":"cache pass finished"') && l.includes('"reason":"forecast: a cap changes now"')), 'the due moments ran over the cache');
-  const inlineEvent = () => s.fake.events.find((e) => (e.involvedObject as { name: string } | undefined)?.name === 'inline' && String(e.message).includes('3 -> 10'));
+  t.ok(
+    s.lines.some((l) => l.includes('"msg":"cache pass finished"') && l.includes('"reason":"forecast: a cap changes now"')),
+    'the due moments ran over the cache',
+  );
+  const inlineEvent = () =>
+    s.fake.events.find((e) => (e.involvedObject as { name: string } | undefined)?.name === 'inline' && String(e.message).includes('3 -> 10'));
   await s.drive(() => inlineEvent() !== undefined, 'the Event (recorded after the touch answered)');
   t.match(inlineEvent(), { reason: 'CarbonCapChanged', message: 'maxReplicaCount 3 -> 10 (200 gCO2eq/kWh, no band applies)' });
 
@@ -162,14 +184,20 @@ t.test('a touch the webhook does not apply is reported once, not repeated for it
   }
   t.equal(s.fake.counts.patches, 1, 'touched once');
   t.ok(s.lines.some((l) => l.includes('is the webhook registered and reachable')));
-  t.match(s.lines.find((l) => l.includes('"msg":"sweep finished"')), /"touched":1,"changed":0,"unapplied":1/);
+  t.match(
+    s.lines.find((l) => l.includes('"msg":"sweep finished"')),
+    /"touched":1,"changed":0,"unapplied":1/,
+  );
 });
 
 t.test('namespace labels, scope and invalid policies', async (t) => {
   const s = await setup(t);
   s.create('team', 'plain', 10);
   // Written while the webhook did not see it (a namespace the webhook configuration excludes).
-  s.fake.addObject('scaledobjects', { metadata: { name: 'out', namespace: 'skipped', annotations: { [ANNOTATION.environmentalImpact]: BAND } }, spec: { maxReplicaCount: 10 } });
+  s.fake.addObject('scaledobjects', {
+    metadata: { name: 'out', namespace: 'skipped', annotations: { [ANNOTATION.environmentalImpact]: BAND } },
+    spec: { maxReplicaCount: 10 },
+  });
   s.create('team', 'broken', 10, { [ANNOTATION.environmentalImpact]: 'carbon: [' });
   await s.start();
   t.equal(s.max('skipped', 'out'), 10, 'out of touch.namespaceSelector: never touched');

@@ -19,7 +19,8 @@ async function setup(t: Test, objects = 3, extra: { pageSize?: number; backoffIn
   const fake = new FakeKube();
   await fake.start();
   t.teardown(() => fake.close());
-  for (let i = 0; i < objects; i++) fake.addObject('scaledobjects', { metadata: { name: `so-${String(i).padStart(4, '0')}`, namespace: 'team' }, spec: { maxReplicaCount: 10 } });
+  for (let i = 0; i < objects; i++)
+    fake.addObject('scaledobjects', { metadata: { name: `so-${String(i).padStart(4, '0')}`, namespace: 'team' }, spec: { maxReplicaCount: 10 } });
   const changes: Change[] = [];
   const synced: string[] = [];
   const clock = instantClock();
@@ -32,7 +33,8 @@ async function setup(t: Test, objects = 3, extra: { pageSize?: number; backoffIn
     resource: 'scaledobjects',
     keep: (raw) => slimObject('ScaledObject', 'scaledobjects', raw),
     unchanged: (a, b) => a.resourceVersion === b.resourceVersion,
-    onChange: (key, before, after) => changes.push([key, before && String(before.object.spec?.maxReplicaCount), after && String(after.object.spec?.maxReplicaCount)]),
+    onChange: (key, before, after) =>
+      changes.push([key, before && String(before.object.spec?.maxReplicaCount), after && String(after.object.spec?.maxReplicaCount)]),
     onSynced: (reason) => synced.push(reason),
     ...extra,
   });
@@ -46,12 +48,36 @@ const setMax = (max: number) => (o: { spec?: Record<string, unknown> }) => ({ ..
 
 t.test('lists in pages, keeps only what the decision reads, then watches from the list version with bookmarks', async (t) => {
   const { fake, informer, changes, synced, watches, lists } = await setup(t, 1201, { pageSize: 500 });
-  fake.updateObject('scaledobjects', 'team', 'so-0000', (o) => ({ ...o, metadata: { ...o.metadata, annotations: { 'keda-carbon.io/policy': 'standard', 'kubectl.kubernetes.io/last-applied-configuration': 'x'.repeat(1000) } }, spec: { ...o.spec, triggers: [{ type: 'cpu' }] } }));
+  fake.updateObject('scaledobjects', 'team', 'so-0000', (o) => ({
+    ...o,
+    metadata: { ...o.metadata, annotations: { 'keda-carbon.io/policy': 'standard', 'kubectl.kubernetes.io/last-applied-configuration': 'x'.repeat(1000) } },
+    spec: { ...o.spec, triggers: [{ type: 'cpu' }] },
+  }));
   informer.start();
   await informer.whenSynced();
   t.equal(informer.size, 1201);
-  t.same(lists().map((r) => [r.query.get('limit'), r.query.get('continue') !== null]), [['500', false], ['500', true], ['500', true]], 'three pages, each after the last one\'s continue token');
-  t.same(informer.get('team/so-0000')!.object, { metadata: { name: 'so-0000', namespace: 'team', annotations: { 'keda-carbon.io/policy': 'standard' }, uid: fake.getObject('scaledobjects', 'team', 'so-0000')!.metadata.uid }, spec: { maxReplicaCount: 10 } }, 'no triggers, no foreign annotations');
+  t.same(
+    lists().map((r) => [r.query.get('limit'), r.query.get('continue') !== null]),
+    [
+      ['500', false],
+      ['500', true],
+      ['500', true],
+    ],
+    "three pages, each after the last one's continue token",
+  );
+  t.same(
+    informer.get('team/so-0000')!.object,
+    {
+      metadata: {
+        name: 'so-0000',
+        namespace: 'team',
+        annotations: { 'keda-carbon.io/policy': 'standard' },
+        uid: fake.getObject('scaledobjects', 'team', 'so-0000')!.metadata.uid,
+      },
+      spec: { maxReplicaCount: 10 },
+    },
+    'no triggers, no foreign annotations',
+  );
   t.same(synced, ['start']);
   t.same(changes, [], 'the first list is not reported as changes');
   await until(() => watches().length === 1, 'the watch');
@@ -110,10 +136,14 @@ t.test('410 Gone in the stream or as the answer: list again and report only what
   fake.compactedBelow = fake.currentResourceVersion;
   await until(() => synced.length === 2, 'the relist after the ERROR event');
   t.same(synced, ['start', '410 Gone']);
-  t.same(changes, [
-    ['team/so-0002', '10', undefined],
-    ['team/so-0001', '10', '2'],
-  ], 'the unchanged object is not reported');
+  t.same(
+    changes,
+    [
+      ['team/so-0002', '10', undefined],
+      ['team/so-0001', '10', '2'],
+    ],
+    'the unchanged object is not reported',
+  );
   t.ok(lines.some((l) => l.includes('watch expired (410 Gone); listing again')));
 
   await until(() => fake.openWatches === 1, 'the new watch');
@@ -139,7 +169,11 @@ t.test('a continue token that expires between pages starts the list over', async
   informer.start();
   await informer.whenSynced();
   t.equal(informer.size, 25, 'a consistent, complete list');
-  t.same(lists().map((r) => r.query.get('continue') !== null), [false, true, false, true, true], 'page 2 answered 410; the list started over');
+  t.same(
+    lists().map((r) => r.query.get('continue') !== null),
+    [false, true, false, true, true],
+    'page 2 answered 410; the list started over',
+  );
   t.equal(informer.counts.gone, 1);
 });
 

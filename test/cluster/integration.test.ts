@@ -29,7 +29,14 @@ t.test('a Lease namespace that does not exist: start fails and names it', async 
   const { logger } = captureLogger();
   const config = parseConfigText('', 'test');
   await t.rejects(
-    startClusterIntegration({ api: kubeApiFromUrl(fake.url), leaseNamespace: 'nowhere', config: () => config, carbon: { snapshot: () => steady(100, Date.now()) }, logger, metrics: createMetrics() }),
+    startClusterIntegration({
+      api: kubeApiFromUrl(fake.url),
+      leaseNamespace: 'nowhere',
+      config: () => config,
+      carbon: { snapshot: () => steady(100, Date.now()) },
+      logger,
+      metrics: createMetrics(),
+    }),
     /the Lease namespace "nowhere" does not exist/,
   );
   t.equal(fake.requests.filter((r) => r.path.includes('/leases')).length, 0, 'no Lease was tried');
@@ -49,7 +56,16 @@ t.test('wired together: the Lease, the namespace cache, the sweep and a label ch
     const annotations = { ...obj.metadata.annotations };
     if (labelled) {
       annotations['keda-carbon.io/declared-max-replica-count'] = String(declared);
-      annotations['keda-carbon.io/status'] = JSON.stringify({ cap: 3, declared, intensity: 400, source: 'test:zone', dataTime: null, rule: 'measuredEmission>=300', ecoMode: 'on', evaluatedAt: '' });
+      annotations['keda-carbon.io/status'] = JSON.stringify({
+        cap: 3,
+        declared,
+        intensity: 400,
+        source: 'test:zone',
+        dataTime: null,
+        rule: 'measuredEmission>=300',
+        ecoMode: 'on',
+        evaluatedAt: '',
+      });
     }
     return { ...obj, metadata: { ...obj.metadata, annotations }, spec: { ...obj.spec, maxReplicaCount: labelled ? 3 : declared } };
   };
@@ -75,17 +91,25 @@ t.test('wired together: the Lease, the namespace cache, the sweep and a label ch
   fake.setNamespace('team', { 'keda-carbon.io/policy': 'standard' });
   await until(() => fake.getObject('scaledobjects', 'team', 'web')!.spec!.maxReplicaCount === 3, 'the label alone caps the object');
   t.equal(cluster.namespaces!.policyFor('team'), 'standard', 'admission sees the label from the cache');
-  await until(() => lines.some((l) => l.includes('"namespaces":["team"]') && l.includes('objects of a relabelled namespace evaluated')), 'that namespace evaluated from the cache');
+  await until(
+    () => lines.some((l) => l.includes('"namespaces":["team"]') && l.includes('objects of a relabelled namespace evaluated')),
+    'that namespace evaluated from the cache',
+  );
   await until(() => fake.events.length > 0, 'the Event (recorded after the touch answered)');
   t.match(fake.events.at(-1), { reason: 'CarbonCapChanged', message: 'maxReplicaCount 10 -> 3 (400 gCO2eq/kWh, rule measuredEmission>=300)' });
 
   fake.setNamespace('team', {});
   await until(() => fake.getObject('scaledobjects', 'team', 'web')!.spec!.maxReplicaCount === 10, 'the label gone: declared max back');
-  const touched = async () => (await metrics.registry.getSingleMetric('keda_carbon_sweep_objects_total')!.get()).values.find((v) => v.labels.outcome === 'touched')?.value ?? 0;
+  const touched = async () =>
+    (await metrics.registry.getSingleMetric('keda_carbon_sweep_objects_total')!.get()).values.find((v) => v.labels.outcome === 'touched')?.value ?? 0;
   const deadline = Date.now() + 5000;
   while ((await touched()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   t.equal(await touched(), 2, 'both touches counted in the metrics');
-  t.equal(fake.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/apis/keda.sh/') && !r.query.get('watch')).length, 2, 'the label changes needed no list');
+  t.equal(
+    fake.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/apis/keda.sh/') && !r.query.get('watch')).length,
+    2,
+    'the label changes needed no list',
+  );
 
   cluster.reconfigure();
   await cluster.stop();

@@ -33,7 +33,11 @@ async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string
 t.test('where credentials come from: --kubeconfig, KUBECONFIG, in-cluster, then (commands only) ~/.kube/config', async (t) => {
   const home = await tempDir(t);
   t.same(clusterAccess('/k', { KUBECONFIG: '/other', ...IN_CLUSTER }), { kind: 'kubeconfig', paths: ['/k'], from: '--kubeconfig' });
-  t.same(clusterAccess(undefined, { KUBECONFIG: `/a${delimiter}${delimiter}/b`, ...IN_CLUSTER }), { kind: 'kubeconfig', paths: ['/a', '/b'], from: 'KUBECONFIG' }, 'a KUBECONFIG list, empty entries dropped');
+  t.same(
+    clusterAccess(undefined, { KUBECONFIG: `/a${delimiter}${delimiter}/b`, ...IN_CLUSTER }),
+    { kind: 'kubeconfig', paths: ['/a', '/b'], from: 'KUBECONFIG' },
+    'a KUBECONFIG list, empty entries dropped',
+  );
   t.same(clusterAccess(undefined, { KUBECONFIG: '', ...IN_CLUSTER }), { kind: 'in-cluster' });
   t.equal(clusterAccess(undefined, { KUBERNETES_SERVICE_HOST: '10.0.0.1' }), null, 'in-cluster needs host and port');
   t.equal(clusterAccess(undefined, {}, { home }), null, 'no ~/.kube/config there');
@@ -47,10 +51,20 @@ t.test('the Lease namespace: POD_NAMESPACE, the service account file, the contex
   const noFile = () => {
     throw new Error('ENOENT');
   };
-  t.same(leaseNamespace({ POD_NAMESPACE: ' ops ' }, 'ctx', () => 'sa'), { namespace: 'ops', from: 'POD_NAMESPACE' });
-  t.same(leaseNamespace({ POD_NAMESPACE: ' ' }, 'ctx', () => 'from-sa\n'), { namespace: 'from-sa', from: 'service account namespace file' });
+  t.same(
+    leaseNamespace({ POD_NAMESPACE: ' ops ' }, 'ctx', () => 'sa'),
+    { namespace: 'ops', from: 'POD_NAMESPACE' },
+  );
+  t.same(
+    leaseNamespace({ POD_NAMESPACE: ' ' }, 'ctx', () => 'from-sa\n'),
+    { namespace: 'from-sa', from: 'service account namespace file' },
+  );
   t.same(leaseNamespace({}, 'team-a', noFile), { namespace: 'team-a', from: 'kubeconfig context' });
-  t.same(leaseNamespace({}, 'team-a', () => '  '), { namespace: 'team-a', from: 'kubeconfig context' }, 'an empty file does not count');
+  t.same(
+    leaseNamespace({}, 'team-a', () => '  '),
+    { namespace: 'team-a', from: 'kubeconfig context' },
+    'an empty file does not count',
+  );
   t.same(leaseNamespace({}, undefined, noFile), { namespace: 'default', from: 'default' });
 });
 
@@ -58,12 +72,18 @@ t.test('a kubeconfig that cannot be used is a clear error naming the file and th
   const dir = await tempDir(t);
   const empty = join(dir, 'empty');
   await writeFile(empty, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n');
-  t.throws(() => loadKubeConfig({ kind: 'kubeconfig', paths: [empty], from: '--kubeconfig' }), new KubeconfigError(`cannot load kubeconfig: no current cluster in ${empty} (from --kubeconfig) (set current-context)`));
+  t.throws(
+    () => loadKubeConfig({ kind: 'kubeconfig', paths: [empty], from: '--kubeconfig' }),
+    new KubeconfigError(`cannot load kubeconfig: no current cluster in ${empty} (from --kubeconfig) (set current-context)`),
+  );
   const missing = join(dir, 'missing');
   t.throws(() => connectCluster(missing, {}), { name: 'KubeconfigError', message: `cannot read ${missing}: no such file` });
   const broken = join(dir, 'broken');
   await writeFile(broken, 'clusters: [');
-  t.throws(() => connectCluster(undefined, { KUBECONFIG: broken }), { name: 'KubeconfigError', message: new RegExp(`^cannot load kubeconfig ${broken} \\(from KUBECONFIG\\): \\S`) });
+  t.throws(() => connectCluster(undefined, { KUBECONFIG: broken }), {
+    name: 'KubeconfigError',
+    message: new RegExp(`^cannot load kubeconfig ${broken} \\(from KUBECONFIG\\): \\S`),
+  });
   t.equal(connectCluster(undefined, {}), null, 'no credentials at all: null, not an error');
 });
 

@@ -129,7 +129,10 @@ t.test('a leader that cannot renew within the renew deadline steps down', async 
   t.equal(a.state.stopped, 1);
   t.equal(a.state.signal!.aborted, true, 'the timer signal is aborted');
   t.ok(lines.some((l) => l.includes('could not renew the Lease within the renew deadline')));
-  t.ok(lines.some((l) => l.includes('etcdserver: request timed out')), 'the server message is logged');
+  t.ok(
+    lines.some((l) => l.includes('etcdserver: request timed out')),
+    'the server message is logged',
+  );
   fake.faults = [];
   await a.step(2000);
   t.equal(a.elector.isLeader, true, 'and leads again once the API answers (the claim is still its own)');
@@ -143,7 +146,11 @@ t.test('a leader that sees another live holder steps down at once', async (t) =>
   await until(() => a.elector.isLeader, 'a leads');
   await until(() => a.clock.timers.length > 0, 'next attempt planned');
   const l = fake.leases.get(LEASE)!;
-  fake.leases.set(LEASE, { ...l, spec: { ...l.spec, holderIdentity: 'intruder', renewTime: new Date(START).toISOString() }, metadata: { ...l.metadata, resourceVersion: '999999' } });
+  fake.leases.set(LEASE, {
+    ...l,
+    spec: { ...l.spec, holderIdentity: 'intruder', renewTime: new Date(START).toISOString() },
+    metadata: { ...l.metadata, resourceVersion: '999999' },
+  });
   await a.step(2000);
   t.equal(a.elector.isLeader, false);
   t.equal(a.state.stopped, 1);

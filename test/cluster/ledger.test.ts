@@ -51,12 +51,28 @@ t.test('the ledger of a controller over a fake-clock run: two policies, a band c
   // 400 g from 10:00, 200 g from 11:00: standard's band ends at 11:00, strict's does not.
   const snapshot: CarbonSnapshot = hourly(H0, [400, 200, 400, 400], START, 6 * HOUR);
   fake.admit = (_plural, obj, old) => {
-    const plan = planObject({ object: obj, oldObject: old ?? null, resolution: resolvePolicy(obj, cfg, null), carbon: snapshot, now: clock.now(), invalidPolicy: 'warn' });
+    const plan = planObject({
+      object: obj,
+      oldObject: old ?? null,
+      resolution: resolvePolicy(obj, cfg, null),
+      carbon: snapshot,
+      now: clock.now(),
+      invalidPolicy: 'warn',
+    });
     if (plan.kind !== 'apply') return obj;
-    return { ...obj, metadata: { ...obj.metadata, annotations: { ...obj.metadata.annotations, ...plan.setAnnotations } }, spec: { ...obj.spec, maxReplicaCount: plan.maxReplicaCount } };
+    return {
+      ...obj,
+      metadata: { ...obj.metadata, annotations: { ...obj.metadata.annotations, ...plan.setAnnotations } },
+      spec: { ...obj.spec, maxReplicaCount: plan.maxReplicaCount },
+    };
   };
   const create = (name: string, declared: number, annotations: Record<string, string>) => {
-    const obj: FakeObject = { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name, namespace: 'team', annotations }, spec: { maxReplicaCount: declared } };
+    const obj: FakeObject = {
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'ScaledObject',
+      metadata: { name, namespace: 'team', annotations },
+      spec: { maxReplicaCount: declared },
+    };
     fake.addObject('scaledobjects', fake.admit!('scaledobjects', obj, undefined) as FakeObject);
   };
   create('web', 10, { [ANNOTATION.policy]: 'standard' });
@@ -115,7 +131,8 @@ t.test('the ledger of a controller over a fake-clock run: two policies, a band c
   await controller.idle();
   await clock.advance(H0 + 90 * MINUTE - clock.now());
   const end = await scrape();
-  const delta = (name: string, policy: string) => end.get(`keda_carbon_ledger_${name}{team/${policy}/enforce}`)! - base.get(`keda_carbon_ledger_${name}{team/${policy}/enforce}`)!;
+  const delta = (name: string, policy: string) =>
+    end.get(`keda_carbon_ledger_${name}{team/${policy}/enforce}`)! - base.get(`keda_carbon_ledger_${name}{team/${policy}/enforce}`)!;
 
   // 10:52 -> 11:00:01 is 481 s; 11:00:01 -> 11:30 is 1799 s; 2280 s in all.
   t.equal(delta('cap_replica_seconds_total', 'standard'), 3 * 481 + 10 * 1799);
@@ -139,7 +156,12 @@ t.test('the ledger of a controller over a fake-clock run: two policies, a band c
   const strictSeconds = 'keda_carbon_ledger_cap_replica_seconds_total{team/strict/enforce}';
   t.ok(gone.get(strictSeconds)! > end.get(strictSeconds)!, 'counted until the delete');
   t.equal(later.get(strictSeconds), gone.get(strictSeconds), 'nothing added after the delete');
-  t.equal(later.get('keda_carbon_ledger_cap_replica_seconds_total{team/standard/enforce}')! - gone.get('keda_carbon_ledger_cap_replica_seconds_total{team/standard/enforce}')!, 10 * 1000, 'the other policy goes on');
+  t.equal(
+    later.get('keda_carbon_ledger_cap_replica_seconds_total{team/standard/enforce}')! -
+      gone.get('keda_carbon_ledger_cap_replica_seconds_total{team/standard/enforce}')!,
+    10 * 1000,
+    'the other policy goes on',
+  );
 
   await controller.stop();
   t.equal((await scrape()).size, 0, 'a replica that does not lead exports no ledger series');

@@ -90,8 +90,14 @@ t.test('410 Gone on the watch: list again and report what changed meanwhile', as
   for (let i = 0; i < 10; i++) fake.setNamespace(`filler-${i}`);
   await until(() => cache.counts.lists >= 2, 'the relist');
   await until(() => cache.policyFor('team') === 'strict', 'the missed change');
-  t.same(changes.filter((c) => c[0] === 'team'), [['team', 'standard', 'strict']]);
-  t.ok(lines.some((l) => l.includes('410 Gone')), 'said why it listed again');
+  t.same(
+    changes.filter((c) => c[0] === 'team'),
+    [['team', 'standard', 'strict']],
+  );
+  t.ok(
+    lines.some((l) => l.includes('410 Gone')),
+    'said why it listed again',
+  );
 
   await until(() => fake.openWatches > 0, 'the new watch');
   fake.sendWatchGone();
@@ -107,7 +113,10 @@ t.test('a failing list retries with backoff; the cache says it may be out of dat
   t.equal(cache.counts.lists, 4);
   t.equal(cache.policyFor('team'), 'standard');
   t.equal(lines.filter((l) => l.includes('listing namespaces failed')).length, 3);
-  t.match(lines.find((l) => l.includes('listing namespaces failed')), /"retryInMs":10\b/);
+  t.match(
+    lines.find((l) => l.includes('listing namespaces failed')),
+    /"retryInMs":10\b/,
+  );
 });
 
 t.test('a dropped watch reconnects from the last resourceVersion', async (t) => {

@@ -83,7 +83,10 @@ t.test('polite client against the fake API', async (t) => {
   t.teardown(() => fake.close());
   fake.setNamespace('apps');
   const api = kubeApiFromUrl(fake.url);
-  const make = (clock = instantClock()) => ({ clock, client: new PoliteClient(api, { qps: 1000, burst: 1000, maxInFlight: 8, clock, random: () => 0.5, backoffBaseMs: 100 }) });
+  const make = (clock = instantClock()) => ({
+    clock,
+    client: new PoliteClient(api, { qps: 1000, burst: 1000, maxInFlight: 8, clock, random: () => 0.5, backoffBaseMs: 100 }),
+  });
 
   await t.test('429 waits for Retry-After, then succeeds', async (t) => {
     let n = 0;

@@ -72,7 +72,10 @@ t.test('subjects are counted per distinct subject; identical ones share one entr
   t.equal(index.size, 2, 'the shared subject goes with its last object');
   t.equal(index.subjects().length, 2);
   index.set('c', undefined);
-  t.same(index.subjects().map((x) => x.cap), [10]);
+  t.same(
+    index.subjects().map((x) => x.cap),
+    [10],
+  );
   index.clear();
   t.equal(index.size, 0);
 });

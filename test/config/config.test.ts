@@ -41,7 +41,11 @@ invalidPolicy: warn
   t.equal(c.defaultPolicy, 'standard');
   t.equal(c.invalidPolicy, 'warn');
   t.equal(c.touch.intervalMs, 3_600_000);
-  t.equal(c.touch.namespaceSelector, 'kubernetes.io/metadata.name notin (kube-system,kube-node-lease,keda-carbon)', 'by default the timer skips the namespaces the webhook excludes');
+  t.equal(
+    c.touch.namespaceSelector,
+    'kubernetes.io/metadata.name notin (kube-system,kube-node-lease,keda-carbon)',
+    'by default the timer skips the namespaces the webhook excludes',
+  );
   t.equal(c.policies.get('standard')?.bands.length, 2);
   t.equal(parseConfig({ touch: { namespaceSelector: 'team in (a,b)' } }).touch.namespaceSelector, 'team in (a,b)');
 });
@@ -51,10 +55,16 @@ t.test('config errors name the key', async (t) => {
     [[1], /^\(top level\): the config file must be a YAML mapping/],
     [{ polices: {} }, /^polices: unknown key/],
     [{ policies: [] }, /^policies: must be a mapping/],
-    [{ policies: { standard: { carbon: [{ measuredEmission: -1, allowedMaxReplicaCount: 1 }] } } }, /^policies\.standard\.carbon\[0\]\.measuredEmission: must be a number >= 0, got -1/],
+    [
+      { policies: { standard: { carbon: [{ measuredEmission: -1, allowedMaxReplicaCount: 1 }] } } },
+      /^policies\.standard\.carbon\[0\]\.measuredEmission: must be a number >= 0, got -1/,
+    ],
     [{ policies: { standard: {} } }, /^policies\.standard\.carbon: is required/],
     [{ policies: { disabled: { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }] } } }, /^policies\.disabled: "disabled" is reserved/],
-    [{ policies: { 'Bad Name': { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }] } } }, /^policies\.Bad Name: a policy name must be a valid label value/],
+    [
+      { policies: { 'Bad Name': { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }] } } },
+      /^policies\.Bad Name: a policy name must be a valid label value/,
+    ],
     [{ defaultPolicy: 'nope' }, /^defaultPolicy: must name a policy under policies \(have: none\), got "nope"/],
     [{ invalidPolicy: 'ignore' }, /^invalidPolicy: must be "deny" or "warn"/],
     [{ touch: { interval: '10s' } }, /^touch\.interval: must be at least 1m/],

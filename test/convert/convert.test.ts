@@ -15,7 +15,11 @@ const sample = () => parseYaml(SAMPLE) as Record<string, any>;
 function capture() {
   const out: string[] = [];
   const err: string[] = [];
-  return { io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, env: {} }, out: () => out.join(''), err: () => err.join('') };
+  return {
+    io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, env: {} },
+    out: () => out.join(''),
+    err: () => err.join(''),
+  };
 }
 
 /** Run the printed commands in a POSIX shell with kubectl replaced by one that prints its arguments, one per line. */
@@ -49,7 +53,10 @@ t.test('the documented sample: bands unchanged, schedules and duration carried o
   t.match(notes, /ecoModeOff\.maxReplicas 100 has no equivalent: with eco mode off keda-carbon runs the ScaledObject at its own declared max/);
   t.match(notes, /maxReplicas 110 is above ecoModeOff\.maxReplicas 100/);
   t.match(notes, /mockCarbonForecast: .*global.*provider: sample/);
-  t.match(notes, /localConfigMap is unused while mockCarbonForecast is true; .*provider: exporter-configmap, configMap: \{namespace: kube-system, name: carbon-intensity, key: data\}/);
+  t.match(
+    notes,
+    /localConfigMap is unused while mockCarbonForecast is true; .*provider: exporter-configmap, configMap: \{namespace: kube-system, name: carbon-intensity, key: data\}/,
+  );
 });
 
 t.test('the annotate command survives a real shell and parses as our policy', async (t) => {
@@ -64,8 +71,18 @@ t.test('the annotate command survives a real shell and parses as our policy', as
   t.equal(key, 'keda-carbon.io/environmental-impact');
   const policy = parsePolicyText(value);
   t.equal(policy.form, 'azure');
-  t.same(policy.bands.map((b) => [b.threshold, b.allowed.value]), [[566, 110], [633, 60], [700, 10]]);
-  t.same(policy.ecoModeOff.schedules.map((s) => s.expression), ['* 22-23 * * 1-5', '* 00-01 * * 1-5']);
+  t.same(
+    policy.bands.map((b) => [b.threshold, b.allowed.value]),
+    [
+      [566, 110],
+      [633, 60],
+      [700, 10],
+    ],
+  );
+  t.same(
+    policy.ecoModeOff.schedules.map((s) => s.expression),
+    ['* 22-23 * * 1-5', '* 00-01 * * 1-5'],
+  );
   t.same(policy.ecoModeOff.duration, { threshold: 688, minutes: 60 });
   // Monday 22:30 UTC matches the first schedule, as in the operator (UTC in both).
   t.ok(policy.ecoModeOff.schedules[0]!.matches(Date.parse('2026-11-23T22:30:00Z')));
@@ -84,9 +101,15 @@ t.test('--format patch: kustomize patches whose annotation is our policy', async
   t.equal(await runConvert(['-f', join(dir, 'in.yaml'), '--format', 'patch'], c.io), 0);
   const docs = parseAllDocuments(c.out()).map((d) => d.toJS() as Record<string, any>);
   t.equal(docs.length, 1);
-  t.same({ apiVersion: docs[0]!.apiVersion, kind: docs[0]!.kind, name: docs[0]!.metadata.name, namespace: docs[0]!.metadata.namespace }, { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', name: 'mynginx-scaledobject', namespace: 'default' });
+  t.same(
+    { apiVersion: docs[0]!.apiVersion, kind: docs[0]!.kind, name: docs[0]!.metadata.name, namespace: docs[0]!.metadata.namespace },
+    { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', name: 'mynginx-scaledobject', namespace: 'default' },
+  );
   const policy = parsePolicyText(docs[0]!.metadata.annotations['keda-carbon.io/environmental-impact']);
-  t.same(policy.bands.map((b) => b.threshold), [566, 633, 700]);
+  t.same(
+    policy.bands.map((b) => b.threshold),
+    [566, 633, 700],
+  );
   t.match(c.out(), /^# note: ecoModeOff\.maxReplicas 100/m);
 });
 
@@ -103,10 +126,13 @@ t.test('several scalers: multi-document, a List, ScaledJob targets, other object
   const c = capture();
   t.equal(await runConvert(['-f', join(dir, 'in.yaml')], c.io), 0);
   const cmds = shellArgs(c.out());
-  t.same(cmds.map((a) => a.slice(1, 5)), [
-    ['scaledobject', '-n', 'default', 'mynginx-scaledobject'],
-    ['scaledjob', '-n', 'batch', 'nightly'],
-  ]);
+  t.same(
+    cmds.map((a) => a.slice(1, 5)),
+    [
+      ['scaledobject', '-n', 'default', 'mynginx-scaledobject'],
+      ['scaledjob', '-n', 'batch', 'nightly'],
+    ],
+  );
   // Without ecoModeOff the policy holds the bands only, and no notes are needed.
   t.equal(cmds[1]![5], `keda-carbon.io/environmental-impact=${JSON.stringify({ maxReplicasByCarbonIntensity: job.spec.maxReplicasByCarbonIntensity })}`);
   t.match(c.out(), /-> ScaledJob batch\/nightly\nkubectl/);
@@ -118,12 +144,18 @@ t.test('two scalers for one target: noted, the last wins', async (t) => {
   second.metadata.name = 'second';
   const { conversions } = convertText(`${SAMPLE}---\n${JSON.stringify(second)}`, 'in.yaml');
   t.equal(conversions.length, 2);
-  t.match(conversions[1]!.notes.join('\n'), /CarbonAwareKedaScaler default\/carbonawarekedascaler-sample also targets this ScaledObject; this later one replaces its annotation/);
+  t.match(
+    conversions[1]!.notes.join('\n'),
+    /CarbonAwareKedaScaler default\/carbonawarekedascaler-sample also targets this ScaledObject; this later one replaces its annotation/,
+  );
 });
 
 t.test('a custom window still ahead gets the eco-mode annotation commands', async (t) => {
   const { notes } = convertScaler(sample(), 'x', Date.parse('2023-03-14T12:00:00Z'));
-  t.match(notes.join('\n'), /at its start run "kubectl annotate scaledobject -n default mynginx-scaledobject keda-carbon\.io\/eco-mode=off --overwrite", at its end "kubectl annotate scaledobject -n default mynginx-scaledobject keda-carbon\.io\/eco-mode-"/);
+  t.match(
+    notes.join('\n'),
+    /at its start run "kubectl annotate scaledobject -n default mynginx-scaledobject keda-carbon\.io\/eco-mode=off --overwrite", at its end "kubectl annotate scaledobject -n default mynginx-scaledobject keda-carbon\.io\/eco-mode-"/,
+  );
 });
 
 t.test('maxReplicas 0 and an empty duration block', async (t) => {
@@ -137,21 +169,53 @@ t.test('maxReplicas 0 and an empty duration block', async (t) => {
 
 t.test('broken inputs: an error naming the object and the field', async (t) => {
   const cases: [string, (s: Record<string, any>) => void, RegExp][] = [
-    ['apiVersion', (s) => (s.apiVersion = 'carbonaware.kubernetes.azure.com/v1'), /^default\/carbonawarekedascaler-sample: apiVersion: must be carbonaware\.kubernetes\.azure\.com\/v1alpha1, got "carbonaware\.kubernetes\.azure\.com\/v1"$/],
+    [
+      'apiVersion',
+      (s) => (s.apiVersion = 'carbonaware.kubernetes.azure.com/v1'),
+      /^default\/carbonawarekedascaler-sample: apiVersion: must be carbonaware\.kubernetes\.azure\.com\/v1alpha1, got "carbonaware\.kubernetes\.azure\.com\/v1"$/,
+    ],
     ['spec', (s) => delete s.spec, /carbonawarekedascaler-sample: spec: is required/],
-    ['kedaTarget', (s) => (s.spec.kedaTarget = 'deployments.apps'), /: spec\.kedaTarget: must be scaledobjects\.keda\.sh or scaledjobs\.keda\.sh, got "deployments\.apps"/],
+    [
+      'kedaTarget',
+      (s) => (s.spec.kedaTarget = 'deployments.apps'),
+      /: spec\.kedaTarget: must be scaledobjects\.keda\.sh or scaledjobs\.keda\.sh, got "deployments\.apps"/,
+    ],
     ['kedaTargetRef', (s) => delete s.spec.kedaTargetRef, /: spec\.kedaTargetRef: is required/],
     ['target name', (s) => (s.spec.kedaTargetRef.name = 'My App; rm -rf /'), /: spec\.kedaTargetRef\.name: must be a Kubernetes object name/],
     ['target namespace', (s) => delete s.spec.kedaTargetRef.namespace, /: spec\.kedaTargetRef\.namespace: is required/],
     ['no bands', (s) => (s.spec.maxReplicasByCarbonIntensity = []), /: spec\.maxReplicasByCarbonIntensity: must be a non-empty list/],
-    ['band threshold', (s) => (s.spec.maxReplicasByCarbonIntensity[1].carbonIntensityThreshold = 'high'), /: spec\.maxReplicasByCarbonIntensity\[1\]\.carbonIntensityThreshold: must be an integer >= 0, got "high"/],
-    ['band replicas', (s) => (s.spec.maxReplicasByCarbonIntensity[0].maxReplicas = -1), /: spec\.maxReplicasByCarbonIntensity\[0\]\.maxReplicas: must be an integer >= 0, got -1/],
-    ['duplicate threshold', (s) => (s.spec.maxReplicasByCarbonIntensity[1].carbonIntensityThreshold = 566), /: spec\.maxReplicasByCarbonIntensity: two rules have the same carbonIntensityThreshold 566/],
+    [
+      'band threshold',
+      (s) => (s.spec.maxReplicasByCarbonIntensity[1].carbonIntensityThreshold = 'high'),
+      /: spec\.maxReplicasByCarbonIntensity\[1\]\.carbonIntensityThreshold: must be an integer >= 0, got "high"/,
+    ],
+    [
+      'band replicas',
+      (s) => (s.spec.maxReplicasByCarbonIntensity[0].maxReplicas = -1),
+      /: spec\.maxReplicasByCarbonIntensity\[0\]\.maxReplicas: must be an integer >= 0, got -1/,
+    ],
+    [
+      'duplicate threshold',
+      (s) => (s.spec.maxReplicasByCarbonIntensity[1].carbonIntensityThreshold = 566),
+      /: spec\.maxReplicasByCarbonIntensity: two rules have the same carbonIntensityThreshold 566/,
+    ],
     ['cron', (s) => (s.spec.ecoModeOff.recurringSchedule[1] = '* * *'), /: spec\.ecoModeOff\.recurringSchedule\[1\]: must be a cron expression with 5 fields/],
     ['schedule list', (s) => (s.spec.ecoModeOff.recurringSchedule = '* 22 * * *'), /: spec\.ecoModeOff\.recurringSchedule: must be a list of cron expressions/],
-    ['duration minutes', (s) => (s.spec.ecoModeOff.carbonIntensityDuration.overrideEcoAfterDurationInMins = 0), /: spec\.ecoModeOff\.carbonIntensityDuration\.overrideEcoAfterDurationInMins: must be an integer >= 1, got 0/],
-    ['custom start', (s) => (s.spec.ecoModeOff.customSchedule[0].startTime = 'tonight'), /: spec\.ecoModeOff\.customSchedule\[0\]\.startTime: must be an RFC 3339 time/],
-    ['custom order', (s) => (s.spec.ecoModeOff.customSchedule[0].endTime = '2023-03-14T21:00:00Z'), /: spec\.ecoModeOff\.customSchedule\[0\]\.endTime: must be after startTime/],
+    [
+      'duration minutes',
+      (s) => (s.spec.ecoModeOff.carbonIntensityDuration.overrideEcoAfterDurationInMins = 0),
+      /: spec\.ecoModeOff\.carbonIntensityDuration\.overrideEcoAfterDurationInMins: must be an integer >= 1, got 0/,
+    ],
+    [
+      'custom start',
+      (s) => (s.spec.ecoModeOff.customSchedule[0].startTime = 'tonight'),
+      /: spec\.ecoModeOff\.customSchedule\[0\]\.startTime: must be an RFC 3339 time/,
+    ],
+    [
+      'custom order',
+      (s) => (s.spec.ecoModeOff.customSchedule[0].endTime = '2023-03-14T21:00:00Z'),
+      /: spec\.ecoModeOff\.customSchedule\[0\]\.endTime: must be after startTime/,
+    ],
     ['eco maxReplicas', (s) => (s.spec.ecoModeOff.maxReplicas = 'all'), /: spec\.ecoModeOff\.maxReplicas: must be an integer >= 0/],
   ];
   for (const [what, mutate, message] of cases) {
@@ -166,7 +230,10 @@ t.test('broken files: unnamed objects are named by document index', async (t) =>
   delete unnamed.metadata;
   unnamed.spec.kedaTarget = 'x';
   t.throws(() => convertText(`kind: ConfigMap\n---\n${JSON.stringify(unnamed)}`, 'in.yaml'), /^in\.yaml: document 2: spec\.kedaTarget: must be/);
-  t.throws(() => convertText('kind: ConfigMap\nmetadata: {name: a}\n', 'in.yaml'), /^in\.yaml: no CarbonAwareKedaScaler \(carbonaware\.kubernetes\.azure\.com\/v1alpha1\) found; found default\/a \(ConfigMap\)$/);
+  t.throws(
+    () => convertText('kind: ConfigMap\nmetadata: {name: a}\n', 'in.yaml'),
+    /^in\.yaml: no CarbonAwareKedaScaler \(carbonaware\.kubernetes\.azure\.com\/v1alpha1\) found; found default\/a \(ConfigMap\)$/,
+  );
   t.throws(() => convertText('a: [1, 2\n', 'in.yaml'), /^in\.yaml: line \d+: not valid YAML/);
   t.throws(() => convertText('', 'in.yaml'), /no CarbonAwareKedaScaler/);
 });
@@ -184,7 +251,10 @@ t.test('the command: usage errors and exit codes through main', async (t) => {
   const dir = t.testdir({ 'bad.yaml': SAMPLE.replace('scaledobjects.keda.sh', 'scaledobjects.keda') });
   const bad = capture();
   t.equal(await main(['convert', '-f', join(dir, 'bad.yaml')], bad.io), 1);
-  t.match(bad.err(), /default\/carbonawarekedascaler-sample: spec\.kedaTarget: must be scaledobjects\.keda\.sh or scaledjobs\.keda\.sh, got "scaledobjects\.keda"/);
+  t.match(
+    bad.err(),
+    /default\/carbonawarekedascaler-sample: spec\.kedaTarget: must be scaledobjects\.keda\.sh or scaledjobs\.keda\.sh, got "scaledobjects\.keda"/,
+  );
   t.equal(bad.out(), '', 'nothing printed for a broken input');
   const help = capture();
   t.equal(await main(['convert', '--help'], help.io), 0);

@@ -60,7 +60,12 @@ t.test('floor at max(1, minReplicaCount), with a warning when it wins', async (t
 });
 
 t.test('percentages of the declared max, rounded down', async (t) => {
-  const pct = validatePolicy({ carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: '50%' }, { measuredEmission: 500, allowedMaxReplicaCount: '33%' }] });
+  const pct = validatePolicy({
+    carbon: [
+      { measuredEmission: 300, allowedMaxReplicaCount: '50%' },
+      { measuredEmission: 500, allowedMaxReplicaCount: '33%' },
+    ],
+  });
   t.equal(decide(input({ policy: pct, declared: 7, carbon: steady(300, NOW) })).cap, 3, '50% of 7 = 3.5 -> 3');
   t.equal(decide(input({ policy: pct, declared: 10, carbon: steady(500, NOW) })).cap, 3, '33% of 10 = 3.3 -> 3');
   t.equal(decide(input({ policy: pct, declared: 100, carbon: steady(500, NOW) })).cap, 33);
@@ -144,7 +149,10 @@ ecoModeOff:
   const dipped = hourly(hourStart - HOUR, [500, 600], NOW);
   t.equal(decide(input({ policy: override, carbon: dipped })).ecoMode, 'on', '09:45-10:00 was below the threshold');
   t.equal(decide(input({ policy: override, carbon: dipped, now: hourStart + 45 * MINUTE })).ecoMode, 'off', 'at 10:45 the last 45 min were all 600');
-  const gap = { ...high, points: [high.points[1]!, { timestamp: hourStart - 3 * HOUR, durationMinutes: 60, gCO2eqPerKWh: 600 }].sort((a, b) => a.timestamp - b.timestamp) };
+  const gap = {
+    ...high,
+    points: [high.points[1]!, { timestamp: hourStart - 3 * HOUR, durationMinutes: 60, gCO2eqPerKWh: 600 }].sort((a, b) => a.timestamp - b.timestamp),
+  };
   t.equal(decide(input({ policy: override, carbon: gap })).ecoMode, 'on', 'a gap in the history does not count as high');
 });
 
@@ -173,15 +181,39 @@ t.test('missing and stale data: onMissingData', async (t) => {
 });
 
 t.test('the decision carries the band it chose, as data', async (t) => {
-  const pct = validatePolicy({ carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: '50%' }, { measuredEmission: 500.5, allowedMaxReplicaCount: 2 }] });
+  const pct = validatePolicy({
+    carbon: [
+      { measuredEmission: 300, allowedMaxReplicaCount: '50%' },
+      { measuredEmission: 500.5, allowedMaxReplicaCount: 2 },
+    ],
+  });
   const mid = decide(input({ policy: pct, declared: 40, carbon: steady(499.96, NOW) }));
-  t.same(mid.band, { form: 'carbon', threshold: 300, percentile: null, relation: '>=', lower: null, allowed: { kind: 'percent', value: 50 }, allowedCount: 20, cap: 20, rule: 'measuredEmission>=300' });
-  t.equal(mid.rule, mid.band?.rule, 'rule is the band\'s rule text');
+  t.same(mid.band, {
+    form: 'carbon',
+    threshold: 300,
+    percentile: null,
+    relation: '>=',
+    lower: null,
+    allowed: { kind: 'percent', value: 50 },
+    allowedCount: 20,
+    cap: 20,
+    rule: 'measuredEmission>=300',
+  });
+  t.equal(mid.rule, mid.band?.rule, "rule is the band's rule text");
   const floored = decide(input({ policy: pct, declared: 40, minReplicas: 5, carbon: steady(500.5, NOW) }));
-  t.match(floored.band, { threshold: 500.5, allowed: { kind: 'count', value: 2 }, allowedCount: 2, cap: 5 }, 'allowed as written, the count, and the cap after the floor');
+  t.match(
+    floored.band,
+    { threshold: 500.5, allowed: { kind: 'count', value: 2 }, allowedCount: 2, cap: 5 },
+    'allowed as written, the count, and the cap after the floor',
+  );
   t.equal(floored.reason, '500.5 gCO2eq/kWh >= 500.5', 'the exact threshold, and the value shown to its side');
 
-  const azure = validatePolicy({ maxReplicasByCarbonIntensity: [{ carbonIntensityThreshold: 437, maxReplicas: 110 }, { carbonIntensityThreshold: 504, maxReplicas: 60 }] });
+  const azure = validatePolicy({
+    maxReplicasByCarbonIntensity: [
+      { carbonIntensityThreshold: 437, maxReplicas: 110 },
+      { carbonIntensityThreshold: 504, maxReplicas: 60 },
+    ],
+  });
   const az = decide(input({ policy: azure, declared: 200, carbon: steady(437.01, NOW) }));
   t.match(az.band, { form: 'azure', threshold: 504, relation: '<=', lower: 437, allowedCount: 60, cap: 60, rule: 'carbonIntensityThreshold<=504' });
   t.equal(az.reason, '437 < 437.01 <= 504 gCO2eq/kWh');

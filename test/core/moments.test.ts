@@ -119,7 +119,10 @@ t.test('a schedule in a zone half an hour off UTC, over 15-minute points', async
 });
 
 t.test('the duration override, with a gap in the history', async (t) => {
-  const policy = validatePolicy({ carbon: BANDS, ecoModeOff: { carbonIntensityDuration: { carbonIntensityThreshold: 555, overrideEcoAfterDurationInMins: 45 } } });
+  const policy = validatePolicy({
+    carbon: BANDS,
+    ecoModeOff: { carbonIntensityDuration: { carbonIntensityThreshold: 555, overrideEcoAfterDurationInMins: 45 } },
+  });
   const from = Date.parse('2026-06-01T00:00:00Z');
   // 30-minute points: 600 for 90 min (the override starts 45 min in), a dip, a gap, then 600 again.
   const points = [...series(from, 30, [100, 600, 600, 600, 520]), ...series(from + 4 * HOUR, 30, [600, 600, 600, 100])];
@@ -141,17 +144,28 @@ t.test('stale data: the timer wakes the moment maxDataAge passes', async (t) => 
   const carbon: CarbonSnapshot = { source: 'test:zone', fetchedAt, maxDataAgeMs: HOUR, points: series(from, 60, [600, 600, 600]) };
   const staleAt = fetchedAt + HOUR + 1;
   t.ok(changeMoments(policy, carbon, from, from + 3 * HOUR).includes(staleAt), 'one millisecond past maxDataAge is a moment');
-  t.same(oracle(policy, carbon, from, from + 3 * HOUR, (d) => String(d.cap)), [staleAt], 'the oracle sees the cap change there (10 -> onMissingData 7)');
+  t.same(
+    oracle(policy, carbon, from, from + 3 * HOUR, (d) => String(d.cap)),
+    [staleAt],
+    'the oracle sees the cap change there (10 -> onMissingData 7)',
+  );
   t.same(timerWakes(policy, carbon, from, from + 3 * HOUR), [staleAt], 'and the timer wakes there, not a minute later');
   // simulate takes the data as fresh at every moment (maxDataAge is not simulated): no change there.
   t.same(simulatedChanges(policy, carbon.points as IntensityPoint[]), []);
 });
 
 t.test('changeMoments: only instants inside (from, to], ascending, without repeats', async (t) => {
-  const policy = validatePolicy({ carbon: BANDS, ecoModeOff: { carbonIntensityDuration: { carbonIntensityThreshold: 555, overrideEcoAfterDurationInMins: 60 } } });
+  const policy = validatePolicy({
+    carbon: BANDS,
+    ecoModeOff: { carbonIntensityDuration: { carbonIntensityThreshold: 555, overrideEcoAfterDurationInMins: 60 } },
+  });
   const from = Date.parse('2026-06-01T00:00:00Z');
   const carbon = fresh(series(from, 60, [600, 600, 600]));
-  t.same(changeMoments(policy, carbon, from, from + 3 * HOUR), [1, 2, 3].map((h) => from + h * HOUR), 'point edges, and edges + 60 min fall on the same hours');
+  t.same(
+    changeMoments(policy, carbon, from, from + 3 * HOUR),
+    [1, 2, 3].map((h) => from + h * HOUR),
+    'point edges, and edges + 60 min fall on the same hours',
+  );
   t.same(changeMoments(policy, carbon, from + HOUR, from + 2 * HOUR), [from + 2 * HOUR], 'from itself is not a moment; to is');
   t.same(changeMoments(policy, carbon, from + 3 * HOUR, from + 5 * HOUR), [from + 4 * HOUR], 'the last edge + 60 min, past the forecast');
 });

@@ -43,7 +43,16 @@ t.test('validation names the field and the rule', async (t) => {
     t.throws(() => validatePolicy({ carbon: [{ measuredEmission: v, allowedMaxReplicaCount: 2 }] }), { message }, String(v));
   }
   const band = (m: unknown) => ({ carbon: [{ measuredEmission: m, allowedMaxReplicaCount: 2 }] });
-  t.throws(() => validatePolicy({ carbon: [{ measuredEmission: 'p80', allowedMaxReplicaCount: 2 }, { measuredEmission: 'p80', allowedMaxReplicaCount: 3 }] }), { message: 'carbon: two rules have the same measuredEmission p80' });
+  t.throws(
+    () =>
+      validatePolicy({
+        carbon: [
+          { measuredEmission: 'p80', allowedMaxReplicaCount: 2 },
+          { measuredEmission: 'p80', allowedMaxReplicaCount: 3 },
+        ],
+      }),
+    { message: 'carbon: two rules have the same measuredEmission p80' },
+  );
   const windows: Array<[unknown, string]> = [
     [{ past: '30m' }, 'relativeWindow.past: must be a duration from 1h to 7d such as "24h", got "30m"'],
     [{ ahead: '8d' }, 'relativeWindow.ahead: must be a duration from 1h to 7d such as "24h", got "8d"'],
@@ -54,8 +63,21 @@ t.test('validation names the field and the rule', async (t) => {
   ];
   for (const [w, message] of windows) t.throws(() => validatePolicy({ ...band('p80'), relativeWindow: w }), { message }, JSON.stringify(w));
   t.throws(() => validatePolicy({ ...band(300), mode: 'dry-run' }), new PolicyError('mode', 'must be "enforce" or "observe", got "dry-run"'));
-  const ok = validatePolicy({ carbon: [{ measuredEmission: 'p80', allowedMaxReplicaCount: '25%' }, { measuredEmission: 450, allowedMaxReplicaCount: 5 }], relativeWindow: { past: '1h', ahead: '7d' } });
-  t.same(ok.bands.map((b) => [b.threshold, b.percentile]), [[450, null], [null, 80]], 'absolute bands first, then percentiles');
+  const ok = validatePolicy({
+    carbon: [
+      { measuredEmission: 'p80', allowedMaxReplicaCount: '25%' },
+      { measuredEmission: 450, allowedMaxReplicaCount: 5 },
+    ],
+    relativeWindow: { past: '1h', ahead: '7d' },
+  });
+  t.same(
+    ok.bands.map((b) => [b.threshold, b.percentile]),
+    [
+      [450, null],
+      [null, 80],
+    ],
+    'absolute bands first, then percentiles',
+  );
   t.equal(ok.relative, true);
   t.same(ok.relativeWindow, { pastMs: HOUR, aheadMs: 168 * HOUR });
   t.same(validatePolicy(band('p1')).bands[0], { threshold: null, percentile: 1, allowed: { kind: 'count', value: 2 } });
@@ -63,7 +85,11 @@ t.test('validation names the field and the rule', async (t) => {
   t.equal(validatePolicy(band(300)).relative, false);
   t.equal(validatePolicy(band(300)).mode, 'enforce');
   t.equal(validatePolicy({ ...band(300), mode: 'observe' }).mode, 'observe');
-  t.throws(() => validatePolicy({ maxReplicasByCarbonIntensity: [{ carbonIntensityThreshold: 'p80', maxReplicas: 2 }] }), { message: /carbonIntensityThreshold: must be a number >= 0/ }, 'the Azure form stays absolute');
+  t.throws(
+    () => validatePolicy({ maxReplicasByCarbonIntensity: [{ carbonIntensityThreshold: 'p80', maxReplicas: 2 }] }),
+    { message: /carbonIntensityThreshold: must be a number >= 0/ },
+    'the Azure form stays absolute',
+  );
 });
 
 t.test('the percentile is time-weighted: the lowest value at or below which that share of the time lies', async (t) => {
@@ -92,7 +118,12 @@ t.test('exactly on the resolved threshold the band applies; just below it does n
 
 t.test('mixed with absolute bands: ordered by the resolved value at this moment', async (t) => {
   // p50 resolves to 210, above the absolute 200: from 210 on the percentile band applies.
-  const p = policy({ carbon: [{ measuredEmission: 200, allowedMaxReplicaCount: 5 }, { measuredEmission: 'p50', allowedMaxReplicaCount: '50%' }] });
+  const p = policy({
+    carbon: [
+      { measuredEmission: 200, allowedMaxReplicaCount: 5 },
+      { measuredEmission: 'p50', allowedMaxReplicaCount: '50%' },
+    ],
+  });
   const table: Array<[number, number, string | null]> = [
     [190, 40, null],
     [200, 5, 'measuredEmission>=200'],
@@ -105,25 +136,50 @@ t.test('mixed with absolute bands: ordered by the resolved value at this moment'
     t.equal(d.rule, rule, `${current} g -> ${rule}`);
   }
   // An absolute band above the percentile's value keeps its place on top.
-  const q = policy({ carbon: [{ measuredEmission: 'p50', allowedMaxReplicaCount: '50%' }, { measuredEmission: 300, allowedMaxReplicaCount: 2 }] });
+  const q = policy({
+    carbon: [
+      { measuredEmission: 'p50', allowedMaxReplicaCount: '50%' },
+      { measuredEmission: 300, allowedMaxReplicaCount: 2 },
+    ],
+  });
   t.equal(at(q, day(300)).rule, 'measuredEmission>=300');
   t.equal(at(q, day(250)).rule, 'measuredEmission>=p50 (210)');
 });
 
 t.test('a tie between resolved values resolves to the stricter cap', async (t) => {
-  const absoluteStricter = policy({ carbon: [{ measuredEmission: 'p80', allowedMaxReplicaCount: '50%' }, { measuredEmission: 290, allowedMaxReplicaCount: 5 }] });
+  const absoluteStricter = policy({
+    carbon: [
+      { measuredEmission: 'p80', allowedMaxReplicaCount: '50%' },
+      { measuredEmission: 290, allowedMaxReplicaCount: 5 },
+    ],
+  });
   const a = at(absoluteStricter, day(300));
   t.equal(a.cap, 5);
   t.equal(a.rule, 'measuredEmission>=290');
-  const percentileStricter = policy({ carbon: [{ measuredEmission: 'p80', allowedMaxReplicaCount: 3 }, { measuredEmission: 290, allowedMaxReplicaCount: '50%' }] });
+  const percentileStricter = policy({
+    carbon: [
+      { measuredEmission: 'p80', allowedMaxReplicaCount: 3 },
+      { measuredEmission: 290, allowedMaxReplicaCount: '50%' },
+    ],
+  });
   const b = at(percentileStricter, day(290));
   t.equal(b.cap, 3);
   t.equal(b.rule, 'measuredEmission>=p80 (290)');
   // Two percentiles landing on one value (a flat day): the stricter again.
   const flat = snap(points(HOUR_START, Array(24).fill(300)));
-  const two = policy({ carbon: [{ measuredEmission: 'p50', allowedMaxReplicaCount: '50%' }, { measuredEmission: 'p80', allowedMaxReplicaCount: '25%' }] });
+  const two = policy({
+    carbon: [
+      { measuredEmission: 'p50', allowedMaxReplicaCount: '50%' },
+      { measuredEmission: 'p80', allowedMaxReplicaCount: '25%' },
+    ],
+  });
   t.equal(at(two, flat).cap, 10);
-  const twoRev = policy({ carbon: [{ measuredEmission: 'p50', allowedMaxReplicaCount: '25%' }, { measuredEmission: 'p80', allowedMaxReplicaCount: '50%' }] });
+  const twoRev = policy({
+    carbon: [
+      { measuredEmission: 'p50', allowedMaxReplicaCount: '25%' },
+      { measuredEmission: 'p80', allowedMaxReplicaCount: '50%' },
+    ],
+  });
   t.equal(at(twoRev, flat).rule, 'measuredEmission>=p50 (300)');
 });
 
@@ -146,7 +202,12 @@ t.test('the window is clipped: by relativeWindow and by the data the source hold
 t.test('too little data in the window: onMissingData applies, and the reason says why', async (t) => {
   const five = snap(points(HOUR_START - 4 * HOUR, [500, 500, 500, 500, 500]));
   const why = 'percentile band cannot be resolved: 5h of data in relativeWindow (past 24h, ahead 24h), at least 6h needed';
-  const base = { carbon: [{ measuredEmission: 'p80', allowedMaxReplicaCount: '25%' }, { measuredEmission: 100, allowedMaxReplicaCount: 2 }] };
+  const base = {
+    carbon: [
+      { measuredEmission: 'p80', allowedMaxReplicaCount: '25%' },
+      { measuredEmission: 100, allowedMaxReplicaCount: 2 },
+    ],
+  };
   const declared = at(policy(base), five);
   t.equal(declared.cap, 40, 'declared (the default), even though 500 is above the absolute 100: nothing is guessed');
   t.equal(declared.reason, `${why}; onMissingData declared`);
@@ -179,7 +240,11 @@ t.test('a point leaving the window moves the threshold across the current intens
   t.equal(at(p, carbon, { now: NOW - 1 }).cap, 40, 'one millisecond before, the point is still in');
   const moments = changeMoments(p, carbon, NOW - 15 * MINUTE, NOW + 15 * MINUTE);
   t.ok(moments.includes(NOW), 'the instant the 05:00 point leaves the window is a change moment');
-  t.equal(nextCapChange([{ policy: p, declared: 40, minReplicas: 0, ecoModeOffAnnotation: false, cap: 40 }], carbon, NOW - 15 * MINUTE, HOUR), NOW, 'the timer wakes exactly then');
+  t.equal(
+    nextCapChange([{ policy: p, declared: 40, minReplicas: 0, ecoModeOffAnnotation: false, cap: 40 }], carbon, NOW - 15 * MINUTE, HOUR),
+    NOW,
+    'the timer wakes exactly then',
+  );
   // And a point entering: with 2h ahead, the 12:00 point enters at 10:00.
   const entering = policy({ carbon: [{ measuredEmission: 'p90', allowedMaxReplicaCount: '25%' }], relativeWindow: { past: '6h', ahead: '2h' } });
   t.ok(changeMoments(entering, carbon, NOW - HOUR, NOW).includes(HOUR_START), 'a point entering the window is a change moment');
@@ -187,8 +252,20 @@ t.test('a point leaving the window moves the threshold across the current intens
 
 t.test('between change moments the decision is constant (oracle: every minute over two days)', async (t) => {
   const vals = Array.from({ length: 60 }, (_, i) => Math.round(300 + 200 * Math.sin(i / 3.7) + (i % 5) * 13));
-  const carbon: CarbonSnapshot = { source: 'test:zone', fetchedAt: HOUR_START - 12 * HOUR, maxDataAgeMs: Number.POSITIVE_INFINITY, points: points(HOUR_START - 12 * HOUR, vals) };
-  const p = policy({ carbon: [{ measuredEmission: 'p60', allowedMaxReplicaCount: '50%' }, { measuredEmission: 420, allowedMaxReplicaCount: 8 }, { measuredEmission: 'p90', allowedMaxReplicaCount: 3 }], relativeWindow: { past: '7h', ahead: '5h' } });
+  const carbon: CarbonSnapshot = {
+    source: 'test:zone',
+    fetchedAt: HOUR_START - 12 * HOUR,
+    maxDataAgeMs: Number.POSITIVE_INFINITY,
+    points: points(HOUR_START - 12 * HOUR, vals),
+  };
+  const p = policy({
+    carbon: [
+      { measuredEmission: 'p60', allowedMaxReplicaCount: '50%' },
+      { measuredEmission: 420, allowedMaxReplicaCount: 8 },
+      { measuredEmission: 'p90', allowedMaxReplicaCount: 3 },
+    ],
+    relativeWindow: { past: '7h', ahead: '5h' },
+  });
   const from = HOUR_START - 12 * HOUR;
   const to = from + 48 * HOUR;
   const moments = new Set(changeMoments(p, carbon, from, to));

@@ -2,7 +2,15 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import t from 'tap';
 import { brief } from '../../src/core/brief.js';
-import { estimateDepth, parsePolicyText, parsePolicyTextCached, policyCacheStats, POLICY_CACHE_BYTES, POLICY_LIMITS, validatePolicy } from '../../src/core/policy.js';
+import {
+  estimateDepth,
+  parsePolicyText,
+  parsePolicyTextCached,
+  policyCacheStats,
+  POLICY_CACHE_BYTES,
+  POLICY_LIMITS,
+  validatePolicy,
+} from '../../src/core/policy.js';
 
 const RULE = 'carbon:\n- {measuredEmission: 300, allowedMaxReplicaCount: 2}\n';
 const LIMIT = POLICY_LIMITS.textBytes;
@@ -46,7 +54,7 @@ ecoModeOff:
   const hostile = {
     'flow brackets': `carbon: ${'['.repeat(8000)}${']'.repeat(8000)}`,
     'block sequences on one line': `${'- '.repeat(8000)}x`,
-    'indentation': Array.from({ length: 40 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n'),
+    indentation: Array.from({ length: 40 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n'),
     'compact sequences': Array.from({ length: 70 }, (_, i) => `${' '.repeat(2 * i)}- k${i}:`).join('\n'),
     'flow spanning lines': Array.from({ length: 40 }, () => '[').join('\n'),
     'lines broken by CR alone': Array.from({ length: 40 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\r'),
@@ -60,14 +68,23 @@ ecoModeOff:
 });
 
 t.test('YAML aliases cannot expand a small text into a large document', async (t) => {
-  const laughs = ['a: &a [x,x,x,x,x,x,x,x,x,x]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'carbon: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]'].join('\n');
+  const laughs = [
+    'a: &a [x,x,x,x,x,x,x,x,x,x]',
+    'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+    'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+    'carbon: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+  ].join('\n');
   t.throws(() => parsePolicyText(laughs), { name: 'PolicyError', message: `its YAML aliases expand too far (at most ${POLICY_LIMITS.aliases} aliased nodes)` });
   const modest = `carbon:
 - &rule {measuredEmission: 300, allowedMaxReplicaCount: 2}
 ecoModeOff:
   recurringSchedule: &peak ["* 8 * * 1-5", "* 17 * * 1-5"]
 `;
-  t.same(parsePolicyText(modest).ecoModeOff.schedules.map((s) => s.expression), ['* 8 * * 1-5', '* 17 * * 1-5'], 'anchors still work');
+  t.same(
+    parsePolicyText(modest).ecoModeOff.schedules.map((s) => s.expression),
+    ['* 8 * * 1-5', '* 17 * * 1-5'],
+    'anchors still work',
+  );
 });
 
 t.test('rules, schedule lines and cron lines are bounded', async (t) => {
@@ -80,14 +97,20 @@ t.test('rules, schedule lines and cron lines are bounded', async (t) => {
   t.equal(validatePolicy(lines(50)).ecoModeOff.schedules.length, 50);
   t.throws(() => validatePolicy(lines(51)), { message: 'ecoModeOff.recurringSchedule: has 51 lines; at most 50 are allowed' });
   const long = `0,${'1,'.repeat(200)}2 * * * *`;
-  t.throws(() => validatePolicy({ carbon: rules(1), ecoModeOff: { recurringSchedule: [long] } }), { message: `ecoModeOff.recurringSchedule[0]: is ${long.length} characters long; a cron line may have at most 256` });
+  t.throws(() => validatePolicy({ carbon: rules(1), ecoModeOff: { recurringSchedule: [long] } }), {
+    message: `ecoModeOff.recurringSchedule[0]: is ${long.length} characters long; a cron line may have at most 256`,
+  });
 });
 
 t.test('messages about hostile values stay short and never throw', async (t) => {
   let deep: unknown = 1;
   for (let i = 0; i < 100_000; i++) deep = [deep];
-  t.throws(() => validatePolicy({ carbon: deep }), { message: 'carbon[0]: must be a mapping with measuredEmission and allowedMaxReplicaCount, got [[[[...]]]]' });
-  t.throws(() => validatePolicy({ carbon: [{ measuredEmission: deep, allowedMaxReplicaCount: 1 }] }), { message: /^carbon\[0\]\.measuredEmission: must be a number >= 0, got \[\[\[\[\.\.\.\]\]\]\]$/ });
+  t.throws(() => validatePolicy({ carbon: deep }), {
+    message: 'carbon[0]: must be a mapping with measuredEmission and allowedMaxReplicaCount, got [[[[...]]]]',
+  });
+  t.throws(() => validatePolicy({ carbon: [{ measuredEmission: deep, allowedMaxReplicaCount: 1 }] }), {
+    message: /^carbon\[0\]\.measuredEmission: must be a number >= 0, got \[\[\[\[\.\.\.\]\]\]\]$/,
+  });
   const wide = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, 'v'.repeat(1000)]));
   const err = (() => {
     try {
@@ -98,7 +121,9 @@ t.test('messages about hostile values stay short and never throw', async (t) => 
     return null;
   })();
   t.ok(err && err.message.length < 200, `short: ${err?.message}`);
-  t.throws(() => validatePolicy({ carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1, ['k'.repeat(100_000)]: 1 }] }), { message: /^carbon\[0\]\.k{60}\.\.\.: unknown field/ });
+  t.throws(() => validatePolicy({ carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1, ['k'.repeat(100_000)]: 1 }] }), {
+    message: /^carbon\[0\]\.k{60}\.\.\.: unknown field/,
+  });
   t.equal(brief({ a: [1, 'two', null, true, { b: 2 }], c: 1n }), '{"a":[1,"two",null,true,...],"c":1}');
   t.equal(brief(undefined), 'undefined');
   t.equal(brief('x'.repeat(500)).length, 65, 'a long string is cut');
@@ -107,7 +132,9 @@ t.test('messages about hostile values stay short and never throw', async (t) => 
 t.test('__proto__ and constructor keys in a policy are unknown fields, and pollute nothing', async (t) => {
   t.throws(() => parsePolicyText(`${RULE}__proto__: {polluted: 1}\n`), { message: /^__proto__: unknown field/ });
   t.throws(() => parsePolicyText(`${RULE}constructor: {prototype: {polluted: 1}}\n`), { message: /^constructor: unknown field/ });
-  t.throws(() => parsePolicyText('carbon:\n- {measuredEmission: 1, allowedMaxReplicaCount: 2, __proto__: {polluted: 1}}\n'), { message: /^carbon\[0\]\.__proto__: unknown field/ });
+  t.throws(() => parsePolicyText('carbon:\n- {measuredEmission: 1, allowedMaxReplicaCount: 2, __proto__: {polluted: 1}}\n'), {
+    message: /^carbon\[0\]\.__proto__: unknown field/,
+  });
   t.equal(({} as Record<string, unknown>).polluted, undefined);
 });
 

@@ -114,7 +114,11 @@ function can(verb: string, resource: string, namespace?: string): boolean {
 
 t.test('the manifests apply, and the ServiceAccount has exactly its rights', async (t) => {
   const objs = render(
-    await compose(join(work, 'install'), [join(CONFIG, 'base')], [join(CONFIG, 'components/exporter-configmap-rbac'), join(CONFIG, 'components/location-auto-rbac')]),
+    await compose(
+      join(work, 'install'),
+      [join(CONFIG, 'base')],
+      [join(CONFIG, 'components/exporter-configmap-rbac'), join(CONFIG, 'components/location-auto-rbac')],
+    ),
   );
   const served = new Set(mustKubectl(['api-versions']).trim().split('\n'));
   const applied = objs.map((o) => {
@@ -255,11 +259,19 @@ const productExample = {
   onMissingData: 'declared',
 };
 const relativeExample = {
-  carbon: [{ measuredEmission: 'p80', allowedMaxReplicaCount: '25%' }, { measuredEmission: 412.5, allowedMaxReplicaCount: 2 }],
+  carbon: [
+    { measuredEmission: 'p80', allowedMaxReplicaCount: '25%' },
+    { measuredEmission: 412.5, allowedMaxReplicaCount: 2 },
+  ],
   relativeWindow: { past: '24h', ahead: '12h' },
   mode: 'observe',
 };
-const azureExample = { maxReplicasByCarbonIntensity: [{ carbonIntensityThreshold: 250, maxReplicas: 20 }, { carbonIntensityThreshold: 500, maxReplicas: 5 }] };
+const azureExample = {
+  maxReplicasByCarbonIntensity: [
+    { carbonIntensityThreshold: 250, maxReplicas: 20 },
+    { carbonIntensityThreshold: 500, maxReplicas: 5 },
+  ],
+};
 
 t.test('the CRD component: spec.environmentalImpact is kept and validated by the API server', async (t) => {
   const apply = (o: object) => kubectl(['create', '-f', '-'], JSON.stringify(o));
@@ -280,15 +292,38 @@ t.test('the CRD component: spec.environmentalImpact is kept and validated by the
   }
 
   const rejected: Array<[string, object, RegExp]> = [
-    ['allowedMaxReplicaCount 0', scaledObject('bad-3', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 0 }] }), /allowedMaxReplicaCount.*greater than or equal to 1/],
-    ['percentage over 100', scaledObject('bad-4', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: '150%' }] }), /allowedMaxReplicaCount.*should match/],
+    [
+      'allowedMaxReplicaCount 0',
+      scaledObject('bad-3', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 0 }] }),
+      /allowedMaxReplicaCount.*greater than or equal to 1/,
+    ],
+    [
+      'percentage over 100',
+      scaledObject('bad-4', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: '150%' }] }),
+      /allowedMaxReplicaCount.*should match/,
+    ],
     ['missing allowedMaxReplicaCount', scaledObject('bad-5', { carbon: [{ measuredEmission: 1 }] }), /allowedMaxReplicaCount: Required value/],
     ['both forms', scaledObject('bad-6', { ...productExample, ...azureExample }), /exactly one of carbon or maxReplicasByCarbonIntensity/],
     ['neither form', scaledObject('bad-7', { onMissingData: 'hold' }), /exactly one of carbon or maxReplicasByCarbonIntensity/],
-    ['onMissingData unknown', scaledObject('bad-8', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }], onMissingData: 'never' }), /onMissingData.*should match/],
-    ['unknown field (strict validation)', scaledObject('bad-9', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1, extra: true }] }), /unknown field "spec\.environmentalImpact\.carbon\[0\]\.extra"/],
+    [
+      'onMissingData unknown',
+      scaledObject('bad-8', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }], onMissingData: 'never' }),
+      /onMissingData.*should match/,
+    ],
+    [
+      'unknown field (strict validation)',
+      scaledObject('bad-9', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1, extra: true }] }),
+      /unknown field "spec\.environmentalImpact\.carbon\[0\]\.extra"/,
+    ],
     ['mode unknown', scaledObject('bad-13', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }], mode: 'dry-run' }), /mode.*Unsupported value/],
-    ['override minutes 0', scaledObject('bad-10', { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }], ecoModeOff: { carbonIntensityDuration: { carbonIntensityThreshold: 1, overrideEcoAfterDurationInMins: 0 } } }), /overrideEcoAfterDurationInMins.*greater than or equal to 1/],
+    [
+      'override minutes 0',
+      scaledObject('bad-10', {
+        carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }],
+        ecoModeOff: { carbonIntensityDuration: { carbonIntensityThreshold: 1, overrideEcoAfterDurationInMins: 0 } },
+      }),
+      /overrideEcoAfterDurationInMins.*greater than or equal to 1/,
+    ],
   ];
   // measuredEmission is a number or a percentile, which no structural type expresses: the
   // schema keeps it as given and the webhook refuses a bad one (test/policy, test/core).

@@ -56,8 +56,23 @@ async function selfManagedTree(t: Tap): Promise<{ overlay: string; caBundle: str
   const build = join(work, 'build');
   execFileSync(
     join(ROOT, 'node_modules/.bin/tsc'),
-    ['--outDir', build, '--rootDir', join(ROOT, 'src'), '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022',
-      '--esModuleInterop', '--skipLibCheck', '--types', 'node', join(ROOT, 'src/cli/certs.ts')],
+    [
+      '--outDir',
+      build,
+      '--rootDir',
+      join(ROOT, 'src'),
+      '--module',
+      'NodeNext',
+      '--moduleResolution',
+      'NodeNext',
+      '--target',
+      'ES2022',
+      '--esModuleInterop',
+      '--skipLibCheck',
+      '--types',
+      'node',
+      join(ROOT, 'src/cli/certs.ts'),
+    ],
     { stdio: 'pipe' },
   );
   await symlink(join(ROOT, 'node_modules'), join(work, 'node_modules'));
@@ -101,8 +116,20 @@ t.test('base: every object, and what the issue asks of it', async (t) => {
   const objs = render(join(CONFIG, 'base'));
   t.same(
     objs.map((o) => o.kind).sort(),
-    ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace', 'NetworkPolicy',
-      'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
+    [
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'Deployment',
+      'MutatingWebhookConfiguration',
+      'Namespace',
+      'NetworkPolicy',
+      'PodDisruptionBudget',
+      'Role',
+      'RoleBinding',
+      'Service',
+      'ServiceAccount',
+    ].sort(),
   );
   for (const o of objs) {
     const clusterScoped = ['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration'].includes(o.kind);
@@ -111,11 +138,15 @@ t.test('base: every object, and what the issue asks of it', async (t) => {
 
   checkRbac(t, objs);
   const cr = one(objs, 'ClusterRole', 'keda-carbon');
-  t.same(cr.rules, [
-    { apiGroups: ['keda.sh'], resources: ['scaledobjects', 'scaledjobs'], verbs: ['get', 'list', 'watch', 'patch'] },
-    { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
-    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-  ], 'cluster-wide rights are exactly these');
+  t.same(
+    cr.rules,
+    [
+      { apiGroups: ['keda.sh'], resources: ['scaledobjects', 'scaledjobs'], verbs: ['get', 'list', 'watch', 'patch'] },
+      { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    ],
+    'cluster-wide rights are exactly these',
+  );
   const role = one(objs, 'Role');
   t.equal(role.metadata.namespace, 'keda-carbon');
   t.same(role.rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
@@ -145,7 +176,10 @@ t.test('base: every object, and what the issue asks of it', async (t) => {
   t.equal(pod.serviceAccountName, 'keda-carbon');
   t.match(pod.securityContext, { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
   t.ok(pod.securityContext.runAsUser > 0, 'numeric non-root user');
-  t.ok(pod.topologySpreadConstraints.some((c: any) => c.topologyKey === 'kubernetes.io/hostname'), 'spread across nodes');
+  t.ok(
+    pod.topologySpreadConstraints.some((c: any) => c.topologyKey === 'kubernetes.io/hostname'),
+    'spread across nodes',
+  );
   t.ok(pod.affinity.podAntiAffinity, 'anti-affinity');
   t.ok(pod.terminationGracePeriodSeconds > 30, 'grace period longer than the drain');
   const c = pod.containers[0];
@@ -159,33 +193,58 @@ t.test('base: every object, and what the issue asks of it', async (t) => {
   t.notOk(c.securityContext.capabilities.add, 'no capability added');
   t.match(c.readinessProbe, { httpGet: { path: '/readyz', port: 'https', scheme: 'HTTPS' } });
   t.match(c.livenessProbe, { httpGet: { path: '/healthz', port: 'https', scheme: 'HTTPS' } });
-  t.same(c.ports.map((p: any) => [p.name, p.containerPort]), [['https', 8443], ['metrics', 8080]]);
+  t.same(
+    c.ports.map((p: any) => [p.name, p.containerPort]),
+    [
+      ['https', 8443],
+      ['metrics', 8080],
+    ],
+  );
   t.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory, 'requests and limits');
   t.same(c.args.slice(0, 1), ['serve']);
   t.ok(c.args.includes('--cert-dir=/etc/keda-carbon/tls'));
   t.ok(c.args.includes('--config=/etc/keda-carbon/config/config.yaml'));
-  t.match(c.env.find((e: any) => e.name === 'NODE_NAME'), { valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+  t.match(
+    c.env.find((e: any) => e.name === 'NODE_NAME'),
+    { valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+  );
   const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.name, m]));
   t.match(mounts, { tls: { mountPath: '/etc/keda-carbon/tls', readOnly: true }, config: { mountPath: '/etc/keda-carbon/config' }, tmp: { mountPath: '/tmp' } });
-  t.notOk(c.volumeMounts.some((m: any) => m.subPath), 'no subPath: it would hide Secret and ConfigMap updates');
+  t.notOk(
+    c.volumeMounts.some((m: any) => m.subPath),
+    'no subPath: it would hide Secret and ConfigMap updates',
+  );
   const vols = Object.fromEntries(pod.volumes.map((v: any) => [v.name, v]));
   t.equal(vols.tls.secret.secretName, 'keda-carbon-tls');
   t.equal(vols.config.configMap.name, 'keda-carbon-config');
   t.ok(vols.tmp.emptyDir, '/tmp is an emptyDir');
 
   const config = parseYaml(one(objs, 'ConfigMap').data['config.yaml']);
-  t.match(config, { intensity: { provider: String }, policies: { standard: { carbon: Array } }, touch: {}, invalidPolicy: 'deny' }, 'sample config has the section 5 shape');
+  t.match(
+    config,
+    { intensity: { provider: String }, policies: { standard: { carbon: Array } }, touch: {}, invalidPolicy: 'deny' },
+    'sample config has the section 5 shape',
+  );
 
   const svc = one(objs, 'Service');
-  t.match(svc.spec.ports.find((p: any) => p.name === 'https'), { port: 443, targetPort: 'https' });
+  t.match(
+    svc.spec.ports.find((p: any) => p.name === 'https'),
+    { port: 443, targetPort: 'https' },
+  );
   t.same(svc.spec.selector, dep.spec.selector.matchLabels, 'Service selects the Deployment pods');
   const pdb = one(objs, 'PodDisruptionBudget');
   t.same(pdb.spec.selector.matchLabels, dep.spec.selector.matchLabels);
   t.equal(pdb.spec.minAvailable, 1);
   const np = one(objs, 'NetworkPolicy');
   t.same(np.spec.podSelector.matchLabels, dep.spec.selector.matchLabels);
-  t.ok(np.spec.ingress.some((r: any) => r.ports.some((p: any) => p.port === 8443)), 'webhook port reachable');
-  t.ok(np.spec.egress.some((r: any) => r.ports.some((p: any) => p.port === 53)), 'DNS egress');
+  t.ok(
+    np.spec.ingress.some((r: any) => r.ports.some((p: any) => p.port === 8443)),
+    'webhook port reachable',
+  );
+  t.ok(
+    np.spec.egress.some((r: any) => r.ports.some((p: any) => p.port === 53)),
+    'DNS egress',
+  );
 });
 
 t.test('self-managed overlay: Secret and caBundle from the certs script', async (t) => {
@@ -206,7 +265,11 @@ t.test('self-managed overlay: Secret and caBundle from the certs script', async 
   const x = new X509Certificate(cert);
   t.ok(x.checkHost('keda-carbon.keda-carbon.svc'), 'serving certificate valid for the Service name');
   t.ok(x.verify(new X509Certificate(Buffer.from(caBundle, 'base64')).publicKey), 'signed by the caBundle CA');
-  t.equal(one(objs, 'Deployment').spec.template.spec.volumes.find((v: any) => v.name === 'tls').secret.secretName, 'keda-carbon-tls', 'Deployment mounts the generated Secret');
+  t.equal(
+    one(objs, 'Deployment').spec.template.spec.volumes.find((v: any) => v.name === 'tls').secret.secretName,
+    'keda-carbon-tls',
+    'Deployment mounts the generated Secret',
+  );
 
   // the skaffold dev overlay builds on it and relaxes only what the dev loop needs
   const dev = render(join(overlay, '../dev'));
@@ -233,11 +296,21 @@ t.test('Dockerfile and skaffold.yaml', async (t) => {
   t.match(docker, /npm ci --omit=dev/);
   const sk = parseYaml(await readFile(join(ROOT, 'skaffold.yaml'), 'utf8'));
   t.match(sk.apiVersion, /^skaffold\/v4beta\d+$/);
-  t.equal(sk.build.artifacts[0].image, render(join(CONFIG, 'base')).find((o) => o.kind === 'Deployment')!.spec.template.spec.containers[0].image.split(':')[0], 'skaffold builds the image the Deployment runs');
+  t.equal(
+    sk.build.artifacts[0].image,
+    render(join(CONFIG, 'base'))
+      .find((o) => o.kind === 'Deployment')!
+      .spec.template.spec.containers[0].image.split(':')[0],
+    'skaffold builds the image the Deployment runs',
+  );
   for (const p of sk.manifests.kustomize.paths) t.ok(existsSync(join(ROOT, p, 'kustomization.yaml')), `kustomize path ${p} exists`);
   const dev = sk.profiles.find((p: any) => p.name === 'dev');
-  t.ok(dev.patches.some((p: any) => p.path === '/build/artifacts/0/sync' && p.value.manual.length > 0), 'dev profile syncs sources');
-  for (const p of dev.patches.filter((x: any) => x.path.startsWith('/manifests'))) t.ok(existsSync(join(ROOT, p.value, 'kustomization.yaml')), `dev path ${p.value} exists`);
+  t.ok(
+    dev.patches.some((p: any) => p.path === '/build/artifacts/0/sync' && p.value.manual.length > 0),
+    'dev profile syncs sources',
+  );
+  for (const p of dev.patches.filter((x: any) => x.path.startsWith('/manifests')))
+    t.ok(existsSync(join(ROOT, p.value, 'kustomization.yaml')), `dev path ${p.value} exists`);
 });
 
 t.test('cert-manager overlay: Issuers, Certificates, inject-ca-from', async (t) => {
@@ -270,11 +343,11 @@ t.test('components: optional RBAC', async (t) => {
 
 t.test('environmental-impact-crd component patches the KEDA v2.20 CRDs', async (t) => {
   const all = render(
-    await compose(t, [join(CONFIG, 'overlays/cert-manager')], [
-      join(CONFIG, 'components/environmental-impact-crd'),
-      join(CONFIG, 'components/exporter-configmap-rbac'),
-      join(CONFIG, 'components/location-auto-rbac'),
-    ]),
+    await compose(
+      t,
+      [join(CONFIG, 'overlays/cert-manager')],
+      [join(CONFIG, 'components/environmental-impact-crd'), join(CONFIG, 'components/exporter-configmap-rbac'), join(CONFIG, 'components/location-auto-rbac')],
+    ),
   );
   t.equal(find(all, 'CustomResourceDefinition').length, 2, 'renders together with an overlay and the other components');
   checkRbac(t, all);
@@ -300,7 +373,10 @@ t.test('environmental-impact-crd component patches the KEDA v2.20 CRDs', async (
   }
   // KEDA's own release patches are applied too, so the result matches a KEDA release install
   const so = crds['scaledobjects.keda.sh']!.spec.versions[0].schema.openAPIV3Schema.properties.spec;
-  t.match(so.properties.advanced.properties.horizontalPodAutoscalerConfig.properties.behavior.properties.scaleUp.properties.stabilizationWindowSeconds, { minimum: 0, maximum: 3600 });
+  t.match(so.properties.advanced.properties.horizontalPodAutoscalerConfig.properties.behavior.properties.scaleUp.properties.stabilizationWindowSeconds, {
+    minimum: 0,
+    maximum: 3600,
+  });
   const sj = crds['scaledjobs.keda.sh']!.spec.versions[0].schema.openAPIV3Schema.properties.spec;
   t.equal(sj.properties.jobTargetRef.properties.template.properties.metadata['x-kubernetes-preserve-unknown-fields'], true);
   t.notOk(sj.properties.triggers.items.properties.metricType, 'metricType removed from ScaledJob triggers as in KEDA releases');

@@ -28,7 +28,8 @@ interface Form {
   readonly manifest: () => Promise<string>;
 }
 
-const AZURE_POLICY = '{"maxReplicasByCarbonIntensity":[{"carbonIntensityThreshold":437,"maxReplicas":110},{"carbonIntensityThreshold":504,"maxReplicas":60},{"carbonIntensityThreshold":571,"maxReplicas":10}]}';
+const AZURE_POLICY =
+  '{"maxReplicasByCarbonIntensity":[{"carbonIntensityThreshold":437,"maxReplicas":110},{"carbonIntensityThreshold":504,"maxReplicas":60},{"carbonIntensityThreshold":571,"maxReplicas":10}]}';
 const AZURE_OBJECT = `apiVersion: keda.sh/v1alpha1
 kind: ScaledObject
 metadata:
@@ -43,8 +44,27 @@ spec:
 `;
 
 const FORMS: Form[] = [
-  { name: 'README example', form: 'carbon', bands: [[300, 20, ' (50% of 40, rounded down)'], [500, 10]], declared: 40, manifest: () => readFile(EXAMPLE, 'utf8') },
-  { name: 'Azure form', form: 'azure', bands: [[437, 110], [504, 60], [571, 10]], declared: 200, manifest: async () => AZURE_OBJECT },
+  {
+    name: 'README example',
+    form: 'carbon',
+    bands: [
+      [300, 20, ' (50% of 40, rounded down)'],
+      [500, 10],
+    ],
+    declared: 40,
+    manifest: () => readFile(EXAMPLE, 'utf8'),
+  },
+  {
+    name: 'Azure form',
+    form: 'azure',
+    bands: [
+      [437, 110],
+      [504, 60],
+      [571, 10],
+    ],
+    declared: 200,
+    manifest: async () => AZURE_OBJECT,
+  },
 ];
 
 /** The band a reader picks by the README's rules for `x`: its threshold and the comparison, or null below every rule. */
@@ -132,7 +152,16 @@ function review(f: Form, manifestPolicy: string) {
   object.metadata.annotations = {
     'keda-carbon.io/environmental-impact': manifestPolicy,
     'keda-carbon.io/declared-max-replica-count': String(f.declared),
-    [STATUS]: JSON.stringify({ cap: 7, declared: f.declared, intensity: null, source: 'test:zone', dataTime: null, rule: null, ecoMode: 'on', evaluatedAt: AT }),
+    [STATUS]: JSON.stringify({
+      cap: 7,
+      declared: f.declared,
+      intensity: null,
+      source: 'test:zone',
+      dataTime: null,
+      rule: null,
+      ecoMode: 'on',
+      evaluatedAt: AT,
+    }),
   };
   object.spec.maxReplicaCount = 7;
   object.spec.minReplicaCount = 2;

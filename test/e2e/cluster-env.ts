@@ -82,16 +82,25 @@ export type Plural = 'scaledobjects' | 'scaledjobs';
 export function kedaObject(plural: Plural, namespace: string, name: string, max: number, annotations: Record<string, string> = {}) {
   const base = { apiVersion: 'keda.sh/v1alpha1', metadata: { name, namespace, annotations } };
   if (plural === 'scaledobjects') {
-    return { ...base, kind: 'ScaledObject', spec: { scaleTargetRef: { name }, maxReplicaCount: max, triggers: [{ type: 'cpu', metricType: 'Utilization', metadata: { value: '60' } }] } };
+    return {
+      ...base,
+      kind: 'ScaledObject',
+      spec: { scaleTargetRef: { name }, maxReplicaCount: max, triggers: [{ type: 'cpu', metricType: 'Utilization', metadata: { value: '60' } }] },
+    };
   }
   return {
     ...base,
     kind: 'ScaledJob',
-    spec: { maxReplicaCount: max, jobTargetRef: { template: { spec: { containers: [{ name: 'work', image: 'busybox' }], restartPolicy: 'Never' } } }, triggers: [{ type: 'cron', metadata: { timezone: 'UTC', start: '0 * * * *', end: '5 * * * *', desiredReplicas: '1' } }] },
+    spec: {
+      maxReplicaCount: max,
+      jobTargetRef: { template: { spec: { containers: [{ name: 'work', image: 'busybox' }], restartPolicy: 'Never' } } },
+      triggers: [{ type: 'cron', metadata: { timezone: 'UTC', start: '0 * * * *', end: '5 * * * *', desiredReplicas: '1' } }],
+    },
   };
 }
 
-export const kedaPath = (plural: Plural, namespace: string, name?: string) => `/apis/keda.sh/v1alpha1/namespaces/${namespace}/${plural}${name ? `/${name}` : ''}`;
+export const kedaPath = (plural: Plural, namespace: string, name?: string) =>
+  `/apis/keda.sh/v1alpha1/namespaces/${namespace}/${plural}${name ? `/${name}` : ''}`;
 
 export async function getMax(c: Cluster, plural: Plural, namespace: string, name: string): Promise<number | undefined> {
   const obj = await c.call('GET', kedaPath(plural, namespace, name), [200]);
@@ -168,7 +177,15 @@ export async function registerWebhook(t: Test, c: Cluster, w: Webhook, probeName
       {
         name: `${c.id}.e2e.keda-carbon.io`,
         clientConfig: { url: `https://127.0.0.1:${w.serve.port}/mutate`, caBundle: await caBundle(w) },
-        rules: [{ apiGroups: ['keda.sh'], apiVersions: ['v1alpha1'], operations: ['CREATE', 'UPDATE'], resources: ['scaledobjects', 'scaledjobs'], scope: 'Namespaced' }],
+        rules: [
+          {
+            apiGroups: ['keda.sh'],
+            apiVersions: ['v1alpha1'],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['scaledobjects', 'scaledjobs'],
+            scope: 'Namespaced',
+          },
+        ],
         namespaceSelector: { matchLabels: { 'keda-carbon-e2e': c.id } },
         failurePolicy: 'Ignore',
         matchPolicy: 'Equivalent',
@@ -183,7 +200,9 @@ export async function registerWebhook(t: Test, c: Cluster, w: Webhook, probeName
   await waitFor(
     'the API server to call the webhook',
     async () => {
-      const probe = kedaObject('scaledobjects', probeNamespace, 'webhook-probe', 10, { 'keda-carbon.io/environmental-impact': '{"carbon":[{"measuredEmission":0,"allowedMaxReplicaCount":1}]}' });
+      const probe = kedaObject('scaledobjects', probeNamespace, 'webhook-probe', 10, {
+        'keda-carbon.io/environmental-impact': '{"carbon":[{"measuredEmission":0,"allowedMaxReplicaCount":1}]}',
+      });
       const res = await c.call('POST', `${kedaPath('scaledobjects', probeNamespace)}?dryRun=All`, [201], probe);
       return res.spec.maxReplicaCount === 1;
     },

@@ -42,7 +42,8 @@ const MERGE = 'application/merge-patch+json';
 
 /** A window of one minute, `at` (a whole minute, UTC), as a recurringSchedule line. */
 const cronAt = (at: number) => `${new Date(at).getUTCMinutes()} ${new Date(at).getUTCHours()} * * *`;
-const scheduled = (at: number) => JSON.stringify({ carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: 3 }], ecoModeOff: { recurringSchedule: [cronAt(at)] } });
+const scheduled = (at: number) =>
+  JSON.stringify({ carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: 3 }], ecoModeOff: { recurringSchedule: [cronAt(at)] } });
 
 /** Poll until the object's cap is `max`; the time it was first seen so. */
 async function cappedAt(plural: 'scaledobjects', name: string, max: number, timeoutMs: number): Promise<number> {
@@ -63,7 +64,13 @@ t.test('objects created and edited after the first sweep are re-capped at their 
   // A whole minute at least 40 s away opens the schedule window; the band change comes 30 s into it.
   const window = Math.ceil((Date.now() + 40_000) / MINUTE) * MINUTE;
   const boundary = window + 30_000;
-  const webhook = await startWebhook(c, { leaseNamespace: system, forecast: [[boundary - 60 * MINUTE, 60, 400], [boundary, 120, 120]] });
+  const webhook = await startWebhook(c, {
+    leaseNamespace: system,
+    forecast: [
+      [boundary - 60 * MINUTE, 60, 400],
+      [boundary, 120, 120],
+    ],
+  });
   t.teardown(() => webhook.serve.stop());
   await registerWebhook(t, c, webhook, apps);
   await waitFor('the first sweep', async () => sweeps(webhook) >= 1, 30_000);
@@ -71,11 +78,22 @@ t.test('objects created and edited after the first sweep are re-capped at their 
 
   // Created after the sweep: capped by the webhook on create, then followed from the cache.
   await c.call('POST', kedaPath('scaledobjects', apps), [201], kedaObject('scaledobjects', apps, 'inline', 10, { [ANNOTATION.environmentalImpact]: BAND }));
-  await c.call('POST', kedaPath('scaledobjects', apps), [201], kedaObject('scaledobjects', apps, 'sched', 10, { [ANNOTATION.environmentalImpact]: scheduled(window + 30 * MINUTE) }));
+  await c.call(
+    'POST',
+    kedaPath('scaledobjects', apps),
+    [201],
+    kedaObject('scaledobjects', apps, 'sched', 10, { [ANNOTATION.environmentalImpact]: scheduled(window + 30 * MINUTE) }),
+  );
   t.equal(await getMax(c, 'scaledobjects', apps, 'inline'), 3, 'inline policy: 3 at 400 g');
   t.equal(await getMax(c, 'scaledobjects', apps, 'sched'), 3, 'scheduled policy: 3 at 400 g outside its window');
   // The window moves to the next minute after the object was created.
-  await c.call('PATCH', kedaPath('scaledobjects', apps, 'sched'), [200], { metadata: { annotations: { [ANNOTATION.environmentalImpact]: scheduled(window) } } }, MERGE);
+  await c.call(
+    'PATCH',
+    kedaPath('scaledobjects', apps, 'sched'),
+    [200],
+    { metadata: { annotations: { [ANNOTATION.environmentalImpact]: scheduled(window) } } },
+    MERGE,
+  );
   t.equal(await getMax(c, 'scaledobjects', apps, 'sched'), 3, 'still 3 before the edited window');
 
   const opened = await cappedAt('scaledobjects', 'sched', 10, window - Date.now() + 15_000);
@@ -98,7 +116,10 @@ t.test('objects created and edited after the first sweep are re-capped at their 
 
 t.test('a Lease namespace that does not exist: serve stops at start and names it', async (t) => {
   const missing = `kc-ctl-missing-${c.id}`;
-  const started = startServe(['--kubeconfig', c.kubeconfig, '--cert-dir', join(tmpdir(), `kc-ctl-${c.id}`)], { POD_NAMESPACE: missing, KEDA_CARBON_LEASE_NAME: `e2e-${c.id}` });
+  const started = startServe(['--kubeconfig', c.kubeconfig, '--cert-dir', join(tmpdir(), `kc-ctl-${c.id}`)], {
+    POD_NAMESPACE: missing,
+    KEDA_CARBON_LEASE_NAME: `e2e-${c.id}`,
+  });
   await t.rejects(started, new RegExp(`serve exited with 2 before listening; stderr: keda-carbon serve: the Lease namespace "${missing}" does not exist`));
   await c.call('GET', `/apis/coordination.k8s.io/v1/namespaces/${missing}/leases/e2e-${c.id}`, [404]);
 });

@@ -52,7 +52,11 @@ t.test('the kubeconfig context names a namespace: the Lease is taken there', asy
   t.teardown(() => c.call('DELETE', `/api/v1/namespaces/${ns}`, [200, 202, 404]));
   const serve = await serveWith(await kubeconfigWithNamespace(ns));
   t.teardown(() => serve.stop('SIGKILL'));
-  t.match(serve.logs.find((l) => l.leaseNamespace !== undefined), { leaseNamespace: ns, leaseNamespaceFrom: 'kubeconfig context' }, 'serve says where the namespace came from');
+  t.match(
+    serve.logs.find((l) => l.leaseNamespace !== undefined),
+    { leaseNamespace: ns, leaseNamespaceFrom: 'kubeconfig context' },
+    'serve says where the namespace came from',
+  );
   const identity = await waitFor('the Lease to be held', () => holder(ns), 30_000);
   const leader = serve.logs.find((l) => l.msg === 'became the leader: running the re-touch timer');
   t.equal(identity, leader?.identity, 'this serve holds the real Lease in the context namespace');
@@ -64,7 +68,10 @@ t.test('no namespace in the context: the Lease is taken in default', async (t) =
   t.teardown(() => c.call('DELETE', `/apis/coordination.k8s.io/v1/namespaces/default/leases/${leaseName}`, [200, 404]));
   const serve = await serveWith(await kubeconfigWithNamespace(undefined));
   t.teardown(() => serve.stop('SIGKILL'));
-  t.match(serve.logs.find((l) => l.leaseNamespace !== undefined), { leaseNamespace: 'default', leaseNamespaceFrom: 'default' });
+  t.match(
+    serve.logs.find((l) => l.leaseNamespace !== undefined),
+    { leaseNamespace: 'default', leaseNamespaceFrom: 'default' },
+  );
   await waitFor('the timer to run', async () => serve.logs.some((l) => l.msg === 'became the leader: running the re-touch timer'), 30_000);
   t.ok(await holder('default'), 'the Lease in default has a holder');
   t.equal(await serve.stop(), 0);

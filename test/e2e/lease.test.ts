@@ -55,7 +55,8 @@ t.test('the holder dies mid-sweep; the other replica takes the Lease and finishe
 
   // b serves admission for both: a is about to die
   await registerWebhook(t, c, b, apps);
-  for (let i = 0; i < OBJECTS; i++) await c.call('POST', kedaPath('scaledobjects', apps), [201], kedaObject('scaledobjects', apps, `app-${String(i).padStart(2, '0')}`, 10));
+  for (let i = 0; i < OBJECTS; i++)
+    await c.call('POST', kedaPath('scaledobjects', apps), [201], kedaObject('scaledobjects', apps, `app-${String(i).padStart(2, '0')}`, 10));
   t.equal(await getMax(c, 'scaledobjects', apps, 'app-00'), 10, 'below every band: no cap yet');
 
   await writeForecast(a.forecast, [[hourStart - 60 * MINUTE, 240, 450]]);
@@ -64,10 +65,15 @@ t.test('the holder dies mid-sweep; the other replica takes the Lease and finishe
     for (let i = 0; i < OBJECTS; i++) if ((await getMax(c, 'scaledobjects', apps, `app-${String(i).padStart(2, '0')}`)) === 3) n++;
     return n;
   };
-  const partial = await waitFor('a to be partway through its sweep', async () => {
-    const n = await capped();
-    return n >= 3 && n;
-  }, 40_000, 100);
+  const partial = await waitFor(
+    'a to be partway through its sweep',
+    async () => {
+      const n = await capped();
+      return n >= 3 && n;
+    },
+    40_000,
+    100,
+  );
   a.serve.child.kill('SIGKILL');
   const killedAt = Date.now();
   t.ok(partial < OBJECTS, `a was killed mid-sweep (${partial} of ${OBJECTS} capped)`);

@@ -5,7 +5,21 @@
  */
 import t from 'tap';
 import { ANNOTATION } from '../../src/core/names.js';
-import { MINUTE, SKIP_MESSAGE, connect, createNamespace, e2eKubeconfig, getMax, kedaObject, kedaPath, logsWith, registerWebhook, startWebhook, waitFor, writeForecast } from './cluster-env.js';
+import {
+  MINUTE,
+  SKIP_MESSAGE,
+  connect,
+  createNamespace,
+  e2eKubeconfig,
+  getMax,
+  kedaObject,
+  kedaPath,
+  logsWith,
+  registerWebhook,
+  startWebhook,
+  waitFor,
+  writeForecast,
+} from './cluster-env.js';
 
 const kubeconfig = e2eKubeconfig();
 if (!kubeconfig) {
@@ -33,11 +47,22 @@ await registerWebhook(t, c, webhook, ns.observe);
 await waitFor('leadership', async () => logsWith(webhook, 'became the leader: running the re-touch timer').length > 0, 30_000);
 
 async function setPolicy(name: string, doc: string) {
-  return c.call('PATCH', kedaPath('scaledobjects', ns.observe, name), [200], { metadata: { annotations: { [ANNOTATION.environmentalImpact]: doc } } }, 'application/merge-patch+json');
+  return c.call(
+    'PATCH',
+    kedaPath('scaledobjects', ns.observe, name),
+    [200],
+    { metadata: { annotations: { [ANNOTATION.environmentalImpact]: doc } } },
+    'application/merge-patch+json',
+  );
 }
 
 t.test('observe mode end to end: spec untouched, status written; enforce caps; observe again restores', async (t) => {
-  const created = await c.call('POST', kedaPath('scaledobjects', ns.observe), [201], kedaObject('scaledobjects', ns.observe, 'web', 10, { [ANNOTATION.environmentalImpact]: OBSERVE }));
+  const created = await c.call(
+    'POST',
+    kedaPath('scaledobjects', ns.observe),
+    [201],
+    kedaObject('scaledobjects', ns.observe, 'web', 10, { [ANNOTATION.environmentalImpact]: OBSERVE }),
+  );
   t.equal(created.spec.maxReplicaCount, 10, 'the spec keeps the declared 10');
   t.match(status(created), { cap: 3, declared: 10, intensity: 400, mode: 'observe', rule: 'measuredEmission>=300', signal: 'unknown' });
   const enforced = await setPolicy('web', ENFORCE);
@@ -52,10 +77,14 @@ t.test('observe mode end to end: spec untouched, status written; enforce caps; o
 t.test('observe mode: the controller keeps the status current', async (t) => {
   await setPolicy('web', OBSERVE);
   await writeForecast(webhook.forecast, [[hourStart - 60 * MINUTE, 600, 120]]);
-  const obj = await waitFor('the status to follow the forecast', async () => {
-    const o = await c.call('GET', kedaPath('scaledobjects', ns.observe, 'web'), [200]);
-    return status(o).intensity === 120 && o;
-  }, 30_000);
+  const obj = await waitFor(
+    'the status to follow the forecast',
+    async () => {
+      const o = await c.call('GET', kedaPath('scaledobjects', ns.observe, 'web'), [200]);
+      return status(o).intensity === 120 && o;
+    },
+    30_000,
+  );
   t.match(status(obj), { cap: 10, intensity: 120, mode: 'observe' });
   t.equal(obj.spec.maxReplicaCount, 10);
 });
@@ -69,11 +98,25 @@ t.test('a percentile band: the timer re-caps when the forecast crosses the resol
     [boundary, 360, 400],
   ]);
   const doc = '{carbon: [{measuredEmission: p60, allowedMaxReplicaCount: 3}], relativeWindow: {past: 6h, ahead: 6h}}';
-  await waitFor('the new forecast to be read', async () => {
-    const dry = await c.call('POST', `${kedaPath('scaledobjects', ns.pct)}?dryRun=All`, [201], kedaObject('scaledobjects', ns.pct, 'probe', 10, { [ANNOTATION.environmentalImpact]: doc }));
-    return status(dry).intensity === 200;
-  }, 30_000);
-  const created = await c.call('POST', kedaPath('scaledobjects', ns.pct), [201], kedaObject('scaledobjects', ns.pct, 'web', 10, { [ANNOTATION.environmentalImpact]: doc }));
+  await waitFor(
+    'the new forecast to be read',
+    async () => {
+      const dry = await c.call(
+        'POST',
+        `${kedaPath('scaledobjects', ns.pct)}?dryRun=All`,
+        [201],
+        kedaObject('scaledobjects', ns.pct, 'probe', 10, { [ANNOTATION.environmentalImpact]: doc }),
+      );
+      return status(dry).intensity === 200;
+    },
+    30_000,
+  );
+  const created = await c.call(
+    'POST',
+    kedaPath('scaledobjects', ns.pct),
+    [201],
+    kedaObject('scaledobjects', ns.pct, 'web', 10, { [ANNOTATION.environmentalImpact]: doc }),
+  );
   t.equal(created.spec.maxReplicaCount, 10, '200 is below p60 (400): no cap yet');
   t.match(status(created), { intensity: 200, rule: null });
   // No list and no label change: the controller hears of the object from its watch.

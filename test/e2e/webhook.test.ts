@@ -55,7 +55,10 @@ const webhook = await startWebhook(c, { leaseNamespace: ns.system, forecast: [[h
 t.teardown(async () => {
   const t0 = Date.now();
   await webhook.serve.stop();
-  const stopping = webhook.serve.logs.filter((l) => /shutting down|stopped|released|sweep/.test(String(l.msg))).slice(-4).map((l) => `${l.time} ${l.msg}`);
+  const stopping = webhook.serve.logs
+    .filter((l) => /shutting down|stopped|released|sweep/.test(String(l.msg)))
+    .slice(-4)
+    .map((l) => `${l.time} ${l.msg}`);
   // A slow stop says where it waited; a prompt one says nothing.
   if (Date.now() - t0 > 5000) console.error(`serve took ${Date.now() - t0} ms to stop; its last lines:`, stopping);
 });
@@ -77,7 +80,13 @@ t.test('dry-run stores nothing', async (t) => {
   t.equal(created.spec.maxReplicaCount, 3, 'the dry-run answer shows the cap');
   await c.call('GET', kedaPath('scaledobjects', ns.labelled, 'dry'), [404]);
   const before = await c.call('GET', kedaPath('scaledobjects', ns.labelled, 'web'), [200]);
-  const updated = await c.call('PATCH', `${kedaPath('scaledobjects', ns.labelled, 'web')}?dryRun=All`, [200], { spec: { maxReplicaCount: 20 } }, 'application/merge-patch+json');
+  const updated = await c.call(
+    'PATCH',
+    `${kedaPath('scaledobjects', ns.labelled, 'web')}?dryRun=All`,
+    [200],
+    { spec: { maxReplicaCount: 20 } },
+    'application/merge-patch+json',
+  );
   t.equal(updated.spec.maxReplicaCount, 3, 'a dry-run update is capped too');
   t.equal(updated.metadata.annotations[ANNOTATION.declared], '20');
   const after = await c.call('GET', kedaPath('scaledobjects', ns.labelled, 'web'), [200]);
@@ -93,8 +102,14 @@ t.test('removing the namespace label restores the declared max, through a touch'
   t.notOk(web.metadata.annotations?.[ANNOTATION.declared], 'our annotations are gone');
   t.notOk(web.metadata.annotations?.[ANNOTATION.touchedAt], 'touched-at as well');
   const events = await eventsFor(c, ns.labelled, 'web');
-  t.match(events.find((e) => e.reason === 'CarbonCapChanged'), { type: 'Normal', message: /^maxReplicaCount 3 -> 10 / });
-  t.ok(logsWith(webhook, 'namespace policy label changed').some((l) => l.namespace === ns.labelled), 'the label change was seen by the watch');
+  t.match(
+    events.find((e) => e.reason === 'CarbonCapChanged'),
+    { type: 'Normal', message: /^maxReplicaCount 3 -> 10 / },
+  );
+  t.ok(
+    logsWith(webhook, 'namespace policy label changed').some((l) => l.namespace === ns.labelled),
+    'the label change was seen by the watch',
+  );
 
   await labelNamespace(c, ns.labelled, { [LABEL]: 'standard' });
   await waitFor('capped again once the label is back', async () => (await getMax(c, 'scaledobjects', ns.labelled, 'web')) === 3, 30_000);
@@ -113,7 +128,10 @@ t.test('new data: the timer re-caps through the webhook', async (t) => {
   t.ok(obj.metadata.annotations[ANNOTATION.touchedAt], 'the timer wrote touched-at');
   t.match(JSON.parse(obj.metadata.annotations[ANNOTATION.status]), { cap: 10, intensity: 120 });
   const events = await eventsFor(c, ns.timer, 'app-0');
-  t.match(events.find((e) => e.reason === 'CarbonCapChanged'), { message: 'maxReplicaCount 3 -> 10 (120 gCO2eq/kWh, no band applies)' });
+  t.match(
+    events.find((e) => e.reason === 'CarbonCapChanged'),
+    { message: 'maxReplicaCount 3 -> 10 (120 gCO2eq/kWh, no band applies)' },
+  );
 });
 
 t.test('a forecast boundary: the timer re-caps at the boundary, not an hour later', async (t) => {
@@ -132,7 +150,10 @@ t.test('a forecast boundary: the timer re-caps at the boundary, not an hour late
   const touched = Date.parse(obj.metadata.annotations[ANNOTATION.touchedAt]);
   t.ok(touched >= boundary - 1000, 'touched after the boundary');
   t.ok(touched - boundary < 60_000, `within a minute of it (${touched - boundary} ms)`);
-  t.ok(logsWith(webhook, 'cache pass finished').some((l) => l.reason === 'forecast: a cap changes now' && (l.changed as number) >= 3), 'a forecast-driven pass over the cache changed the caps');
+  t.ok(
+    logsWith(webhook, 'cache pass finished').some((l) => l.reason === 'forecast: a cap changes now' && (l.changed as number) >= 3),
+    'a forecast-driven pass over the cache changed the caps',
+  );
 });
 
 t.test('an invalid policy is skipped with one Warning Event, not one per sweep', async (t) => {

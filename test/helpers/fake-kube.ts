@@ -13,7 +13,15 @@ import type { AddressInfo, Socket } from 'node:net';
 export interface FakeObject {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; annotations?: Record<string, string>; labels?: Record<string, string>; [k: string]: unknown };
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+    [k: string]: unknown;
+  };
   spec?: Record<string, unknown>;
   [k: string]: unknown;
 }
@@ -124,7 +132,7 @@ export class FakeKube {
     const rv = this.nextRv();
     for (const w of this.watchers) {
       const kind = w.resource === 'namespaces' ? 'Namespace' : w.resource === 'scaledobjects' ? 'ScaledObject' : 'ScaledJob';
-      w.res.write(JSON.stringify({ type: 'BOOKMARK', object: { kind, metadata: { resourceVersion: rv } } }) + '\n');
+      w.res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { kind, metadata: { resourceVersion: rv } } })}\n`);
     }
   }
 
@@ -135,7 +143,11 @@ export class FakeKube {
   /** Create or relabel a namespace; open watches hear about it. */
   setNamespace(name: string, labels: Record<string, string> = {}): void {
     const type = this.namespaces.has(name) ? 'MODIFIED' : 'ADDED';
-    const ns: FakeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name, uid: this.namespaces.get(name)?.metadata.uid ?? randomUUID(), labels, resourceVersion: this.nextRv() } };
+    const ns: FakeObject = {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, uid: this.namespaces.get(name)?.metadata.uid ?? randomUUID(), labels, resourceVersion: this.nextRv() },
+    };
     this.namespaces.set(name, ns);
     this.broadcast('namespaces', type, ns);
   }
@@ -160,7 +172,7 @@ export class FakeKube {
 
   /** Send a watch event that says the watched version was compacted away. */
   sendWatchGone(): void {
-    for (const w of this.watchers) w.res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', 'too old resource version') }) + '\n');
+    for (const w of this.watchers) w.res.end(`${JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', 'too old resource version') })}\n`);
     this.watchers.clear();
   }
 
@@ -180,7 +192,7 @@ export class FakeKube {
     let line: string | undefined;
     for (const w of this.watchers) {
       if (w.resource !== resource || (w.namespace && w.namespace !== object.metadata.namespace)) continue;
-      w.res.write((line ??= JSON.stringify({ type, object }) + '\n'));
+      w.res.write((line ??= `${JSON.stringify({ type, object })}\n`));
     }
   }
 
@@ -190,13 +202,14 @@ export class FakeKube {
     const from = Number(fr.query.get('resourceVersion') ?? 0);
     res.writeHead(200, { 'content-type': 'application/json' });
     if (from < this.compactedBelow) {
-      res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${from}`) }) + '\n');
+      res.end(`${JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${from}`) })}\n`);
       return;
     }
     const w = { res, resource, namespace };
     this.watchers.add(w);
     for (const e of this.history) {
-      if (e.rv > from && e.resource === resource && (!namespace || e.object.metadata.namespace === namespace)) res.write(JSON.stringify({ type: e.type, object: e.object }) + '\n');
+      if (e.rv > from && e.resource === resource && (!namespace || e.object.metadata.namespace === namespace))
+        res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
     }
     res.on('close', () => this.watchers.delete(w));
     res.flushHeaders();
@@ -209,7 +222,7 @@ export class FakeKube {
       req.on('end', () => {
         const url = new URL(req.url ?? '/', 'http://127.0.0.1');
         const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = undefined;
+        let body: unknown;
         if (text) {
           try {
             body = JSON.parse(text);
@@ -285,7 +298,10 @@ export class FakeKube {
       id = randomUUID();
     }
     const end = limit > 0 ? Math.min(all.length, offset + limit) : all.length;
-    const items = all.slice(offset, end).map(get).filter((o): o is FakeObject => o !== undefined);
+    const items = all
+      .slice(offset, end)
+      .map(get)
+      .filter((o): o is FakeObject => o !== undefined);
     const more = end < all.length;
     if (more) this.lists.set(id, all);
     else this.lists.delete(id);
@@ -298,7 +314,13 @@ export class FakeKube {
     if (!name && fr.method === 'GET' && isWatch(fr)) return this.serveWatch(fr, res, plural, ns && decodeURIComponent(ns));
     if (!name && fr.method === 'GET') {
       const prefix = ns ? `${decodeURIComponent(ns)}/` : '';
-      return this.list(res, fr, () => [...store.keys()].filter((k) => k.startsWith(prefix)), (k) => store.get(k), kind);
+      return this.list(
+        res,
+        fr,
+        () => [...store.keys()].filter((k) => k.startsWith(prefix)),
+        (k) => store.get(k),
+        kind,
+      );
     }
     if (!name || !ns) return this.send(res, 405, status(405, 'MethodNotAllowed', 'not supported by the fake'));
     const key = `${decodeURIComponent(ns)}/${decodeURIComponent(name)}`;
@@ -328,7 +350,13 @@ export class FakeKube {
       return ns ? this.send(res, 200, ns) : this.send(res, 404, status(404, 'NotFound', `namespaces "${name}" not found`));
     }
     if (isWatch(fr)) return this.serveWatch(fr, res, 'namespaces', undefined);
-    this.list(res, fr, () => [...this.namespaces.keys()], (k) => this.namespaces.get(k), 'NamespaceList');
+    this.list(
+      res,
+      fr,
+      () => [...this.namespaces.keys()],
+      (k) => this.namespaces.get(k),
+      'NamespaceList',
+    );
   }
 
   private lease(fr: FakeRequest, res: http.ServerResponse, ns: string, name: string | undefined): void {
@@ -348,7 +376,15 @@ export class FakeKube {
     if (fr.method === 'PUT') {
       const next = fr.body as FakeObject;
       if (next.metadata.resourceVersion !== lease.metadata.resourceVersion) {
-        return this.send(res, 409, status(409, 'Conflict', 'Operation cannot be fulfilled on leases.coordination.k8s.io: the object has been modified; please apply your changes to the latest version and try again'));
+        return this.send(
+          res,
+          409,
+          status(
+            409,
+            'Conflict',
+            'Operation cannot be fulfilled on leases.coordination.k8s.io: the object has been modified; please apply your changes to the latest version and try again',
+          ),
+        );
       }
       const stored = { ...next, metadata: { ...next.metadata, resourceVersion: this.nextRv() } };
       this.leases.set(key, stored);

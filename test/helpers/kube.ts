@@ -22,7 +22,7 @@ export async function fakeApiServer(initial: { configMap?: Record<string, unknow
       res.on('close', () => watchers.delete(res));
       return;
     }
-    if (cm && cm[2]) {
+    if (cm?.[2]) {
       if (getStatusOverride) return json(res, getStatusOverride, { kind: 'Status', code: getStatusOverride, message: `configmaps "${cm[2]}" is forbidden` });
       if (!configMap) return json(res, 404, { kind: 'Status', code: 404, reason: 'NotFound', message: `configmaps "${cm[2]}" not found` });
       return json(res, 200, configMap);
@@ -36,7 +36,7 @@ export async function fakeApiServer(initial: { configMap?: Record<string, unknow
     json(res, 404, { kind: 'Status', code: 404 });
   });
   const emit = (type: string, object: unknown) => {
-    for (const w of watchers) w.write(JSON.stringify({ type, object }) + '\n');
+    for (const w of watchers) w.write(`${JSON.stringify({ type, object })}\n`);
   };
   return {
     ...srv,

@@ -37,10 +37,15 @@ export class NodeCluster {
   /** kubectl with a bounded run time; never throws. */
   run(args: string[], input?: string, timeoutMs = 60_000): Promise<Run> {
     return new Promise((done) => {
-      const child = execFile('kubectl', ['--kubeconfig', this.kubeconfig, ...args], { env: this.env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-        done({ status: code, stdout: String(stdout), stderr: String(stderr) || (err && code !== 0 ? err.message : '') });
-      });
+      const child = execFile(
+        'kubectl',
+        ['--kubeconfig', this.kubeconfig, ...args],
+        { env: this.env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+          done({ status: code, stdout: String(stdout), stderr: String(stderr) || (err && code !== 0 ? err.message : '') });
+        },
+      );
       if (input !== undefined) child.stdin!.end(input);
     });
   }
@@ -102,7 +107,10 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
  */
 export async function installTree(image: string, configYaml: string): Promise<{ dir: string; overlay: string; mine: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-node-'));
-  await cp(join(ROOT, 'webhook-config'), join(dir, 'webhook-config'), { recursive: true, filter: (src) => !/\/overlays\/self-managed\/(tls|ca-bundle\.patch\.yaml)/.test(src) });
+  await cp(join(ROOT, 'webhook-config'), join(dir, 'webhook-config'), {
+    recursive: true,
+    filter: (src) => !/\/overlays\/self-managed\/(tls|ca-bundle\.patch\.yaml)/.test(src),
+  });
   await cp(join(ROOT, 'certs-scripts'), join(dir, 'certs-scripts'), { recursive: true });
   const mine = join(dir, 'my-cluster');
   await mkdir(mine);
@@ -161,9 +169,18 @@ async function renderFor(c: NodeCluster, dir: string): Promise<string> {
 export function certsScript(dir: string, script: string, args: string[], kubeconfig: string, timeoutMs = 300_000): Promise<Run> {
   const bin = [process.execPath, ...process.execArgv, join(ROOT, 'src/cli/main.ts')].join(' ');
   return new Promise((done) => {
-    execFile('bash', [join(dir, 'certs-scripts', script), ...args], { env: { ...process.env, KUBECONFIG: kubeconfig, KEDA_CARBON_BIN: bin }, timeout: timeoutMs }, (err, stdout, stderr) => {
-      done({ status: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout: String(stdout), stderr: String(stderr) });
-    });
+    execFile(
+      'bash',
+      [join(dir, 'certs-scripts', script), ...args],
+      { env: { ...process.env, KUBECONFIG: kubeconfig, KEDA_CARBON_BIN: bin }, timeout: timeoutMs },
+      (err, stdout, stderr) => {
+        done({
+          status: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0,
+          stdout: String(stdout),
+          stderr: String(stderr),
+        });
+      },
+    );
   });
 }
 
@@ -178,6 +195,12 @@ export async function addHostsLine(ip: string, name: string): Promise<() => Prom
   await writeFile('/etc/hosts', `${before.replace(/\n?$/, '\n')}${ip} ${name} ${mark}\n`);
   return async () => {
     const now = await readFile('/etc/hosts', 'utf8');
-    await writeFile('/etc/hosts', now.split('\n').filter((l) => !l.includes(mark)).join('\n'));
+    await writeFile(
+      '/etc/hosts',
+      now
+        .split('\n')
+        .filter((l) => !l.includes(mark))
+        .join('\n'),
+    );
   };
 }

@@ -16,10 +16,24 @@ export async function failureCases(
   build: (baseUrl: string) => IntensitySource,
   passThrough: (url: URL, res: http.ServerResponse) => boolean = () => false,
 ): Promise<void> {
-  const cases: { name: string; answer: (res: http.ServerResponse) => void; kind: SourceError['kind']; status?: number; retryAfterMs?: number; match: RegExp }[] = [
+  const cases: {
+    name: string;
+    answer: (res: http.ServerResponse) => void;
+    kind: SourceError['kind'];
+    status?: number;
+    retryAfterMs?: number;
+    match: RegExp;
+  }[] = [
     { name: '401', answer: (r) => json(r, 401, { message: 'Invalid auth-token' }), kind: 'http', status: 401, match: /401.*Invalid auth-token/ },
     { name: '403', answer: (r) => json(r, 403, { error: 'INVALID_SCOPE', message: 'no access' }), kind: 'http', status: 403, match: /403/ },
-    { name: '429', answer: (r) => json(r, 429, { message: 'slow down' }, { 'retry-after': '120' }), kind: 'http', status: 429, retryAfterMs: 120_000, match: /429/ },
+    {
+      name: '429',
+      answer: (r) => json(r, 429, { message: 'slow down' }, { 'retry-after': '120' }),
+      kind: 'http',
+      status: 429,
+      retryAfterMs: 120_000,
+      match: /429/,
+    },
     { name: '500', answer: (r) => json(r, 500, 'upstream exploded'), kind: 'http', status: 500, match: /500.*upstream exploded/ },
     { name: 'garbage', answer: (r) => json(r, 200, '<html>not json'), kind: 'invalid', match: /not JSON/ },
     { name: 'empty body', answer: (r) => json(r, 200, ''), kind: 'invalid', match: /empty body/ },
@@ -31,10 +45,12 @@ export async function failureCases(
         if (!passThrough(url, res)) c.answer(res);
       });
       t.teardown(srv.close);
-      const err = await build(srv.url).fetch(AbortSignal.timeout(5000)).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const err = await build(srv.url)
+        .fetch(AbortSignal.timeout(5000))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       t.ok(err instanceof SourceError, 'a SourceError');
       const e = err as SourceError;
       t.equal(e.kind, c.kind, 'kind');
@@ -49,7 +65,9 @@ export async function failureCases(
     });
     t.teardown(srv.close);
     const started = Date.now();
-    const err = (await build(srv.url).fetch(AbortSignal.timeout(150)).catch((e: unknown) => e)) as SourceError;
+    const err = (await build(srv.url)
+      .fetch(AbortSignal.timeout(150))
+      .catch((e: unknown) => e)) as SourceError;
     t.ok(err instanceof SourceError);
     t.equal(err.kind, 'timeout');
     t.match(err.message, /within the timeout|timed out/);
@@ -59,7 +77,9 @@ export async function failureCases(
     const srv = await startServer(() => undefined);
     const url = srv.url;
     await srv.close();
-    const err = (await build(url).fetch(AbortSignal.timeout(2000)).catch((e: unknown) => e)) as SourceError;
+    const err = (await build(url)
+      .fetch(AbortSignal.timeout(2000))
+      .catch((e: unknown) => e)) as SourceError;
     t.equal(err.kind, 'unavailable');
     t.match(err.message, /cannot reach/);
   });

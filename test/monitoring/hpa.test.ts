@@ -5,7 +5,19 @@
  */
 import t from 'tap';
 import { ANNOTATION } from '../../src/core/names.js';
-import { MINUTE, SKIP_MESSAGE, connect, createNamespace, e2eKubeconfig, kedaObject, kedaPath, logsWith, registerWebhook, startWebhook, waitFor } from '../e2e/cluster-env.js';
+import {
+  MINUTE,
+  SKIP_MESSAGE,
+  connect,
+  createNamespace,
+  e2eKubeconfig,
+  kedaObject,
+  kedaPath,
+  logsWith,
+  registerWebhook,
+  startWebhook,
+  waitFor,
+} from '../e2e/cluster-env.js';
 
 const kubeconfig = e2eKubeconfig();
 if (!kubeconfig) {
@@ -25,7 +37,12 @@ async function hpa(version: string, name: string, max: number, status: Record<st
     apiVersion: `autoscaling/${version}`,
     kind: 'HorizontalPodAutoscaler',
     metadata: { name: `keda-hpa-${name}`, namespace: apps },
-    spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name }, minReplicas: 1, maxReplicas: max, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } }] },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+      minReplicas: 1,
+      maxReplicas: max,
+      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } }],
+    },
   });
   await c.call('PUT', `${path}/keda-hpa-${name}/status`, [200], { ...created, status: { currentReplicas: 1, ...status } });
 }
@@ -43,18 +60,35 @@ t.test('objects held at their cap: HPA at the cap with TooManyReplicas or desire
     await c.call('POST', kedaPath('scaledobjects', apps), [201], kedaObject('scaledobjects', apps, name, 10, { [ANNOTATION.policy]: 'standard' }));
   }
   const version = (await c.api.request('GET', '/apis/autoscaling/v2')).status === 200 ? 'v2' : 'v2beta2';
-  const limited = [{ type: 'ScalingLimited', status: 'True', reason: 'TooManyReplicas', message: 'the desired replica count is more than the maximum replica count', lastTransitionTime: new Date().toISOString() }];
+  const limited = [
+    {
+      type: 'ScalingLimited',
+      status: 'True',
+      reason: 'TooManyReplicas',
+      message: 'the desired replica count is more than the maximum replica count',
+      lastTransitionTime: new Date().toISOString(),
+    },
+  ];
   await hpa(version, 'limited', 3, { desiredReplicas: 3, conditions: limited });
   await hpa(version, 'desired', 3, { desiredReplicas: 3 });
   await hpa(version, 'idle', 3, { desiredReplicas: 1 });
 
-  const line = await waitFor('the HPA cache', async () => logsWith(webhook, 'reading HorizontalPodAutoscalers: objects held at their cap are counted')[0], 30_000);
+  const line = await waitFor(
+    'the HPA cache',
+    async () => logsWith(webhook, 'reading HorizontalPodAutoscalers: objects held at their cap are counted')[0],
+    30_000,
+  );
   t.equal(line.version, `autoscaling/${version}`, 'the version the server serves');
   const scrape = async () => (await fetch(`http://127.0.0.1:${webhook.serve.metricsPort}/metrics`)).text();
   const series = `keda_carbon_ledger_held_at_cap_objects{namespace="${apps}",policy="standard",mode="enforce"}`;
-  const text = await waitFor('two objects held at their cap', async () => {
-    const body = await scrape();
-    return body.includes(`${series} 2`) ? body : undefined;
-  }, 30_000, 250);
+  const text = await waitFor(
+    'two objects held at their cap',
+    async () => {
+      const body = await scrape();
+      return body.includes(`${series} 2`) ? body : undefined;
+    },
+    30_000,
+    250,
+  );
   t.match(text, `keda_carbon_ledger_objects{namespace="${apps}",policy="standard",mode="enforce"} 3`, 'three objects, one of them below its cap');
 });

@@ -49,20 +49,42 @@ t.test('the ServiceMonitor scrapes the Service port that serves /metrics', async
   const sm = one('ServiceMonitor', 'keda-carbon');
   const svc = one('Service', 'keda-carbon');
   t.equal(sm.metadata.namespace, svc.metadata.namespace);
-  for (const [k, v] of Object.entries(sm.spec.selector.matchLabels as Record<string, string>)) t.equal(svc.metadata.labels?.[k], v, `the Service has ${k}=${v}`);
+  for (const [k, v] of Object.entries(sm.spec.selector.matchLabels as Record<string, string>))
+    t.equal(svc.metadata.labels?.[k], v, `the Service has ${k}=${v}`);
   const port = sm.spec.endpoints[0].port;
-  t.ok((svc.spec.ports as { name: string }[]).some((p) => p.name === port), `the Service has a port named ${port}`);
+  t.ok(
+    (svc.spec.ports as { name: string }[]).some((p) => p.name === port),
+    `the Service has a port named ${port}`,
+  );
   t.equal(sm.spec.endpoints[0].path, '/metrics');
 });
 
 t.test('the dashboard ConfigMap carries the sidecar label and valid JSON whose queries use only exported metrics', async (t) => {
   const cm = one('ConfigMap', 'keda-carbon-dashboard');
   t.equal(cm.metadata.labels?.grafana_dashboard, '1');
-  const dash = JSON.parse(cm.data['keda-carbon.json']) as { uid: string; panels: { title: string; targets: { expr: string }[] }[]; templating: { list: { name: string; query: unknown }[] } };
+  const dash = JSON.parse(cm.data['keda-carbon.json']) as {
+    uid: string;
+    panels: { title: string; targets: { expr: string }[] }[];
+    templating: { list: { name: string; query: unknown }[] };
+  };
   t.equal(dash.uid, 'keda-carbon');
-  t.same(dash.templating.list.map((v) => v.name), ['datasource', 'namespace', 'policy']);
+  t.same(
+    dash.templating.list.map((v) => v.name),
+    ['datasource', 'namespace', 'policy'],
+  );
   const titles = dash.panels.map((p) => p.title).join('\n');
-  for (const want of [/intensity and forecast/i, /caps in force against declared/i, /withheld replica-hours/i, /intensity-weighted capacity/i, /data age/i, /held at their cap/i, /provider/i, /sweeps/i, /admission latency/i, /admission outcomes/i]) {
+  for (const want of [
+    /intensity and forecast/i,
+    /caps in force against declared/i,
+    /withheld replica-hours/i,
+    /intensity-weighted capacity/i,
+    /data age/i,
+    /held at their cap/i,
+    /provider/i,
+    /sweeps/i,
+    /admission latency/i,
+    /admission outcomes/i,
+  ]) {
     t.match(titles, want, `a panel for ${want.source}`);
   }
   const exprs = dash.panels.flatMap((p) => p.targets.map((x) => x.expr));
@@ -82,12 +104,18 @@ t.test('the hpa-read component: get, list and watch on HPAs only, for our Servic
   const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-hpa-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const rel = (p: string) => relative(dir, join(ROOT, p));
-  await writeFile(join(dir, 'kustomization.yaml'), `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${rel('webhook-config/base')}]\ncomponents: [${rel('webhook-config/components/hpa-read-rbac')}]\n`);
+  await writeFile(
+    join(dir, 'kustomization.yaml'),
+    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${rel('webhook-config/base')}]\ncomponents: [${rel('webhook-config/components/hpa-read-rbac')}]\n`,
+  );
   const rendered = parseAllDocuments(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' })).map((d) => d.toJS() as Obj);
   const role = rendered.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'keda-carbon-hpa-read')!;
   t.same(role.rules, [{ apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['get', 'list', 'watch'] }]);
   const binding = rendered.find((o) => o.kind === 'ClusterRoleBinding' && o.metadata.name === 'keda-carbon-hpa-read')!;
   t.same(binding.subjects, [{ kind: 'ServiceAccount', name: 'keda-carbon', namespace: 'keda-carbon' }]);
   const deployment = rendered.find((o) => o.kind === 'Deployment')!;
-  t.same(deployment.spec.template.spec.containers[0].env.filter((e: { name: string }) => e.name === 'KEDA_CARBON_READ_HPAS'), [{ name: 'KEDA_CARBON_READ_HPAS', value: 'true' }]);
+  t.same(
+    deployment.spec.template.spec.containers[0].env.filter((e: { name: string }) => e.name === 'KEDA_CARBON_READ_HPAS'),
+    [{ name: 'KEDA_CARBON_READ_HPAS', value: 'true' }],
+  );
 });

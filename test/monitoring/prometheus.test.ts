@@ -12,7 +12,19 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ANNOTATION } from '../../src/core/names.js';
-import { MINUTE, SKIP_MESSAGE, connect, createNamespace, e2eKubeconfig, kedaObject, kedaPath, logsWith, registerWebhook, startWebhook, waitFor } from '../e2e/cluster-env.js';
+import {
+  MINUTE,
+  SKIP_MESSAGE,
+  connect,
+  createNamespace,
+  e2eKubeconfig,
+  kedaObject,
+  kedaPath,
+  logsWith,
+  registerWebhook,
+  startWebhook,
+  waitFor,
+} from '../e2e/cluster-env.js';
 
 const kubeconfig = e2eKubeconfig();
 if (!kubeconfig) {
@@ -42,7 +54,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-interface QueryResult { status: string; data: { resultType: string; result: unknown[] } }
+interface QueryResult {
+  status: string;
+  data: { resultType: string; result: unknown[] };
+}
 
 t.test('every dashboard query returns data from a Prometheus scraping serve', async (t) => {
   // serve inherits the environment: HPA reading on, as with the hpa-read-rbac component.
@@ -56,7 +71,12 @@ t.test('every dashboard query returns data from a Prometheus scraping serve', as
   t.teardown(() => webhook.serve.stop());
   await registerWebhook(t, c, webhook, apps);
   await c.call('POST', kedaPath('scaledobjects', apps), [201], kedaObject('scaledobjects', apps, 'web', 10, { [ANNOTATION.policy]: 'standard' }));
-  await c.call('POST', kedaPath('scaledobjects', apps), [201], kedaObject('scaledobjects', apps, 'batch', 8, { [ANNOTATION.environmentalImpact]: '{"carbon":[{"measuredEmission":300,"allowedMaxReplicaCount":2}]}' }));
+  await c.call(
+    'POST',
+    kedaPath('scaledobjects', apps),
+    [201],
+    kedaObject('scaledobjects', apps, 'batch', 8, { [ANNOTATION.environmentalImpact]: '{"carbon":[{"measuredEmission":300,"allowedMaxReplicaCount":2}]}' }),
+  );
   await waitFor('the first sweep', async () => logsWith(webhook, 'sweep finished').length >= 1, 30_000);
 
   const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-prometheus-'));
@@ -66,7 +86,11 @@ t.test('every dashboard query returns data from a Prometheus scraping serve', as
     join(dir, 'prometheus.yml'),
     `global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_configs:\n- job_name: keda-carbon\n  static_configs: [{targets: ['127.0.0.1:${webhook.serve.metricsPort}']}]\n`,
   );
-  const prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+  const prom = spawn(
+    'prometheus',
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+    { stdio: 'ignore' },
+  );
   t.teardown(() => void prom.kill('SIGTERM'));
   const query = async (q: string): Promise<QueryResult> => {
     const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(q)}`);
@@ -74,7 +98,12 @@ t.test('every dashboard query returns data from a Prometheus scraping serve', as
   };
   const samples = async (q: string) => (await query(q).catch(() => undefined))?.data?.result?.length ?? 0;
   // Counters need two samples inside a range before increase() says anything.
-  await waitFor('ledger counters scraped several times', async () => (await samples(`count_over_time(keda_carbon_ledger_cap_replica_seconds_total{namespace="${apps}"}[1m]) >= 5`)) > 0, 60_000, 500);
+  await waitFor(
+    'ledger counters scraped several times',
+    async () => (await samples(`count_over_time(keda_carbon_ledger_cap_replica_seconds_total{namespace="${apps}"}[1m]) >= 5`)) > 0,
+    60_000,
+    500,
+  );
 
   const dash = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
   const fill = (expr: string) => expr.replaceAll('$namespace', apps).replaceAll('$policy', '.*').replaceAll('$__range', '1m');

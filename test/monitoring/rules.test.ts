@@ -15,7 +15,10 @@ if (spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status !== 0) {
   process.exit(0);
 }
 
-interface Rule { alert?: string; expr: string }
+interface Rule {
+  alert?: string;
+  expr: string;
+}
 const rule = parseYaml(await readFile(RULE, 'utf8')) as { spec: { groups: { name: string; rules: Rule[] }[] } };
 const alerts = rule.spec.groups.flatMap((g) => g.rules.map((r) => r.alert)).filter((a): a is string => a !== undefined);
 
@@ -34,7 +37,14 @@ async function promtool(groups: unknown): Promise<{ status: number | null; out: 
 }
 
 t.test('promtool test rules: every alert of the PrometheusRule fires where it should and stays silent otherwise', async (t) => {
-  t.same(alerts.sort(), ['KedaCarbonCertificateExpiring', 'KedaCarbonDataStale', 'KedaCarbonNoLeader', 'KedaCarbonProviderFailing', 'KedaCarbonSweepsFailing', 'KedaCarbonTouchesNotApplied']);
+  t.same(alerts.sort(), [
+    'KedaCarbonCertificateExpiring',
+    'KedaCarbonDataStale',
+    'KedaCarbonNoLeader',
+    'KedaCarbonProviderFailing',
+    'KedaCarbonSweepsFailing',
+    'KedaCarbonTouchesNotApplied',
+  ]);
   const result = await promtool(rule.spec.groups);
   t.equal(result.status, 0, result.out);
 });
@@ -43,8 +53,14 @@ t.test('each alert has a silent case and a firing case in the promtool tests', a
   const suite = parseYaml(await readFile(TESTS, 'utf8')) as { tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[] };
   const cases = suite.tests.flatMap((c) => c.alert_rule_test);
   for (const alert of alerts) {
-    t.ok(cases.some((c) => c.alertname === alert && c.exp_alerts.length === 0), `${alert}: a case where it stays silent`);
-    t.ok(cases.some((c) => c.alertname === alert && c.exp_alerts.length > 0), `${alert}: a case where it fires`);
+    t.ok(
+      cases.some((c) => c.alertname === alert && c.exp_alerts.length === 0),
+      `${alert}: a case where it stays silent`,
+    );
+    t.ok(
+      cases.some((c) => c.alertname === alert && c.exp_alerts.length > 0),
+      `${alert}: a case where it fires`,
+    );
   }
 });
 

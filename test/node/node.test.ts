@@ -9,7 +9,20 @@ import { readFile, rm } from 'node:fs/promises';
 import { Agent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { loadReview, withAnnotations } from '../helpers/reviews.js';
-import { addHostsLine, applyKustomization, certsScript, deleteKustomization, DEPLOY, installTree, NodeCluster, nodeKubeconfig, NS, SKIP_MESSAGE, waitFor, type Run } from '../helpers/node-cluster.js';
+import {
+  addHostsLine,
+  applyKustomization,
+  certsScript,
+  deleteKustomization,
+  DEPLOY,
+  installTree,
+  NodeCluster,
+  nodeKubeconfig,
+  NS,
+  SKIP_MESSAGE,
+  waitFor,
+  type Run,
+} from '../helpers/node-cluster.js';
 
 const kubeconfig = nodeKubeconfig();
 if (!kubeconfig) {
@@ -51,7 +64,12 @@ function scaledObject(ns: string, name: string, max: number): string {
     apiVersion: 'keda.sh/v1alpha1',
     kind: 'ScaledObject',
     metadata: { name, namespace: ns },
-    spec: { minReplicaCount: 1, maxReplicaCount: max, scaleTargetRef: { name: 'web' }, triggers: [{ type: 'cpu', metricType: 'Utilization', metadata: { value: '60' } }] },
+    spec: {
+      minReplicaCount: 1,
+      maxReplicaCount: max,
+      scaleTargetRef: { name: 'web' },
+      triggers: [{ type: 'cpu', metricType: 'Utilization', metadata: { value: '60' } }],
+    },
   });
 }
 
@@ -82,7 +100,16 @@ t.test('install: the image runs as two Ready Pods and caps through the Service',
     );
     t.equal(p.spec.containers[0].image, image, 'runs the image built here');
     restricted(t, p);
-    const whoami = await c.run(['-n', NS, 'exec', p.metadata.name, '--', 'node', '-e', 'const fs=require("fs");let w="writable";try{fs.writeFileSync("/app/x","")}catch{w="read-only"}console.log(process.getuid(),process.getgid(),w)']);
+    const whoami = await c.run([
+      '-n',
+      NS,
+      'exec',
+      p.metadata.name,
+      '--',
+      'node',
+      '-e',
+      'const fs=require("fs");let w="writable";try{fs.writeFileSync("/app/x","")}catch{w="read-only"}console.log(process.getuid(),process.getgid(),w)',
+    ]);
     t.equal(whoami.stdout.trim(), '65532 65532 read-only', `runs as 65532 with the code read-only ${whoami.stderr}`);
   }
 
@@ -124,7 +151,10 @@ function restricted(t: Test, pod: any): void {
     t.notOk(sc.privileged, 'not privileged');
   }
   t.notOk(pod.spec.hostNetwork || pod.spec.hostPID || pod.spec.hostIPC, 'no host namespaces');
-  t.ok(pod.spec.volumes.every((v: any) => !v.hostPath), 'no hostPath volumes');
+  t.ok(
+    pod.spec.volumes.every((v: any) => !v.hostPath),
+    'no hostPath volumes',
+  );
 }
 
 const WRITE_SECONDS = 120;
@@ -134,7 +164,10 @@ const WRITE_SECONDS = 120;
  * for the previous one on odd ticks. Every answer is the object as stored, so each write is
  * checked on its own; with failurePolicy Ignore a missed mutation is otherwise silent.
  */
-async function writeOncePerSecond(ns: string, until: () => boolean): Promise<{ writes: number; failed: string[]; unmutated: string[]; last: Map<string, number> }> {
+async function writeOncePerSecond(
+  ns: string,
+  until: () => boolean,
+): Promise<{ writes: number; failed: string[]; unmutated: string[]; last: Map<string, number> }> {
   const failed: string[] = [];
   const unmutated: string[] = [];
   const last = new Map<string, number>();
@@ -147,7 +180,11 @@ async function writeOncePerSecond(ns: string, until: () => boolean): Promise<{ w
     const r =
       i % 2 === 0
         ? await c.run(['create', '-o', 'json', '-f', '-'], scaledObject(ns, name, max), 20_000)
-        : await c.run(['-n', ns, 'patch', 'scaledobject', name, '--type=merge', '-o', 'json', '-p', JSON.stringify({ spec: { maxReplicaCount: max } })], undefined, 20_000);
+        : await c.run(
+            ['-n', ns, 'patch', 'scaledobject', name, '--type=merge', '-o', 'json', '-p', JSON.stringify({ spec: { maxReplicaCount: max } })],
+            undefined,
+            20_000,
+          );
     writes++;
     if (r.status !== 0) failed.push(`${name} (max ${max}): ${r.stderr.trim()}`);
     else {
@@ -188,7 +225,9 @@ t.test('rollout restart under a client writing once a second: no write fails, no
   const result = await writeOncePerSecond(ns, () => rolloutDone);
   const status = await rollout;
   t.equal(status?.status, 0, `the rollout finished ${status?.stderr ?? ''}`);
-  t.comment(`rollout: ${result.writes} writes, ${result.failed.length} failed, ${result.unmutated.length} stored unmutated; the restart came ${Math.round((Date.now() - rolledAt) / 1000)} s before the last write`);
+  t.comment(
+    `rollout: ${result.writes} writes, ${result.failed.length} failed, ${result.unmutated.length} stored unmutated; the restart came ${Math.round((Date.now() - rolledAt) / 1000)} s before the last write`,
+  );
   t.same(result.failed, [], `no write failed (${result.failed.length} of ${result.writes})`);
   t.same(result.unmutated, [], `no write stored without the cap (${result.unmutated.length} of ${result.writes})`);
 
@@ -267,7 +306,14 @@ t.test('certificate rotation as certs-scripts/README.md says: no call fails, the
   const ns = `${TEAM}-rotate`;
   await c.must(['create', 'namespace', ns]);
   await c.must(['label', 'namespace', ns, 'keda-carbon.io/policy=always']);
-  await waitFor('the label seen', async () => mutated(JSON.parse(await c.must(['create', '-o', 'json', '-f', '-'], scaledObject(ns, 'probe', 29))), 29) || (await c.run(['-n', ns, 'delete', 'scaledobject', 'probe']), false), 60_000, 2_000);
+  await waitFor(
+    'the label seen',
+    async () =>
+      mutated(JSON.parse(await c.must(['create', '-o', 'json', '-f', '-'], scaledObject(ns, 'probe', 29))), 29) ||
+      (await c.run(['-n', ns, 'delete', 'scaledobject', 'probe']), false),
+    60_000,
+    2_000,
+  );
   const before = await c.json(['get', 'mutatingwebhookconfiguration', 'keda-carbon']);
 
   const rotation = certsScript(tree.dir, 'rotate.sh', ['--apply-dir', tree.mine], kubeconfig, 400_000);
@@ -284,7 +330,11 @@ t.test('certificate rotation as certs-scripts/README.md says: no call fails, the
   const patch = await readFile(join(tree.overlay, 'ca-bundle.patch.yaml'), 'utf8');
   t.ok(patch.includes(`value: ${bundle}`), 'the overlay holds the caBundle the cluster holds');
   const secret = await c.json(['-n', NS, 'get', 'secret', 'keda-carbon-tls']);
-  t.equal(Buffer.from(secret.data['tls.crt'], 'base64').toString(), await readFile(join(tree.overlay, 'tls/tls.crt'), 'utf8'), 'the overlay holds the certificate the cluster holds');
+  t.equal(
+    Buffer.from(secret.data['tls.crt'], 'base64').toString(),
+    await readFile(join(tree.overlay, 'tls/tls.crt'), 'utf8'),
+    'the overlay holds the certificate the cluster holds',
+  );
   t.equal(Buffer.from(bundle, 'base64').toString(), await readFile(join(tree.overlay, 'tls/ca.crt'), 'utf8'), 'one CA: the one that signed it');
 
   const again = await applyKustomization(c, tree.mine);
@@ -327,7 +377,9 @@ t.test('memory: idle and loaded RSS stay under the request and the limit', async
   };
   await Promise.all(Array.from({ length: 8 }, worker));
   const loaded = await rss(pod.metadata.name);
-  t.comment(`memory: idle RSS ${idle.rss} MiB; after ${ok} reviews RSS ${loaded.rss} MiB, peak ${loaded.peak} MiB; request ${resources.requests.memory}, limit ${resources.limits.memory}`);
+  t.comment(
+    `memory: idle RSS ${idle.rss} MiB; after ${ok} reviews RSS ${loaded.rss} MiB, peak ${loaded.peak} MiB; request ${resources.requests.memory}, limit ${resources.limits.memory}`,
+  );
   t.same(errors, [], 'no review failed');
   t.equal(ok, sent, 'every review answered 200');
   t.ok(idle.rss <= mib(resources.requests.memory), `idle RSS ${idle.rss} MiB within the request ${resources.requests.memory}`);
@@ -337,11 +389,14 @@ t.test('memory: idle and loaded RSS stay under the request and the limit', async
 /** '200', another status, or the error's message. */
 function post(ip: string, body: string, agent: Agent): Promise<string> {
   return new Promise((resolve) => {
-    const req = httpsRequest({ host: ip, port: 8443, path: '/mutate', method: 'POST', agent, timeout: 10_000, headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve(res.statusCode === 200 ? '200' : `${res.statusCode}: ${text.slice(0, 200)}`));
-    });
+    const req = httpsRequest(
+      { host: ip, port: 8443, path: '/mutate', method: 'POST', agent, timeout: 10_000, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve(res.statusCode === 200 ? '200' : `${res.statusCode}: ${text.slice(0, 200)}`));
+      },
+    );
     req.on('error', (err) => resolve(err.message));
     req.on('timeout', () => req.destroy(new Error('timed out after 10 s')));
     req.end(body);

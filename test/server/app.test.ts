@@ -31,7 +31,12 @@ t.test('POST /mutate through inject: patched, counted, timed', async (t) => {
 
 t.test('bad bodies get a Kubernetes Status the API server can read', async (t) => {
   const { instance } = await app();
-  const tooBig = await instance.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: `{"x":"${'a'.repeat(ADMISSION_BODY_LIMIT)}"}` });
+  const tooBig = await instance.inject({
+    method: 'POST',
+    url: '/mutate',
+    headers: { 'content-type': 'application/json' },
+    payload: `{"x":"${'a'.repeat(ADMISSION_BODY_LIMIT)}"}`,
+  });
   t.equal(tooBig.statusCode, 413);
   t.match(tooBig.json(), { kind: 'Status', code: 413, reason: 'RequestEntityTooLarge' });
   const empty = await instance.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: '' });

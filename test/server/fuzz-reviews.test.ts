@@ -36,7 +36,13 @@ function random(seed: number): () => number {
 type Rand = () => number;
 const pick = <T>(r: Rand, list: readonly T[]): T => list[Math.floor(r() * list.length)]!;
 
-const FIXTURES = ['scaledobject-create.kubectl-apply', 'scaledobject-create.kubectl-create', 'scaledjob-create.kubectl-create', 'scaledobject-update.kubectl-annotate', 'scaledobject-update.kubectl-patch-merge-annotation'];
+const FIXTURES = [
+  'scaledobject-create.kubectl-apply',
+  'scaledobject-create.kubectl-create',
+  'scaledjob-create.kubectl-create',
+  'scaledobject-update.kubectl-annotate',
+  'scaledobject-update.kubectl-patch-merge-annotation',
+];
 const bases = FIXTURES.map((name) => loadReview(name));
 
 /** Raw JSON texts spliced into a body where a placeholder string stands. */
@@ -69,23 +75,61 @@ function hostileValue(r: Rand, raw: string[]): unknown {
     return `@@RAW${raw.length - 1}@@`;
   }
   if (n < 0.4) return pick(r, POLICY_TEXTS);
-  return pick(r, [null, true, false, 0, -1, 2.5, 1e308, '', 'x', '__proto__', [], {}, [1, 'a'], { __proto__: null, x: 1 }, 'CREATE', 'keda.sh', 'ScaledObject']);
+  return pick(r, [
+    null,
+    true,
+    false,
+    0,
+    -1,
+    2.5,
+    1e308,
+    '',
+    'x',
+    '__proto__',
+    [],
+    {},
+    [1, 'a'],
+    { __proto__: null, x: 1 },
+    'CREATE',
+    'keda.sh',
+    'ScaledObject',
+  ]);
 }
 
 const ENVELOPE = [
-  ['kind'], ['apiVersion'], ['request'], ['request', 'uid'], ['request', 'kind'], ['request', 'kind', 'kind'], ['request', 'kind', 'group'],
-  ['request', 'operation'], ['request', 'name'], ['request', 'namespace'], ['request', 'subResource'], ['request', 'dryRun'],
-  ['request', 'object'], ['request', 'oldObject'],
+  ['kind'],
+  ['apiVersion'],
+  ['request'],
+  ['request', 'uid'],
+  ['request', 'kind'],
+  ['request', 'kind', 'kind'],
+  ['request', 'kind', 'group'],
+  ['request', 'operation'],
+  ['request', 'name'],
+  ['request', 'namespace'],
+  ['request', 'subResource'],
+  ['request', 'dryRun'],
+  ['request', 'object'],
+  ['request', 'oldObject'],
 ] as const;
 
 const OBJECT = [
-  ['request', 'object', 'metadata'], ['request', 'object', 'metadata', 'annotations'],
-  ['request', 'object', 'metadata', 'annotations', POLICY], ['request', 'object', 'metadata', 'annotations', 'keda-carbon.io/policy'],
-  ['request', 'object', 'metadata', 'annotations', 'keda-carbon.io/status'], ['request', 'object', 'metadata', 'annotations', 'keda-carbon.io/declared-max-replica-count'],
-  ['request', 'object', 'metadata', 'annotations', 'keda-carbon.io/eco-mode'], ['request', 'object', 'metadata', 'namespace'],
-  ['request', 'object', 'spec'], ['request', 'object', 'spec', 'maxReplicaCount'], ['request', 'object', 'spec', 'minReplicaCount'],
-  ['request', 'object', 'spec', 'environmentalImpact'], ['request', 'object', 'spec', 'triggers'], ['request', 'oldObject', 'spec'],
-  ['request', 'oldObject', 'metadata', 'annotations'], ['request', 'object', 'metadata', 'annotations', '__proto__'],
+  ['request', 'object', 'metadata'],
+  ['request', 'object', 'metadata', 'annotations'],
+  ['request', 'object', 'metadata', 'annotations', POLICY],
+  ['request', 'object', 'metadata', 'annotations', 'keda-carbon.io/policy'],
+  ['request', 'object', 'metadata', 'annotations', 'keda-carbon.io/status'],
+  ['request', 'object', 'metadata', 'annotations', 'keda-carbon.io/declared-max-replica-count'],
+  ['request', 'object', 'metadata', 'annotations', 'keda-carbon.io/eco-mode'],
+  ['request', 'object', 'metadata', 'namespace'],
+  ['request', 'object', 'spec'],
+  ['request', 'object', 'spec', 'maxReplicaCount'],
+  ['request', 'object', 'spec', 'minReplicaCount'],
+  ['request', 'object', 'spec', 'environmentalImpact'],
+  ['request', 'object', 'spec', 'triggers'],
+  ['request', 'oldObject', 'spec'],
+  ['request', 'oldObject', 'metadata', 'annotations'],
+  ['request', 'object', 'metadata', 'annotations', '__proto__'],
 ] as const;
 
 /** Set (or, one time in ten, delete) a path; a parent that is not an object is left alone. */
@@ -101,7 +145,17 @@ function mutate(review: Review, path: readonly string[], r: Rand, raw: string[])
   else Object.defineProperty(node, last, { value: hostileValue(r, raw), enumerable: true, writable: true, configurable: true });
 }
 
-const GARBAGE = ['', 'null', '[]', '"AdmissionReview"', '{"kind":', '{"a":1}}', `${'['.repeat(100_000)}${']'.repeat(100_000)}`, '\u00ff\u00fe{', '{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"u","__proto__":{"polluted":1}}}'];
+const GARBAGE = [
+  '',
+  'null',
+  '[]',
+  '"AdmissionReview"',
+  '{"kind":',
+  '{"a":1}}',
+  `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+  '\u00ff\u00fe{',
+  '{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"u","__proto__":{"polluted":1}}}',
+];
 
 interface Case {
   body: string;
@@ -143,17 +197,23 @@ function judge(c: Case, status: number, text: string, tally: Tally): string | nu
   }
   if (status >= 400) {
     tally[`status ${status}`] = (tally[`status ${status}`] ?? 0) + 1;
-    return answer.kind === 'Status' && answer.code === status && typeof answer.message === 'string' ? null : `${status} without a Status body: ${text.slice(0, 200)}`;
+    return answer.kind === 'Status' && answer.code === status && typeof answer.message === 'string'
+      ? null
+      : `${status} without a Status body: ${text.slice(0, 200)}`;
   }
-  if (status !== 200 || answer.kind !== 'AdmissionReview' || answer.apiVersion !== 'admission.k8s.io/v1') return `not an AdmissionReview: ${status} ${text.slice(0, 200)}`;
+  if (status !== 200 || answer.kind !== 'AdmissionReview' || answer.apiVersion !== 'admission.k8s.io/v1')
+    return `not an AdmissionReview: ${status} ${text.slice(0, 200)}`;
   const sent = JSON.parse(c.body);
   const res = answer.response;
   if (res.uid !== sent.request.uid) return `uid ${res.uid} for ${sent.request.uid}`;
   if (typeof res.allowed !== 'boolean') return 'allowed is not a boolean';
-  if (res.warnings && (res.warnings.length > 8 || res.warnings.some((w: string) => w.length > 256))) return `warnings too many or too long: ${JSON.stringify(res.warnings)}`;
+  if (res.warnings && (res.warnings.length > 8 || res.warnings.some((w: string) => w.length > 256)))
+    return `warnings too many or too long: ${JSON.stringify(res.warnings)}`;
   if (!res.allowed) {
     tally.denied = (tally.denied ?? 0) + 1;
-    return res.status?.code >= 400 && res.status.code < 500 && res.status.message.length < 1024 ? null : `denial without a short 4xx status: ${JSON.stringify(res.status)}`;
+    return res.status?.code >= 400 && res.status.code < 500 && res.status.message.length < 1024
+      ? null
+      : `denial without a short 4xx status: ${JSON.stringify(res.status)}`;
   }
   if (!res.patch) {
     tally[res.warnings ? 'allowed with warnings' : 'allowed'] = (tally[res.warnings ? 'allowed with warnings' : 'allowed'] ?? 0) + 1;
@@ -179,13 +239,16 @@ function check(t: Test, failures: string[], tally: Tally, count: number): void {
   t.ok((tally['status 400'] ?? 0) > count / 20, `refused with 400: ${tally['status 400']}`);
   t.ok((tally['allowed with warnings'] ?? 0) > 0, `allowed with a warning: ${tally['allowed with warnings']}`);
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype was polluted');
-  t.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted'), false);
+  t.equal(Object.hasOwn(Object.prototype, 'polluted'), false);
 }
 
 t.test('2,000 hostile reviews through the app', async (t) => {
   const config = await loadConfigFile(undefined);
   const carbon = steady(600, NOW);
-  const app = buildApp({ admission: { config: () => config, carbon: { snapshot: () => carbon }, now: () => NOW }, readiness: () => ({ serving: true, carbon: { fresh: true, source: 'test', fetchedAt: null } }) });
+  const app = buildApp({
+    admission: { config: () => config, carbon: { snapshot: () => carbon }, now: () => NOW },
+    readiness: () => ({ serving: true, carbon: { fresh: true, source: 'test', fetchedAt: null } }),
+  });
   t.teardown(() => app.close());
   const r = random(20261202);
   const failures: string[] = [];
@@ -204,11 +267,21 @@ t.test('2,000 hostile reviews through the app', async (t) => {
 
 function post(port: number, agent: Agent, c: Case): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path: '/mutate?timeout=10s', method: 'POST', agent, headers: { 'content-type': c.contentType, 'content-length': Buffer.byteLength(c.body) } }, (res) => {
-      let data = '';
-      res.on('data', (d) => (data += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
-    });
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mutate?timeout=10s',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': c.contentType, 'content-length': Buffer.byteLength(c.body) },
+      },
+      (res) => {
+        let data = '';
+        res.on('data', (d) => (data += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+      },
+    );
     req.on('error', reject);
     req.end(c.body);
   });
@@ -222,7 +295,10 @@ t.test('300 hostile reviews against serve over TLS, which stays up', async (t) =
   dayStart.setUTCHours(0, 0, 0, 0);
   await writeFile(forecast, JSON.stringify([{ timestamp: dayStart.toISOString(), duration: 48 * 60, value: 600 }]));
   const config = join(dir, 'config.yaml');
-  await writeFile(config, `intensity:\n  provider: file\n  path: ${forecast}\npolicies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 2}]\n`);
+  await writeFile(
+    config,
+    `intensity:\n  provider: file\n  path: ${forecast}\npolicies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 2}]\n`,
+  );
   const serve = await startServe(['--cert-dir', join(dir, 'tls'), '--config', config]);
   t.teardown(() => serve.stop('SIGKILL'));
   const agent = new Agent({ keepAlive: true, maxSockets: 4, ca: await readFile(join(dir, 'tls', 'ca.crt'), 'utf8') });
@@ -241,5 +317,8 @@ t.test('300 hostile reviews against serve over TLS, which stays up', async (t) =
   t.comment(JSON.stringify(tally));
   check(t, failures, tally, COUNT);
   t.equal(serve.child.exitCode, null, 'serve is still running');
-  t.notOk(serve.logs.some((l) => l.msg === 'request failed'), 'no request failed inside serve');
+  t.notOk(
+    serve.logs.some((l) => l.msg === 'request failed'),
+    'no request failed inside serve',
+  );
 });

@@ -11,7 +11,10 @@ async function app() {
   const config = await loadConfigFile(undefined);
   // 24 hours of data, so the relative example policy resolves: 600 g now is above its p80.
   const carbon = hourly(NOW - (NOW % HOUR), [600, ...Array.from({ length: 23 }, (_, i) => 200 + i * 10)], NOW);
-  return buildApp({ admission: { config: () => config, carbon: { snapshot: () => carbon }, now: () => NOW }, readiness: () => ({ serving: true, carbon: { fresh: true, source: 'test', fetchedAt: null } }) });
+  return buildApp({
+    admission: { config: () => config, carbon: { snapshot: () => carbon }, now: () => NOW },
+    readiness: () => ({ serving: true, carbon: { fresh: true, source: 'test', fetchedAt: null } }),
+  });
 }
 
 const post = (instance: Awaited<ReturnType<typeof app>>, payload: string, contentType = 'application/json') =>
@@ -64,7 +67,10 @@ t.test('deeply nested bodies get a 400 or a normal answer, never a 5xx', async (
   const bare = await post(instance, nest(depth));
   t.equal(bare.statusCode, 400, 'a bare nested list is not an AdmissionReview');
 
-  for (const [where, insert] of [['trigger metadata', `"deep":${nest(100_000)}`], ['trigger metadata object', `"deep":${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`]]) {
+  for (const [where, insert] of [
+    ['trigger metadata', `"deep":${nest(100_000)}`],
+    ['trigger metadata object', `"deep":${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`],
+  ]) {
     const res = await post(instance, reviewText(insert!));
     t.equal(res.statusCode, 200, `deep ${where}: answered`);
     t.equal(res.json().response.patchType, 'JSONPatch', 'and capped');

@@ -39,7 +39,10 @@ t.test('the config file is hot-reloaded; a broken one keeps the previous configu
   await writeFile(forecast, JSON.stringify([{ timestamp: day.toISOString(), duration: 48 * 60, value: 420 }]));
   const config = join(dir, 'config.yaml');
   const write = (allowed: string) =>
-    writeFile(config, `intensity:\n  provider: file\n  path: ${forecast}\npolicies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: ${allowed}}]\n`);
+    writeFile(
+      config,
+      `intensity:\n  provider: file\n  path: ${forecast}\npolicies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: ${allowed}}]\n`,
+    );
   await write('"50%"');
   const serve = await startServe(['--cert-dir', join(dir, 'tls'), '--config', config]);
   t.teardown(() => serve.stop('SIGKILL'));

@@ -36,7 +36,10 @@ t.test('serve picks up a rotated certificate without a restart; live connections
   await rename(join(dir, 'tls.crt.new'), join(dir, 'tls.crt'));
 
   for (let i = 0; i < 150 && !serve.logs.some((l) => l.msg === 'serving certificate reloaded'); i++) await new Promise((r) => setTimeout(r, 100));
-  t.ok(serve.logs.some((l) => l.msg === 'serving certificate reloaded'), 'serve logs the reload');
+  t.ok(
+    serve.logs.some((l) => l.msg === 'serving certificate reloaded'),
+    'serve logs the reload',
+  );
 
   t.equal((await healthz(serve.port, oldCa, live)).status, 200, 'the live keep-alive connection still works');
   const fresh = await healthz(serve.port, next.caCert);

@@ -103,7 +103,12 @@ t.test('a Lease namespace that does not exist stops the start with a clear messa
   const url = await fake.start();
   t.teardown(() => fake.close());
   const start = createRuntime(options({ kubeconfig: await kubeconfig('gone', url), env: { POD_NAMESPACE: 'keda-carbon' } }));
-  await t.rejects(start, new StartupError('the Lease namespace "keda-carbon" does not exist: create it, or point POD_NAMESPACE (or the kubeconfig context\'s namespace) at one that does'));
+  await t.rejects(
+    start,
+    new StartupError(
+      'the Lease namespace "keda-carbon" does not exist: create it, or point POD_NAMESPACE (or the kubeconfig context\'s namespace) at one that does',
+    ),
+  );
   t.equal(fake.leases.size, 0, 'no Lease attempted');
 });
 
@@ -112,10 +117,16 @@ t.test('what cannot be used is a StartupError naming it', async (t) => {
   await t.rejects(createRuntime(options({ kubeconfig: missing })), { name: 'StartupError', message: `cannot read ${missing}: no such file` });
   const badConfig = join(dir, 'bad.yaml');
   await writeFile(badConfig, 'intensity:\n  refreshInterval: 1s\n');
-  await t.rejects(createRuntime(options({ configPath: badConfig })), { name: 'StartupError', message: /^invalid configuration: intensity\.refreshInterval: must be at least 10s/ });
+  await t.rejects(createRuntime(options({ configPath: badConfig })), {
+    name: 'StartupError',
+    message: /^invalid configuration: intensity\.refreshInterval: must be at least 10s/,
+  });
   const badSource = join(dir, 'bad-source.yaml');
   await writeFile(badSource, 'intensity:\n  provider: exporter-configmap\n');
-  await t.rejects(createRuntime(options({ configPath: badSource })), { name: 'StartupError', message: /^cannot open the carbon source: exporter-configmap needs access to the Kubernetes API/ });
+  await t.rejects(createRuntime(options({ configPath: badSource })), {
+    name: 'StartupError',
+    message: /^cannot open the carbon source: exporter-configmap needs access to the Kubernetes API/,
+  });
 });
 
 t.test('a start that fails halfway closes what it had started', async (t) => {
@@ -131,8 +142,19 @@ t.test('no credentials: admission only, said once', async (t) => {
   const { logger, lines } = captureLogger();
   const runtime = await createRuntime(options({}, logger));
   t.teardown(() => runtime.close());
-  t.equal(logged(lines, 'no cluster access (no --kubeconfig, KUBECONFIG or in-cluster service account): admission only; the re-touch timer and namespace-label policies are off').length, 1);
-  t.match(logged(lines, 'keda-carbon webhook listening')[0], { port: runtime.port, metricsPort: runtime.metricsPort, config: '(embedded defaults)', source: 'sample:sample' });
+  t.equal(
+    logged(
+      lines,
+      'no cluster access (no --kubeconfig, KUBECONFIG or in-cluster service account): admission only; the re-touch timer and namespace-label policies are off',
+    ).length,
+    1,
+  );
+  t.match(logged(lines, 'keda-carbon webhook listening')[0], {
+    port: runtime.port,
+    metricsPort: runtime.metricsPort,
+    config: '(embedded defaults)',
+    source: 'sample:sample',
+  });
   await until(() => logged(lines, 'carbon intensity now applied').length > 0, 'the first data to be announced');
   t.match(logged(lines, 'carbon intensity now applied')[0], { source: 'sample:sample', intensity: Number });
 });
@@ -165,7 +187,9 @@ t.test('a reloaded config re-opens the carbon source; settings that cannot be op
 
   await writeFile(config, 'intensity:\n  provider: exporter-configmap\n');
   await until(() => logged(lines, 'new intensity settings cannot be opened; keeping the previous source').length > 0, 'the refusal');
-  t.match(logged(lines, 'new intensity settings cannot be opened; keeping the previous source')[0], { err: /exporter-configmap needs access to the Kubernetes API/ });
+  t.match(logged(lines, 'new intensity settings cannot be opened; keeping the previous source')[0], {
+    err: /exporter-configmap needs access to the Kubernetes API/,
+  });
   const ca = await readFile(join(certDir, 'ca.crt'), 'utf8');
   t.match(JSON.parse((await get(runtime.port, '/readyz', ca)).body), { carbon: { source: 'file:b.json' } }, 'the previous source still runs');
 });
@@ -178,10 +202,18 @@ t.test('/metrics carries the serving certificate expiry and the forecast at 1h, 
   const expiry = /^keda_carbon_serving_certificate_expiry_timestamp_seconds (\d+)$/m.exec(body)?.[1];
   t.equal(Number(expiry), Math.floor(Date.parse(cert.validTo) / 1000), 'the expiry of the certificate in use');
   for (const offset of ['1h', '3h', '6h']) {
-    t.match(body, new RegExp(`^keda_carbon_carbon_intensity_forecast_gco2eq_per_kwh\\{source="sample",location="sample",signal="unknown",offset="${offset}"\\} \\d`, 'm'), `forecast ${offset}`);
+    t.match(
+      body,
+      new RegExp(`^keda_carbon_carbon_intensity_forecast_gco2eq_per_kwh\\{source="sample",location="sample",signal="unknown",offset="${offset}"\\} \\d`, 'm'),
+      `forecast ${offset}`,
+    );
   }
-  t.match(body, /^keda_carbon_carbon_max_data_age_seconds\{source="sample",location="sample",signal="unknown"\} 7200$/m, 'maxDataAge, for the stale-data alert');
+  t.match(
+    body,
+    /^keda_carbon_carbon_max_data_age_seconds\{source="sample",location="sample",signal="unknown"\} 7200$/m,
+    'maxDataAge, for the stale-data alert',
+  );
   t.notMatch(body, /^keda_carbon_leader\{/m, 'no leader gauge without cluster access');
-  t.notMatch(body, /^keda_carbon_ledger_objects\{/m, 'the ledger is the leader\'s');
+  t.notMatch(body, /^keda_carbon_ledger_objects\{/m, "the ledger is the leader's");
   t.match(body, /# TYPE keda_carbon_ledger_cap_replica_seconds_total counter/, 'its metrics are declared');
 });

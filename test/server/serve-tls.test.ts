@@ -15,11 +15,14 @@ interface Reply {
 
 function post(port: number, ca: string, path: string, body: string, agent?: Agent, contentType = 'application/json'): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path, method: 'POST', ca, agent, headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let data = '';
-      res.on('data', (d) => (data += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data }));
-    });
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, path, method: 'POST', ca, agent, headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let data = '';
+        res.on('data', (d) => (data += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -45,7 +48,10 @@ t.test('serve over TLS with embedded defaults: a self-made CA, capped reviews, c
   const dayStart = new Date();
   dayStart.setUTCHours(0, 0, 0, 0);
   await writeFile(forecast, JSON.stringify([{ timestamp: dayStart.toISOString(), duration: 48 * 60, value: 420 }]));
-  await writeFile(config, `intensity:\n  provider: file\n  path: ${forecast}\npolicies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: "50%"}]\n`);
+  await writeFile(
+    config,
+    `intensity:\n  provider: file\n  path: ${forecast}\npolicies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: "50%"}]\n`,
+  );
 
   const serve = await startServe(['--cert-dir', certDir, '--config', config]);
   t.teardown(() => serve.stop('SIGKILL'));
@@ -64,7 +70,9 @@ t.test('serve over TLS with embedded defaults: a self-made CA, capped reviews, c
         let d = '';
         res.on('data', (c) => (d += c));
         res.on('end', () => resolve(d));
-      }).on('error', reject).end();
+      })
+        .on('error', reject)
+        .end();
     });
     fresh = JSON.parse(ready).carbon.fresh === true;
     if (!fresh) await new Promise((r) => setTimeout(r, 100));
@@ -74,7 +82,7 @@ t.test('serve over TLS with embedded defaults: a self-made CA, capped reviews, c
   const review = withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { 'keda-carbon.io/policy': 'standard' });
   const reply = await post(serve.port, ca, '/mutate?timeout=5s', JSON.stringify(review), agent);
   t.equal(reply.status, 200, 'routes on the path, ignoring ?timeout=');
-  t.match(String(reply.headers['keep-alive']), /timeout=95/, 'keep-alive above the API server\'s 90 s');
+  t.match(String(reply.headers['keep-alive']), /timeout=95/, "keep-alive above the API server's 90 s");
   const answer = JSON.parse(reply.body);
   t.equal(answer.response.uid, review.request.uid);
   const patched = applyResponsePatch(review.request.object, answer.response);
@@ -108,7 +116,10 @@ t.test('serve over TLS with embedded defaults: a self-made CA, capped reviews, c
 
   const again = await startServe(['--cert-dir', certDir, '--config', config]);
   t.teardown(() => again.stop('SIGKILL'));
-  t.ok(again.logs.some((l) => l.msg === 'using the certificate in the certificate directory'), 'the second start reuses the certificate');
+  t.ok(
+    again.logs.some((l) => l.msg === 'using the certificate in the certificate directory'),
+    'the second start reuses the certificate',
+  );
   t.equal(await readFile(join(certDir, 'ca.crt'), 'utf8'), ca, 'same CA');
   t.equal(await again.stop('SIGTERM'), 0);
 });

@@ -10,10 +10,21 @@ const review = JSON.stringify(withAnnotations(loadReview('scaledobject-create.ku
 
 function call(port: number, ca: string, agent: Agent, path = '/mutate', body: string | null = review): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path, method: body === null ? 'GET' : 'POST', ca, agent, headers: body === null ? {} : { 'content-type': 'application/json' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: body === null ? 'GET' : 'POST',
+        ca,
+        agent,
+        headers: body === null ? {} : { 'content-type': 'application/json' },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end(body ?? undefined);
   });
@@ -55,7 +66,10 @@ t.test('SIGTERM under load: readiness fails first, every request sent is answere
   await Promise.all(clients);
   t.ok(before > 0, `requests flowed before the signal (${before})`);
   t.same(errors, [], 'no request failed');
-  t.ok(statuses.every((s) => s === 200), `all ${statuses.length} answered 200`);
+  t.ok(
+    statuses.every((s) => s === 200),
+    `all ${statuses.length} answered 200`,
+  );
   agent.destroy();
   t.equal(await serve.stop(), 0, 'exits 0 after the drain');
   t.ok(serve.logs.some((l) => l.msg === 'stopped'));
@@ -68,11 +82,21 @@ t.test('a request in flight when the listener closes still completes', async (t)
   t.teardown(() => serve.stop('SIGKILL'));
   const ca = await readFile(join(dir, 'ca.crt'), 'utf8');
   const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port: serve.port, path: '/mutate', method: 'POST', ca, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(review) } }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port: serve.port,
+        path: '/mutate',
+        method: 'POST',
+        ca,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(review) },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     // Half the body now, the rest after SIGTERM: the request is in flight during close.
     req.write(review.slice(0, 100));

@@ -8,7 +8,11 @@ import { runSimulate } from '../../src/cli/simulate.js';
 function capture() {
   const out: string[] = [];
   const err: string[] = [];
-  return { io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, env: {} }, out: () => out.join(''), err: () => err.join('') };
+  return {
+    io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, env: {} },
+    out: () => out.join(''),
+    err: () => err.join(''),
+  };
 }
 
 // Half-hour points: 250, 520, 350, 290 (see timeline.test.ts for the arithmetic).
@@ -60,10 +64,19 @@ t.test('json output and the chart', async (t) => {
   const dir = files(t);
   const c = capture();
   const chart = join(dir, 'chart.svg');
-  t.equal(await runSimulate(['--policy', join(dir, 'policy.yaml'), '--forecast', join(dir, 'forecast.csv'), '--output', 'json', '--out', chart, '--declared', '10'], c.io), 0);
+  t.equal(
+    await runSimulate(
+      ['--policy', join(dir, 'policy.yaml'), '--forecast', join(dir, 'forecast.csv'), '--output', 'json', '--out', chart, '--declared', '10'],
+      c.io,
+    ),
+    0,
+  );
   const report = JSON.parse(c.out());
   // Declared 10: 250 -> 10, 520 -> 10 (band 10), 350 -> 50% of 10 = 5, 290 -> 10.
-  t.same(report.timeline.map((iv: { cap: number }) => iv.cap), [10, 10, 5, 10]);
+  t.same(
+    report.timeline.map((iv: { cap: number }) => iv.cap),
+    [10, 10, 5, 10],
+  );
   t.equal(report.timeline[0].end, '2026-06-01T00:30:00.000Z', 'same cap, different intensity: separate rows');
   t.equal(report.summary.allowedReplicaHours, 17.5); // 0.5 x (10 + 10 + 5 + 10)
   t.equal(report.declared, 10);
@@ -80,7 +93,10 @@ t.test('a ScaledObject manifest brings its own declared max and min', async (t) 
   t.equal(report.floor, 2);
   t.match(report.policy.origin, 'ScaledObject jobs/worker (annotation keda-carbon.io/environmental-impact)');
   // 250 -> 40; 520, 350 -> 50% of 40 = 20; 290 -> 40.
-  t.same(report.timeline.map((iv: { cap: number }) => iv.cap), [40, 20, 20, 40]);
+  t.same(
+    report.timeline.map((iv: { cap: number }) => iv.cap),
+    [40, 20, 20, 40],
+  );
   const c2 = capture();
   await runSimulate(['--policy', join(dir, 'so.yaml'), '--forecast', join(dir, 'forecast.csv'), '--output', 'json', '--declared', '8'], c2.io);
   t.equal(JSON.parse(c2.out()).declared, 8, '--declared overrides the manifest');
@@ -99,7 +115,10 @@ t.test('--config fetches the forecast from the configured source', async (t) => 
   const report = JSON.parse(c.out());
   t.equal(report.forecast.points, 4);
   t.match(report.forecast.origin, /^file:live\.csv \(fetched now, from .*config\.yaml\)$/);
-  t.same(report.timeline.map((iv: { cap: number }) => iv.cap), [100, 10, 50, 100]);
+  t.same(
+    report.timeline.map((iv: { cap: number }) => iv.cap),
+    [100, 10, 50, 100],
+  );
 });
 
 /** Runs simulate and returns its exit code and the one error line it printed. */

@@ -7,7 +7,12 @@ import { jsonReport, textReport } from '../../src/simulate/report.js';
 const T0 = Date.parse('2026-06-01T00:00:00Z');
 
 t.test('the timeline shows each intensity on the side of the threshold its rule names', async (t) => {
-  const policy = validatePolicy({ carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: '50%' }, { measuredEmission: 500, allowedMaxReplicaCount: 10 }] });
+  const policy = validatePolicy({
+    carbon: [
+      { measuredEmission: 300, allowedMaxReplicaCount: '50%' },
+      { measuredEmission: 500, allowedMaxReplicaCount: 10 },
+    ],
+  });
   const values = [299.96, 300, 300.04, 412.34, 499.96, 500, 500.04];
   const points: IntensityPoint[] = values.map((v, i) => ({ timestamp: T0 + i * 3_600_000, durationMinutes: 60, gCO2eqPerKWh: v }));
   const sim = simulate({ policy, points, declared: 40, minReplicas: 0, source: 'test:zone' });

@@ -56,17 +56,19 @@ t.test('the chart is well-formed SVG with the expected series', async (t) => {
   t.equal(svg['@xmlns'], 'http://www.w3.org/2000/svg');
   t.ok(Number(svg['@width']) > 0 && Number(svg['@height']) > 0);
   t.same((svg.path as Node[]).map((p) => p['@id']).sort(), ['cap', 'cap-hourly', 'intensity']);
-  t.same(
-    group(svg, 'thresholds').line && (group(svg, 'thresholds').line as Node[]).map((l) => Number(l['@data-threshold'])),
-    [300, 500],
-  );
+  t.same(group(svg, 'thresholds').line && (group(svg, 'thresholds').line as Node[]).map((l) => Number(l['@data-threshold'])), [300, 500]);
   // Axis titles with units, and time labels on the hours.
   const allText = [...groups(svg).flatMap(texts), ...texts(svg)].join('\n');
   t.match(allText, /Carbon intensity \(gCO2eq\/kWh\)/);
   t.match(allText, /Replica cap \(maxReplicaCount\)/);
   t.match(allText, /Time \(UTC\)/);
   t.same(texts(group(svg, 'axis-time')), ['06-01 00:00', '01:00', '02:00', '03:00', '04:00']);
-  t.same(texts(group(svg, 'legend')), ['Carbon intensity (left axis)', 'Replica cap, following the forecast (right axis)', 'Replica cap, re-evaluated hourly (right axis)', 'Band threshold']);
+  t.same(texts(group(svg, 'legend')), [
+    'Carbon intensity (left axis)',
+    'Replica cap, following the forecast (right axis)',
+    'Replica cap, re-evaluated hourly (right axis)',
+    'Band threshold',
+  ]);
   t.same(texts(group(svg, 'threshold-labels')), ['>= 300: max 50% = 50', '>= 500: max 10']);
 });
 
@@ -92,7 +94,10 @@ t.test('the series trace the intensities and the caps', async (t) => {
   const label100 = capAxis.find((x) => String(x['#text']) === '100')!;
   const y100 = Number(label100['@y']) - 4; // labels sit 4 px below their tick for centring
   const capAt = (y: number) => Math.round(((bottom - y) / (bottom - y100)) * 100);
-  t.same(runs(String(path(svg, 'cap')!['@d'])).runs.map(([, , y]) => capAt(y)), [100, 50, 10, 100]);
+  t.same(
+    runs(String(path(svg, 'cap')!['@d'])).runs.map(([, , y]) => capAt(y)),
+    [100, 50, 10, 100],
+  );
 });
 
 t.test('gaps break the intensity curve and are shaded', async (t) => {
@@ -105,7 +110,10 @@ t.test('gaps break the intensity curve and are shaded', async (t) => {
   t.equal(gaps[0]!['@data-end'], new Date(T0 + 2 * HOUR).toISOString());
   // The cap goes on through the gap (onMissingData declared: 100), so it stays one line.
   t.equal(runs(String(path(svg, 'cap')!['@d'])).subpaths, 1);
-  t.same(sim.intervals.map((iv) => iv.cap), [50, 100, 10]);
+  t.same(
+    sim.intervals.map((iv) => iv.cap),
+    [50, 100, 10],
+  );
   t.ok(texts(group(svg, 'legend')).includes('No data (onMissingData applies)'));
 });
 

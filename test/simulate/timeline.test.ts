@@ -68,16 +68,22 @@ t.test('four hourly points: timeline and figures by hand', async (t) => {
 t.test('a 30-minute forecast: following it differs from re-evaluating hourly', async (t) => {
   const sim = simulate(input(series(T0, 30, [250, 520, 350, 290])));
   // Following the forecast: 100, 10, 50, 100 for half an hour each.
-  t.same(sim.intervals.map((iv) => iv.cap), [100, 10, 50, 100]);
+  t.same(
+    sim.intervals.map((iv) => iv.cap),
+    [100, 10, 50, 100],
+  );
   // allowed = 0.5 x (100 + 10 + 50 + 100) = 130 of 200; withheld 70 = 35%.
   t.equal(sim.figures.allowedReplicaHours, 130);
   t.equal(sim.figures.withheldReplicaHours, 70);
   // Hourly: 00:00 sees 250 and holds 100 for the hour (missing the 520 at 00:30);
   // 01:00 sees 350 and holds 50. allowed = 100 + 50 = 150; withheld 50 = 25%.
-  t.same(sim.hourly.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.intensity, iv.cap]), [
-    [0, HOUR, 250, 100],
-    [HOUR, 2 * HOUR, 350, 50],
-  ]);
+  t.same(
+    sim.hourly.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.intensity, iv.cap]),
+    [
+      [0, HOUR, 250, 100],
+      [HOUR, 2 * HOUR, 350, 50],
+    ],
+  );
   t.equal(sim.hourly.figures.allowedReplicaHours, 150);
   t.equal(sim.hourly.figures.withheldPercent, 25);
   // Capacity-weighted intensity, against the real half-hour intensities:
@@ -117,15 +123,21 @@ t.test('eco mode off by a recurring schedule, to the minute', async (t) => {
   // Off from 00:30 to 00:59 every day: inside the first hour-long point.
   const doc = { ...bands, ecoModeOff: { recurringSchedule: ['30-59 0 * * *'] } };
   const sim = simulate(input(series(T0, 60, [400, 400]), doc));
-  t.same(sim.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.cap, iv.ecoMode]), [
-    [0, 30 * MIN, 50, 'on'],
-    [30 * MIN, HOUR, 100, 'off'],
-    [HOUR, 2 * HOUR, 50, 'on'],
-  ]);
+  t.same(
+    sim.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.cap, iv.ecoMode]),
+    [
+      [0, 30 * MIN, 50, 'on'],
+      [30 * MIN, HOUR, 100, 'off'],
+      [HOUR, 2 * HOUR, 50, 'on'],
+    ],
+  );
   t.equal(sim.figures.ecoModeOffHours, 0.5);
   // Hourly, the schedule is only looked at on the hour (00:00 and 01:00): it never
   // matches, and the two identical hours read as one interval.
-  t.same(sim.hourly.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.cap, iv.ecoMode]), [[0, 2 * HOUR, 50, 'on']]);
+  t.same(
+    sim.hourly.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.cap, iv.ecoMode]),
+    [[0, 2 * HOUR, 50, 'on']],
+  );
   t.equal(sim.hourly.figures.ecoModeOffHours, 0);
 });
 
@@ -133,20 +145,30 @@ t.test('the duration override switches on mid-point', async (t) => {
   const doc = { ...bands, ecoModeOff: { carbonIntensityDuration: { carbonIntensityThreshold: 500, overrideEcoAfterDurationInMins: 90 } } };
   const sim = simulate(input(series(T0, 60, [600, 600, 600]), doc));
   // At 01:30 the intensity has been >= 500 since 00:00, i.e. for 90 minutes: eco mode off.
-  t.same(sim.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.cap, iv.ecoMode]), [
-    [0, 90 * MIN, 10, 'on'],
-    [90 * MIN, 3 * HOUR, 100, 'off'],
-  ]);
+  t.same(
+    sim.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.cap, iv.ecoMode]),
+    [
+      [0, 90 * MIN, 10, 'on'],
+      [90 * MIN, 3 * HOUR, 100, 'off'],
+    ],
+  );
   // Hourly: at 01:00 only 60 minutes of history; at 02:00 120 minutes: off from then.
-  t.same(sim.hourly.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.cap]), [
-    [0, 2 * HOUR, 10],
-    [2 * HOUR, 3 * HOUR, 100],
-  ]);
+  t.same(
+    sim.hourly.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.cap]),
+    [
+      [0, 2 * HOUR, 10],
+      [2 * HOUR, 3 * HOUR, 100],
+    ],
+  );
 });
 
 t.test('every interval holds what decide says at each of its minutes', async (t) => {
   // The guarantee that simulate and the webhook cannot disagree: sample decide directly.
-  const doc = { ...bands, ecoModeOff: { recurringSchedule: ['10-20 1 * * *'], carbonIntensityDuration: { carbonIntensityThreshold: 480, overrideEcoAfterDurationInMins: 50 } }, onMissingData: 'hold' };
+  const doc = {
+    ...bands,
+    ecoModeOff: { recurringSchedule: ['10-20 1 * * *'], carbonIntensityDuration: { carbonIntensityThreshold: 480, overrideEcoAfterDurationInMins: 50 } },
+    onMissingData: 'hold',
+  };
   const points = [...series(T0, 15, [250, 310, 505, 520, 490, 480, 300, 299]), ...series(T0 + 3 * HOUR, 15, [700, 100])];
   const inp = input(points, doc, { declared: 40, minReplicas: 2 });
   const ivs = simulateTimeline(inp);
@@ -154,7 +176,15 @@ t.test('every interval holds what decide says at each of its minutes', async (t)
   let prevCap = 40;
   for (let at = T0; at < T0 + 3.5 * HOUR; at += 5 * MIN) {
     const iv = ivs.find((x) => x.start <= at && at < x.end)!;
-    const d = decide({ policy: inp.policy, declared: 40, minReplicas: 2, currentMax: prevCap, ecoModeOffAnnotation: false, carbon: { source: 'test:zone', fetchedAt: at, maxDataAgeMs: Number.MAX_SAFE_INTEGER, points }, now: at });
+    const d = decide({
+      policy: inp.policy,
+      declared: 40,
+      minReplicas: 2,
+      currentMax: prevCap,
+      ecoModeOffAnnotation: false,
+      carbon: { source: 'test:zone', fetchedAt: at, maxDataAgeMs: Number.MAX_SAFE_INTEGER, points },
+      now: at,
+    });
     t.equal(iv.cap, d.cap, `cap at ${new Date(at).toISOString()}`);
     t.equal(iv.ecoMode, d.ecoMode);
     prevCap = iv.cap;
@@ -217,7 +247,14 @@ t.test('suggested thresholds from p50 and p80, replayed', async (t) => {
 t.test('the floor and the declared max bound every cap', async (t) => {
   const sim = simulate(input(series(T0, 60, [600, 350]), bands, { declared: 8, minReplicas: 0 }));
   // 600 -> 10, but the declared max is 8: 8. 350 -> 50% of 8 = 4.
-  t.same(sim.intervals.map((iv) => iv.cap), [8, 4]);
+  t.same(
+    sim.intervals.map((iv) => iv.cap),
+    [8, 4],
+  );
   const floored = simulate(input(series(T0, 60, [600]), bands, { declared: 100, minReplicas: 20 }));
-  t.same(floored.intervals.map((iv) => iv.cap), [20], 'floor max(1, minReplicaCount) = 20 beats the band 10');
+  t.same(
+    floored.intervals.map((iv) => iv.cap),
+    [20],
+    'floor max(1, minReplicaCount) = 20 beats the band 10',
+  );
 });

@@ -76,10 +76,7 @@ t.test('bad inputs are clear errors', async (t) => {
   t.throws(() => generateCertificates({ dnsNames: ['bad_name!'], ipAddresses: [] }), /dnsNames: "bad_name!" is not a valid DNS name/);
   t.throws(() => generateCertificates({ dnsNames: [], ipAddresses: ['300.1.1.1'] }), /ipAddresses: "300.1.1.1" is not an IPv4 or IPv6/);
   t.throws(() => generateCertificates({ dnsNames: ['a'], ipAddresses: [], validityDays: 0 }), /validityDays must be an integer from 1 to 3650/);
-  t.throws(
-    () => generateCertificates({ dnsNames: ['a'], ipAddresses: [], keyType: 'ecdsa-p256' as never }),
-    /keyType "ecdsa-p256" is not supported/,
-  );
+  t.throws(() => generateCertificates({ dnsNames: ['a'], ipAddresses: [], keyType: 'ecdsa-p256' as never }), /keyType "ecdsa-p256" is not supported/);
   const other = generateCertificates({ dnsNames: ['a'], ipAddresses: [] });
   t.throws(() => checkPair(set.cert, other.key), /private key does not belong to the certificate/);
   t.throws(() => checkPair('not a cert', set.key), /certificate does not parse/);
@@ -107,7 +104,11 @@ t.test('ensureLocalCertificates creates once, then reuses', async (t) => {
   const mounted = join(base, 'mounted');
   await ensureLocalCertificates(mounted);
   await rm(join(mounted, 'ca.crt'));
-  t.same(await ensureLocalCertificates(mounted), { certFile: join(mounted, 'tls.crt'), keyFile: join(mounted, 'tls.key'), caFile: null, created: false }, 'no ca.crt: caFile null');
+  t.same(
+    await ensureLocalCertificates(mounted),
+    { certFile: join(mounted, 'tls.crt'), keyFile: join(mounted, 'tls.key'), caFile: null, created: false },
+    'no ca.crt: caFile null',
+  );
 
   const half = join(base, 'half');
   await ensureLocalCertificates(half);

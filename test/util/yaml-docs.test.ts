@@ -5,7 +5,11 @@ t.test('documents in order, lists unrolled, empty documents skipped', async (t) 
   const text = 'kind: A\n---\n---\nkind: List\nitems:\n- {kind: B}\n- {kind: C}\n---\nkind: ScaledObjectList\nitems: [{kind: D}]\n---\n[1, 2]\n---\n';
   t.same(readYamlDocuments(text, 'x.yaml'), [{ kind: 'A' }, { kind: 'B' }, { kind: 'C' }, { kind: 'D' }, [1, 2]]);
   t.same(readYamlDocuments('', 'empty.yaml'), []);
-  t.same(readYamlDocuments('{"kind": "List", "items": "not a list"}', 'j.json'), [{ kind: 'List', items: 'not a list' }], 'a List without an items array is a document');
+  t.same(
+    readYamlDocuments('{"kind": "List", "items": "not a list"}', 'j.json'),
+    [{ kind: 'List', items: 'not a list' }],
+    'a List without an items array is a document',
+  );
 });
 
 t.test('a syntax error names the origin and the line', async (t) => {

@@ -65,7 +65,10 @@ function parseByLocations(body: unknown, loc: string): IntensityPoint | undefine
 function parseForecast(body: unknown, loc: string): IntensityPoint[] {
   const list = asArray(body, 'carbon-aware-sdk forecasts response');
   if (list.length === 0) throw invalid('carbon-aware-sdk: forecasts/current returned no forecast');
-  const f = asObject(list.find((x) => typeof x === 'object' && x !== null && String((x as { location?: unknown }).location).toLowerCase() === loc.toLowerCase()) ?? list[0], 'carbon-aware-sdk forecast');
+  const f = asObject(
+    list.find((x) => typeof x === 'object' && x !== null && String((x as { location?: unknown }).location).toLowerCase() === loc.toLowerCase()) ?? list[0],
+    'carbon-aware-sdk forecast',
+  );
   return asArray(f.forecastData, 'carbon-aware-sdk forecastData').map((it, i) => {
     const o = asObject(it, `carbon-aware-sdk forecastData[${i}]`);
     return {

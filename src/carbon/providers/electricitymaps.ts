@@ -73,8 +73,14 @@ function parseForecast(body: unknown): IntensityPoint[] {
   const items = asArray(asObject(body, 'electricitymaps forecast response').forecast, 'electricitymaps forecast.forecast');
   const rows = items.map((it, i) => {
     const o = asObject(it, `electricitymaps forecast[${i}]`);
-    return { t: parseTime(o.datetime, `electricitymaps forecast[${i}].datetime`), v: parseNumber(o.carbonIntensity, `electricitymaps forecast[${i}].carbonIntensity`) };
+    return {
+      t: parseTime(o.datetime, `electricitymaps forecast[${i}].datetime`),
+      v: parseNumber(o.carbonIntensity, `electricitymaps forecast[${i}].carbonIntensity`),
+    };
   });
-  const durations = durationsFromStarts(rows.map((r) => r.t), HOURLY);
+  const durations = durationsFromStarts(
+    rows.map((r) => r.t),
+    HOURLY,
+  );
   return rows.map((r, i) => ({ timestamp: r.t, durationMinutes: durations[i]!, gCO2eqPerKWh: r.v }));
 }

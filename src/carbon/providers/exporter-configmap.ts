@@ -56,12 +56,19 @@ export function createExporterConfigMapSource(cfg: IntensityConfig, deps: Source
           const timeout = (signal.reason as { name?: string } | undefined)?.name === 'TimeoutError';
           throw new SourceError(timeout ? 'timeout' : 'aborted', `exporter-configmap: reading ${ref} ${timeout ? 'timed out' : 'was cancelled'}`);
         }
-        throw new SourceError('unavailable', `exporter-configmap: cannot reach the Kubernetes API: ${(err as { code?: string }).code ?? (err as Error).message}`);
+        throw new SourceError(
+          'unavailable',
+          `exporter-configmap: cannot reach the Kubernetes API: ${(err as { code?: string }).code ?? (err as Error).message}`,
+        );
       }
       if (res.status === 200) return res.body;
       if (res.status === 404) {
         if (i >= attempts) {
-          throw new SourceError('unavailable', `exporter-configmap: ${ref} not found (the exporter deletes and recreates it on every refresh; is the exporter running?)`, { status: 404 });
+          throw new SourceError(
+            'unavailable',
+            `exporter-configmap: ${ref} not found (the exporter deletes and recreates it on every refresh; is the exporter running?)`,
+            { status: 404 },
+          );
         }
         deps.logger?.debug({ configMap: `${namespace}/${name}`, attempt: i }, 'exporter-configmap: not found, the exporter is probably recreating it');
         try {
@@ -89,7 +96,10 @@ export function createExporterConfigMapSource(cfg: IntensityConfig, deps: Source
       if (typeof data.message === 'string' && data.message !== '') {
         deps.logger?.warn({ configMap: `${namespace}/${name}`, exporterMessage: data.message }, 'exporter-configmap: the exporter reports a problem');
       }
-      deps.logger?.debug({ configMap: `${namespace}/${name}`, heartbeat: heartbeat === undefined ? null : new Date(heartbeat).toISOString(), points: points.length }, 'exporter-configmap: read');
+      deps.logger?.debug(
+        { configMap: `${namespace}/${name}`, heartbeat: heartbeat === undefined ? null : new Date(heartbeat).toISOString(), points: points.length },
+        'exporter-configmap: read',
+      );
       return points;
     },
     watch(onChange) {

@@ -24,12 +24,9 @@ function errorMessage(body: string): string {
   try {
     const j = JSON.parse(body) as Record<string, unknown>;
     const e = j.error;
-    const parts = [
-      typeof e === 'object' && e !== null ? (e as Record<string, unknown>).message : e,
-      j.message,
-      j.detail,
-      j.title,
-    ].filter((x): x is string => typeof x === 'string' && x !== '');
+    const parts = [typeof e === 'object' && e !== null ? (e as Record<string, unknown>).message : e, j.message, j.detail, j.title].filter(
+      (x): x is string => typeof x === 'string' && x !== '',
+    );
     if (parts.length > 0) return [...new Set(parts)].join(': ');
   } catch {
     // not JSON: fall through to the raw text
@@ -76,11 +73,10 @@ export async function getJson(url: URL, opts: RequestOptions): Promise<unknown> 
     if (!res.ok) {
       const hint = (status === 401 || status === 403) && opts.authHint ? ` (${opts.authHint})` : '';
       const msg = errorMessage(text);
-      throw new SourceError(
-        'http',
-        redact(`${opts.provider}: ${describe(url)} answered ${status} ${res.statusText}${msg ? `: ${msg}` : ''}${hint}`, secrets),
-        { status, retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), (opts.now ?? Date.now)()) },
-      );
+      throw new SourceError('http', redact(`${opts.provider}: ${describe(url)} answered ${status} ${res.statusText}${msg ? `: ${msg}` : ''}${hint}`, secrets), {
+        status,
+        retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), (opts.now ?? Date.now)()),
+      });
     }
   } catch (err) {
     throw networkError(err, url, opts);

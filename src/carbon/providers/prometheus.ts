@@ -25,7 +25,10 @@ export function createPrometheusSource(cfg: IntensityConfig, deps: SourceDeps): 
         : undefined;
       const body = asObject(
         await getJson(joinUrl(base, 'api/v1/query', { query }), {
-          provider: 'prometheus', signal, fetch: deps.fetch, now,
+          provider: 'prometheus',
+          signal,
+          fetch: deps.fetch,
+          now,
           headers: token ? { authorization: `Bearer ${token}` } : {},
           secrets: [token],
           authHint: hasToken ? 'check the bearer token' : 'the server wants a bearer token: set tokenEnv or tokenFile',

@@ -12,10 +12,54 @@ const DAY = 86_400_000;
  * It crosses 300 and 500 several times a day so every band of a typical policy shows.
  */
 export const SAMPLE_CURVE: readonly number[] = [
-  390, 385, 380, 376, 372, 368, 365, 366, 368, 376, 385, 407, // 00:00-05:30
-  430, 460, 490, 510, 530, 515, 500, 460, 420, 370, 320, 275, // 06:00-11:30
-  230, 202, 175, 167, 160, 175, 190, 230, 270, 325, 380, 430, // 12:00-17:30
-  480, 512, 545, 540, 535, 518, 500, 478, 455, 435, 415, 402, // 18:00-23:30
+  390,
+  385,
+  380,
+  376,
+  372,
+  368,
+  365,
+  366,
+  368,
+  376,
+  385,
+  407, // 00:00-05:30
+  430,
+  460,
+  490,
+  510,
+  530,
+  515,
+  500,
+  460,
+  420,
+  370,
+  320,
+  275, // 06:00-11:30
+  230,
+  202,
+  175,
+  167,
+  160,
+  175,
+  190,
+  230,
+  270,
+  325,
+  380,
+  430, // 12:00-17:30
+  480,
+  512,
+  545,
+  540,
+  535,
+  518,
+  500,
+  478,
+  455,
+  435,
+  415,
+  402, // 18:00-23:30
 ];
 
 /** The curve laid onto yesterday, today and tomorrow (UTC), so there is history and a forecast. */
@@ -23,7 +67,7 @@ export function sampleDay(now: number): IntensityPoint[] {
   const today = Math.floor(now / DAY) * DAY;
   const out: IntensityPoint[] = [];
   for (let day = today - DAY; day <= today + DAY; day += DAY) {
-    SAMPLE_CURVE.forEach((v, i) => out.push({ timestamp: day + i * HALF_HOUR_MIN * 60_000, durationMinutes: HALF_HOUR_MIN, gCO2eqPerKWh: v }));
+    for (const [i, v] of SAMPLE_CURVE.entries()) out.push({ timestamp: day + i * HALF_HOUR_MIN * 60_000, durationMinutes: HALF_HOUR_MIN, gCO2eqPerKWh: v });
   }
   return out;
 }

@@ -31,7 +31,7 @@ export function parseUkLocation(location: string): UkLocation {
 
 /** The API's `{from}` is the half hour in `YYYY-MM-DDThh:mmZ`. */
 export function halfHourStart(now: number): string {
-  return new Date(Math.floor(now / HALF_HOUR) * HALF_HOUR).toISOString().slice(0, 16) + 'Z';
+  return `${new Date(Math.floor(now / HALF_HOUR) * HALF_HOUR).toISOString().slice(0, 16)}Z`;
 }
 
 /**

@@ -27,12 +27,21 @@ export function createWattTimeSource(cfg: IntensityConfig, deps: SourceDeps): In
   const credHint = `check ${cfg.usernameFile ? `file ${cfg.usernameFile}` : `environment variable ${cfg.usernameEnv}`} and ${cfg.passwordFile ? `file ${cfg.passwordFile}` : `environment variable ${cfg.passwordEnv}`}`;
 
   async function login(signal: AbortSignal): Promise<string> {
-    const username = await readCredential({ envKey: 'intensity.usernameEnv', envName: cfg.usernameEnv, fileKey: 'intensity.usernameFile', filePath: cfg.usernameFile }, deps);
-    const password = await readCredential({ envKey: 'intensity.passwordEnv', envName: cfg.passwordEnv, fileKey: 'intensity.passwordFile', filePath: cfg.passwordFile }, deps);
+    const username = await readCredential(
+      { envKey: 'intensity.usernameEnv', envName: cfg.usernameEnv, fileKey: 'intensity.usernameFile', filePath: cfg.usernameFile },
+      deps,
+    );
+    const password = await readCredential(
+      { envKey: 'intensity.passwordEnv', envName: cfg.passwordEnv, fileKey: 'intensity.passwordFile', filePath: cfg.passwordFile },
+      deps,
+    );
     const basic = Buffer.from(`${username}:${password}`).toString('base64');
     const body = asObject(
       await getJson(joinUrl(base, 'login'), {
-        provider: 'watttime', signal, fetch: deps.fetch, now,
+        provider: 'watttime',
+        signal,
+        fetch: deps.fetch,
+        now,
         headers: { authorization: `Basic ${basic}` },
         secrets: [password, basic, username],
         authHint: `login refused; ${credHint}`,
@@ -46,7 +55,10 @@ export function createWattTimeSource(cfg: IntensityConfig, deps: SourceDeps): In
 
   async function forecast(signal: AbortSignal, bearer: string): Promise<unknown> {
     return getJson(joinUrl(base, 'v3/forecast', { region: cfg.location, signal_type: SIGNAL }), {
-      provider: 'watttime', signal, fetch: deps.fetch, now,
+      provider: 'watttime',
+      signal,
+      fetch: deps.fetch,
+      now,
       headers: { authorization: `Bearer ${bearer}` },
       secrets: [bearer],
       authHint: `region ${cfg.location} with this account`,
@@ -92,6 +104,12 @@ function parseForecast(body: unknown, region: string): IntensityPoint[] {
   });
   const period = meta.data_point_period_seconds;
   const fixed = typeof period === 'number' && Number.isFinite(period) && period > 0 ? period / 60 : undefined;
-  const durations = fixed !== undefined ? rows.map(() => fixed) : durationsFromStarts(rows.map((r) => r.t), 5);
+  const durations =
+    fixed !== undefined
+      ? rows.map(() => fixed)
+      : durationsFromStarts(
+          rows.map((r) => r.t),
+          5,
+        );
   return rows.map((r, i) => ({ timestamp: r.t, durationMinutes: durations[i]!, gCO2eqPerKWh: r.v * LBS_PER_MWH_TO_G_PER_KWH }));
 }

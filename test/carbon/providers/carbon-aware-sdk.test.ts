@@ -6,7 +6,8 @@ import { fixtureJson } from '../../helpers/fixtures.js';
 import { json, startServer } from '../../helpers/http.js';
 import { failureCases } from '../../helpers/provider-cases.js';
 
-const cfg = (baseUrl: string, extra: Record<string, unknown> = {}) => parseIntensityConfig({ provider: 'carbon-aware-sdk', location: 'westus', baseUrl, ...extra });
+const cfg = (baseUrl: string, extra: Record<string, unknown> = {}) =>
+  parseIntensityConfig({ provider: 'carbon-aware-sdk', location: 'westus', baseUrl, ...extra });
 
 t.test('latest measured value over the current forecast', async (t) => {
   const srv = await startServer((_req, res, url) => {
@@ -39,7 +40,10 @@ t.test('501 (the data source cannot forecast): the measured value alone', async 
 t.test('an empty forecast list is rejected', async (t) => {
   const srv = await startServer((_req, res, url) => json(res, 200, url.pathname === '/emissions/bylocations' ? [] : []));
   t.teardown(srv.close);
-  await t.rejects(createCarbonAwareSdkSource(cfg(srv.url), { env: {} }).fetch(AbortSignal.timeout(5000)), { kind: 'invalid', message: /forecasts\/current returned no forecast/ });
+  await t.rejects(createCarbonAwareSdkSource(cfg(srv.url), { env: {} }).fetch(AbortSignal.timeout(5000)), {
+    kind: 'invalid',
+    message: /forecasts\/current returned no forecast/,
+  });
 });
 
 t.test('TimeSpan durations', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { parseIntensityConfig } from '../../../src/config/intensity.js';
-import { SourceError } from '../../../src/carbon/errors.js';
+import type { SourceError } from '../../../src/carbon/errors.js';
 import { createElectricityMapsSource } from '../../../src/carbon/providers/electricitymaps.js';
 import { validatePoints } from '../../../src/carbon/validate.js';
 import { fixtureJson } from '../../helpers/fixtures.js';
@@ -35,7 +35,10 @@ t.test('latest laid over the hourly forecast, with the auth-token header', async
   t.same(points[0], { timestamp: Date.UTC(2026, 5, 1, 13), durationMinutes: 60, gCO2eqPerKWh: 266 }, 'latest (266) replaces the forecast (261) for 13:00');
   t.same(points[1], { timestamp: Date.UTC(2026, 5, 1, 14), durationMinutes: 60, gCO2eqPerKWh: 311 });
   t.same(points[23], { timestamp: Date.UTC(2026, 5, 2, 12), durationMinutes: 60, gCO2eqPerKWh: 240 }, 'last point keeps the hourly step');
-  t.same(srv.requests.map((r) => r.path), ['/v3/carbon-intensity/latest?zone=DE', '/v3/carbon-intensity/forecast?zone=DE']);
+  t.same(
+    srv.requests.map((r) => r.path),
+    ['/v3/carbon-intensity/latest?zone=DE', '/v3/carbon-intensity/forecast?zone=DE'],
+  );
 });
 
 t.test('emissionFactorType is sent to the API', async (t) => {
@@ -43,7 +46,10 @@ t.test('emissionFactorType is sent to the API', async (t) => {
   t.teardown(srv.close);
   const src = createElectricityMapsSource(cfg(srv.url, { emissionFactorType: 'direct' }), { env });
   await src.fetch(AbortSignal.timeout(5000));
-  t.same(srv.requests.map((r) => r.path), ['/v3/carbon-intensity/latest?zone=DE&emissionFactorType=direct', '/v3/carbon-intensity/forecast?zone=DE&emissionFactorType=direct']);
+  t.same(
+    srv.requests.map((r) => r.path),
+    ['/v3/carbon-intensity/latest?zone=DE&emissionFactorType=direct', '/v3/carbon-intensity/forecast?zone=DE&emissionFactorType=direct'],
+  );
   t.equal(src.signal, 'average', 'lifecycle or direct, it is the average of the mix');
 });
 
@@ -71,7 +77,9 @@ t.test('a plan without forecasts still gives the current hour', async (t) => {
 t.test('a forecast failing otherwise fails the fetch', async (t) => {
   const srv = await emServer({ forecastStatus: 500 });
   t.teardown(srv.close);
-  const err = await createElectricityMapsSource(cfg(srv.url), { env }).fetch(AbortSignal.timeout(5000)).catch((e: SourceError) => e);
+  const err = await createElectricityMapsSource(cfg(srv.url), { env })
+    .fetch(AbortSignal.timeout(5000))
+    .catch((e: SourceError) => e);
   t.equal((err as SourceError).status, 500);
 });
 
@@ -81,7 +89,10 @@ t.test('an answer for another zone is rejected', async (t) => {
     json(res, 200, fixtureJson('electricitymaps', 'forecast-DE.json'));
   });
   t.teardown(srv.close);
-  await t.rejects(createElectricityMapsSource(cfg(srv.url), { env }).fetch(AbortSignal.timeout(5000)), { kind: 'invalid', message: /asked for zone DE, the answer is for FR/ });
+  await t.rejects(createElectricityMapsSource(cfg(srv.url), { env }).fetch(AbortSignal.timeout(5000)), {
+    kind: 'invalid',
+    message: /asked for zone DE, the answer is for FR/,
+  });
 });
 
 t.test('null carbonIntensity (no data yet) is invalid, not zero', async (t) => {
@@ -90,14 +101,19 @@ t.test('null carbonIntensity (no data yet) is invalid, not zero', async (t) => {
     json(res, 200, fixtureJson('electricitymaps', 'forecast-DE.json'));
   });
   t.teardown(srv.close);
-  await t.rejects(createElectricityMapsSource(cfg(srv.url), { env }).fetch(AbortSignal.timeout(5000)), { kind: 'invalid', message: /latest.carbonIntensity: null is not a finite number/ });
+  await t.rejects(createElectricityMapsSource(cfg(srv.url), { env }).fetch(AbortSignal.timeout(5000)), {
+    kind: 'invalid',
+    message: /latest.carbonIntensity: null is not a finite number/,
+  });
 });
 
 t.test('credentials: env var, mounted file, never in messages', async (t) => {
   const srv = await startServer((req, res) => json(res, 401, { message: `Invalid auth-token ${String(req.headers['auth-token'])}` }));
   t.teardown(srv.close);
   const { logger, lines } = captureLogger();
-  const err = (await createElectricityMapsSource(cfg(srv.url), { env, logger }).fetch(AbortSignal.timeout(5000)).catch((e: unknown) => e)) as SourceError;
+  const err = (await createElectricityMapsSource(cfg(srv.url), { env, logger })
+    .fetch(AbortSignal.timeout(5000))
+    .catch((e: unknown) => e)) as SourceError;
   t.equal(err.status, 401);
   t.notMatch(err.message, TOKEN, 'the echoed token is redacted');
   t.match(err.message, /\[redacted\].*check the token in environment variable ELECTRICITYMAPS_TOKEN/);
@@ -114,10 +130,16 @@ t.test('credentials: env var, mounted file, never in messages', async (t) => {
     readFile: async (p) => (p === '/run/secrets/em/token' ? `${TOKEN}\n` : Promise.reject(Object.assign(new Error('nope'), { code: 'ENOENT' }))),
   });
   t.equal((await fromFile.fetch(AbortSignal.timeout(5000))).length, 24, 'token read from the mounted file (trailing newline trimmed)');
-  await t.rejects(createElectricityMapsSource(cfg(ok.url, { tokenFile: '/missing' }), { env: {}, readFile: async () => Promise.reject(Object.assign(new Error('x'), { code: 'ENOENT' })) }).fetch(AbortSignal.timeout(5000)), {
-    kind: 'config',
-    message: 'intensity.tokenFile: cannot read credential file /missing (ENOENT)',
-  });
+  await t.rejects(
+    createElectricityMapsSource(cfg(ok.url, { tokenFile: '/missing' }), {
+      env: {},
+      readFile: async () => Promise.reject(Object.assign(new Error('x'), { code: 'ENOENT' })),
+    }).fetch(AbortSignal.timeout(5000)),
+    {
+      kind: 'config',
+      message: 'intensity.tokenFile: cannot read credential file /missing (ENOENT)',
+    },
+  );
 });
 
 t.test('failure answers', (t) => failureCases(t, (url) => createElectricityMapsSource(cfg(url), { env })));

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { parseIntensityConfig } from '../../../src/config/intensity.js';
-import { SourceError } from '../../../src/carbon/errors.js';
+import type { SourceError } from '../../../src/carbon/errors.js';
 import { createExporterConfigMapSource, parseGoTime } from '../../../src/carbon/providers/exporter-configmap.js';
 import { Refresher } from '../../../src/carbon/refresher.js';
 import { CarbonStore } from '../../../src/carbon/store.js';
@@ -52,7 +52,11 @@ t.test('a NotFound while the exporter recreates the ConfigMap is retried, not an
 t.test('still missing after the retries: unavailable, naming the ConfigMap', async (t) => {
   const api = await fakeApiServer({});
   t.teardown(api.close);
-  const src = createExporterConfigMapSource(cfg({ configMap: { namespace: 'carbon', name: 'ci' } }), { env: {}, kube: kubeClientFor(api.url) }, { notFoundRetryMs: 10, notFoundAttempts: 3 });
+  const src = createExporterConfigMapSource(
+    cfg({ configMap: { namespace: 'carbon', name: 'ci' } }),
+    { env: {}, kube: kubeClientFor(api.url) },
+    { notFoundRetryMs: 10, notFoundAttempts: 3 },
+  );
   const err = (await src.fetch(AbortSignal.timeout(5000)).catch((e: unknown) => e)) as SourceError;
   t.equal(err.kind, 'unavailable');
   t.match(err.message, /ConfigMap carbon\/ci not found \(the exporter deletes and recreates it on every refresh; is the exporter running\?\)/);
@@ -116,7 +120,10 @@ t.test('watch: the refresher picks up the recreated ConfigMap at once, and stop 
   refresher.start();
   await until(() => store.snapshot().fetchedAt !== null && api.watcherCount() === 1);
   t.equal(store.snapshot().points[0]!.gCO2eqPerKWh, 200.0892814275597);
-  t.ok(api.requests.some((r) => r.path === '/api/v1/namespaces/kube-system/configmaps?fieldSelector=metadata.name%3Dcarbon-intensity&watch=true'), 'watches by field selector');
+  t.ok(
+    api.requests.some((r) => r.path === '/api/v1/namespaces/kube-system/configmaps?fieldSelector=metadata.name%3Dcarbon-intensity&watch=true'),
+    'watches by field selector',
+  );
 
   // The exporter's refresh: delete, then create with new data.
   api.remove();

@@ -24,10 +24,25 @@ t.test('JSON in the exporter element shape, location optional', async (t) => {
     { timestamp: T, durationMinutes: 30, gCO2eqPerKWh: 210 },
     { timestamp: T + 30 * 60_000, durationMinutes: 30, gCO2eqPerKWh: 250.5 },
   ]);
-  t.same(parseForecastFile('[{"timestamp":"2026-06-01T13:00:00Z","duration":60,"value":1}]', 'f.json'), [{ timestamp: T, durationMinutes: 60, gCO2eqPerKWh: 1 }]);
-  t.throws(() => parseForecastFile('[{"location":"a","timestamp":"2026-06-01T13:00:00Z","duration":60,"value":1},{"location":"b","timestamp":"2026-06-01T14:00:00Z","duration":60,"value":1}]', 'f.json'), /several locations \(a, b\); set intensity.location/);
-  t.throws(() => parseForecastFile('[{"location":"a","timestamp":"2026-06-01T13:00:00Z","duration":60,"value":1}]', 'f.json', 'b'), /no element for location b \(the file has a\)/);
-  t.throws(() => parseForecastFile('[{"timestamp":"2026-06-01T13:00:00Z","duration":"an hour","value":1}]', 'f.json'), /file f.json: element 0 duration: "an hour" is not a finite number/);
+  t.same(parseForecastFile('[{"timestamp":"2026-06-01T13:00:00Z","duration":60,"value":1}]', 'f.json'), [
+    { timestamp: T, durationMinutes: 60, gCO2eqPerKWh: 1 },
+  ]);
+  t.throws(
+    () =>
+      parseForecastFile(
+        '[{"location":"a","timestamp":"2026-06-01T13:00:00Z","duration":60,"value":1},{"location":"b","timestamp":"2026-06-01T14:00:00Z","duration":60,"value":1}]',
+        'f.json',
+      ),
+    /several locations \(a, b\); set intensity.location/,
+  );
+  t.throws(
+    () => parseForecastFile('[{"location":"a","timestamp":"2026-06-01T13:00:00Z","duration":60,"value":1}]', 'f.json', 'b'),
+    /no element for location b \(the file has a\)/,
+  );
+  t.throws(
+    () => parseForecastFile('[{"timestamp":"2026-06-01T13:00:00Z","duration":"an hour","value":1}]', 'f.json'),
+    /file f.json: element 0 duration: "an hour" is not a finite number/,
+  );
   t.throws(() => parseForecastFile('[{"timestamp":', 'f.json'), /file f.json: not valid JSON/);
   t.throws(() => parseForecastFile('{"timestamp":"x"}', 'f.json'), /file f.json is not a JSON array/);
 });
@@ -103,7 +118,10 @@ t.test('a missing file is unavailable, naming the path', async (t) => {
 t.test('sample: the bundled day replayed onto yesterday, today and tomorrow', async (t) => {
   t.equal(SAMPLE_CURVE.length, 48, 'half-hour points');
   t.ok(Math.min(...SAMPLE_CURVE) >= 150 && Math.max(...SAMPLE_CURVE) <= 550, 'a realistic range');
-  t.ok(SAMPLE_CURVE.some((v) => v < 300) && SAMPLE_CURVE.some((v) => v >= 300 && v < 500) && SAMPLE_CURVE.some((v) => v >= 500), 'crosses the usual 300 and 500 bands');
+  t.ok(
+    SAMPLE_CURVE.some((v) => v < 300) && SAMPLE_CURVE.some((v) => v >= 300 && v < 500) && SAMPLE_CURVE.some((v) => v >= 500),
+    'crosses the usual 300 and 500 bands',
+  );
   const now = Date.UTC(2026, 10, 22, 15, 43);
   const src = createSampleSource(parseIntensityConfig(undefined), { env: {}, now: () => now });
   t.equal(src.name, 'sample:sample');

@@ -7,7 +7,8 @@ import { failureCases } from '../../helpers/provider-cases.js';
 
 const QUERY = 'carbon_intensity{zone="DE"}';
 const SAMPLE_T = 1780318800_000;
-const cfg = (baseUrl: string, extra: Record<string, unknown> = {}) => parseIntensityConfig({ provider: 'prometheus', query: QUERY, location: 'DE', baseUrl, maxDataAge: '2h', ...extra });
+const cfg = (baseUrl: string, extra: Record<string, unknown> = {}) =>
+  parseIntensityConfig({ provider: 'prometheus', query: QUERY, location: 'DE', baseUrl, maxDataAge: '2h', ...extra });
 
 t.test('one sample becomes the current point, valid until maxDataAge', async (t) => {
   const srv = await startServer((req, res, url) => {
@@ -22,15 +23,22 @@ t.test('one sample becomes the current point, valid until maxDataAge', async (t)
   t.same(await src.fetch(AbortSignal.timeout(5000)), [{ timestamp: SAMPLE_T, durationMinutes: 120, gCO2eqPerKWh: 386.5 }]);
   t.equal(srv.requests[0]!.headers.authorization, undefined, 'no bearer unless configured');
   const ahead = createPrometheusSource(cfg(srv.url), { env: {}, now: () => SAMPLE_T - 2000 });
-  t.equal((await ahead.fetch(AbortSignal.timeout(5000)))[0]!.timestamp, SAMPLE_T - 2000, "a server clock ahead of ours still covers now");
+  t.equal((await ahead.fetch(AbortSignal.timeout(5000)))[0]!.timestamp, SAMPLE_T - 2000, 'a server clock ahead of ours still covers now');
 });
 
 t.test('optional bearer token', async (t) => {
-  const srv = await startServer((req, res) => (req.headers.authorization === 'Bearer prom-token-42' ? json(res, 200, fixtureJson('prometheus', 'query-vector.json')) : json(res, 401, 'unauthorized')));
+  const srv = await startServer((req, res) =>
+    req.headers.authorization === 'Bearer prom-token-42' ? json(res, 200, fixtureJson('prometheus', 'query-vector.json')) : json(res, 401, 'unauthorized'),
+  );
   t.teardown(srv.close);
-  const points = await createPrometheusSource(cfg(srv.url, { tokenEnv: 'PROM_TOKEN' }), { env: { PROM_TOKEN: 'prom-token-42' } }).fetch(AbortSignal.timeout(5000));
+  const points = await createPrometheusSource(cfg(srv.url, { tokenEnv: 'PROM_TOKEN' }), { env: { PROM_TOKEN: 'prom-token-42' } }).fetch(
+    AbortSignal.timeout(5000),
+  );
   t.equal(points[0]!.gCO2eqPerKWh, 386.5);
-  await t.rejects(createPrometheusSource(cfg(srv.url), { env: {} }).fetch(AbortSignal.timeout(5000)), { status: 401, message: /the server wants a bearer token: set tokenEnv or tokenFile/ });
+  await t.rejects(createPrometheusSource(cfg(srv.url), { env: {} }).fetch(AbortSignal.timeout(5000)), {
+    status: 401,
+    message: /the server wants a bearer token: set tokenEnv or tokenFile/,
+  });
 });
 
 t.test('empty, several series, NaN, bad query, scalar', async (t) => {

@@ -12,7 +12,14 @@ const deps = { env: {}, now: () => FIXTURE_NOW };
 /** The regional fw48h answer: the national periods wrapped in a region object. */
 function regionalForecast(extra: Record<string, unknown>) {
   const fw = fixtureJson('uk-carbon-intensity', 'fw48h.json') as { data: { from: string; to: string; intensity: { forecast: number } }[] };
-  return { data: { regionid: 12, shortname: 'South England', ...extra, data: fw.data.map((p) => ({ ...p, intensity: { forecast: p.intensity.forecast + 10, index: 'low' } })) } };
+  return {
+    data: {
+      regionid: 12,
+      shortname: 'South England',
+      ...extra,
+      data: fw.data.map((p) => ({ ...p, intensity: { forecast: p.intensity.forecast + 10, index: 'low' } })),
+    },
+  };
 }
 
 t.test('national: current half hour over the 48 h forecast; null actual uses the forecast', async (t) => {
@@ -53,7 +60,10 @@ t.test('regional by postcode and by region id', async (t) => {
 t.test('the API error body is passed on', async (t) => {
   const srv = await startServer((_req, res) => json(res, 400, fixtureJson('uk-carbon-intensity', 'error-400.json')));
   t.teardown(srv.close);
-  await t.rejects(createUkCarbonIntensitySource(cfg(srv.url), deps).fetch(AbortSignal.timeout(5000)), { status: 400, message: /400 .*Please enter a valid ISO8601 datetime/ });
+  await t.rejects(createUkCarbonIntensitySource(cfg(srv.url), deps).fetch(AbortSignal.timeout(5000)), {
+    status: 400,
+    message: /400 .*Please enter a valid ISO8601 datetime/,
+  });
 });
 
 t.test('locations and the from parameter', async (t) => {

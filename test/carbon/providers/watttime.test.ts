@@ -1,6 +1,6 @@
 import t from 'tap';
 import { parseIntensityConfig } from '../../../src/config/intensity.js';
-import { SourceError } from '../../../src/carbon/errors.js';
+import type { SourceError } from '../../../src/carbon/errors.js';
 import { createWattTimeSource, LBS_PER_MWH_TO_G_PER_KWH } from '../../../src/carbon/providers/watttime.js';
 import { validatePoints } from '../../../src/carbon/validate.js';
 import { FIXTURE_NOW, fixtureJson } from '../../helpers/fixtures.js';
@@ -49,7 +49,10 @@ t.test('logs in, fetches the forecast and converts lbs/MWh to g/kWh', async (t) 
   t.equal(points[0]!.durationMinutes, 5, 'from meta.data_point_period_seconds');
   t.equal(points[0]!.gCO2eqPerKWh, 451 * 0.45359237, '451 lbs/MWh is 204.57 g/kWh');
   t.equal(LBS_PER_MWH_TO_G_PER_KWH, 0.45359237);
-  t.same(s.requests.map((r) => r.path.split('?')[0]), ['/login', '/v3/forecast']);
+  t.same(
+    s.requests.map((r) => r.path.split('?')[0]),
+    ['/login', '/v3/forecast'],
+  );
 });
 
 t.test('reuses the token for 30 minutes, then logs in again', async (t) => {
@@ -77,7 +80,10 @@ t.test('a 401 on the forecast logs in again once', async (t) => {
   const points = await src.fetch(AbortSignal.timeout(5000));
   t.equal(points.length, 288);
   t.equal(issued(), 2);
-  t.same(s.requests.slice(2).map((r) => r.path.split('?')[0]), ['/v3/forecast', '/login', '/v3/forecast']);
+  t.same(
+    s.requests.slice(2).map((r) => r.path.split('?')[0]),
+    ['/v3/forecast', '/login', '/v3/forecast'],
+  );
 });
 
 t.test('bad credentials: a clear error without the password', async (t) => {
@@ -85,7 +91,9 @@ t.test('bad credentials: a clear error without the password', async (t) => {
   const s = await srv;
   t.teardown(s.close);
   const { logger, lines } = captureLogger();
-  const err = (await createWattTimeSource(cfg(s.url), { env: { ...env, WATTTIME_PASSWORD: 'wrong-password-xyz' }, logger }).fetch(AbortSignal.timeout(5000)).catch((e: unknown) => e)) as SourceError;
+  const err = (await createWattTimeSource(cfg(s.url), { env: { ...env, WATTTIME_PASSWORD: 'wrong-password-xyz' }, logger })
+    .fetch(AbortSignal.timeout(5000))
+    .catch((e: unknown) => e)) as SourceError;
   t.equal(err.status, 401);
   t.match(err.message, /login.*401.*login refused; check environment variable WATTTIME_USERNAME and environment variable WATTTIME_PASSWORD/);
   t.notMatch(err.message, 'wrong-password-xyz');
@@ -93,7 +101,9 @@ t.test('bad credentials: a clear error without the password', async (t) => {
 });
 
 t.test('403 for a region the account cannot see', async (t) => {
-  const s = await startServer((_req, res, url) => (url.pathname === '/login' ? json(res, 200, { token: 'tok-abcdef' }) : json(res, 403, fixtureJson('watttime', 'error-403.json'))));
+  const s = await startServer((_req, res, url) =>
+    url.pathname === '/login' ? json(res, 200, { token: 'tok-abcdef' }) : json(res, 403, fixtureJson('watttime', 'error-403.json')),
+  );
   t.teardown(s.close);
   await t.rejects(createWattTimeSource(cfg(s.url), { env }).fetch(AbortSignal.timeout(5000)), {
     status: 403,
@@ -108,7 +118,9 @@ t.test('wrong units or signal are rejected', async (t) => {
     [{ region: 'PJM_DC' }, /asked for region CAISO_NORTH, the forecast is for PJM_DC/],
   ] as const) {
     const body = fixtureJson('watttime', 'forecast-CAISO_NORTH.json') as { meta: object };
-    const s = await startServer((_req, res, url) => (url.pathname === '/login' ? json(res, 200, { token: 'tok-abcdef' }) : json(res, 200, { ...body, meta: { ...body.meta, ...meta } })));
+    const s = await startServer((_req, res, url) =>
+      url.pathname === '/login' ? json(res, 200, { token: 'tok-abcdef' }) : json(res, 200, { ...body, meta: { ...body.meta, ...meta } }),
+    );
     await t.rejects(createWattTimeSource(cfg(s.url), { env }).fetch(AbortSignal.timeout(5000)), { kind: 'invalid', message: match });
     await s.close();
   }
@@ -117,7 +129,10 @@ t.test('wrong units or signal are rejected', async (t) => {
 t.test('a login answer without a token is invalid', async (t) => {
   const s = await startServer((_req, res) => json(res, 200, { nope: 1 }));
   t.teardown(s.close);
-  await t.rejects(createWattTimeSource(cfg(s.url), { env }).fetch(AbortSignal.timeout(5000)), { kind: 'invalid', message: 'watttime: login answered without a token' });
+  await t.rejects(createWattTimeSource(cfg(s.url), { env }).fetch(AbortSignal.timeout(5000)), {
+    kind: 'invalid',
+    message: 'watttime: login answered without a token',
+  });
 });
 
 t.test('failure answers on the forecast', (t) =>
