@@ -1,6 +1,6 @@
-import { parseAllDocuments } from 'yaml';
 import { ANNOTATION, KEDA_DEFAULT_MAX } from '../core/names.js';
 import { parsePolicyText, PolicyError, validatePolicy, type Policy } from '../core/policy.js';
+import { readYamlDocuments } from '../util/yaml-docs.js';
 
 export interface PolicyInput {
   readonly policy: Policy;
@@ -22,16 +22,9 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
  * own `maxReplicaCount` and `minReplicaCount` become the defaults of `--declared` and `--min`.
  */
 export function readPolicyInput(text: string, file: string): PolicyInput {
-  const docs: unknown[] = [];
-  for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length > 0) throw new Error(`${file}: not valid YAML or JSON: ${doc.errors[0]!.message.split('\n')[0]}`);
-    const value: unknown = doc.toJS();
-    if (value !== null && value !== undefined) docs.push(value);
-  }
+  const docs = readYamlDocuments(text, file);
   if (docs.length === 0) throw new Error(`${file}: empty: expected a policy document or a ScaledObject/ScaledJob with a policy`);
-  const kedaObjects = docs
-    .flatMap((d) => (isObj(d) && d.kind === 'List' && Array.isArray(d.items) ? d.items : [d]))
-    .filter((d): d is Obj => isObj(d) && (d.kind === 'ScaledObject' || d.kind === 'ScaledJob'));
+  const kedaObjects = docs.filter((d): d is Obj => isObj(d) && (d.kind === 'ScaledObject' || d.kind === 'ScaledJob'));
   if (kedaObjects.length === 0) {
     if (docs.length > 1) throw new Error(`${file}: ${docs.length} YAML documents; a policy file holds one policy document`);
     return { policy: wrap(() => validatePolicy(docs[0]), file), origin: file };
