@@ -41,8 +41,8 @@ export interface ChosenBand {
   readonly rule: string;
 }
 
-export interface Decision {
-  readonly cap: number;
+/** The object's bounds and the data point a decision rests on. */
+interface Frame {
   readonly declared: number;
   /** max(1, minReplicaCount): the cap never goes below it. */
   readonly floor: number;
@@ -56,6 +56,10 @@ export interface Decision {
   readonly source: string;
   /** What kind of intensity `intensity` is (marginal, average, unknown). */
   readonly signal: Signal;
+}
+
+export interface Decision extends Frame {
+  readonly cap: number;
   /** The band that applied, e.g. `measuredEmission>=300`; null when no band did. Same as `band.rule`. */
   readonly rule: string | null;
   /** The band chosen, or null (eco mode off, missing data, below every rule). */
@@ -196,16 +200,6 @@ export function bandReason(band: ChosenBand, shown: number): string {
   // The first band has no lower bound to print: "0 < 0 <= 437" would be false at 0.
   if (band.relation === '<=') return `${band.lower === null ? '' : `${band.lower} < `}${shown} <= ${band.threshold} gCO2eq/kWh`;
   return `${shown} gCO2eq/kWh > ${band.threshold}, the last entry applies`;
-}
-
-/** Everything fixed before time and data come in: the object's bounds and where results go. */
-interface Frame {
-  readonly declared: number;
-  readonly floor: number;
-  readonly intensity: number | null;
-  readonly dataTime: string | null;
-  readonly source: string;
-  readonly signal: Signal;
 }
 
 // One literal of one shape for every outcome: object spread here cost more than the rest

@@ -27,6 +27,19 @@ export function e2eKubeconfig(): string | null {
 
 export const SKIP_MESSAGE = `${E2E_ENV} is not set: skipping the end-to-end tests (point it at a test cluster's kubeconfig, e.g. the one .ci/cluster.sh starts; they never fall back to KUBECONFIG)`;
 
+/**
+ * The cluster this test file runs against; without one the file is skipped, saying why, and
+ * the process ends here.
+ */
+export function clusterOrSkip(t: { plan(n: number, comment?: string): void }): Cluster {
+  const kubeconfig = e2eKubeconfig();
+  if (!kubeconfig) {
+    t.plan(0, SKIP_MESSAGE);
+    process.exit(0);
+  }
+  return connect(kubeconfig);
+}
+
 export interface Cluster {
   kubeconfig: string;
   api: KubeApi;

@@ -11,10 +11,8 @@ import t from 'tap';
 import { ANNOTATION } from '../../src/core/names.js';
 import {
   MINUTE,
-  SKIP_MESSAGE,
-  connect,
+  clusterOrSkip,
   createNamespace,
-  e2eKubeconfig,
   getMax,
   kedaObject,
   kedaPath,
@@ -26,14 +24,8 @@ import {
 } from './cluster-env.js';
 import { startServe } from '../helpers/serve-process.js';
 
-const kubeconfig = e2eKubeconfig();
-if (!kubeconfig) {
-  t.plan(0, SKIP_MESSAGE);
-  process.exit(0);
-}
-
 t.setTimeout(300_000);
-const c = connect(kubeconfig);
+const c = clusterOrSkip(t);
 const E2E = { 'keda-carbon-e2e': c.id };
 const system = `kc-ctl-system-${c.id}`;
 const apps = `kc-ctl-apps-${c.id}`;

@@ -9,16 +9,10 @@ import { join } from 'node:path';
 import t from 'tap';
 import { parse, stringify } from 'yaml';
 import { startServe } from '../helpers/serve-process.js';
-import { SKIP_MESSAGE, connect, createNamespace, e2eKubeconfig, waitFor } from './cluster-env.js';
-
-const kubeconfig = e2eKubeconfig();
-if (!kubeconfig) {
-  t.plan(0, SKIP_MESSAGE);
-  process.exit(0);
-}
+import { clusterOrSkip, createNamespace, waitFor } from './cluster-env.js';
 
 t.setTimeout(180_000);
-const c = connect(kubeconfig);
+const c = clusterOrSkip(t);
 const leaseName = `e2e-${c.id}`;
 const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-e2e-lease-ns-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -28,7 +22,7 @@ await writeFile(config, `touch:\n  namespaceSelector: keda-carbon-e2e=${c.id}\n`
 
 /** The e2e kubeconfig with the current context's namespace set (or left as it is). */
 async function kubeconfigWithNamespace(namespace: string | undefined): Promise<string> {
-  const doc = parse(await readFile(kubeconfig!, 'utf8')) as { 'current-context': string; contexts: Array<{ name: string; context: Record<string, unknown> }> };
+  const doc = parse(await readFile(c.kubeconfig, 'utf8')) as { 'current-context': string; contexts: Array<{ name: string; context: Record<string, unknown> }> };
   const current = doc.contexts.find((ctx) => ctx.name === doc['current-context'])!;
   if (namespace) current.context.namespace = namespace;
   else delete current.context.namespace;

@@ -7,10 +7,8 @@ import t from 'tap';
 import {
   LABEL,
   MINUTE,
-  SKIP_MESSAGE,
-  connect,
+  clusterOrSkip,
   createNamespace,
-  e2eKubeconfig,
   getMax,
   kedaObject,
   kedaPath,
@@ -21,16 +19,10 @@ import {
   writeForecast,
 } from './cluster-env.js';
 
-const kubeconfig = e2eKubeconfig();
-if (!kubeconfig) {
-  t.plan(0, SKIP_MESSAGE);
-  process.exit(0);
-}
-
 const OBJECTS = 30;
 // Real processes, a real Lease expiry and forecast boundaries: more than the default budget.
 t.setTimeout(240_000);
-const c = connect(kubeconfig);
+const c = clusterOrSkip(t);
 const system = `kc-lease-system-${c.id}`;
 const apps = `kc-lease-apps-${c.id}`;
 const now = Date.now();

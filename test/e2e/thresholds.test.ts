@@ -7,10 +7,8 @@ import t from 'tap';
 import { ANNOTATION } from '../../src/core/names.js';
 import {
   MINUTE,
-  SKIP_MESSAGE,
-  connect,
+  clusterOrSkip,
   createNamespace,
-  e2eKubeconfig,
   getMax,
   kedaObject,
   kedaPath,
@@ -21,14 +19,8 @@ import {
   writeForecast,
 } from './cluster-env.js';
 
-const kubeconfig = e2eKubeconfig();
-if (!kubeconfig) {
-  t.plan(0, SKIP_MESSAGE);
-  process.exit(0);
-}
-
 t.setTimeout(240_000);
-const c = connect(kubeconfig);
+const c = clusterOrSkip(t);
 const E2E = { 'keda-carbon-e2e': c.id };
 const ns = { system: `kc-system-${c.id}`, observe: `kc-observe-${c.id}`, pct: `kc-pct-${c.id}` };
 const OBSERVE = '{mode: observe, carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 3}]}';

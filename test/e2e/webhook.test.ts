@@ -8,10 +8,8 @@ import { ANNOTATION } from '../../src/core/names.js';
 import {
   LABEL,
   MINUTE,
-  SKIP_MESSAGE,
-  connect,
+  clusterOrSkip,
   createNamespace,
-  e2eKubeconfig,
   eventsFor,
   getMax,
   kedaObject,
@@ -24,15 +22,9 @@ import {
   writeForecast,
 } from './cluster-env.js';
 
-const kubeconfig = e2eKubeconfig();
-if (!kubeconfig) {
-  t.plan(0, SKIP_MESSAGE);
-  process.exit(0);
-}
-
 // Real processes, a real Lease expiry and forecast boundaries: more than the default budget.
 t.setTimeout(240_000);
-const c = connect(kubeconfig);
+const c = clusterOrSkip(t);
 const E2E = { 'keda-carbon-e2e': c.id };
 const ns = {
   system: `kc-system-${c.id}`,

@@ -5,28 +5,10 @@
  */
 import t from 'tap';
 import { ANNOTATION } from '../../src/core/names.js';
-import {
-  MINUTE,
-  SKIP_MESSAGE,
-  connect,
-  createNamespace,
-  e2eKubeconfig,
-  kedaObject,
-  kedaPath,
-  logsWith,
-  registerWebhook,
-  startWebhook,
-  waitFor,
-} from '../e2e/cluster-env.js';
-
-const kubeconfig = e2eKubeconfig();
-if (!kubeconfig) {
-  t.plan(0, SKIP_MESSAGE);
-  process.exit(0);
-}
+import { MINUTE, clusterOrSkip, createNamespace, kedaObject, kedaPath, logsWith, registerWebhook, startWebhook, waitFor } from '../e2e/cluster-env.js';
 
 t.setTimeout(180_000);
-const c = connect(kubeconfig);
+const c = clusterOrSkip(t);
 const system = `kc-hpa-system-${c.id}`;
 const apps = `kc-hpa-apps-${c.id}`;
 

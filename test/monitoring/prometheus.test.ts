@@ -12,25 +12,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ANNOTATION } from '../../src/core/names.js';
-import {
-  MINUTE,
-  SKIP_MESSAGE,
-  connect,
-  createNamespace,
-  e2eKubeconfig,
-  kedaObject,
-  kedaPath,
-  logsWith,
-  registerWebhook,
-  startWebhook,
-  waitFor,
-} from '../e2e/cluster-env.js';
+import { MINUTE, clusterOrSkip, createNamespace, kedaObject, kedaPath, logsWith, registerWebhook, startWebhook, waitFor } from '../e2e/cluster-env.js';
 
-const kubeconfig = e2eKubeconfig();
-if (!kubeconfig) {
-  t.plan(0, SKIP_MESSAGE);
-  process.exit(0);
-}
 if (spawnSync('prometheus', ['--version'], { stdio: 'ignore' }).status !== 0) {
   t.plan(0, 'prometheus is not installed (Debian: apt-get install prometheus; .ci/run installs it)');
   process.exit(0);
@@ -38,7 +21,7 @@ if (spawnSync('prometheus', ['--version'], { stdio: 'ignore' }).status !== 0) {
 
 t.setTimeout(240_000);
 const DASHBOARD = resolve(dirname(fileURLToPath(import.meta.url)), '../../webhook-config/components/monitoring/dashboard.json');
-const c = connect(kubeconfig);
+const c = clusterOrSkip(t);
 const E2E = { 'keda-carbon-e2e': c.id };
 const system = `kc-mon-system-${c.id}`;
 const apps = `kc-mon-apps-${c.id}`;
