@@ -5,7 +5,8 @@ import { AdmissionregistrationV1Api, PatchStrategy, setHeaderOptions, type KubeC
 import { stringify } from 'yaml';
 import { clusterAccess, loadKubeConfig as loadClusterConfig } from '../cluster/kubeconfig.js';
 import { generateCertificates, KEY_TYPES, type CertificateSet, type KeyType } from '../tls/certs.js';
-import { command, fsReason, intFlag, OUTPUT_FLAG, outputFlag, UsageError, type CommandIO, type CommandSpec, type FlagValues } from './io.js';
+import { command, intFlag, OUTPUT_FLAG, outputFlag, UsageError, type CommandIO, type CommandSpec, type FlagValues } from './io.js';
+import { fsReason } from '../util/fs-reason.js';
 
 export type CertsIO = CommandIO;
 

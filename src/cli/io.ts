@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { fsReason } from '../util/fs-reason.js';
 
 /** What a command may touch of the process: injected so tests run commands in-process. */
 export interface CommandIO {
@@ -138,21 +139,6 @@ export function intFlag(value: string | undefined, name: string, min: number, ma
     throw new UsageError(`--${name} must be an integer ${range}, got ${JSON.stringify(value)}`);
   }
   return n;
-}
-
-const ERRNO: Record<string, string> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'a part of the path is not a directory',
-  ELOOP: 'too many symbolic links',
-};
-
-/** A file-system error said plainly: `no such file` rather than `ENOENT: no such file or directory, open ...`. */
-export function fsReason(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  return (code && ERRNO[code]) ?? (err as Error).message ?? String(err);
 }
 
 /** The text of an input file, or of standard input for `-`; an unreadable file is an input error. */

@@ -8,19 +8,8 @@ import { readPolicyInput } from '../simulate/policy-input.js';
 import { jsonReport, textReport } from '../simulate/report.js';
 import { renderChart } from '../simulate/svg.js';
 import { fetchSnapshotOnce, loadCommandConfig } from './carbon-once.js';
-import {
-  command,
-  CONFIG_FLAG,
-  fsReason,
-  intFlag,
-  OUTPUT_FLAG,
-  outputFlag,
-  readInput,
-  UsageError,
-  type CommandIO,
-  type CommandSpec,
-  type FlagValues,
-} from './io.js';
+import { command, CONFIG_FLAG, intFlag, OUTPUT_FLAG, outputFlag, readInput, UsageError, type CommandIO, type CommandSpec, type FlagValues } from './io.js';
+import { fsReason } from '../util/fs-reason.js';
 
 export const SIMULATE = {
   name: 'simulate',

@@ -3,6 +3,7 @@ import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubeApiFromConfig } from './api.js';
 import type { KubeApi } from '../ports.js';
+import { fsReason } from '../util/fs-reason.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -48,11 +49,9 @@ export class KubeconfigError extends Error {
   }
 }
 
-const FS_REASONS: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'is a directory' };
-
 function loadError(access: KubeAccess, err: unknown): KubeconfigError {
   const e = err as NodeJS.ErrnoException;
-  if (e.code && e.path) return new KubeconfigError(`cannot read ${e.path}: ${FS_REASONS[e.code] ?? e.code}`);
+  if (e.code && e.path) return new KubeconfigError(`cannot read ${e.path}: ${fsReason(e)}`);
   return new KubeconfigError(`cannot load kubeconfig ${describeAccess(access)}: ${String(e.message).split('\n')[0]}`);
 }
 

@@ -5,6 +5,7 @@ import { DISABLED } from '../core/names.js';
 import { PolicyError, validatePolicy, type Policy } from '../core/policy.js';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
+import { fsReason } from '../util/fs-reason.js';
 import { parseLabelSelector } from './label-selector.js';
 import { isPlainObject } from '../util/object.js';
 
@@ -168,7 +169,7 @@ export async function readConfigFile(path: string): Promise<{ config: RuntimeCon
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(path, `cannot read the config file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(path, `cannot read the config file: ${fsReason(err)}`);
   }
   return { config: parseConfigText(text, path), text };
 }

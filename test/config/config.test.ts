@@ -80,7 +80,7 @@ t.test('config errors name the key', async (t) => {
   ];
   for (const [raw, message] of cases) t.throws(() => parseConfig(raw), { name: 'ConfigError', message }, String(message));
   t.throws(() => parseConfigText('a: [', 'cfg.yaml'), { name: 'ConfigError', message: /^cfg\.yaml: not valid YAML/ });
-  await t.rejects(loadConfigFile('/nonexistent/keda-carbon.yaml'), { name: 'ConfigError', message: /cannot read the config file: ENOENT/ });
+  await t.rejects(loadConfigFile('/nonexistent/keda-carbon.yaml'), { name: 'ConfigError', message: /cannot read the config file: no such file/ });
 });
 
 t.test('a config file on disk', async (t) => {
