@@ -78,6 +78,8 @@ t.test('the ledger of a controller over a fake-clock run: two policies, a band c
   create('web', 10, { [ANNOTATION.policy]: 'standard' });
   create('batch', 8, { [ANNOTATION.policy]: 'strict' });
   create('free', 5, {});
+  // Observe mode: booked under its own mode, at its declared max, withholding nothing.
+  create('watch', 6, { [ANNOTATION.environmentalImpact]: '{mode: observe, carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 3}]}' });
 
   const api = kubeApiFromUrl(fake.url);
   const { logger, lines } = captureLogger();
@@ -119,8 +121,8 @@ t.test('the ledger of a controller over a fake-clock run: two policies, a band c
   const base = await scrape();
   t.same(
     [...base.keys()].filter((k) => k.startsWith('keda_carbon_ledger_objects')).sort(),
-    ['keda_carbon_ledger_objects{team/standard/enforce}', 'keda_carbon_ledger_objects{team/strict/enforce}'],
-    'one series per namespace, policy and mode; the object without a policy is not booked',
+    ['keda_carbon_ledger_objects{team/inline/observe}', 'keda_carbon_ledger_objects{team/standard/enforce}', 'keda_carbon_ledger_objects{team/strict/enforce}'],
+    "one series per namespace, policy (inline for the object's own document) and mode; the object without a policy is not booked",
   );
   t.equal(base.get('keda_carbon_ledger_cap_replicas{team/standard/enforce}'), 3);
   t.equal(base.get('keda_carbon_ledger_declared_replicas{team/standard/enforce}'), 10);
@@ -145,6 +147,10 @@ t.test('the ledger of a controller over a fake-clock run: two policies, a band c
   t.equal(delta('cap_intensity_replica_seconds_total', 'strict'), 2 * (400 * 480 + 200 * 1800));
   t.equal(end.get('keda_carbon_ledger_cap_replicas{team/standard/enforce}'), 10, 'the cap in force after the band change');
   t.equal(end.get('keda_carbon_ledger_cap_replicas{team/strict/enforce}'), 2);
+  const observed = (name: string) => end.get(`keda_carbon_ledger_${name}{team/inline/observe}`)! - base.get(`keda_carbon_ledger_${name}{team/inline/observe}`)!;
+  t.equal(observed('cap_replica_seconds_total'), 6 * 2280, 'observe mode: the declared max stays in force');
+  t.equal(observed('withheld_replica_seconds_total'), 0, 'observe mode withholds nothing');
+  t.equal(end.get('keda_carbon_ledger_cap_replicas{team/inline/observe}'), 6);
 
   // Deleting an object drops it from the gauges; its counters stay.
   fake.deleteObject('scaledobjects', 'team', 'batch');
