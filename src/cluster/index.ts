@@ -159,6 +159,12 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
     clock,
     ...options.controller,
   });
+  let releasing: Promise<void> | undefined;
+  // Shutdown asks for this first and stop() again: both wait for the one release.
+  const releaseLeadership = (): Promise<void> => {
+    releasing ??= controller.stop().then(() => elector.stop());
+    return releasing;
+  };
   const elector = createElector(options, { identity, env, clock, controller, namespaces, hpas });
   namespaces.start();
   elector.start();
@@ -170,15 +176,11 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
       client.setLimits(t.qps, t.burst, t.maxInFlight);
       controller!.reconfigure();
     },
-    async releaseLeadership() {
-      await controller!.stop();
-      await elector.stop();
-    },
+    releaseLeadership,
     async stop() {
       options.metrics.ledger?.attach(null);
       hpas?.stop();
-      await controller!.stop();
-      await elector.stop();
+      await releaseLeadership();
       namespaces.stop();
     },
   };

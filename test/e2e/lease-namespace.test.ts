@@ -52,8 +52,9 @@ t.test('the kubeconfig context names a namespace: the Lease is taken there', asy
     'serve says where the namespace came from',
   );
   const identity = await waitFor('the Lease to be held', () => holder(ns), 30_000);
-  const leader = serve.logs.find((l) => l.msg === 'became the leader: running the re-touch timer');
-  t.equal(identity, leader?.identity, 'this serve holds the real Lease in the context namespace');
+  // The Lease is written before the log line that says so reaches us.
+  const leader = await waitFor('the leader log line', async () => serve.logs.find((l) => l.msg === 'became the leader: running the re-touch timer'), 10_000);
+  t.equal(identity, leader.identity, 'this serve holds the real Lease in the context namespace');
   t.equal(await serve.stop(), 0, 'SIGTERM: a clean exit');
   t.equal(await holder(ns), undefined, 'released on shutdown');
 });
