@@ -81,9 +81,8 @@ export class Controller {
   private readonly queue: WorkQueue;
   private readonly scope: NamespaceScope;
   private readonly subjects = new SubjectIndex();
-  private readonly targets = new Map<string, number>();
-  /** Keys whose stored object differs from their plan (see `planDiffers`). */
-  private readonly differing = new Set<string>();
+  /** Per object: the cap its plan sets, and whether the stored object differs from the plan (`planDiffers`). */
+  private readonly targets = new Map<string, { readonly cap: number; readonly differs: boolean }>();
   private readonly written = new Map<string, Written>();
   private readonly dirty = new Set<string>();
   /** Namespaces whose labels changed since the last pass, for its log line. */
@@ -159,7 +158,6 @@ export class Controller {
     this.relisted = false;
     this.subjects.clear();
     this.targets.clear();
-    this.differing.clear();
     this.written.clear();
     this.opts.ledger?.clear();
     this.due = undefined;
@@ -333,7 +331,6 @@ export class Controller {
   private forget(key: string): void {
     this.subjects.delete(key);
     this.targets.delete(key);
-    this.differing.delete(key);
     this.written.delete(key);
     this.opts.ledger?.delete(key);
   }
@@ -367,9 +364,7 @@ export class Controller {
     }
     this.opts.events.forgetInvalid(entry.uid);
     this.subjects.set(key, v.subject);
-    this.targets.set(key, v.target);
-    if (v.differs) this.differing.add(key);
-    else this.differing.delete(key);
+    this.targets.set(key, { cap: v.target, differs: v.differs });
     if (v.ledger) this.opts.ledger?.set(key, entry.namespace, v.ledger.policy, v.ledger.mode, v.target, v.ledger.declared);
     else this.opts.ledger?.delete(key);
     if (v.differs && !this.suppressed(key, entry, v.target)) {
@@ -432,8 +427,9 @@ export class Controller {
   /** The work queue's handler: touch one object if its stored cap still differs. */
   private async work(key: string): Promise<void> {
     const entry = this.opts.objects.get(key);
-    const target = this.targets.get(key);
-    if (!this.running || !entry || target === undefined || !this.differing.has(key) || this.suppressed(key, entry, target)) return;
+    const planned = this.targets.get(key);
+    if (!this.running || !entry || !planned?.differs || this.suppressed(key, entry, planned.cap)) return;
+    const target = planned.cap;
     this.counts.touched++;
     this.opts.metrics?.sweepObjects.inc({ outcome: 'touched' });
     let result: TouchResult;

@@ -1,32 +1,16 @@
 import t from 'tap';
 import { X509Certificate } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateCertificates, type CertificateSet } from '../../src/tls/certs.js';
+import { publish } from '../helpers/volume.js';
 import { watchCertificates, type CertificatePair } from '../../src/tls/reloader.js';
 
 const INTERVAL = 50;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const issue = () => generateCertificates({ dnsNames: ['keda-carbon.keda-carbon.svc'], ipAddresses: ['127.0.0.1'] });
-
-/**
- * Lays files out like the kubelet does for a Secret volume: the visible names are symlinks
- * through `..data` into a timestamped directory, and an update swaps `..data` atomically.
- */
-async function publish(dir: string, files: Record<string, string>, generation: number): Promise<void> {
-  const versioned = `..gen_${generation}`;
-  await mkdir(join(dir, versioned));
-  for (const [name, body] of Object.entries(files)) await writeFile(join(dir, versioned, name), body);
-  await symlink(versioned, join(dir, '..data_tmp'));
-  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
-  for (const name of Object.keys(files)) {
-    await symlink(join('..data', name), join(dir, name)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-  }
-}
 
 async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -1,8 +1,9 @@
 import t, { type Test } from 'tap';
-import { mkdir, mkdtemp, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { watchFile } from '../../src/util/watch-file.js';
+import { publish } from '../helpers/volume.js';
 
 const FAST = { intervalMs: 20, debounceMs: 10 };
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -56,20 +57,6 @@ t.test('other files in the directory never fire, whatever happens to them', asyn
   await until(() => calls > 0, 'the watched file to be reported');
   t.equal(calls, 1, 'only the watched file fires');
 });
-
-/** The kubelet's layout for a ConfigMap or Secret volume: visible names link through `..data`. */
-async function publish(dir: string, files: Record<string, string>, generation: number): Promise<void> {
-  const versioned = `..gen_${generation}`;
-  await mkdir(join(dir, versioned));
-  for (const [name, body] of Object.entries(files)) await writeFile(join(dir, versioned, name), body);
-  await symlink(versioned, join(dir, '..data_tmp'));
-  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
-  for (const name of Object.keys(files)) {
-    await symlink(join('..data', name), join(dir, name)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-  }
-}
 
 t.test('a mounted volume update (a swapped ..data symlink) is reported', async (t) => {
   const dir = await tempDir(t);
