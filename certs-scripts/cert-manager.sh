@@ -13,7 +13,7 @@ while (($#)); do
   case $1 in
     --overlay) overlay=${2:?}; shift 2 ;;
     --timeout) timeout=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    -h|--help) usage "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done

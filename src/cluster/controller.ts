@@ -2,6 +2,7 @@ import type { CarbonSnapshot } from '../core/carbon.js';
 import type { RuntimeConfig } from '../config/config.js';
 import { nextCapChange } from '../core/moments.js';
 import { specMax } from '../core/object.js';
+import { RESTORED } from '../core/plan.js';
 import type { Logger } from '../log.js';
 import { evaluateObject, type EvaluationContext } from './evaluate.js';
 import type { EventRecorder } from './events.js';
@@ -466,7 +467,8 @@ export class Controller {
     this.opts.metrics?.sweepObjects.inc({ outcome: 'changed' });
     // An observe-mode status that moved is not a cap change: no Event.
     if (result.from === result.to) return;
-    const why = whyOf(result.stored, 'the carbon policy');
+    // The webhook drops its status only when it restores the declared max.
+    const why = whyOf(result.stored, RESTORED);
     await this.opts.events.capChanged({ kind: entry.kind, object: result.stored }, result.from ?? 100, result.to ?? 100, why, this.abort?.signal);
   }
 }

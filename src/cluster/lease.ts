@@ -166,7 +166,9 @@ export class LeaderElector {
       spec.acquireTime = current.acquireTime ?? spec.acquireTime;
       spec.leaseTransitions = current.leaseTransitions ?? 0;
     } else {
-      spec.leaseTransitions = (current.leaseTransitions ?? 0) + (holder ? 1 : 0);
+      // As client-go counts: every acquisition of an existing Lease by a new holder, a
+      // released one (no holder, after a graceful shutdown) included.
+      spec.leaseTransitions = (current.leaseTransitions ?? 0) + 1;
       if (holder) this.o.logger.info({ lease: `${this.o.namespace}/${this.o.name}`, previous: holder }, 'the Lease expired; taking it over');
     }
     const res = await this.o.api.request('PUT', path, { body: { ...lease, spec: { ...current, ...spec } }, timeoutMs });

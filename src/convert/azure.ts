@@ -193,6 +193,12 @@ function ecoModeOffOf(eco: Obj, label: string): NonNullable<ConvertedPolicy['eco
 function ecoMaxNotes(v: unknown, bands: ConvertedPolicy['maxReplicasByCarbonIntensity'], label: string, kind: string): string[] {
   if (v === undefined || v === null) return [];
   const ecoMax = int(v, label, 'spec.ecoModeOff.maxReplicas', 0);
+  if (ecoMax === 0) {
+    // Advising spec.maxReplicaCount 0 would be advice KEDA refuses; and every band is above 0.
+    return [
+      `ecoModeOff.maxReplicas 0 has no equivalent: with eco mode off keda-carbon runs the ${kind} at its own declared max (spec.maxReplicaCount), and KEDA rejects maxReplicaCount 0. Leave spec.maxReplicaCount as it is (at least 1): with eco mode off the ${kind} runs at it, not at 0.`,
+    ];
+  }
   const notes = [
     `ecoModeOff.maxReplicas ${ecoMax} has no equivalent: with eco mode off keda-carbon runs the ${kind} at its own declared max (spec.maxReplicaCount, KEDA default 100). If that is not ${ecoMax}, set spec.maxReplicaCount to ${ecoMax}.`,
   ];

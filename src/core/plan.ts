@@ -89,7 +89,7 @@ export function planObject(input: PlanInput): Plan {
     const ours = OWNED_ANNOTATIONS.filter((k) => k in annotations);
     if (ours.length === 0) return { kind: 'untouched', warnings: [], reason: resolution.origin };
     const restored = declaredMax(object, oldObject);
-    const why = 'no carbon policy any more: declared max restored';
+    const why = restoreWhy(resolution.origin);
     return {
       kind: 'apply',
       maxReplicaCount: restored,
@@ -98,7 +98,7 @@ export function planObject(input: PlanInput): Plan {
       mode: 'enforce',
       keepSpec: false,
       warnings: changeWarning(effectiveMax, restored, why),
-      reason: `${resolution.origin}; ${why}`,
+      reason: why,
     };
   }
 
@@ -168,3 +168,10 @@ export function planDiffers(object: KedaObject, plan: Plan): boolean {
   // Back from observe to enforce with a cap equal to the spec: only the status is stale.
   return plan.decision !== undefined && status?.mode === 'observe';
 }
+
+/** Why the declared max comes back: the policy is gone, or switched off by name (the origin says where). */
+export function restoreWhy(origin: string): string {
+  return origin === 'no policy' ? RESTORED : `carbon policy switched off (${origin}): declared max restored`;
+}
+
+export const RESTORED = 'no carbon policy any more: declared max restored';

@@ -182,6 +182,7 @@ t.test('policy gone: declared max restored and our annotations removed', async (
     t.notOk(key in r.object.metadata.annotations, `${key} removed`);
   }
   t.same(r.response.warnings, ['keda-carbon: maxReplicaCount 3 -> 10 (no carbon policy any more: declared max restored)']);
+  t.equal(r.outcome.reason, 'no carbon policy any more: declared max restored', 'the logged reason says it once');
   const again = await run(t, nextUpdate(review, r.object));
   t.equal(again.response.patch, undefined, 'and then nothing more');
 
@@ -189,6 +190,9 @@ t.test('policy gone: declared max restored and our annotations removed', async (
   disabled.request.object.metadata.annotations['keda-carbon.io/policy'] = 'disabled';
   const d = await run(t, disabled, deps({ config: { defaultPolicy: 'standard' } }));
   t.equal(d.object.spec.maxReplicaCount, 10, '"disabled" opts out of the default policy too');
+  t.same(d.response.warnings, [
+    'keda-carbon: maxReplicaCount 3 -> 10 (carbon policy switched off (annotation keda-carbon.io/policy: disabled): declared max restored)',
+  ]);
 });
 
 t.test('invalid policy documents: denied with the field named, or warned', async (t) => {

@@ -208,6 +208,10 @@ t.test('namespace labels, scope and invalid policies', async (t) => {
   t.ok(s.lines.some((l) => l.includes('"msg":"objects of a relabelled namespace evaluated"') && l.includes('"invalid":1')));
   s.fake.setNamespace('team', {});
   await s.drive(() => s.max('team', 'plain') === 10, 'label gone: declared max back');
+  const restoreEvent = () =>
+    s.fake.events.find((e) => (e.involvedObject as { name: string } | undefined)?.name === 'plain' && String(e.message).includes('3 -> 10'));
+  await s.drive(() => restoreEvent() !== undefined, 'the restore Event');
+  t.equal(restoreEvent()?.message, 'maxReplicaCount 3 -> 10 (no carbon policy any more: declared max restored)', 'the restore Event reads as one sentence');
   t.equal(s.fake.events.filter((e) => e.reason === 'CarbonPolicyInvalid').length, 1, 'still one Warning after more passes');
   t.equal(s.lists(), 2, 'label changes need no list');
 

@@ -95,6 +95,21 @@ t.test('shell quoting handles single quotes', async (t) => {
   t.same(args, [nasty]);
 });
 
+t.test('ecoModeOff.maxReplicas 0: the advice is one KEDA accepts', async (t) => {
+  const scaler = sample();
+  scaler.spec.ecoModeOff.maxReplicas = 0;
+  const dir = t.testdir({ 'in.yaml': JSON.stringify(scaler) });
+  const c = capture();
+  t.equal(await runConvert(['-f', join(dir, 'in.yaml')], c.io), 0);
+  const notes = c
+    .out()
+    .split('\n')
+    .filter((l) => l.includes('ecoModeOff.maxReplicas'));
+  t.equal(notes.length, 1, 'one note on it, and no band is "above" 0');
+  t.notMatch(notes[0], /set spec\.maxReplicaCount to 0/);
+  t.match(notes[0], /KEDA rejects maxReplicaCount 0\. Leave spec\.maxReplicaCount as it is \(at least 1\)/);
+});
+
 t.test('--format patch: kustomize patches whose annotation is our policy', async (t) => {
   const dir = t.testdir({ 'in.yaml': SAMPLE });
   const c = capture();

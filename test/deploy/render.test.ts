@@ -245,6 +245,16 @@ t.test('base: every object, and what the issue asks of it', async (t) => {
     np.spec.egress.some((r: any) => r.ports.some((p: any) => p.port === 53)),
     'DNS egress',
   );
+  // The API server's real port (after the `kubernetes` Service is translated) differs between
+  // clusters: 6443, 443, 8443, 16443, or any --secure-port. Each must be allowed.
+  const tcpAllowed = (port: number) =>
+    np.spec.egress.some((r: any) => !r.to && r.ports.some((p: any) => p.protocol === 'TCP' && (p.port === undefined || p.port === port)));
+  for (const port of [443, 6443, 8443, 16443, 9090]) t.ok(tcpAllowed(port), `TCP egress to port ${port}`);
+  t.same(
+    np.spec.egress.flatMap((r: any) => r.ports.filter((p: any) => p.protocol === 'UDP').map((p: any) => p.port)),
+    [53],
+    'UDP only for DNS',
+  );
 });
 
 t.test('self-managed overlay: Secret and caBundle from the certs script', async (t) => {
@@ -280,6 +290,17 @@ t.test('self-managed overlay: Secret and caBundle from the certs script', async 
   t.match(c.securityContext, { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } }, 'dev: still non-root, no escalation');
   t.equal(c.env.find((e: any) => e.name === 'NODE_OPTIONS').value, '--max-old-space-size=768');
   t.equal(one(dev, 'Secret', 'keda-carbon-tls').type, 'kubernetes.io/tls');
+  // A drain must be able to evict the only pod: the PDB may not demand all replicas.
+  for (const [name, objs] of [
+    ['self-managed', render(overlay)],
+    ['dev', dev],
+  ] as const) {
+    const replicas = one(objs, 'Deployment').spec.replicas as number;
+    const spec = one(objs, 'PodDisruptionBudget').spec;
+    const allowed = spec.maxUnavailable !== undefined ? Math.min(spec.maxUnavailable, replicas) : replicas - spec.minAvailable;
+    t.ok(allowed >= 1, `${name}: ${replicas} replica(s), the PDB allows ${allowed} disruption(s)`);
+  }
+  t.same(one(dev, 'PodDisruptionBudget').spec, { maxUnavailable: 1, selector: one(dev, 'PodDisruptionBudget').spec.selector }, 'dev: maxUnavailable 1');
 });
 
 t.test('Dockerfile and skaffold.yaml', async (t) => {

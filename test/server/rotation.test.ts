@@ -50,4 +50,8 @@ t.test('serve picks up a rotated certificate without a restart; live connections
   await writeFile(join(dir, 'tls.crt'), 'not a certificate');
   await new Promise((r) => setTimeout(r, 1500));
   t.equal((await healthz(serve.port, next.caCert)).status, 200, 'an invalid pair is not loaded');
+  // One rotation, one line: the reloader logs it and the runtime's install callback does not.
+  const count = (msg: string) => serve.logs.filter((l) => l.msg === msg).length;
+  t.equal(count('serving certificate reloaded'), 1, 'the reload is logged once');
+  t.equal(count('rotated certificate rejected; keeping the current certificate'), 1, 'the broken pair is logged once, not on every poll');
 });

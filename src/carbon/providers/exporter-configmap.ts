@@ -79,7 +79,7 @@ export function createExporterConfigMapSource(cfg: IntensityConfig, deps: Source
         continue;
       }
       const msg = typeof res.body === 'object' && res.body !== null ? String((res.body as { message?: unknown }).message ?? '') : '';
-      const hint = res.status === 401 || res.status === 403 ? `; the service account needs get, list and watch on configmaps in ${namespace}` : '';
+      const hint = res.status === 401 || res.status === 403 ? `; the service account needs get and watch on configmaps in ${namespace}` : '';
       throw new SourceError('http', `exporter-configmap: reading ${ref} answered ${res.status}${msg ? `: ${msg}` : ''}${hint}`, { status: res.status });
     }
   }

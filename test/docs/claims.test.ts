@@ -1,0 +1,59 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { handleAdmission } from '../../src/admission/handler.js';
+import { parseConfigText } from '../../src/config/config.js';
+import { PROVIDERS } from '../../src/config/intensity.js';
+import { steady } from '../helpers/carbon.js';
+import { loadReview } from '../helpers/reviews.js';
+
+// Claims the docs make about the code, or about the Azure operator keda-carbon replaces,
+// checked against the code they describe.
+
+const read = (path: string) => readFile(fileURLToPath(new URL(`../../${path}`, import.meta.url)), 'utf8');
+
+/** The cells of the README's comparison table row whose first cell is `name`. */
+async function comparisonRow(name: string): Promise<string[]> {
+  const readme = await read('README.md');
+  const line = readme.split('\n').find((l) => l.startsWith(`| ${name} |`));
+  if (!line) throw new Error(`no README table row "${name}"`);
+  return line.split(' | ').map((c) => c.replace(/^\| |\s*\|$/g, ''));
+}
+
+t.test('README: the data sources it counts are the providers the code has', async (t) => {
+  const [, , ours] = await comparisonRow('data sources');
+  const m = /^(\w+) providers \(([^)]*)\) plus the exporter ConfigMap, a file and a sample curve$/.exec(ours ?? '');
+  t.ok(m, `the sentence: ${ours}`);
+  const words = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+  const named = m?.[2]?.split(', ') ?? [];
+  t.equal(named.length, words.indexOf(m?.[1] ?? ''), 'as many named as counted');
+  // The exporter ConfigMap, the file and the sample curve are providers in the code too.
+  t.equal(named.length + 3, PROVIDERS.length, `${PROVIDERS.length} providers: ${PROVIDERS.join(', ')}`);
+});
+
+t.test("README: the Azure operator re-evaluates at its data's step, not hourly", async (t) => {
+  const [, azure] = await comparisonRow('when caps change');
+  t.notMatch(azure, /hourly reconcile/);
+  t.match(azure, /every forecast point's duration/);
+  t.match(azure, /5 minutes on WattTime/);
+});
+
+t.test('troubleshooting: a malformed spec.environmentalImpact is denied by the webhook, which runs first', async (t) => {
+  const review = structuredClone(loadReview('scaledobject-create.kubectl-apply'));
+  review.request.object.spec.environmentalImpact = { carbon: [{ measuredEmission: -1, allowedMaxReplicaCount: 1 }] };
+  const config = parseConfigText('{}', 'test');
+  const now = Date.parse('2026-11-23T11:00:00Z');
+  const outcome = await handleAdmission(review, { config: () => config, carbon: { snapshot: () => steady(400, now) }, now: () => now });
+  const message = outcome.review.response.status?.message ?? '';
+  t.equal(outcome.review.response.allowed, false);
+  const doc = (await read('docs/troubleshooting.md')).replace(/\s+/g, ' ');
+  t.ok(doc.includes(`denied the request: ${message}`), `the docs show the webhook's message: ${message}`);
+  t.notMatch(doc, /before the webhook/);
+});
+
+t.test("tools.md: schedules and the duration override carry over, but the operator's code acts a minute early", async (t) => {
+  const doc = await read('docs/tools.md');
+  const row = (key: string) => doc.split('\n').find((l) => l.startsWith(`| \`spec.ecoModeOff.${key}\``)) ?? '';
+  t.match(row('recurringSchedule'), /one minute earlier: a reconcile during 22:59 already turns eco mode off/);
+  t.match(row('carbonIntensityDuration'), /with 45 it acts after 44 minutes/);
+});
