@@ -1,6 +1,6 @@
 import { validatePolicy } from '../core/policy.js';
 import { percentile } from '../core/percentile.js';
-import { HOUR, overlayCaps, simulateHourly, simulateTimeline, type CapInterval, type SimulationInput } from './timeline.js';
+import { HOUR, overlayCaps, simulateOperator, simulateTimeline, type CapInterval, type SimulationInput } from './timeline.js';
 
 export interface Figures {
   /** Length of the simulated span. */
@@ -114,21 +114,22 @@ export interface Simulation {
   readonly intervals: readonly CapInterval[];
   readonly figures: Figures;
   /**
-   * Re-evaluating only hourly: `intervals` as that operator sees them (hourly values);
-   * `figures` weigh its caps by the forecast's real intensities.
+   * Re-evaluating when the Azure operator reconciles: `intervals` as it sees them (each
+   * value held until its next reconcile); `figures` weigh its caps by the forecast's real
+   * intensities.
    */
-  readonly hourly: { readonly intervals: readonly CapInterval[]; readonly figures: Figures };
+  readonly operator: { readonly intervals: readonly CapInterval[]; readonly figures: Figures };
   readonly suggestion: Suggestion;
 }
 
-/** The whole simulation: following the forecast, re-evaluating only hourly, and suggested thresholds. */
+/** The whole simulation: following the forecast, re-evaluating as the Azure operator does, and suggested thresholds. */
 export function simulate(input: SimulationInput): Simulation {
   const intervals = simulateTimeline(input);
-  const hourly = simulateHourly(input);
+  const operator = simulateOperator(input);
   return {
     intervals,
     figures: summarize(intervals, input.declared),
-    hourly: { intervals: hourly, figures: summarize(overlayCaps(intervals, hourly), input.declared) },
+    operator: { intervals: operator, figures: summarize(overlayCaps(intervals, operator), input.declared) },
     suggestion: suggestThresholds(input),
   };
 }

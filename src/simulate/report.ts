@@ -28,7 +28,7 @@ export function edgeNotes(ctx: ReportContext, sim: Simulation): string[] {
   const notes = [
     'The span runs from the first forecast point to the end of the last one; the data counts as freshly fetched at every moment, so maxDataAge is not simulated.',
     `A gap between points is missing data: onMissingData (${onMissingText(ctx.policy)}) decides, as in the webhook.${ctx.policy.onMissingData === 'hold' ? ' The object starts at its declared max.' : ''}`,
-    'Hourly only: for each UTC hour, the value at the top of the hour (or the first value within the hour) and the decision taken then are held for the whole hour.',
+    "Azure operator: the same decision, taken only when the Azure carbon-aware KEDA operator reconciles (at the span's start, then at the next minute of the hour that is a multiple of the current point's duration, every 5 minutes where no point covers) and held until then.",
   ];
   const gaps: { start: number; end: number }[] = [];
   for (const iv of sim.intervals) {
@@ -76,7 +76,7 @@ const opt = (n: number | null, unit = ''): string => (n === null ? 'n/a' : `${nu
 function figureRows(a: Figures, b: Figures): string[] {
   const caps = [...new Set([...a.hoursAtCap, ...b.hoursAtCap].map((c) => c.cap))].sort((x, y) => y - x);
   const atCap = (f: Figures, cap: number) => num(f.hoursAtCap.find((c) => c.cap === cap)?.hours ?? 0);
-  const rows = [['', 'following the forecast', 'hourly only']];
+  const rows = [['', 'following the forecast', 'Azure operator']];
   rows.push(['hours simulated', num(a.hours), num(b.hours)]);
   for (const cap of caps) rows.push([`hours at cap ${cap}`, atCap(a, cap), atCap(b, cap)]);
   rows.push(['hours without data', num(a.missingDataHours), num(b.missingDataHours)]);
@@ -102,20 +102,20 @@ function figureRows(a: Figures, b: Figures): string[] {
   return table(rows, new Set([1, 2]));
 }
 
-/** One sentence on what following the forecast gains over hourly re-evaluation. */
+/** One sentence on what following the forecast gains over re-evaluating as the Azure operator does. */
 export function comparisonLine(a: Figures, b: Figures): string {
   const dWithheld = a.withheldReplicaHours - b.withheldReplicaHours;
   const dIntensity =
     a.capacityWeightedIntensity !== null && b.capacityWeightedIntensity !== null ? a.capacityWeightedIntensity - b.capacityWeightedIntensity : null;
   if (Math.abs(dWithheld) < 1e-9 && (dIntensity === null || Math.abs(dIntensity) < 0.05)) {
-    return 'Following the forecast and re-evaluating hourly give the same caps on this forecast.';
+    return 'Following the forecast and re-evaluating as the Azure operator does give the same caps on this forecast.';
   }
   const withheld = dWithheld === 0 ? 'the same replica-hours' : `${num(Math.abs(dWithheld))} replica-hours ${dWithheld > 0 ? 'more' : 'fewer'} withheld`;
   const intensity =
     dIntensity === null || Math.abs(dIntensity) < 0.05
       ? ''
       : `, and the allowed capacity runs at ${num(Math.abs(dIntensity))} gCO2eq/kWh ${dIntensity < 0 ? 'less' : 'more'} on average`;
-  return `Following the forecast instead of re-evaluating hourly: ${withheld}${intensity}.`;
+  return `Following the forecast instead of re-evaluating as the Azure operator does: ${withheld}${intensity}.`;
 }
 
 /** Percentile bands: the reference window they are resolved over. */
@@ -138,8 +138,8 @@ export function textReport(ctx: ReportContext, sim: Simulation): string {
     ...timelineRows(sim.intervals),
     '',
     'Summary (replica-hours withheld: against running at the declared max all the time):',
-    ...figureRows(sim.figures, sim.hourly.figures),
-    `  ${comparisonLine(sim.figures, sim.hourly.figures)}`,
+    ...figureRows(sim.figures, sim.operator.figures),
+    `  ${comparisonLine(sim.figures, sim.operator.figures)}`,
     '',
     `Suggested thresholds from this forecast (time-weighted p50 = ${num(sim.suggestion.p50)}, p80 = ${num(sim.suggestion.p80)} gCO2eq/kWh):`,
     `  ${JSON.stringify(sim.suggestion.document)}`,
@@ -179,8 +179,8 @@ export function jsonReport(ctx: ReportContext, sim: Simulation): unknown {
     floor: Math.max(1, ctx.minReplicas),
     timeline: sim.intervals.map(ivJson),
     summary: sim.figures,
-    hourly: { timeline: sim.hourly.intervals.map(ivJson), summary: sim.hourly.figures },
-    comparison: comparisonLine(sim.figures, sim.hourly.figures),
+    operator: { timeline: sim.operator.intervals.map(ivJson), summary: sim.operator.figures },
+    comparison: comparisonLine(sim.figures, sim.operator.figures),
     suggestion: sim.suggestion,
     notes: edgeNotes(ctx, sim),
   };

@@ -8,15 +8,15 @@ export interface ChartInput {
   readonly declared: number;
   /** The timeline following the forecast: its intensities draw the curve, its caps the step line. */
   readonly intervals: readonly CapInterval[];
-  /** Optional: the hourly-only caps, drawn dashed for comparison. */
-  readonly hourly?: readonly CapInterval[];
+  /** Optional: the caps as the Azure operator re-evaluates them, drawn dashed for comparison. */
+  readonly operator?: readonly CapInterval[];
 }
 
 const WIDTH = 960;
 const PLOT_H = 320;
 const M = { left: 78, right: 78, top: 56 };
 const PLOT_W = WIDTH - M.left - M.right;
-const COLORS = { intensity: '#c0392b', cap: '#1f5fa8', hourly: '#7f8c8d', threshold: '#8e6c00', gap: '#d9d9d9', grid: '#e6e6e6', text: '#222222' };
+const COLORS = { intensity: '#c0392b', cap: '#1f5fa8', operator: '#7f8c8d', threshold: '#8e6c00', gap: '#d9d9d9', grid: '#e6e6e6', text: '#222222' };
 
 /** Escape text and attribute values: the title carries file names the user chose. */
 export function escapeXml(s: string): string {
@@ -82,7 +82,7 @@ function canvas(input: ChartInput): Canvas {
   const t0 = ivs[0]!.start;
   const t1 = ivs[ivs.length - 1]!.end;
   const intensity = scale(Math.max(0, ...ivs.map((iv) => iv.intensity ?? 0), ...fixedBands(input.policy).map((b) => b.threshold)), 100);
-  const cap = scale(Math.max(input.declared, ...ivs.map((iv) => iv.cap), ...(input.hourly ?? []).map((iv) => iv.cap)), 0);
+  const cap = scale(Math.max(input.declared, ...ivs.map((iv) => iv.cap), ...(input.operator ?? []).map((iv) => iv.cap)), 0);
   return {
     input,
     t0,
@@ -172,9 +172,9 @@ function drawSeries(c: Canvas): void {
   out.push(
     `<path id="intensity" data-series="intensity" fill="none" stroke="${COLORS.intensity}" stroke-width="2" d="${stepPath(input.intervals, (iv) => iv.intensity, c.x, c.yI)}"/>`,
   );
-  if (input.hourly && input.hourly.length > 0) {
+  if (input.operator && input.operator.length > 0) {
     out.push(
-      `<path id="cap-hourly" data-series="cap-hourly" fill="none" stroke="${COLORS.hourly}" stroke-width="1.5" stroke-dasharray="5 3" d="${stepPath(input.hourly, (iv) => iv.cap, c.x, c.yC)}"/>`,
+      `<path id="cap-operator" data-series="cap-operator" fill="none" stroke="${COLORS.operator}" stroke-width="1.5" stroke-dasharray="5 3" d="${stepPath(input.operator, (iv) => iv.cap, c.x, c.yC)}"/>`,
     );
   }
   out.push(
@@ -191,7 +191,9 @@ function legendEntries(input: ChartInput): [string, string, string][] {
     ['intensity', COLORS.intensity, 'Carbon intensity (left axis)'],
     ['cap', COLORS.cap, 'Replica cap, following the forecast (right axis)'],
   ];
-  if (input.hourly && input.hourly.length > 0) legend.push(['cap-hourly', COLORS.hourly, 'Replica cap, re-evaluated hourly (right axis)']);
+  if (input.operator && input.operator.length > 0) {
+    legend.push(['cap-operator', COLORS.operator, 'Replica cap, Azure operator re-evaluating at each forecast point (right axis)']);
+  }
   legend.push(['thresholds', COLORS.threshold, 'Band threshold']);
   if (input.intervals.some((iv) => iv.intensity === null)) legend.push(['gaps', COLORS.gap, 'No data (onMissingData applies)']);
   return legend;
@@ -209,7 +211,7 @@ function drawLegend(c: Canvas): number {
       lx = M.left;
       ly += 20;
     }
-    const dash = key === 'thresholds' ? ' stroke-dasharray="6 4"' : key === 'cap-hourly' ? ' stroke-dasharray="5 3"' : '';
+    const dash = key === 'thresholds' ? ' stroke-dasharray="6 4"' : key === 'cap-operator' ? ' stroke-dasharray="5 3"' : '';
     if (key === 'gaps') c.out.push(`<rect x="${lx}" y="${ly - 9}" width="22" height="10" fill="${color}"/>`);
     else c.out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2.5"${dash}/>`);
     text(c, lx + 28, ly, label, `data-legend="${key}"`);
@@ -222,7 +224,7 @@ function drawLegend(c: Canvas): number {
 /**
  * The chart as a standalone SVG document, written by hand (no charting dependency): the
  * intensity as a step curve on the left axis, each band threshold as a labelled dashed
- * line, the cap as a step line on the right axis (and the hourly-only cap dashed), grey
+ * line, the cap as a step line on the right axis (and the Azure operator's cap dashed), grey
  * bands where the forecast has gaps, axis titles with units, UTC time labels and a legend.
  * Series carry `id`s so that tests and users can find them.
  */

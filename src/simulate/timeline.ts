@@ -1,5 +1,5 @@
 import type { CarbonSnapshot, IntensityPoint } from '../core/carbon.js';
-import { pointEnd } from '../core/view.js';
+import { indexAt, pointEnd } from '../core/view.js';
 import { decide } from '../core/decide.js';
 import { changeMoments } from '../core/moments.js';
 import type { Policy } from '../core/policy.js';
@@ -79,7 +79,8 @@ function evaluate(input: SimulationInput, moments: readonly number[], end: numbe
     });
     currentMax = d.cap;
     const prev = out[out.length - 1];
-    // A moment where nothing changed (two points of one value) splits an interval: join it again.
+    // A moment where nothing changed (two points of one value) splits an interval: join it
+    // again. In a gap the reason names the moment; the one at the interval's start stands.
     if (
       prev &&
       prev.end === at &&
@@ -87,7 +88,7 @@ function evaluate(input: SimulationInput, moments: readonly number[], end: numbe
       prev.intensity === d.intensity &&
       prev.rule === d.rule &&
       prev.ecoMode === d.ecoMode &&
-      prev.reason === d.reason
+      (prev.reason === d.reason || d.intensity === null)
     ) {
       out[out.length - 1] = { ...prev, end: until };
       continue;
@@ -97,46 +98,43 @@ function evaluate(input: SimulationInput, moments: readonly number[], end: numbe
   return out;
 }
 
+/** The Azure operator's requeue interval where no forecast point covers the moment. */
+const OPERATOR_DEFAULT_MINUTES = 5;
+
 /**
- * The forecast as an operator that only looks once an hour sees it (the Azure carbon-aware
- * KEDA operator works on hourly data): for each clock hour (UTC) of the span, the value
- * at the top of the hour, or else the first value that starts within the hour, held for
- * the whole hour. The first and last hours are clipped to the span. An hour without any
- * value stays a gap.
+ * When the Azure carbon-aware KEDA operator reconciles next after reconciling at `at`: it
+ * takes the duration of the point covering `at` (5 minutes when none does) and requeues
+ * for the next minute of the (UTC) hour that is a multiple of it, seconds kept. Its
+ * durations are whole minutes, so a fractional one is rounded.
  */
-export function hourlyPoints(points: readonly IntensityPoint[]): IntensityPoint[] {
+export function operatorNextReconcile(points: readonly IntensityPoint[], at: number): number {
+  const i = indexAt(points, at);
+  const interval = i < 0 ? OPERATOR_DEFAULT_MINUTES : Math.max(1, Math.round(points[i]!.durationMinutes));
+  return at + (interval - (new Date(at).getUTCMinutes() % interval)) * MINUTE;
+}
+
+/** Every reconcile of the Azure operator over the span, from its start. */
+export function operatorMoments(points: readonly IntensityPoint[]): number[] {
   const { start, end } = forecastSpan(points);
-  const out: IntensityPoint[] = [];
-  let j = 0;
-  for (let h = Math.floor(start / HOUR) * HOUR; h < end; h += HOUR) {
-    while (j < points.length && pointEnd(points[j]!) <= h) j++;
-    const p = points[j];
-    if (!p || p.timestamp >= h + HOUR) continue;
-    const from = Math.max(h, start);
-    const to = Math.min(h + HOUR, end);
-    out.push({ timestamp: from, durationMinutes: (to - from) / MINUTE, gCO2eqPerKWh: p.gCO2eqPerKWh });
-  }
+  const out = [start];
+  for (let t = operatorNextReconcile(points, start); t < end; t = operatorNextReconcile(points, t)) out.push(t);
   return out;
 }
 
 /**
- * What re-evaluating only at the top of each hour gives: the hourly data, and the
- * decision taken once per hour (eco-mode schedules and the duration override included)
- * and held for the hour.
+ * The same decision on the same points, taken only when the Azure operator reconciles
+ * and held until its next reconcile: what stepping by the forecast's point duration,
+ * rather than at each change, gives (schedules and the duration override included).
  */
-export function simulateHourly(input: SimulationInput): CapInterval[] {
-  const { start, end } = forecastSpan(input.points);
-  const moments: number[] = [start];
-  for (let h = Math.floor(start / HOUR) * HOUR + HOUR; h < end; h += HOUR) moments.push(h);
-  // The span stays the original one, so an hour without any value is a gap in both views.
-  return evaluate({ ...input, points: hourlyPoints(input.points) }, moments, end);
+export function simulateOperator(input: SimulationInput): CapInterval[] {
+  return evaluate(input, operatorMoments(input.points), forecastSpan(input.points).end);
 }
 
 /**
  * The caps of one timeline against the intensities of another: the pieces where both are
- * constant, with intensity from `actual` and the decision from `caps`. The hourly view
- * decides on hourly data, but the grid still does what the full forecast says; measuring
- * its capacity against the held hourly values would flatter it.
+ * constant, with intensity from `actual` and the decision from `caps`. The operator view
+ * holds the intensity it saw until its next reconcile, but the grid still does what the
+ * forecast says in between; measuring its capacity against the held values would flatter it.
  */
 export function overlayCaps(actual: readonly CapInterval[], caps: readonly CapInterval[]): CapInterval[] {
   const out: CapInterval[] = [];

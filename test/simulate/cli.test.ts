@@ -45,16 +45,27 @@ function files(t: { testdir(files: Record<string, string>): string }, extra: Rec
   return t.testdir({ 'forecast.csv': CSV, 'policy.yaml': POLICY, 'so.yaml': SCALED_OBJECT, ...extra });
 }
 
+// Hourly points from 00:30: the Azure operator reconciles on the hour, half an hour late
+// (timeline.test.ts has the arithmetic).
+const OFFSET_CSV = `timestamp,duration,value
+2026-06-01T00:30:00Z,60,250
+2026-06-01T01:30:00Z,60,520
+2026-06-01T02:30:00Z,60,350
+2026-06-01T03:30:00Z,60,290
+`;
+
 t.test('text output: timeline, summary for both views, suggestions, edge notes', async (t) => {
-  const dir = files(t);
+  const dir = files(t, { 'offset.csv': OFFSET_CSV });
   const c = capture();
-  t.equal(await runSimulate(['--policy', join(dir, 'policy.yaml'), '--forecast', join(dir, 'forecast.csv')], c.io), 0);
+  t.equal(await runSimulate(['--policy', join(dir, 'policy.yaml'), '--forecast', join(dir, 'offset.csv')], c.io), 0);
   const out = c.out();
-  t.match(out, /2026-06-01 00:30Z\s+2026-06-01 01:00Z\s+520\s+10\s+on\s+measuredEmission>=500/);
-  t.match(out, /replica-hours withheld\s+70 \(35%\)\s+50 \(25%\)/);
-  t.match(out, /intensity the allowed capacity sees\s+295 g\/kWh\s+363\.3 g\/kWh/);
-  t.match(out, /20 replica-hours more withheld, and the allowed capacity runs at 68\.3 gCO2eq\/kWh less on average/);
-  // Sorted 250, 290, 350, 520 (half an hour each): p50 covers 1 of 2 h -> 290; p80 1.6 h -> 520.
+  t.match(out, /2026-06-01 01:30Z\s+2026-06-01 02:30Z\s+520\s+10\s+on\s+measuredEmission>=500/);
+  t.match(out, /following the forecast\s+Azure operator\n/);
+  t.match(out, /replica-hours withheld\s+140 \(35%\)\s+140 \(35%\)/);
+  t.match(out, /intensity the allowed capacity sees\s+295 g\/kWh\s+330\.2 g\/kWh/);
+  t.match(out, /as the Azure operator does: the same replica-hours, and the allowed capacity runs at 35\.2 gCO2eq\/kWh less on average/);
+  t.match(out, /Azure operator: the same decision, taken only when the Azure carbon-aware KEDA operator reconciles/);
+  // Sorted 250, 290, 350, 520 (an hour each): p50 covers 2 of 4 h -> 290; p80 3.2 h -> 520.
   t.match(out, /p50 = 290, p80 = 520/);
   t.match(out, /onMissingData \(declared: the declared max\)/);
   t.equal(c.err(), '');
@@ -79,6 +90,18 @@ t.test('json output and the chart', async (t) => {
   );
   t.equal(report.timeline[0].end, '2026-06-01T00:30:00.000Z', 'same cap, different intensity: separate rows');
   t.equal(report.summary.allowedReplicaHours, 17.5); // 0.5 x (10 + 10 + 5 + 10)
+  // Half-hour points on the half hours: the operator reconciles at each of them.
+  t.same(
+    report.operator.timeline.map((iv: { start: string; cap: number }) => [iv.start.slice(11, 16), iv.cap]),
+    [
+      ['00:00', 10],
+      ['00:30', 10],
+      ['01:00', 5],
+      ['01:30', 10],
+    ],
+  );
+  t.same(report.operator.summary, report.summary);
+  t.notOk('hourly' in report, 'no key left from the hourly comparison');
   t.equal(report.declared, 10);
   t.equal(report.chart, chart);
   t.equal(XMLValidator.validate(readFileSync(chart, 'utf8')), true);

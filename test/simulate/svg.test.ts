@@ -47,7 +47,7 @@ const policy = validatePolicy({
 
 function chart(values: (number | null)[], minutes = 60, title = 'test chart') {
   const sim = simulate({ policy, points: points(minutes, values), declared: 100, minReplicas: 0, source: 'test' });
-  return { sim, svg: renderChart({ title, policy, declared: 100, intervals: sim.intervals, hourly: sim.hourly.intervals }) };
+  return { sim, svg: renderChart({ title, policy, declared: 100, intervals: sim.intervals, operator: sim.operator.intervals }) };
 }
 
 t.test('the chart is well-formed SVG with the expected series', async (t) => {
@@ -55,7 +55,7 @@ t.test('the chart is well-formed SVG with the expected series', async (t) => {
   const svg = parse(text);
   t.equal(svg['@xmlns'], 'http://www.w3.org/2000/svg');
   t.ok(Number(svg['@width']) > 0 && Number(svg['@height']) > 0);
-  t.same((svg.path as Node[]).map((p) => p['@id']).sort(), ['cap', 'cap-hourly', 'intensity']);
+  t.same((svg.path as Node[]).map((p) => p['@id']).sort(), ['cap', 'cap-operator', 'intensity']);
   t.same(group(svg, 'thresholds').line && (group(svg, 'thresholds').line as Node[]).map((l) => Number(l['@data-threshold'])), [300, 500]);
   // Axis titles with units, and time labels on the hours.
   const allText = [...groups(svg).flatMap(texts), ...texts(svg)].join('\n');
@@ -66,7 +66,7 @@ t.test('the chart is well-formed SVG with the expected series', async (t) => {
   t.same(texts(group(svg, 'legend')), [
     'Carbon intensity (left axis)',
     'Replica cap, following the forecast (right axis)',
-    'Replica cap, re-evaluated hourly (right axis)',
+    'Replica cap, Azure operator re-evaluating at each forecast point (right axis)',
     'Band threshold',
   ]);
   t.same(texts(group(svg, 'threshold-labels')), ['>= 300: max 50% = 50', '>= 500: max 10']);

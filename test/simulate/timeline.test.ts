@@ -4,7 +4,7 @@ import { decide } from '../../src/core/decide.js';
 import { validatePolicy } from '../../src/core/policy.js';
 import { simulate, suggestThresholds, summarize } from '../../src/simulate/figures.js';
 import { percentile } from '../../src/core/percentile.js';
-import { hourlyPoints, simulateHourly, simulateTimeline, type SimulationInput } from '../../src/simulate/timeline.js';
+import { operatorMoments, operatorNextReconcile, simulateOperator, simulateTimeline, type SimulationInput } from '../../src/simulate/timeline.js';
 
 const T0 = Date.parse('2026-06-01T00:00:00Z'); // a Monday
 const MIN = 60_000;
@@ -61,38 +61,85 @@ t.test('four hourly points: timeline and figures by hand', async (t) => {
   t.equal(f.averageIntensity, 352.5);
   t.equal(f.capacityWeightedIntensity, 295);
   t.equal(f.missingDataHours, 0);
-  // An hourly forecast gives the hourly-only view the same figures.
-  t.same(sim.hourly.figures, f);
+  // On hourly points starting on the hour the Azure operator reconciles at each of them: the same figures.
+  t.same(sim.operator.figures, f);
 });
 
-t.test('a 30-minute forecast: following it differs from re-evaluating hourly', async (t) => {
+t.test('5-minute points: the Azure operator follows a change at :05, not at the next hour', async (t) => {
+  // 00:00 250, 00:05 to 01:00 350, then 520 until 01:35 and 290 until 02:00 (WattTime-like data).
+  const values = [250, ...Array<number>(11).fill(350), ...Array<number>(7).fill(520), ...Array<number>(5).fill(290)];
+  const sim = simulate(input(series(T0, 5, values)));
+  const expected = [
+    [0, 5 * MIN, 250, 100],
+    [5 * MIN, HOUR, 350, 50],
+    [HOUR, 95 * MIN, 520, 10],
+    [95 * MIN, 2 * HOUR, 290, 100],
+  ];
+  t.same(
+    sim.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.intensity, iv.cap]),
+    expected,
+  );
+  // The operator requeues every 5 minutes on 5-minute points: it sees 350 at 00:05 and 290 at 01:35.
+  t.same(
+    sim.operator.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.intensity, iv.cap]),
+    expected,
+  );
+  t.same(sim.operator.figures, sim.figures);
+  t.equal(operatorMoments(series(T0, 5, values)).length, 24, 'one reconcile per point');
+});
+
+t.test('hourly points starting at :30: the operator holds each until the top of the hour', async (t) => {
+  const sim = simulate(input(series(T0 + 30 * MIN, 60, [250, 520, 350, 290])));
+  // Following the forecast: 100, 10, 50, 100 for an hour each from 00:30.
+  t.same(
+    sim.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.cap]),
+    [
+      [30 * MIN, 90 * MIN, 100],
+      [90 * MIN, 150 * MIN, 10],
+      [150 * MIN, 210 * MIN, 50],
+      [210 * MIN, 270 * MIN, 100],
+    ],
+  );
+  // The operator reconciles at 00:30 (the start), then at the next minute of the hour that is
+  // a multiple of 60: 01:00, 02:00, 03:00, 04:00. Each decision lags its point by 30 minutes.
+  t.same(
+    sim.operator.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.intensity, iv.cap]),
+    [
+      [30 * MIN, 2 * HOUR, 250, 100],
+      [2 * HOUR, 3 * HOUR, 520, 10],
+      [3 * HOUR, 4 * HOUR, 350, 50],
+      [4 * HOUR, 270 * MIN, 290, 100],
+    ],
+  );
+  // The same replica-hours (100 + 10 + 50 + 100 = 260 of 400) ...
+  t.equal(sim.figures.allowedReplicaHours, 260);
+  t.equal(sim.operator.figures.allowedReplicaHours, 260);
+  // ... but against the real intensities the operator's capacity runs dirtier:
+  //   following: (100x250 + 10x520 + 50x350 + 100x290) / 260 = 76700 / 260 = 295
+  //   operator:  (100x250x1 + 100x520x.5 + 10x520x.5 + 10x350x.5 + 50x350x.5 + 50x290x.5 + 100x290x.5) / 260
+  //            = 85850 / 260 = 330.2
+  t.equal(sim.figures.capacityWeightedIntensity, 295);
+  t.equal(sim.operator.figures.capacityWeightedIntensity, 330.2);
+  // Both views average the same real grid: (250 + 520 + 350 + 290) / 4 = 352.5.
+  t.equal(sim.operator.figures.averageIntensity, 352.5);
+});
+
+t.test('a 30-minute forecast on the half hours: the operator reconciles at each point', async (t) => {
   const sim = simulate(input(series(T0, 30, [250, 520, 350, 290])));
-  // Following the forecast: 100, 10, 50, 100 for half an hour each.
   t.same(
     sim.intervals.map((iv) => iv.cap),
     [100, 10, 50, 100],
   );
-  // allowed = 0.5 x (100 + 10 + 50 + 100) = 130 of 200; withheld 70 = 35%.
-  t.equal(sim.figures.allowedReplicaHours, 130);
-  t.equal(sim.figures.withheldReplicaHours, 70);
-  // Hourly: 00:00 sees 250 and holds 100 for the hour (missing the 520 at 00:30);
-  // 01:00 sees 350 and holds 50. allowed = 100 + 50 = 150; withheld 50 = 25%.
   t.same(
-    sim.hourly.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.intensity, iv.cap]),
+    sim.operator.intervals.map((iv) => [iv.start - T0, iv.cap]),
     [
-      [0, HOUR, 250, 100],
-      [HOUR, 2 * HOUR, 350, 50],
+      [0, 100],
+      [30 * MIN, 10],
+      [HOUR, 50],
+      [90 * MIN, 100],
     ],
   );
-  t.equal(sim.hourly.figures.allowedReplicaHours, 150);
-  t.equal(sim.hourly.figures.withheldPercent, 25);
-  // Capacity-weighted intensity, against the real half-hour intensities:
-  //   following: 0.5 x (100x250 + 10x520 + 50x350 + 100x290) / 130 = 38350 / 130 = 295
-  //   hourly:    0.5 x (100x250 + 100x520 + 50x350 + 50x290) / 150 = 54500 / 150 = 363.3
-  t.equal(sim.figures.capacityWeightedIntensity, 295);
-  t.equal(sim.hourly.figures.capacityWeightedIntensity, 363.3);
-  // Both views average the same real grid: (250 + 520 + 350 + 290) / 4 = 352.5.
-  t.equal(sim.hourly.figures.averageIntensity, 352.5);
+  t.same(sim.operator.figures, sim.figures);
 });
 
 t.test('gaps are missing data: onMissingData decides, as in the webhook', async (t) => {
@@ -132,13 +179,13 @@ t.test('eco mode off by a recurring schedule, to the minute', async (t) => {
     ],
   );
   t.equal(sim.figures.ecoModeOffHours, 0.5);
-  // Hourly, the schedule is only looked at on the hour (00:00 and 01:00): it never
-  // matches, and the two identical hours read as one interval.
+  // The operator reconciles on the hour only (hourly points: 00:00 and 01:00): the schedule
+  // never matches then, and the two identical hours read as one interval.
   t.same(
-    sim.hourly.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.cap, iv.ecoMode]),
+    sim.operator.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.cap, iv.ecoMode]),
     [[0, 2 * HOUR, 50, 'on']],
   );
-  t.equal(sim.hourly.figures.ecoModeOffHours, 0);
+  t.equal(sim.operator.figures.ecoModeOffHours, 0);
 });
 
 t.test('the duration override switches on mid-point', async (t) => {
@@ -152,9 +199,9 @@ t.test('the duration override switches on mid-point', async (t) => {
       [90 * MIN, 3 * HOUR, 100, 'off'],
     ],
   );
-  // Hourly: at 01:00 only 60 minutes of history; at 02:00 120 minutes: off from then.
+  // The operator, on hourly points: at 01:00 only 60 minutes of history; at 02:00 120 minutes: off from then.
   t.same(
-    sim.hourly.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.cap]),
+    sim.operator.intervals.map((iv) => [iv.start - T0, iv.end - T0, iv.cap]),
     [
       [0, 2 * HOUR, 10],
       [2 * HOUR, 3 * HOUR, 100],
@@ -195,21 +242,40 @@ t.test('every interval holds what decide says at each of its minutes', async (t)
   for (let i = 1; i < ivs.length; i++) t.equal(ivs[i]!.start, ivs[i - 1]!.end);
 });
 
-t.test('hourly points: top-of-hour value, else the first in the hour; clipped to the span', async (t) => {
-  const start = T0 + 30 * MIN;
-  // 00:30 300, then a gap until 01:20, 01:20 500 (20 min), 01:40 200 (20 min).
+t.test("the operator's next reconcile: the next multiple of the covering point's duration, else 5 minutes", async (t) => {
+  const at = (hhmmss: string) => Date.parse(`2026-06-01T${hhmmss}Z`);
+  const point = (from: string, minutes: number) => ({ timestamp: at(from), durationMinutes: minutes, gCO2eqPerKWh: 300 });
+  const next = (points: IntensityPoint[], now: string) => new Date(operatorNextReconcile(points, at(now))).toISOString().slice(11, 19);
+  t.equal(next([point('12:35:00', 5)], '12:37:00'), '12:40:00', '5-minute point, 12:37: next 12:40');
+  t.equal(next([point('12:35:00', 5)], '12:35:00'), '12:40:00', 'on a multiple: a whole interval on');
+  t.equal(next([point('12:00:00', 60)], '12:00:00'), '13:00:00', 'hourly point: the next top of the hour');
+  t.equal(next([point('12:00:00', 60)], '12:37:20'), '13:00:20', 'the seconds are kept');
+  t.equal(next([point('12:10:00', 30)], '12:10:00'), '12:30:00', 'a 30-minute point at :10: the next half hour');
+  t.equal(next([point('12:00:00', 60)], '13:02:00'), '13:05:00', 'no point covers: 5 minutes');
+  t.equal(next([point('12:00:00', 120)], '12:00:00'), '14:00:00', 'longer than an hour: minute 0 plus the interval');
+
+  // A span with a gap: 5-minute steps through it, so the point at 01:17 is seen at 01:20.
   const points = [
-    { timestamp: start, durationMinutes: 30, gCO2eqPerKWh: 300 },
-    { timestamp: T0 + 80 * MIN, durationMinutes: 20, gCO2eqPerKWh: 500 },
+    { timestamp: T0 + 30 * MIN, durationMinutes: 30, gCO2eqPerKWh: 300 },
+    { timestamp: T0 + 77 * MIN, durationMinutes: 23, gCO2eqPerKWh: 500 },
     { timestamp: T0 + 100 * MIN, durationMinutes: 20, gCO2eqPerKWh: 200 },
   ];
-  t.same(hourlyPoints(points), [
-    { timestamp: start, durationMinutes: 30, gCO2eqPerKWh: 300 },
-    { timestamp: T0 + HOUR, durationMinutes: 60, gCO2eqPerKWh: 500 },
-  ]);
-  const ivs = simulateHourly(input(points));
-  t.equal(ivs[0]!.start, start, 'the hourly view starts where the forecast starts');
-  t.equal(ivs[ivs.length - 1]!.end, T0 + 2 * HOUR);
+  // 00:30 (start, 30 min) -> 01:00 (gap) -> 01:05 -> 01:10 -> 01:15 -> 01:20 (23 min, 20 % 23 = 20)
+  // -> 01:23 -> 01:46 (20 min, 46 % 20 = 6) -> 02:00, the end.
+  t.same(
+    operatorMoments(points).map((m) => (m - T0) / MIN),
+    [30, 60, 65, 70, 75, 80, 83, 106],
+  );
+  const ivs = simulateOperator(input(points));
+  t.same(
+    ivs.map((iv) => [(iv.start - T0) / MIN, (iv.end - T0) / MIN, iv.intensity, iv.cap]),
+    [
+      [30, 60, 300, 50],
+      [60, 80, null, 100],
+      [80, 106, 500, 10],
+      [106, 120, 200, 100],
+    ],
+  );
 });
 
 t.test('percentiles are time-weighted', async (t) => {
