@@ -1,4 +1,5 @@
 import type { RuntimeConfig } from '../config/config.js';
+import { clip } from '../core/brief.js';
 import type { KedaObject } from '../core/object.js';
 import { planObject } from '../core/plan.js';
 import { resolvePolicy } from '../core/resolve.js';
@@ -37,7 +38,9 @@ async function namespacePolicy(deps: AdmissionDeps, namespace: string | undefine
   try {
     return await deps.namespaces.policyFor(namespace);
   } catch (err) {
-    warnings.push(`keda-carbon: could not read the labels of namespace ${namespace} (${(err as Error).message}); namespace policy not applied`);
+    warnings.push(
+      `keda-carbon: could not read the labels of namespace ${clip(namespace, 100)} (${clip(String((err as Error)?.message))}); namespace policy not applied`,
+    );
     return null;
   }
 }
@@ -115,7 +118,7 @@ export async function handleAdmission(body: unknown, deps: AdmissionDeps): Promi
     if (capChange) outcome.capChange = capChange;
     return outcome;
   } catch (err) {
-    const message = (err as Error)?.message ?? String(err);
+    const message = clip((err as Error)?.message ?? String(err));
     return {
       operation: request.operation,
       kind,

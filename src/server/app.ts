@@ -1,6 +1,7 @@
 import fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { handleAdmission, type AdmissionDeps, type AdmissionOutcome } from '../admission/handler.js';
 import { BadReviewError, statusBody } from '../admission/review.js';
+import { clip } from '../core/brief.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
 import { parseJsonBodies } from './body.js';
@@ -59,7 +60,7 @@ function answerErrorsAsStatus(app: FastifyInstance): void {
   app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
     const code = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (code >= 500) request.log.error({ err: error }, 'request failed');
-    else request.log.warn({ code, reason: error.message }, 'bad request');
+    else request.log.warn({ code, reason: clip(error.message, REASON_LOG_LENGTH) }, 'bad request');
     void reply.code(code).send(statusBody(code, `keda-carbon: ${error.message}`));
   });
   app.setNotFoundHandler((request, reply) => {
@@ -75,6 +76,10 @@ function record(metrics: Metrics, outcome: AdmissionOutcome, started: bigint): v
   }
 }
 
+/** Kubernetes names are at most 253 characters; a reason names a problem in far fewer than 512. */
+const NAME_LOG_LENGTH = 253;
+const REASON_LOG_LENGTH = 512;
+
 /** Only what matters is logged: cap changes, denials and failures. */
 function logOutcome(request: FastifyRequest, outcome: AdmissionOutcome): void {
   if (outcome.result !== 'denied' && outcome.result !== 'error' && !outcome.capChange) return;
@@ -82,13 +87,14 @@ function logOutcome(request: FastifyRequest, outcome: AdmissionOutcome): void {
   request.log[outcome.result === 'error' ? 'warn' : 'info'](
     {
       kind: outcome.kind,
-      namespace: req?.namespace,
-      name: req?.name,
+      // A hand-made review can carry a name of any length: the log line stays bounded.
+      namespace: typeof req?.namespace === 'string' ? clip(req.namespace, NAME_LOG_LENGTH) : undefined,
+      name: typeof req?.name === 'string' ? clip(req.name, NAME_LOG_LENGTH) : undefined,
       operation: outcome.operation,
       dryRun: req?.dryRun === true,
       result: outcome.result,
       cap: outcome.capChange,
-      reason: outcome.reason,
+      reason: clip(outcome.reason, REASON_LOG_LENGTH),
     },
     outcome.result === 'denied' ? 'denied invalid policy' : outcome.result === 'error' ? 'failed open' : 'cap set',
   );
@@ -107,7 +113,7 @@ function mutateRoute(app: FastifyInstance, options: AppOptions): void {
     } catch (err) {
       if (err instanceof BadReviewError) {
         metrics?.admissionRequests.inc({ operation: 'unknown', kind: 'unknown', result: 'invalid' });
-        request.log.warn({ reason: err.message }, 'not an AdmissionReview');
+        request.log.warn({ reason: clip(err.message, REASON_LOG_LENGTH) }, 'not an AdmissionReview');
         return reply.code(400).send(statusBody(400, `keda-carbon: ${err.message}`));
       }
       throw err;
