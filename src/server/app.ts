@@ -56,9 +56,11 @@ function serverOptions(options: AppOptions): FastifyServerOptions {
  * Errors fastify raises before our handler (bad JSON, wrong content type, body too large)
  * and unknown routes are answered with a Kubernetes Status, which the API server can decode.
  */
-function answerErrorsAsStatus(app: FastifyInstance): void {
+function answerErrorsAsStatus(app: FastifyInstance, metrics: Metrics | undefined): void {
   app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
     const code = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    // A review refused before the handler (not JSON, too large, wrong type) is still a call.
+    if (request.routeOptions.url === '/mutate') metrics?.admissionRejected.inc({ code: codeLabel(code) });
     if (code >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.warn({ code, reason: clip(error.message, REASON_LOG_LENGTH) }, 'bad request');
     void reply.code(code).send(statusBody(code, `keda-carbon: ${error.message}`));
@@ -68,8 +70,15 @@ function answerErrorsAsStatus(app: FastifyInstance): void {
   });
 }
 
+const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+const REJECTION_CODES = new Set([400, 413, 415, 500]);
+
+/** Metric labels never copy a request's text: each has a fixed set of values. */
+const operationLabel = (operation: string): string => (OPERATIONS.has(operation) ? operation : 'other');
+const codeLabel = (code: number): string => (REJECTION_CODES.has(code) ? String(code) : 'other');
+
 function record(metrics: Metrics, outcome: AdmissionOutcome, started: bigint): void {
-  metrics.admissionRequests.inc({ operation: outcome.operation, kind: outcome.kind, result: outcome.result });
+  metrics.admissionRequests.inc({ operation: operationLabel(outcome.operation), kind: outcome.kind, result: outcome.result });
   metrics.admissionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   if (outcome.capChange && outcome.result === 'patched') {
     metrics.capChanges.inc({ kind: outcome.kind, direction: outcome.capChange.to < outcome.capChange.from ? 'down' : 'up' });
@@ -112,7 +121,7 @@ function mutateRoute(app: FastifyInstance, options: AppOptions): void {
       return outcome.review;
     } catch (err) {
       if (err instanceof BadReviewError) {
-        metrics?.admissionRequests.inc({ operation: 'unknown', kind: 'unknown', result: 'invalid' });
+        metrics?.admissionRejected.inc({ code: '400' });
         request.log.warn({ reason: clip(err.message, REASON_LOG_LENGTH) }, 'not an AdmissionReview');
         return reply.code(400).send(statusBody(400, `keda-carbon: ${err.message}`));
       }
@@ -124,7 +133,7 @@ function mutateRoute(app: FastifyInstance, options: AppOptions): void {
 /** The webhook's HTTP app. It never listens: the entry point (`serve`) does that. */
 export function buildApp(options: AppOptions): FastifyInstance {
   const app = fastify(serverOptions(options)) as unknown as FastifyInstance;
-  answerErrorsAsStatus(app);
+  answerErrorsAsStatus(app, options.metrics);
   parseJsonBodies(app);
   mutateRoute(app, options);
   app.get('/healthz', async () => ({ status: 'ok' }));
