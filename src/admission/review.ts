@@ -104,6 +104,8 @@ export function statusBody(code: number, message: string) {
 }
 
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+/** An API server's uid is a 36-character UUID; this leaves room for any other client's. */
+const MAX_UID_LENGTH = 256;
 
 function optionalString(request: Record<string, unknown>, field: string): void {
   if (request[field] !== undefined && request[field] !== null && typeof request[field] !== 'string') {
@@ -127,6 +129,10 @@ export function parseReview(body: unknown): AdmissionRequest {
   const request = body.request;
   if (!isPlainObject(request)) throw new BadReviewError('AdmissionReview has no request');
   if (typeof request.uid !== 'string' || request.uid === '') throw new BadReviewError('AdmissionReview request has no uid');
+  // The answer must echo the uid whole, so a long one cannot be cut: it is refused instead.
+  if (request.uid.length > MAX_UID_LENGTH) {
+    throw new BadReviewError(`AdmissionReview request.uid is ${request.uid.length} characters long; the API server sends a UUID (at most ${MAX_UID_LENGTH})`);
+  }
   const kind = request.kind;
   if (!isPlainObject(kind) || typeof kind.kind !== 'string' || typeof kind.group !== 'string') {
     throw new BadReviewError('AdmissionReview request has no kind {group, version, kind}');

@@ -118,6 +118,7 @@ t.test('the envelope: every field the handler reads has its type checked, and me
   const cases: Array<[(r: Review) => void, RegExp]> = [
     [(r) => (r.kind = deep), /^expected kind AdmissionReview, got \[\[\[\[\.\.\.\]\]\]\]$/],
     [(r) => (r.apiVersion = { v: 'x'.repeat(10_000) }), /^expected apiVersion admission\.k8s\.io\/v1 .*, got \{"v":"x+\.\.\."\}$/],
+    [(r) => (r.request.uid = 'u'.repeat(100_000)), /^AdmissionReview request\.uid is 100000 characters long; the API server sends a UUID \(at most 256\)$/],
     [(r) => (r.request.operation = 'PATCH'), /^AdmissionReview request\.operation must be one of CREATE, UPDATE, DELETE, CONNECT, got "PATCH"$/],
     [(r) => (r.request.name = 42), /^AdmissionReview request\.name must be a string, got 42$/],
     [(r) => (r.request.namespace = ['a']), /^AdmissionReview request\.namespace must be a string, got \["a"\]$/],
