@@ -1,4 +1,6 @@
 import type { RuntimeConfig } from '../config/config.js';
+import { clip } from '../core/brief.js';
+import { KEDA_DEFAULT_MAX } from '../core/names.js';
 import type { KedaObject } from '../core/object.js';
 import { planObject } from '../core/plan.js';
 import { resolvePolicy } from '../core/resolve.js';
@@ -37,7 +39,9 @@ async function namespacePolicy(deps: AdmissionDeps, namespace: string | undefine
   try {
     return await deps.namespaces.policyFor(namespace);
   } catch (err) {
-    warnings.push(`keda-carbon: could not read the labels of namespace ${namespace} (${(err as Error).message}); namespace policy not applied`);
+    warnings.push(
+      `keda-carbon: could not read the labels of namespace ${clip(namespace, 100)} (${clip(String((err as Error)?.message))}); namespace policy not applied`,
+    );
     return null;
   }
 }
@@ -48,10 +52,12 @@ const maxOf = (o: KedaObject | null): number | undefined => (typeof o?.spec?.max
  * The change of the stored cap this write makes: against the stored object on an update
  * (a re-apply of an unchanged manifest sends the declared max, but the stored cap stays),
  * against what the user wrote on a create. Dry runs store nothing and never get here.
+ * Both sides are effective values: an unset max is KEDA's default of 100.
  */
 function storedCapChange(object: KedaObject, oldObject: KedaObject | null, to: number): { from: number; to: number } | undefined {
-  const from = oldObject ? maxOf(oldObject) : maxOf(object);
-  return from !== to ? { from: from ?? 100, to } : undefined;
+  // Unset is KEDA's default: writing 100 over it changes the spec, not the cap in force.
+  const from = (oldObject ? maxOf(oldObject) : maxOf(object)) ?? KEDA_DEFAULT_MAX;
+  return from !== to ? { from, to } : undefined;
 }
 
 async function decideVerdict(
@@ -115,7 +121,7 @@ export async function handleAdmission(body: unknown, deps: AdmissionDeps): Promi
     if (capChange) outcome.capChange = capChange;
     return outcome;
   } catch (err) {
-    const message = (err as Error)?.message ?? String(err);
+    const message = clip((err as Error)?.message ?? String(err));
     return {
       operation: request.operation,
       kind,

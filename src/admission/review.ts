@@ -1,4 +1,4 @@
-import { brief } from '../core/brief.js';
+import { brief, clip } from '../core/brief.js';
 import { isPlainObject } from '../util/object.js';
 
 /**
@@ -65,6 +65,8 @@ export const denied = (message: string, code = 403): Verdict => ({
 /** Kubernetes shows each warning to the user; keep them short and few. */
 const MAX_WARNINGS = 8;
 const MAX_WARNING_LENGTH = 256;
+/** A denial's message: kubectl prints it whole, and it names the problem in far fewer. */
+const MAX_MESSAGE_LENGTH = 512;
 
 /** The final step: echo the uid, base64 the JSONPatch, trim warnings to what kubectl shows. */
 export function finalize(uid: string, verdict: Verdict): AdmissionResponseReview {
@@ -74,9 +76,9 @@ export function finalize(uid: string, verdict: Verdict): AdmissionResponseReview
     response.patch = Buffer.from(JSON.stringify(verdict.patch)).toString('base64');
   }
   if (verdict.warnings && verdict.warnings.length > 0) {
-    response.warnings = verdict.warnings.slice(0, MAX_WARNINGS).map((w) => (w.length > MAX_WARNING_LENGTH ? `${w.slice(0, MAX_WARNING_LENGTH - 3)}...` : w));
+    response.warnings = verdict.warnings.slice(0, MAX_WARNINGS).map((w) => clip(w, MAX_WARNING_LENGTH));
   }
-  if (verdict.status) response.status = verdict.status;
+  if (verdict.status) response.status = { ...verdict.status, message: clip(verdict.status.message, MAX_MESSAGE_LENGTH) };
   return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
 }
 
@@ -90,10 +92,20 @@ export class BadReviewError extends Error {
 
 /** The Kubernetes `Status` body for a 4xx, which the API server can decode and show. */
 export function statusBody(code: number, message: string) {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: code === 413 ? 'RequestEntityTooLarge' : 'BadRequest', code };
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: clip(message, MAX_MESSAGE_LENGTH),
+    reason: code === 413 ? 'RequestEntityTooLarge' : 'BadRequest',
+    code,
+  };
 }
 
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+/** An API server's uid is a 36-character UUID; this leaves room for any other client's. */
+const MAX_UID_LENGTH = 256;
 
 function optionalString(request: Record<string, unknown>, field: string): void {
   if (request[field] !== undefined && request[field] !== null && typeof request[field] !== 'string') {
@@ -117,6 +129,10 @@ export function parseReview(body: unknown): AdmissionRequest {
   const request = body.request;
   if (!isPlainObject(request)) throw new BadReviewError('AdmissionReview has no request');
   if (typeof request.uid !== 'string' || request.uid === '') throw new BadReviewError('AdmissionReview request has no uid');
+  // The answer must echo the uid whole, so a long one cannot be cut: it is refused instead.
+  if (request.uid.length > MAX_UID_LENGTH) {
+    throw new BadReviewError(`AdmissionReview request.uid is ${request.uid.length} characters long; the API server sends a UUID (at most ${MAX_UID_LENGTH})`);
+  }
   const kind = request.kind;
   if (!isPlainObject(kind) || typeof kind.kind !== 'string' || typeof kind.group !== 'string') {
     throw new BadReviewError('AdmissionReview request has no kind {group, version, kind}');

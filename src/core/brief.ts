@@ -1,3 +1,14 @@
+/**
+ * Text that may come from user input (a name, a message quoting a value), cut to at most
+ * `max` characters with the original length said: whatever is echoed into a response, a
+ * warning or a log line stays this short, so a 1 MiB name cannot make a 1 MiB log line.
+ */
+export function clip(text: string, max = 200): string {
+  if (text.length <= max) return text;
+  const tail = `... (${text.length} chars)`;
+  return `${text.slice(0, Math.max(0, max - tail.length))}${tail}`;
+}
+
 const MAX_ITEMS = 4;
 const MAX_DEPTH = 3;
 const MAX_STRING = 60;

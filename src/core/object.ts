@@ -1,3 +1,4 @@
+import { brief } from './brief.js';
 import { ANNOTATION, KEDA_DEFAULT_MAX } from './names.js';
 
 /** The few parts of a ScaledObject or ScaledJob the decision reads. */
@@ -23,9 +24,30 @@ export interface CarbonStatus {
   evaluatedAt: string;
 }
 
-function positiveInt(v: unknown): number | null {
-  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-  return typeof n === 'number' && Number.isInteger(n) && n >= 1 ? n : null;
+/** KEDA declares `maxReplicaCount` as an int32: the largest count it can store. */
+export const MAX_REPLICA_COUNT = 2_147_483_647;
+
+const isReplicaCount = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_REPLICA_COUNT;
+
+/**
+ * A replica count as a number or as the decimal text we write into the declared annotation.
+ * Only what fits KEDA's int32: a larger number would be written back in exponent form
+ * ("1e+21") that no longer reads as a count, and the declared max would be lost.
+ */
+function replicaCount(v: unknown): number | null {
+  const n = typeof v === 'string' && /^\d{1,10}$/.test(v) ? Number(v) : v;
+  return isReplicaCount(n) ? n : null;
+}
+
+/**
+ * Why the object's own `spec.maxReplicaCount` is no count KEDA accepts, or null when it is
+ * one or unset. Such an object is left exactly as sent: the API server's schema validation
+ * (or KEDA) then reports the user's mistake, where a cap of ours would hide it.
+ */
+export function invalidSpecMax(obj: KedaObject): string | null {
+  const v: unknown = obj.spec?.maxReplicaCount;
+  if (v === undefined || v === null || isReplicaCount(v)) return null;
+  return `spec.maxReplicaCount must be an integer from 1 to ${MAX_REPLICA_COUNT} (KEDA's int32), got ${brief(v, 40)}`;
 }
 
 export function annotationsOf(obj: KedaObject | null | undefined): Record<string, string> {
@@ -63,10 +85,10 @@ export function readStatus(obj: KedaObject | null | undefined): CarbonStatus | n
  */
 export function declaredMax(object: KedaObject, oldObject: KedaObject | null | undefined): number {
   const current = specMax(object);
-  const annotated = positiveInt(annotationsOf(object)[ANNOTATION.declared]);
+  const annotated = replicaCount(annotationsOf(object)[ANNOTATION.declared]);
   const status = readStatus(object);
   if (annotated !== null && current !== undefined && status?.mode !== 'observe' && current === status?.cap) return annotated;
-  const user = positiveInt(current) ?? KEDA_DEFAULT_MAX;
+  const user = replicaCount(current) ?? KEDA_DEFAULT_MAX;
   if (!oldObject) return user;
   if (current !== specMax(oldObject)) return user;
   return annotated ?? user;

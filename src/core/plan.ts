@@ -2,7 +2,17 @@ import type { CarbonSnapshot } from './carbon.js';
 import { ANNOTATION, KEDA_DEFAULT_MAX, OWNED_ANNOTATIONS } from './names.js';
 import type { Resolution } from './resolve.js';
 import { decide, type Decision } from './decide.js';
-import { annotationsOf, declaredMax, ecoModeOffByAnnotation, minReplicas, readStatus, specMax, type CarbonStatus, type KedaObject } from './object.js';
+import {
+  annotationsOf,
+  declaredMax,
+  ecoModeOffByAnnotation,
+  invalidSpecMax,
+  minReplicas,
+  readStatus,
+  specMax,
+  type CarbonStatus,
+  type KedaObject,
+} from './object.js';
 
 /**
  * What should become of one object: the pure step shared by admission (which turns it
@@ -85,22 +95,10 @@ export function planObject(input: PlanInput): Plan {
     return { kind: 'untouched', warnings: [`keda-carbon: ${resolution.message}; maxReplicaCount left as it is`], reason: resolution.message };
   }
 
-  if (resolution.kind === 'none') {
-    const ours = OWNED_ANNOTATIONS.filter((k) => k in annotations);
-    if (ours.length === 0) return { kind: 'untouched', warnings: [], reason: resolution.origin };
-    const restored = declaredMax(object, oldObject);
-    const why = restoreWhy(resolution.origin);
-    return {
-      kind: 'apply',
-      maxReplicaCount: restored,
-      setAnnotations: {},
-      removeAnnotations: ours,
-      mode: 'enforce',
-      keepSpec: false,
-      warnings: changeWarning(effectiveMax, restored, why),
-      reason: why,
-    };
-  }
+  if (resolution.kind === 'none' && !OWNED_ANNOTATIONS.some((k) => k in annotations)) return { kind: 'untouched', warnings: [], reason: resolution.origin };
+  const badMax = invalidSpecMax(object);
+  if (badMax) return { kind: 'untouched', warnings: [`keda-carbon: ${badMax}; maxReplicaCount left as it is`], reason: badMax };
+  if (resolution.kind === 'none') return restorePlan(object, oldObject, resolution.origin, effectiveMax);
 
   const declared = declaredMax(object, oldObject);
   const policy = resolution.policy;
@@ -124,6 +122,23 @@ export function planObject(input: PlanInput): Plan {
   if (observe) return observePlan(object, decision, declared, setAnnotations, reason);
   const warnings = [...changeWarning(effectiveMax, decision.cap, decision.reason), ...decision.warnings];
   return { kind: 'apply', maxReplicaCount: decision.cap, mode: 'enforce', keepSpec: false, setAnnotations, removeAnnotations: [], warnings, reason, decision };
+}
+
+/** An object that lost its policy: the declared max back, our annotations gone. */
+function restorePlan(object: KedaObject, oldObject: KedaObject | null | undefined, origin: string, effectiveMax: number): Plan {
+  const annotations = annotationsOf(object);
+  const restored = declaredMax(object, oldObject);
+  const why = restoreWhy(origin);
+  return {
+    kind: 'apply',
+    maxReplicaCount: restored,
+    setAnnotations: {},
+    removeAnnotations: OWNED_ANNOTATIONS.filter((k) => k in annotations),
+    mode: 'enforce',
+    keepSpec: false,
+    warnings: changeWarning(effectiveMax, restored, why),
+    reason: why,
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { CronExpressionParser, type CronExpression } from 'cron-parser';
 import { parse as parseYaml } from 'yaml';
-import { brief } from './brief.js';
+import { brief, clip } from './brief.js';
 import { durationMs } from './duration.js';
 
 /** A policy document that failed validation; `field` names where, `message` says field and rule. */
@@ -93,7 +93,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function checkKeys(obj: Record<string, unknown>, known: Set<string>, at: string): void {
   for (const key of Object.keys(obj)) {
     if (!known.has(key)) {
-      const name = key.length > 60 ? `${key.slice(0, 60)}...` : key;
+      const name = clip(key, 60);
       throw new PolicyError(at ? `${at}.${name}` : name, `unknown field (expected one of ${[...known].join(', ')})`);
     }
   }
@@ -416,7 +416,7 @@ export function parsePolicyText(text: string): Policy {
     if (/alias count/i.test(message)) {
       throw new PolicyError('', `its YAML aliases expand too far (at most ${POLICY_LIMITS.aliases} aliased nodes)`);
     }
-    throw new PolicyError('', `not valid YAML or JSON: ${message.length > 200 ? `${message.slice(0, 200)}...` : message}`);
+    throw new PolicyError('', `not valid YAML or JSON: ${clip(message)}`);
   }
   return validatePolicy(doc);
 }

@@ -1,3 +1,4 @@
+import { clip } from './brief.js';
 import type { KedaObject } from './object.js';
 import { ANNOTATION, DISABLED } from './names.js';
 import { PolicyError, parsePolicyTextCached, validatePolicy, type Policy } from './policy.js';
@@ -45,7 +46,7 @@ function fromDocument(origin: string, load: () => Policy): Resolution {
 function named(name: string, origin: string, config: PolicyConfig): Resolution {
   const policy = config.policies.get(name);
   if (policy) return { kind: 'policy', policy, origin: `policy "${name}" (${origin})` };
-  return { kind: 'invalid', origin, message: `${origin} names policy "${name}", which the keda-carbon configuration does not define`, own: false };
+  return { kind: 'invalid', origin, message: `${origin} names policy "${clip(name, 100)}", which the keda-carbon configuration does not define`, own: false };
 }
 
 /**

@@ -1,6 +1,7 @@
 import fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { handleAdmission, type AdmissionDeps, type AdmissionOutcome } from '../admission/handler.js';
 import { BadReviewError, statusBody } from '../admission/review.js';
+import { clip } from '../core/brief.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
 import { parseJsonBodies } from './body.js';
@@ -55,11 +56,13 @@ function serverOptions(options: AppOptions): FastifyServerOptions {
  * Errors fastify raises before our handler (bad JSON, wrong content type, body too large)
  * and unknown routes are answered with a Kubernetes Status, which the API server can decode.
  */
-function answerErrorsAsStatus(app: FastifyInstance): void {
+function answerErrorsAsStatus(app: FastifyInstance, metrics: Metrics | undefined): void {
   app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
     const code = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    // A review refused before the handler (not JSON, too large, wrong type) is still a call.
+    if (request.routeOptions.url === '/mutate') metrics?.admissionRejected.inc({ code: codeLabel(code) });
     if (code >= 500) request.log.error({ err: error }, 'request failed');
-    else request.log.warn({ code, reason: error.message }, 'bad request');
+    else request.log.warn({ code, reason: clip(error.message, REASON_LOG_LENGTH) }, 'bad request');
     void reply.code(code).send(statusBody(code, `keda-carbon: ${error.message}`));
   });
   app.setNotFoundHandler((request, reply) => {
@@ -67,13 +70,24 @@ function answerErrorsAsStatus(app: FastifyInstance): void {
   });
 }
 
+const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+const REJECTION_CODES = new Set([400, 413, 415, 500]);
+
+/** Metric labels never copy a request's text: each has a fixed set of values. */
+const operationLabel = (operation: string): string => (OPERATIONS.has(operation) ? operation : 'other');
+const codeLabel = (code: number): string => (REJECTION_CODES.has(code) ? String(code) : 'other');
+
 function record(metrics: Metrics, outcome: AdmissionOutcome, started: bigint): void {
-  metrics.admissionRequests.inc({ operation: outcome.operation, kind: outcome.kind, result: outcome.result });
+  metrics.admissionRequests.inc({ operation: operationLabel(outcome.operation), kind: outcome.kind, result: outcome.result });
   metrics.admissionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   if (outcome.capChange && outcome.result === 'patched') {
     metrics.capChanges.inc({ kind: outcome.kind, direction: outcome.capChange.to < outcome.capChange.from ? 'down' : 'up' });
   }
 }
+
+/** Kubernetes names are at most 253 characters; a reason names a problem in far fewer than 512. */
+const NAME_LOG_LENGTH = 253;
+const REASON_LOG_LENGTH = 512;
 
 /** Only what matters is logged: cap changes, denials and failures. */
 function logOutcome(request: FastifyRequest, outcome: AdmissionOutcome): void {
@@ -82,13 +96,14 @@ function logOutcome(request: FastifyRequest, outcome: AdmissionOutcome): void {
   request.log[outcome.result === 'error' ? 'warn' : 'info'](
     {
       kind: outcome.kind,
-      namespace: req?.namespace,
-      name: req?.name,
+      // A hand-made review can carry a name of any length: the log line stays bounded.
+      namespace: typeof req?.namespace === 'string' ? clip(req.namespace, NAME_LOG_LENGTH) : undefined,
+      name: typeof req?.name === 'string' ? clip(req.name, NAME_LOG_LENGTH) : undefined,
       operation: outcome.operation,
       dryRun: req?.dryRun === true,
       result: outcome.result,
       cap: outcome.capChange,
-      reason: outcome.reason,
+      reason: clip(outcome.reason, REASON_LOG_LENGTH),
     },
     outcome.result === 'denied' ? 'denied invalid policy' : outcome.result === 'error' ? 'failed open' : 'cap set',
   );
@@ -106,8 +121,8 @@ function mutateRoute(app: FastifyInstance, options: AppOptions): void {
       return outcome.review;
     } catch (err) {
       if (err instanceof BadReviewError) {
-        metrics?.admissionRequests.inc({ operation: 'unknown', kind: 'unknown', result: 'invalid' });
-        request.log.warn({ reason: err.message }, 'not an AdmissionReview');
+        metrics?.admissionRejected.inc({ code: '400' });
+        request.log.warn({ reason: clip(err.message, REASON_LOG_LENGTH) }, 'not an AdmissionReview');
         return reply.code(400).send(statusBody(400, `keda-carbon: ${err.message}`));
       }
       throw err;
@@ -118,7 +133,7 @@ function mutateRoute(app: FastifyInstance, options: AppOptions): void {
 /** The webhook's HTTP app. It never listens: the entry point (`serve`) does that. */
 export function buildApp(options: AppOptions): FastifyInstance {
   const app = fastify(serverOptions(options)) as unknown as FastifyInstance;
-  answerErrorsAsStatus(app);
+  answerErrorsAsStatus(app, options.metrics);
   parseJsonBodies(app);
   mutateRoute(app, options);
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { clip } from '../core/brief.js';
 
 class BadBodyError extends Error {
   readonly statusCode = 400;
@@ -24,7 +25,7 @@ export function parseJsonBodies(app: FastifyInstance): void {
       done(null, JSON.parse(text));
     } catch (err) {
       const message = (err as Error).message;
-      done(new BadBodyError(`body is not valid JSON: ${message.length > 160 ? `${message.slice(0, 160)}...` : message}`), undefined);
+      done(new BadBodyError(`body is not valid JSON: ${clip(message, 160)}`), undefined);
     }
   });
 }

@@ -35,8 +35,14 @@ function admissionMetrics(registry: Registry) {
   return {
     admissionRequests: new HotCounter({
       name: 'keda_carbon_admission_requests_total',
-      help: 'Admission reviews answered, by operation, kind and result (patched, allowed, denied, error, invalid).',
+      help: 'AdmissionReviews answered, by operation (CREATE, UPDATE, DELETE, CONNECT), kind (ScaledObject, ScaledJob, other) and result (patched, allowed, denied, error, skipped).',
       labelNames: ['operation', 'kind', 'result'] as const,
+      registers: [registry],
+    }),
+    admissionRejected: new HotCounter({
+      name: 'keda_carbon_admission_rejected_total',
+      help: 'Requests to /mutate answered with an HTTP error instead of an AdmissionReview, by code (400 not JSON or not an AdmissionReview, 413 too large, 415 not JSON content, 500 our failure, other).',
+      labelNames: ['code'] as const,
       registers: [registry],
     }),
     admissionDuration: new Histogram({
@@ -47,7 +53,7 @@ function admissionMetrics(registry: Registry) {
     }),
     capChanges: new HotCounter({
       name: 'keda_carbon_cap_changes_total',
-      help: 'Writes (admission patches) that changed maxReplicaCount, by kind and direction (down, up).',
+      help: "Writes (admission patches) that changed the stored maxReplicaCount, by kind and direction (down, up); unset counts as KEDA's 100, so writing 100 over unset is no change.",
       labelNames: ['kind', 'direction'] as const,
       registers: [registry],
     }),

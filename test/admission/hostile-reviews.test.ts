@@ -118,6 +118,7 @@ t.test('the envelope: every field the handler reads has its type checked, and me
   const cases: Array<[(r: Review) => void, RegExp]> = [
     [(r) => (r.kind = deep), /^expected kind AdmissionReview, got \[\[\[\[\.\.\.\]\]\]\]$/],
     [(r) => (r.apiVersion = { v: 'x'.repeat(10_000) }), /^expected apiVersion admission\.k8s\.io\/v1 .*, got \{"v":"x+\.\.\."\}$/],
+    [(r) => (r.request.uid = 'u'.repeat(100_000)), /^AdmissionReview request\.uid is 100000 characters long; the API server sends a UUID \(at most 256\)$/],
     [(r) => (r.request.operation = 'PATCH'), /^AdmissionReview request\.operation must be one of CREATE, UPDATE, DELETE, CONNECT, got "PATCH"$/],
     [(r) => (r.request.name = 42), /^AdmissionReview request\.name must be a string, got 42$/],
     [(r) => (r.request.namespace = ['a']), /^AdmissionReview request\.namespace must be a string, got \["a"\]$/],
@@ -177,5 +178,42 @@ t.test('a policy annotation over a limit is denied with a message naming the lim
     t.match(outcome.review.response.status?.message, /^keda-carbon: invalid carbon policy in annotation keda-carbon\.io\/environmental-impact: /);
     t.match(outcome.review.response.status?.message, message);
     t.same(decodePatch(outcome.review.response), []);
+  }
+});
+
+t.test('a 5,000-deep invalid spec.environmentalImpact is denied with a message naming the field, not failed open', async (t) => {
+  // JSON text, as the API server sends it: JSON.stringify itself overflows the stack on such objects.
+  const arrays = `${'['.repeat(5000)}"x"${']'.repeat(5000)}`;
+  const maps = (key: string, leaf: string) => `${`{"${key}":`.repeat(5000)}${leaf}${'}'.repeat(5000)}`;
+  const cases: Array<[string, RegExp]> = [
+    [arrays, /: a policy must be a mapping with "carbon" or "maxReplicasByCarbonIntensity", got \[\[\[\[\.\.\.\]\]\]\]$/],
+    [maps('carbon', '1'), /: carbon: must be a non-empty list of rules, got \{"carbon":\{"carbon":\{"carbon":\{\.\.\.\}\}\}\}$/],
+    [`{"carbon":[{"measuredEmission":${arrays},"allowedMaxReplicaCount":2}]}`, /: carbon\[0\]\.measuredEmission: must be a number >= 0/],
+    [`{"carbon":[{"measuredEmission":1,"allowedMaxReplicaCount":2}],"ecoModeOff":{"timeZone":${maps('a', '"UTC"')}}}`, /: ecoModeOff\.timeZone: must be/],
+  ];
+  for (const [policy, message] of cases) {
+    const review = loadReview('scaledobject-create.kubectl-apply');
+    review.request.object.spec.environmentalImpact = '@@POLICY@@';
+    const body = JSON.parse(JSON.stringify(review).replace('"@@POLICY@@"', () => policy));
+    const outcome = await handleAdmission(body, deps);
+    t.equal(outcome.result, 'denied');
+    t.equal(outcome.review.response.allowed, false);
+    t.match(outcome.review.response.status?.message, /^keda-carbon: invalid carbon policy in spec\.environmentalImpact: /);
+    t.match(outcome.review.response.status?.message, message);
+    t.notMatch(outcome.review.response.status?.message, /internal error/);
+  }
+});
+
+t.test('policy and eco-mode annotations that are not strings: a clear warning, never a TypeError', async (t) => {
+  for (const key of ['keda-carbon.io/policy', 'keda-carbon.io/eco-mode', POLICY]) {
+    for (const value of [7, true, ['standard'], { off: true }, null]) {
+      const review = named();
+      review.request.object.metadata.annotations[key] = value;
+      const outcome = await handleAdmission(review, deps);
+      t.equal(outcome.review.response.allowed, true, `${key} = ${JSON.stringify(value)}: allowed`);
+      t.equal(outcome.review.response.patch, undefined, 'unchanged');
+      t.match(outcome.review.response.warnings, [/^keda-carbon: metadata\.annotations\[".*"\] is .*, not a string; write allowed unchanged$/]);
+      t.notMatch(outcome.reason, /TypeError|internal error/);
+    }
   }
 });

@@ -1,9 +1,9 @@
 import t from 'tap';
 import { ADMISSION_BODY_LIMIT, buildApp, buildMetricsApp, type Readiness } from '../../src/server/app.js';
 import { createMetrics } from '../../src/server/metrics.js';
-import { loadConfigFile } from '../../src/config/config.js';
-import { HOUR, hourly } from '../helpers/carbon.js';
-import { loadReview, withAnnotations } from '../helpers/reviews.js';
+import { loadConfigFile, parseConfigText } from '../../src/config/config.js';
+import { HOUR, hourly, steady } from '../helpers/carbon.js';
+import { applyResponsePatch, loadReview, withAnnotations } from '../helpers/reviews.js';
 
 const NOW = Date.parse('2026-11-23T10:30:00Z');
 
@@ -95,4 +95,50 @@ t.test('keda_carbon_cap_changes_total counts stored changes only: not dry runs, 
   const again = await instance.inject({ method: 'POST', url: '/mutate', payload: reapply });
   t.ok(again.json().response.patch, 'the re-apply is patched back to the cap');
   t.equal(await counted(), '1', 'but the stored cap did not change');
+});
+
+t.test('writing 100 over an unset maxReplicaCount is no cap change: unset is KEDA default 100', async (t) => {
+  const config = parseConfigText('policies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 3}]\n', 'test');
+  const metrics = createMetrics();
+  const carbon = steady(120, NOW);
+  const instance = buildApp({
+    admission: { config: () => config, carbon: { snapshot: () => carbon }, now: () => NOW },
+    readiness: () => ({ serving: true, carbon: { fresh: true, source: 'test', fetchedAt: null } }),
+    metrics,
+  });
+  const review = withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { 'keda-carbon.io/policy': 'standard' });
+  delete review.request.object.spec.maxReplicaCount;
+  const res = await instance.inject({ method: 'POST', url: '/mutate', payload: review });
+  const object = applyResponsePatch(review.request.object, res.json().response);
+  t.equal(object.spec.maxReplicaCount, 100, 'below every rule: the declared 100 is written into the spec');
+  const text = await metrics.registry.metrics();
+  t.match(text, /keda_carbon_admission_requests_total\{operation="CREATE",kind="ScaledObject",result="patched"\} 1/);
+  t.notMatch(text, /keda_carbon_cap_changes_total\{/, 'neither up nor down: the cap in force was 100 before and after');
+
+  // At 412 g the same object is capped: 100 (unset) -> 3 is a change down.
+  const dirty = buildApp({
+    admission: { config: () => config, carbon: { snapshot: () => steady(412, NOW) }, now: () => NOW },
+    readiness: () => ({ serving: true, carbon: { fresh: true, source: 'test', fetchedAt: null } }),
+    metrics,
+  });
+  await dirty.inject({ method: 'POST', url: '/mutate', payload: review });
+  t.match(await metrics.registry.metrics(), /keda_carbon_cap_changes_total\{kind="ScaledObject",direction="down"\} 1/);
+});
+
+t.test('requests refused before an AdmissionReview is built are counted, by code', async (t) => {
+  const { instance, metrics } = await app();
+  const json = { 'content-type': 'application/json' };
+  await instance.inject({ method: 'POST', url: '/mutate', headers: json, payload: '{"kind":' });
+  await instance.inject({ method: 'POST', url: '/mutate', headers: json, payload: '' });
+  await instance.inject({ method: 'POST', url: '/mutate', headers: json, payload: '{"kind":"Pod"}' });
+  await instance.inject({ method: 'POST', url: '/mutate', headers: json, payload: `{"x":"${'a'.repeat(ADMISSION_BODY_LIMIT)}"}` });
+  const wrongType = await instance.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/xml' }, payload: '<x/>' });
+  t.equal(wrongType.statusCode, 415);
+  await instance.inject({ method: 'GET', url: '/nowhere' });
+  const text = await metrics.registry.metrics();
+  t.match(text, /keda_carbon_admission_rejected_total\{code="400"\} 3/, 'not JSON, empty, not an AdmissionReview');
+  t.match(text, /keda_carbon_admission_rejected_total\{code="413"\} 1/);
+  t.match(text, /keda_carbon_admission_rejected_total\{code="415"\} 1/);
+  t.notMatch(text, /keda_carbon_admission_rejected_total\{code="404"/, 'another route is not an admission request');
+  t.notMatch(text, /keda_carbon_admission_requests_total\{operation="unknown"/, 'no label copied or made up from a broken request');
 });

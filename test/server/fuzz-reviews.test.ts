@@ -7,6 +7,8 @@ import t, { type Test } from 'tap';
 import { loadConfigFile } from '../../src/config/config.js';
 import { policyCacheStats, POLICY_CACHE_BYTES } from '../../src/core/policy.js';
 import { buildApp } from '../../src/server/app.js';
+import { createMetrics } from '../../src/server/metrics.js';
+import { captureLogger } from '../helpers/log.js';
 import { steady } from '../helpers/carbon.js';
 import { loadReview, type Review } from '../helpers/reviews.js';
 import { startServe } from '../helpers/serve-process.js';
@@ -14,7 +16,8 @@ import { startServe } from '../helpers/serve-process.js';
 /**
  * Hostile and malformed AdmissionReviews from a seeded generator: real captured reviews
  * with one to three parts replaced by values of the wrong type, deep nesting, huge
- * strings, `__proto__` keys and broken policies, plus bodies that are not JSON at all.
+ * strings (to 1 MiB), `__proto__` keys, broken policies and replica counts KEDA cannot store
+ * (above int32, fractions, text), plus bodies that are not JSON at all.
  * Whatever arrives, the answer is an AdmissionReview for the request's uid or a 4xx
  * Kubernetes Status, and a patch always applies to the object exactly as sent.
  */
@@ -52,6 +55,9 @@ const RAW = [
   '{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}}}',
   '[{"__proto__":{"polluted":"yes"}}]',
   JSON.stringify('x'.repeat(100_000)),
+  JSON.stringify('y'.repeat(1024 * 1024)),
+  `${'{"carbon":'.repeat(5000)}1${'}'.repeat(5000)}`,
+  '1e21',
 ];
 
 const POLICY_TEXTS = [
@@ -93,6 +99,14 @@ function hostileValue(r: Rand, raw: string[]): unknown {
     'CREATE',
     'keda.sh',
     'ScaledObject',
+    // maxReplicaCount is an int32 in KEDA: these must leave the object untouched.
+    '10',
+    10.5,
+    2 ** 31 - 1,
+    2 ** 31,
+    2 ** 53 + 1,
+    '2147483648',
+    '1e+21',
   ]);
 }
 
@@ -201,6 +215,7 @@ function judge(c: Case, status: number, text: string, tally: Tally): string | nu
       ? null
       : `${status} without a Status body: ${text.slice(0, 200)}`;
   }
+  if (text.length > 16 * 1024) return `a ${text.length}-byte answer: echoes are not bounded: ${text.slice(0, 300)}`;
   if (status !== 200 || answer.kind !== 'AdmissionReview' || answer.apiVersion !== 'admission.k8s.io/v1')
     return `not an AdmissionReview: ${status} ${text.slice(0, 200)}`;
   const sent = JSON.parse(c.body);
@@ -223,13 +238,41 @@ function judge(c: Case, status: number, text: string, tally: Tally): string | nu
   const ops = JSON.parse(Buffer.from(res.patch, 'base64').toString('utf8'));
   // The object exactly as sent, parsed the way the API server would see it.
   const object = sent.request.object;
+  const sentMax = object?.spec?.maxReplicaCount;
+  if (sentMax !== undefined && sentMax !== null && !isInt32Count(sentMax))
+    return `patched over a maxReplicaCount KEDA cannot store: ${typeof sentMax === 'object' ? typeof sentMax : String(sentMax).slice(0, 40)}`;
+  let patched: Review;
   try {
-    const patched = jsonpatch.applyPatch(object, ops, true, true, true).newDocument as Review;
-    const cap = patched.spec.maxReplicaCount;
-    return Number.isInteger(cap) && cap >= 1 ? null : `patched cap ${cap}`;
+    patched = jsonpatch.applyPatch(object, ops, true, true, true).newDocument as Review;
   } catch (err) {
     return `patch does not apply: ${(err as Error).message.split('\n')[0]} ${JSON.stringify(ops).slice(0, 300)}`;
   }
+  const cap = patched.spec.maxReplicaCount;
+  if (!isInt32Count(cap)) return `patched cap ${cap}`;
+  // What we write as the declared max must read back as the same count next time.
+  const declared = patched.metadata?.annotations?.['keda-carbon.io/declared-max-replica-count'];
+  if (declared !== undefined && !(/^\d{1,10}$/.test(declared) && isInt32Count(Number(declared)))) return `declared max written as ${declared}`;
+  return null;
+}
+
+const isInt32Count = (n: unknown): boolean => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 2 ** 31 - 1;
+
+/** Metric labels take values from fixed sets only, whatever the reviews carried. */
+async function checkLabels(t: Test, text: string): Promise<void> {
+  const allowed: Record<string, Set<string>> = {
+    operation: new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT', 'other']),
+    kind: new Set(['ScaledObject', 'ScaledJob', 'other']),
+    result: new Set(['patched', 'allowed', 'denied', 'error', 'skipped']),
+    code: new Set(['400', '413', '415', '500', 'other']),
+    direction: new Set(['up', 'down']),
+  };
+  const wrong: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!/^keda_carbon_(admission_requests|admission_rejected|cap_changes)_total\{/.test(line)) continue;
+    for (const [, name, value] of line.matchAll(/(\w+)="([^"]*)"/g)) if (!allowed[name!]?.has(value!)) wrong.push(`${name}=${value!.slice(0, 40)}`);
+  }
+  t.same(wrong, [], 'every metric label from its fixed set');
+  t.match(text, /keda_carbon_admission_rejected_total\{code="400"\} \d+/, 'refused bodies are counted');
 }
 
 function check(t: Test, failures: string[], tally: Tally, count: number): void {
@@ -245,9 +288,13 @@ function check(t: Test, failures: string[], tally: Tally, count: number): void {
 t.test('2,000 hostile reviews through the app', async (t) => {
   const config = await loadConfigFile(undefined);
   const carbon = steady(600, NOW);
+  const metrics = createMetrics();
+  const { logger, lines } = captureLogger();
   const app = buildApp({
     admission: { config: () => config, carbon: { snapshot: () => carbon }, now: () => NOW },
     readiness: () => ({ serving: true, carbon: { fresh: true, source: 'test', fetchedAt: null } }),
+    metrics,
+    logger,
   });
   t.teardown(() => app.close());
   const r = random(20261202);
@@ -263,6 +310,9 @@ t.test('2,000 hostile reviews through the app', async (t) => {
   t.comment(JSON.stringify(tally));
   check(t, failures, tally, COUNT);
   t.ok(policyCacheStats().bytes <= POLICY_CACHE_BYTES, 'the policy cache kept its bound');
+  await checkLabels(t, await metrics.registry.metrics());
+  const longest = lines.reduce((m, l) => Math.max(m, l.length), 0);
+  t.ok(longest < 4096, `every log line short (longest ${longest} bytes of ${lines.length})`);
 });
 
 function post(port: number, agent: Agent, c: Case): Promise<{ status: number; body: string }> {

@@ -109,7 +109,7 @@ t.test('serve over TLS with embedded defaults: a self-made CA, capped reviews, c
 
   const metrics = await getText(`http://127.0.0.1:${serve.metricsPort}/metrics`);
   t.match(metrics, /keda_carbon_admission_requests_total\{operation="CREATE",kind="ScaledObject",result="patched"\} 2/);
-  t.match(metrics, /keda_carbon_admission_requests_total\{operation="unknown",kind="unknown",result="invalid"\} 2/);
+  t.match(metrics, /keda_carbon_admission_rejected_total\{code="400"\} 3/, 'truncated JSON, a Pod and text: each refused and counted');
 
   agent.destroy();
   t.equal(await serve.stop('SIGTERM'), 0, 'SIGTERM exits 0');
