@@ -204,12 +204,12 @@ async function controllerChild(): Promise<void> {
       const client = new PoliteClient(api, { qps: 100_000, burst: 100_000, maxInFlight: 8 });
       const events = new EventRecorder(client, logger, 'bench');
       const now = Date.now();
-      const snapshot = {
-        source: 'bench:zone',
-        fetchedAt: now,
-        points: [{ timestamp: now - (now % HOUR), durationMinutes: 60, gCO2eqPerKWh: 400 }],
-        maxDataAgeMs: 2 * HOUR,
-      };
+      // 400 from an hour ago to six hours ahead: with the current hour's point alone, a run
+      // that crossed the hour saw no data, every cap became due, and the stand-in webhook
+      // (which caps to 3 whatever the data) left 7,700 touches unapplied and the run waiting.
+      const hour = now - (now % HOUR);
+      const points = Array.from({ length: 8 }, (_, i) => ({ timestamp: hour + (i - 1) * HOUR, durationMinutes: 60, gCO2eqPerKWh: 400 }));
+      const snapshot = { source: 'bench:zone', fetchedAt: now, points, maxDataAgeMs: 2 * HOUR };
       objects = new ObjectCache({ api, logger, onChange: (...c) => controller?.objectChanged(...c), onSynced: (p, r) => controller?.listed(p, r) });
       controller = new Controller({ objects, namespaces, client, events, config: () => config, carbon: { snapshot: () => snapshot }, logger });
       await profiler.begin();
