@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { pino } from 'pino';
 import { kubeApiFromUrl } from '../src/cluster/api.js';
 import { Controller } from '../src/cluster/controller.js';
@@ -188,6 +188,7 @@ async function controllerChild(): Promise<void> {
       peakRssMB: process.resourceUsage().maxRSS / 1024,
       userMs: cpu.user / 1000,
       heapMB: process.memoryUsage().heapTotal / 2 ** 20,
+      newSpaceMB: (getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 2 ** 20,
       counts: { ...controller!.counts },
       events: objects!.informers.get('scaledobjects')!.counts.events,
       lists: objects!.informers.get('scaledobjects')!.counts.lists,
@@ -270,6 +271,7 @@ interface Measured {
   counts: { changed: number; touched: number; evaluated: number };
   userMs: number;
   heapMB: number;
+  newSpaceMB: number;
 }
 
 async function ask(c: ChildProcess, message: Message, reply = 'measured'): Promise<Message> {
@@ -337,6 +339,8 @@ export async function runSweepBench(): Promise<Record<string, number>> {
             passHeapMB: round(pass.heapMB),
             bandHeapMB: round(band.heapMB),
             churnHeapMB: round(churn.heapMB),
+            startNewSpaceMB: round(start.newSpaceMB),
+            churnNewSpaceMB: round(churn.newSpaceMB),
           }
         : {}),
     };
