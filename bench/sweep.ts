@@ -6,11 +6,19 @@
  *
  *   node .bench-build/bench/sweep.js          (after `tsc -p tsconfig.bench.json`)
  *   npm run bench -- sweep                     (through bench/run.ts)
+ *
+ * BENCH_PROFILE=DIR writes the controller's CPU profile of each step (start, pass, band,
+ * churn) and a heap snapshot at the end, when its RSS has peaked, into DIR: open them in
+ * Chrome DevTools. The profiler costs CPU time, so figures from such a run are not comparable.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { pino } from 'pino';
 import { kubeApiFromUrl } from '../src/cluster/api.js';
 import { Controller } from '../src/cluster/controller.js';
@@ -132,6 +140,30 @@ function watchedLogger() {
   return { logger: pino({ level: 'info' }, stream), seen };
 }
 
+/** CPU profiles per step and a heap snapshot at the end, when BENCH_PROFILE names a directory. */
+function stepProfiler(dir: string | undefined) {
+  if (!dir) return { begin: async () => undefined, end: async (_step: string) => undefined, heap: () => undefined };
+  mkdirSync(dir, { recursive: true });
+  const session = new Session();
+  session.connect();
+  let running = false;
+  return {
+    async begin() {
+      if (running) await session.post('Profiler.stop');
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+      running = true;
+    },
+    async end(step: string) {
+      if (!running) return;
+      running = false;
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(join(dir, `controller-${step}.cpuprofile`), JSON.stringify(profile));
+    },
+    heap: () => void writeHeapSnapshot(join(dir, 'controller-peak.heapsnapshot')),
+  };
+}
+
 async function until(cond: () => boolean): Promise<void> {
   while (!cond()) await new Promise((r) => setTimeout(r, 2));
 }
@@ -143,6 +175,7 @@ async function controllerChild(): Promise<void> {
     'bench',
   );
   const { logger, seen } = watchedLogger();
+  const profiler = stepProfiler(process.env.BENCH_PROFILE);
   let controller: Controller | undefined;
   let objects: ObjectCache | undefined;
   let mark = { cpu: process.cpuUsage(), t: performance.now() };
@@ -153,6 +186,9 @@ async function controllerChild(): Promise<void> {
       wallMs: performance.now() - mark.t,
       cpuMs: (cpu.user + cpu.system) / 1000,
       peakRssMB: process.resourceUsage().maxRSS / 1024,
+      userMs: cpu.user / 1000,
+      heapMB: process.memoryUsage().heapTotal / 2 ** 20,
+      newSpaceMB: (getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 2 ** 20,
       counts: { ...controller!.counts },
       events: objects!.informers.get('scaledobjects')!.counts.events,
       lists: objects!.informers.get('scaledobjects')!.counts.lists,
@@ -169,31 +205,39 @@ async function controllerChild(): Promise<void> {
       const client = new PoliteClient(api, { qps: 100_000, burst: 100_000, maxInFlight: 8 });
       const events = new EventRecorder(client, logger, 'bench');
       const now = Date.now();
-      const snapshot = {
-        source: 'bench:zone',
-        fetchedAt: now,
-        points: [{ timestamp: now - (now % HOUR), durationMinutes: 60, gCO2eqPerKWh: 400 }],
-        maxDataAgeMs: 2 * HOUR,
-      };
+      // 400 from an hour ago to six hours ahead: with the current hour's point alone, a run
+      // that crossed the hour saw no data, every cap became due, and the stand-in webhook
+      // (which caps to 3 whatever the data) left 7,700 touches unapplied and the run waiting.
+      const hour = now - (now % HOUR);
+      const points = Array.from({ length: 8 }, (_, i) => ({ timestamp: hour + (i - 1) * HOUR, durationMinutes: 60, gCO2eqPerKWh: 400 }));
+      const snapshot = { source: 'bench:zone', fetchedAt: now, points, maxDataAgeMs: 2 * HOUR };
       objects = new ObjectCache({ api, logger, onChange: (...c) => controller?.objectChanged(...c), onSynced: (p, r) => controller?.listed(p, r) });
       controller = new Controller({ objects, namespaces, client, events, config: () => config, carbon: { snapshot: () => snapshot }, logger });
+      await profiler.begin();
       mark = { cpu: process.cpuUsage(), t: performance.now() };
       controller.start(new AbortController().signal);
       await until(() => seen.includes('sweep finished'));
+      await profiler.end('start');
       ask({ cmd: 'measured', ...measured() });
     } else if (m.cmd === 'pass') {
+      await profiler.begin();
       mark = { cpu: process.cpuUsage(), t: performance.now() };
       controller!.reconfigure();
       await until(() => seen.includes('cache pass finished'));
+      await profiler.end('pass');
       ask({ cmd: 'measured', ...measured() });
     } else if (m.cmd === 'mark') {
+      await profiler.begin();
       mark = { cpu: process.cpuUsage(), t: performance.now() };
       ask({ cmd: 'marked' });
     } else if (m.cmd === 'wait') {
       const events = m.events as number;
       await until(() => objects!.informers.get('scaledobjects')!.counts.events >= events && controller!.counts.changed >= (m.changed as number));
       await controller!.idle();
-      ask({ cmd: 'measured', ...measured() });
+      const figures = measured();
+      await profiler.end(m.step as string);
+      if (m.step === 'churn') profiler.heap();
+      ask({ cmd: 'measured', ...figures });
     } else if (m.cmd === 'exit') {
       process.exit(0);
     }
@@ -225,6 +269,9 @@ interface Measured {
   events: number;
   lists: number;
   counts: { changed: number; touched: number; evaluated: number };
+  userMs: number;
+  heapMB: number;
+  newSpaceMB: number;
 }
 
 async function ask(c: ChildProcess, message: Message, reply = 'measured'): Promise<Message> {
@@ -252,11 +299,11 @@ export async function runSweepBench(): Promise<Record<string, number>> {
     await ask(fake, { cmd: 'stale' }, 'stale-done');
     const staleObjects = (STALE_NAMESPACES * OBJECTS) / NAMESPACES;
     // The edits and then our touches each come back as a watch event.
-    const band = (await ask(ctl, { cmd: 'wait', events: pass.events + 2 * staleObjects, changed: staleObjects })) as unknown as Measured;
+    const band = (await ask(ctl, { cmd: 'wait', events: pass.events + 2 * staleObjects, changed: staleObjects, step: 'band' })) as unknown as Measured;
     const bandCounts = await counts();
     await ask(ctl, { cmd: 'mark' }, 'marked');
     await ask(fake, { cmd: 'churn', round: 1 }, 'churn-done');
-    const churn = (await ask(ctl, { cmd: 'wait', events: band.events + OBJECTS, changed: 0 })) as unknown as Measured;
+    const churn = (await ask(ctl, { cmd: 'wait', events: band.events + OBJECTS, changed: 0, step: 'churn' })) as unknown as Measured;
     const churnCounts = await counts();
     const round = (n: number) => Math.round(n * 10) / 10;
     return {
@@ -282,7 +329,20 @@ export async function runSweepBench(): Promise<Record<string, number>> {
       churnWrites: churnCounts.patches,
       listsAfterStart: churn.lists - start.lists,
       peakRssMB: round(churn.peakRssMB),
-      ...(process.env.BENCH_STAGES ? { startRssMB: round(start.peakRssMB), passRssMB: round(pass.peakRssMB), bandRssMB: round(band.peakRssMB) } : {}),
+      ...(process.env.BENCH_STAGES
+        ? {
+            startRssMB: round(start.peakRssMB),
+            passRssMB: round(pass.peakRssMB),
+            bandRssMB: round(band.peakRssMB),
+            bandUserMs: round(band.userMs),
+            startHeapMB: round(start.heapMB),
+            passHeapMB: round(pass.heapMB),
+            bandHeapMB: round(band.heapMB),
+            churnHeapMB: round(churn.heapMB),
+            startNewSpaceMB: round(start.newSpaceMB),
+            churnNewSpaceMB: round(churn.newSpaceMB),
+          }
+        : {}),
     };
   } finally {
     fake.send({ cmd: 'exit' });

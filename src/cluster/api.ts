@@ -22,26 +22,44 @@ function requestHeaders(headers: Record<string, string>, options: RequestOptions
   return { payload, headers: out };
 }
 
+/** Where every request goes, parsed once: a `URL` per request was a visible cost per touch. */
+interface Target {
+  readonly mod: typeof http | typeof https;
+  readonly options: http.RequestOptions;
+  /** The server URL's own path (a proxy prefix), without its trailing slash. */
+  readonly prefix: string;
+}
+
+function targetOf(server: string): Target {
+  const url = new URL(server);
+  const options: http.RequestOptions = {
+    protocol: url.protocol,
+    // `[::1]` in a URL is `::1` to the socket
+    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    ...(url.port ? { port: Number(url.port) } : {}),
+    ...(url.username ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` } : {}),
+  };
+  return { mod: url.protocol === 'http:' ? http : https, options, prefix: url.pathname.replace(/\/$/, '') };
+}
+
 /** Sends one request and resolves with the response head; the body is the caller's to read. */
 function opener(transport: Transport): Open {
-  const base = transport.server.replace(/\/$/, '');
+  const target = targetOf(transport.server);
   return async (method, path, options, watchSignal) => {
     const { agent, headers, auth } = await transport.prepare();
-    const url = new URL(base + path);
-    const mod = url.protocol === 'http:' ? http : https;
     const { payload, headers: reqHeaders } = requestHeaders(headers, options);
-    const what = `${method} ${path.split('?')[0]}`;
     return new Promise((resolve, reject) => {
-      const req = mod.request(url, { method, agent, headers: reqHeaders, ...(auth ? { auth } : {}) });
+      const what = () => `${method} ${path.split('?')[0]}`;
+      const req = target.mod.request({ ...target.options, path: target.prefix + path, method, agent, headers: reqHeaders, ...(auth ? { auth } : {}) });
       let timer: NodeJS.Timeout | undefined;
       const signal = watchSignal ?? options.signal;
       // Closing our own watch is not an error; aborting a request the caller waits on is.
-      const onAbort = () => req.destroy(watchSignal ? undefined : new Error(`${what} aborted`));
+      const onAbort = () => req.destroy(watchSignal ? undefined : new Error(`${what()} aborted`));
       if (signal) {
-        if (signal.aborted) return reject(new Error(`${what} aborted`));
+        if (signal.aborted) return reject(new Error(`${what()} aborted`));
         signal.addEventListener('abort', onAbort, { once: true });
       }
-      if (options.timeoutMs) timer = setTimeout(() => req.destroy(new Error(`${what} timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
+      if (options.timeoutMs) timer = setTimeout(() => req.destroy(new Error(`${what()} timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
@@ -71,10 +89,21 @@ function parseBody(text: string): unknown {
   }
 }
 
-async function readAll(res: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of res) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+/** The whole body; listeners, not `for await`, whose async iterator cost more than the read itself. */
+function readAll(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let ended = false;
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.once('end', () => {
+      ended = true;
+      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    });
+    res.once('error', reject);
+    res.once('close', () => {
+      if (!ended) reject(new Error('the response ended before its body was complete'));
+    });
+  });
 }
 
 /** One event per JSON line; a torn line is skipped, since the next list reads the object anyway. */
