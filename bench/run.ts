@@ -23,6 +23,11 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify({ soak: await runSoakBench() }, null, 2)}\n`);
     return;
   }
+  if (!only || only === 'startup') {
+    // Starts the built CLI: `npm run build` first.
+    const { runStartupBench } = await import('./startup.js');
+    process.stdout.write(`${JSON.stringify({ startup: await runStartupBench() })}\n`);
+  }
   if (!only || only === 'sweep') {
     try {
       // Imported by name at run time: the sweep benchmark lives with the cluster code.
