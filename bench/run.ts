@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   if (!only || only === 'admission') {
     const handler = await runHandlerMicroBench();
     process.stdout.write(`${JSON.stringify({ handler })}\n`);
-    const admission = await runAdmissionBench(duration);
+    const admission = await runAdmissionBench(duration, Number(process.env.BENCH_ROUNDS ?? 3));
     process.stdout.write(`${JSON.stringify({ admission }, null, 2)}\n`);
   }
   if (only === 'soak') {

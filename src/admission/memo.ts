@@ -29,6 +29,9 @@ interface Entry {
    */
   head: string;
   tail: string | null;
+  /** The last patch spliced, and for which time: reviews come several per millisecond under load. */
+  lastAt: number;
+  lastPatch: string;
 }
 
 /** How far ahead the validity of an answer is computed; a longer stretch costs more on a miss. */
@@ -88,7 +91,12 @@ export class AnswerMemo {
     const hit = this.entries.get(key);
     if (hit !== undefined && now >= hit.from && now < hit.until) {
       if (hit.ops === 0) return { plan: hit.plan, ops: 0 };
-      return { plan: hit.plan, ops: hit.ops, patch: hit.tail === null ? hit.head : base64(hit.head + isoTime(now) + hit.tail) };
+      if (hit.tail === null) return { plan: hit.plan, ops: hit.ops, patch: hit.head };
+      if (hit.lastAt !== now) {
+        hit.lastPatch = base64(hit.head + isoTime(now) + hit.tail);
+        hit.lastAt = now;
+      }
+      return { plan: hit.plan, ops: hit.ops, patch: hit.lastPatch };
     }
     const plan = planObject(input);
     if (plan.kind !== 'apply') return { plan, ops: 0 };
@@ -112,7 +120,7 @@ function untilOf(policy: Policy, carbon: CarbonSnapshot, now: number): number {
 
 /** The entry for a fresh answer, or null when its patch cannot be cut cleanly at the time. */
 function entryFor(plan: ApplyPlan, ops: number, json: string, now: number, until: number): Entry | null {
-  const base = { from: now, until, plan, ops };
+  const base = { from: now, until, plan, ops, lastAt: Number.NaN, lastPatch: '' };
   // The status line is JSON inside JSON: its quotes arrive escaped.
   const marker = `\\"evaluatedAt\\":\\"${isoTime(now)}\\"`;
   const at = json.indexOf(marker);
