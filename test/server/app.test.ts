@@ -1,4 +1,5 @@
 import t from 'tap';
+import { pino } from 'pino';
 import { ADMISSION_BODY_LIMIT, buildApp, buildMetricsApp, type Readiness } from '../../src/server/app.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { loadConfigFile } from '../../src/config/config.js';
@@ -95,4 +96,35 @@ t.test('keda_carbon_cap_changes_total counts stored changes only: not dry runs, 
   const again = await instance.inject({ method: 'POST', url: '/mutate', payload: reapply });
   t.ok(again.json().response.patch, 'the re-apply is patched back to the cap');
   t.equal(await counted(), '1', 'but the stored cap did not change');
+});
+
+t.test('a review that changes a cap writes one log line with the object, the cap and the reason', async (t) => {
+  const lines: Record<string, unknown>[] = [];
+  const sink = { write: (line: string) => lines.push(JSON.parse(line)) };
+  // The process logger's redaction, as createLogger sets it.
+  const logger = pino({ redact: { paths: ['*.token', '*.password', 'password', 'token'], censor: '[redacted]' } }, sink);
+  const config = await loadConfigFile(undefined);
+  const carbon = hourly(NOW - (NOW % HOUR), [600, ...Array.from({ length: 23 }, (_, i) => 200 + i * 10)], NOW);
+  const instance = buildApp({
+    admission: { config: () => config, carbon: { snapshot: () => carbon }, now: () => NOW },
+    readiness: () => ({ serving: true, carbon: { fresh: true, source: 'test:zone', fetchedAt: null } }),
+    logger,
+  });
+  const review = withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { 'keda-carbon.io/policy': 'standard' });
+  const res = await instance.inject({ method: 'POST', url: '/mutate', payload: review });
+  t.equal(res.statusCode, 200);
+  const logged = lines.filter((l) => l.msg === 'cap set');
+  t.equal(logged.length, 1);
+  t.match(logged[0], {
+    level: 30,
+    reqId: String,
+    kind: 'ScaledObject',
+    namespace: 'probe',
+    name: 'so-b2',
+    operation: 'CREATE',
+    dryRun: false,
+    result: 'patched',
+    cap: { from: 10, to: 2 },
+    reason: /policy "standard"/,
+  });
 });
