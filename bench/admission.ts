@@ -26,10 +26,14 @@ function cpuUs(pid: number): number {
 function startTarget(mode: 'ours' | 'bare' | 'sized', cert: string, key: string, body: string): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, [`${HERE}server.js`, mode], {
     env: { ...process.env, BENCH_CERT: cert, BENCH_KEY: key, BENCH_BODY: body },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
   return new Promise((resolve, reject) => {
-    child.stdout!.once('data', (d) => resolve({ child, port: Number(String(d).trim()) }));
+    child.stderr!.on('data', (d) => {
+      const port = /^port (\d+)$/m.exec(String(d));
+      if (port) resolve({ child, port: Number(port[1]) });
+      else process.stderr.write(d);
+    });
     child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
   });
 }
