@@ -127,4 +127,10 @@ t.test('a review that changes a cap writes one log line with the object, the cap
     cap: { from: 10, to: 2 },
     reason: /policy "standard"/,
   });
+  const bad = await instance.inject({ method: 'POST', url: '/mutate', payload: { kind: 'Pod' } });
+  t.equal(bad.statusCode, 400);
+  t.match(
+    lines.find((l) => l.msg === 'not an AdmissionReview'),
+    { level: 40, reqId: String, reason: /expected kind AdmissionReview/ },
+  );
 });
