@@ -13,22 +13,40 @@ export interface LoadResult {
   p99Ms: number;
   errors: number;
   non2xx: number;
+  /** CPU time (user + system) of the server process per answered request, in microseconds. */
+  serverCpuUs: number;
+}
+
+/** User + system time of a process, from /proc (Linux), in microseconds. */
+function cpuUs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
 }
 
 function startTarget(mode: 'ours' | 'bare' | 'sized', cert: string, key: string, body: string): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, [`${HERE}server.js`, mode], {
     env: { ...process.env, BENCH_CERT: cert, BENCH_KEY: key, BENCH_BODY: body },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
   return new Promise((resolve, reject) => {
-    child.stdout!.once('data', (d) => resolve({ child, port: Number(String(d).trim()) }));
+    child.stderr!.on('data', (d) => {
+      const port = /^port (\d+)$/m.exec(String(d));
+      if (port) resolve({ child, port: Number(port[1]) });
+      else process.stderr.write(d);
+    });
     child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
   });
 }
 
-async function load(port: number, ca: string, body: string, opts: { duration: number; connections: number; overallRate?: number }): Promise<LoadResult> {
+async function load(
+  target: { port: number; child: ChildProcess },
+  ca: string,
+  body: string,
+  opts: { duration: number; connections: number; overallRate?: number },
+): Promise<LoadResult> {
+  const cpuBefore = cpuUs(target.child.pid!);
   const result = await autocannon({
-    url: `https://127.0.0.1:${port}/mutate?timeout=10s`,
+    url: `https://127.0.0.1:${target.port}/mutate?timeout=10s`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body,
@@ -43,6 +61,7 @@ async function load(port: number, ca: string, body: string, opts: { duration: nu
     p99Ms: result.latency.p99,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    serverCpuUs: Math.round((cpuUs(target.child.pid!) - cpuBefore) / Math.max(1, result.requests.total)),
   };
 }
 
@@ -64,12 +83,12 @@ export async function runAdmissionBench(duration = 5, rounds = 3): Promise<Recor
   const sized = await startTarget('sized', set.cert, set.key, body);
   const ours = await startTarget('ours', set.cert, set.key, body);
   try {
-    for (const target of [bare, sized, ours]) await load(target.port, set.caCert, body, { duration: 2, connections: 10 }); // warm-up: JIT, TLS sessions
+    for (const target of [bare, sized, ours]) await load(target, set.caCert, body, { duration: 2, connections: 10 }); // warm-up: JIT, TLS sessions
     const runs: Record<'bare' | 'sized' | 'ours', LoadResult[]> = { bare: [], sized: [], ours: [] };
     for (let round = 0; round < rounds; round++) {
-      runs.bare.push(await load(bare.port, set.caCert, body, { duration, connections: 10 }));
-      runs.sized.push(await load(sized.port, set.caCert, body, { duration, connections: 10 }));
-      runs.ours.push(await load(ours.port, set.caCert, body, { duration, connections: 10 }));
+      runs.bare.push(await load(bare, set.caCert, body, { duration, connections: 10 }));
+      runs.sized.push(await load(sized, set.caCert, body, { duration, connections: 10 }));
+      runs.ours.push(await load(ours, set.caCert, body, { duration, connections: 10 }));
     }
     const summary = (rs: LoadResult[]): LoadResult => ({
       requestsPerSecond: median(rs.map((r) => r.requestsPerSecond)),
@@ -77,11 +96,12 @@ export async function runAdmissionBench(duration = 5, rounds = 3): Promise<Recor
       p99Ms: median(rs.map((r) => r.p99Ms)),
       errors: rs.reduce((n, r) => n + r.errors, 0),
       non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
+      serverCpuUs: median(rs.map((r) => r.serverCpuUs)),
     });
     const bareMax = summary(runs.bare);
     const sizedMax = summary(runs.sized);
     const oursMax = summary(runs.ours);
-    const ours1000 = summary([await load(ours.port, set.caCert, body, { duration: duration * 2, connections: 10, overallRate: 1000 })]);
+    const ours1000 = summary([await load(ours, set.caCert, body, { duration: duration * 2, connections: 10, overallRate: 1000 })]);
     return {
       bareMax,
       sizedMax,
@@ -89,6 +109,8 @@ export async function runAdmissionBench(duration = 5, rounds = 3): Promise<Recor
       ours1000,
       throughputRatio: Math.round((oursMax.requestsPerSecond / bareMax.requestsPerSecond) * 1000) / 1000,
       sizedRatio: Math.round((sizedMax.requestsPerSecond / bareMax.requestsPerSecond) * 1000) / 1000,
+      // Robust to other load on the machine: the bare server's CPU per request over ours.
+      cpuRatio: Math.round((bareMax.serverCpuUs / oursMax.serverCpuUs) * 1000) / 1000,
       roundsRequestsPerSecond: runs.ours.length,
       bodyBytes: body.length,
     };

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   if (!only || only === 'admission') {
     const handler = await runHandlerMicroBench();
     process.stdout.write(`${JSON.stringify({ handler })}\n`);
-    const admission = await runAdmissionBench(duration);
+    const admission = await runAdmissionBench(duration, Number(process.env.BENCH_ROUNDS ?? 3));
     process.stdout.write(`${JSON.stringify({ admission }, null, 2)}\n`);
   }
   if (only === 'soak') {
@@ -22,6 +22,11 @@ async function main(): Promise<void> {
     const { runSoakBench } = await import('./soak.js');
     process.stdout.write(`${JSON.stringify({ soak: await runSoakBench() }, null, 2)}\n`);
     return;
+  }
+  if (!only || only === 'startup') {
+    // Starts the built CLI: `npm run build` first.
+    const { runStartupBench } = await import('./startup.js');
+    process.stdout.write(`${JSON.stringify({ startup: await runStartupBench() })}\n`);
   }
   if (!only || only === 'sweep') {
     try {

@@ -1,7 +1,7 @@
 /**
  * One benchmark target per process, so the load generator never shares a core's event
- * loop with the server it measures.
- * - `ours`: the real webhook app with the sample carbon data.
+ * loop with the server it measures. Each reports its port on stderr: stdout is `ours`'s log.
+ * - `ours`: the real webhook app with the sample carbon data, metrics and the log lines of `serve`.
  * - `bare`: fastify over the same TLS that parses the same body and returns a fixed allowed
  *   review: the floor our admission path is compared with.
  * - `sized`: like bare, but it returns our own answer to that body (computed once at start),
@@ -16,6 +16,7 @@ import { DEFAULT_INTENSITY } from '../src/config/intensity.js';
 import { loadConfigFile } from '../src/config/config.js';
 import { buildApp } from '../src/server/app.js';
 import { createMetrics } from '../src/server/metrics.js';
+import { createLogger } from '../src/log.js';
 
 const [mode, cert, key, body] = [process.argv[2], process.env.BENCH_CERT!, process.env.BENCH_KEY!, process.env.BENCH_BODY!];
 
@@ -34,10 +35,12 @@ async function main(): Promise<void> {
       admission,
       readiness: () => ({ serving: true, carbon: { fresh: true, source: admission.carbon.snapshot().source, fetchedAt: null } }),
       metrics: createMetrics(),
+      // As serve logs: JSON lines on stdout, which the benchmark sends to /dev/null.
+      logger: createLogger({ pretty: false }),
       https: { cert, key },
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
-    process.stdout.write(`${(app.server.address() as AddressInfo).port}\n`);
+    process.stderr.write(`port ${(app.server.address() as AddressInfo).port}\n`);
     return;
   }
   const answer = mode === 'sized' ? (await handleAdmission(JSON.parse(body), await admissionDeps())).review : null;
@@ -48,7 +51,7 @@ async function main(): Promise<void> {
     return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true } };
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  process.stdout.write(`${(app.server.address() as AddressInfo).port}\n`);
+  process.stderr.write(`port ${(app.server.address() as AddressInfo).port}\n`);
 }
 
 void main();

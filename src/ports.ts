@@ -20,6 +20,7 @@ export const systemClock: Clock = {
 
 /** What admission and the controller hold: something that hands out the latest snapshot. */
 export interface CarbonReader {
+  /** The same unchanging object until the data changes: admission reuses answers per snapshot identity. */
   snapshot(): CarbonSnapshot;
 }
 

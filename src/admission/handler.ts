@@ -2,10 +2,21 @@ import type { RuntimeConfig } from '../config/config.js';
 import { clip } from '../core/brief.js';
 import { KEDA_DEFAULT_MAX } from '../core/names.js';
 import type { KedaObject } from '../core/object.js';
-import { planObject } from '../core/plan.js';
+import { planObject, type Plan } from '../core/plan.js';
 import { resolvePolicy } from '../core/resolve.js';
+import { AnswerMemo } from './memo.js';
 import { buildPatch, unpatchable } from './patch.js';
-import { allowed, denied, finalize, parseReview, patched, type AdmissionRequest, type AdmissionResponseReview, type Verdict } from './review.js';
+import {
+  allowed,
+  denied,
+  finalize,
+  parseReview,
+  patched,
+  patchedEncoded,
+  type AdmissionRequest,
+  type AdmissionResponseReview,
+  type Verdict,
+} from './review.js';
 import type { CarbonReader, NamespacePolicyLookup } from '../ports.js';
 
 export interface AdmissionDeps {
@@ -13,7 +24,11 @@ export interface AdmissionDeps {
   carbon: CarbonReader;
   namespaces?: NamespacePolicyLookup | undefined;
   now(): number;
+  /** Where answers are reused while they stay right; one per process when not given. */
+  memo?: AnswerMemo | undefined;
 }
+
+const processMemo = new AnswerMemo();
 
 export type AdmissionResult = 'patched' | 'allowed' | 'denied' | 'error' | 'skipped';
 
@@ -88,20 +103,40 @@ async function decideVerdict(
   const objectNamespace = object.metadata?.namespace;
   const nsPolicy = await namespacePolicy(deps, request.namespace ?? (typeof objectNamespace === 'string' ? objectNamespace : undefined), warnings);
   const resolution = resolvePolicy(object, config, nsPolicy);
-  const plan = planObject({ object, oldObject, resolution, carbon: deps.carbon.snapshot(), now: deps.now(), invalidPolicy: config.invalidPolicy });
+  const carbon = deps.carbon.snapshot();
+  const now = deps.now();
+  const invalidPolicy = config.invalidPolicy;
+  if (resolution.kind === 'policy') {
+    const memo = deps.memo ?? processMemo;
+    const { plan, patch } = memo.plan({ object, oldObject, resolution, carbon, now, invalidPolicy, policy: resolution.policy, origin: resolution.origin });
+    return verdictOf(plan, warnings, request, object, oldObject, (p) => patchedEncoded(patch, warnings.concat(p.warnings)));
+  }
+  const plan = planObject({ object, oldObject, resolution, carbon, now, invalidPolicy });
+  return verdictOf(plan, warnings, request, object, oldObject, (p) => patched(buildPatch(object, p), warnings.concat(p.warnings)));
+}
 
+type ApplyPlan = Extract<Plan, { kind: 'apply' }>;
+
+function verdictOf(
+  plan: Plan,
+  warnings: string[],
+  request: AdmissionRequest,
+  object: KedaObject,
+  oldObject: KedaObject | null,
+  answer: (plan: ApplyPlan) => Verdict,
+): Awaited<ReturnType<typeof decideVerdict>> {
   if (plan.kind === 'deny') return { verdict: denied(plan.message), result: 'denied', reason: plan.message };
   if (plan.kind === 'untouched') return { verdict: allowed([...warnings, ...plan.warnings]), result: 'allowed', reason: plan.reason };
-  const patch = buildPatch(object, plan);
+  const verdict = answer(plan);
   // Observe mode keeps the spec: no cap change to count.
   const capChange = request.dryRun === true || plan.keepSpec ? undefined : storedCapChange(object, oldObject, plan.maxReplicaCount);
-  const answer: Awaited<ReturnType<typeof decideVerdict>> = {
-    verdict: patched(patch, warnings.concat(plan.warnings)),
-    result: patch.length > 0 ? 'patched' : 'allowed',
+  const result: Awaited<ReturnType<typeof decideVerdict>> = {
+    verdict,
+    result: verdict.patch || verdict.encodedPatch !== undefined ? 'patched' : 'allowed',
     reason: plan.reason,
   };
-  if (capChange) answer.capChange = capChange;
-  return answer;
+  if (capChange) result.capChange = capChange;
+  return result;
 }
 
 /**

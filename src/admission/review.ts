@@ -35,6 +35,8 @@ export interface JsonPatchOp {
 export interface Verdict {
   allowed: boolean;
   patch?: JsonPatchOp[];
+  /** The patch already encoded (base64 of its JSON); used instead of `patch`. */
+  encodedPatch?: string;
   warnings?: string[];
   status?: { code: number; message: string; reason?: string };
 }
@@ -57,6 +59,10 @@ export const allowed = (warnings: readonly string[] = []): Verdict => ({ allowed
 export const patched = (patch: JsonPatchOp[], warnings: readonly string[] = []): Verdict =>
   patch.length === 0 ? allowed(warnings) : { allowed: true, patch, warnings: [...warnings] };
 
+/** A JSONPatch already encoded (see `AnswerMemo`); undefined when there is nothing to change. */
+export const patchedEncoded = (encoded: string | undefined, warnings: readonly string[] = []): Verdict =>
+  encoded === undefined ? allowed(warnings) : { allowed: true, encodedPatch: encoded, warnings: [...warnings] };
+
 export const denied = (message: string, code = 403): Verdict => ({
   allowed: false,
   status: { code, message, reason: code === 403 ? 'Forbidden' : 'Invalid' },
@@ -71,7 +77,10 @@ const MAX_MESSAGE_LENGTH = 512;
 /** The final step: echo the uid, base64 the JSONPatch, trim warnings to what kubectl shows. */
 export function finalize(uid: string, verdict: Verdict): AdmissionResponseReview {
   const response: AdmissionResponseReview['response'] = { uid, allowed: verdict.allowed };
-  if (verdict.patch && verdict.patch.length > 0) {
+  if (verdict.encodedPatch !== undefined) {
+    response.patchType = 'JSONPatch';
+    response.patch = verdict.encodedPatch;
+  } else if (verdict.patch && verdict.patch.length > 0) {
     response.patchType = 'JSONPatch';
     response.patch = Buffer.from(JSON.stringify(verdict.patch)).toString('base64');
   }

@@ -49,7 +49,8 @@ export interface PlanInput {
 // Reviews arrive several per millisecond under load; they share one formatted time.
 let lastIsoMs = NaN;
 let lastIso = '';
-function isoTime(ms: number): string {
+/** `evaluatedAt` of the status line: the ISO time of `ms`. */
+export function isoTime(ms: number): string {
   if (ms !== lastIsoMs) {
     lastIso = new Date(ms).toISOString();
     lastIsoMs = ms;

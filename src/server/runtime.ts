@@ -2,10 +2,10 @@ import type { AddressInfo } from 'node:net';
 import type { Server as HttpsServer } from 'node:https';
 import { isDeepStrictEqual } from 'node:util';
 import type { FastifyInstance } from 'fastify';
-import { kubeClientFromApi } from '../carbon/kube.js';
 import { CarbonPipeline } from '../carbon/pipeline.js';
-import { startClusterIntegration, type ClusterIntegration } from '../cluster/index.js';
-import { connectCluster, describeAccess, KubeconfigError, leaseNamespace, type ClusterConnection } from '../cluster/kubeconfig.js';
+import type { ClusterIntegration } from '../cluster/index.js';
+import { clusterAccess, describeAccess, KubeconfigError, leaseNamespace } from '../cluster/access.js';
+import type { ClusterConnection } from '../cluster/kubeconfig.js';
 import { loadConfigFile, readConfigFile, type RuntimeConfig } from '../config/config.js';
 import { watchConfig } from '../config/reload.js';
 import { currentIntensity } from '../core/view.js';
@@ -85,11 +85,15 @@ async function loadConfig(path: string | undefined): Promise<{ config: RuntimeCo
   }
 }
 
-/** The one API client of the process, or null (admission only); the Lease namespace is logged with its origin. */
-function connect(o: RuntimeOptions): { connection: ClusterConnection; leaseNamespace: string } | null {
-  let connection: ClusterConnection | null;
+/**
+ * The one API client of the process, or null (admission only); the Lease namespace is logged
+ * with its origin. The Kubernetes client is imported only when there are credentials: it is
+ * most of the start time and memory of a webhook that runs without a cluster.
+ */
+async function connect(o: RuntimeOptions): Promise<{ connection: ClusterConnection; leaseNamespace: string } | null> {
+  let connection: ClusterConnection | null = null;
   try {
-    connection = connectCluster(o.kubeconfig, o.env);
+    if (clusterAccess(o.kubeconfig, o.env)) connection = (await import('../cluster/kubeconfig.js')).connectCluster(o.kubeconfig, o.env);
   } catch (err) {
     if (err instanceof KubeconfigError) throw new StartupError(err.message);
     throw err;
@@ -111,12 +115,8 @@ function connect(o: RuntimeOptions): { connection: ClusterConnection; leaseNames
 async function startCarbon(config: RuntimeConfig, o: RuntimeOptions, metrics: Metrics, cluster: ClusterConnection | undefined): Promise<CarbonPipeline> {
   try {
     // The exporter-configmap source and `location: auto` read the cluster through the same client.
-    return await CarbonPipeline.start(config.intensity, {
-      env: o.env,
-      logger: o.logger,
-      metrics,
-      ...(cluster ? { kube: kubeClientFromApi(cluster.api) } : {}),
-    });
+    const kube = cluster ? (await import('../carbon/kube.js')).kubeClientFromApi(cluster.api) : undefined;
+    return await CarbonPipeline.start(config.intensity, { env: o.env, logger: o.logger, metrics, ...(kube ? { kube } : {}) });
   } catch (err) {
     throw new StartupError(`cannot open the carbon source: ${(err as Error).message}`);
   }
@@ -229,7 +229,7 @@ function stopServing(parts: Parts, state: { serving: boolean }, deadlineMs: numb
  */
 export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const { config, text } = await loadConfig(o.configPath);
-  const cluster = connect(o);
+  const cluster = await connect(o);
   const { pair, caFile } = await certificates(o.certDir, o.logger);
   const metrics = createMetrics();
   const state = { config, serving: true };
@@ -238,6 +238,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     parts.carbon = await startCarbon(config, o, metrics, cluster?.connection);
     if (cluster) {
       const { connection, leaseNamespace } = cluster;
+      const { startClusterIntegration } = await import('../cluster/index.js');
       parts.cluster = await startClusterIntegration({
         api: connection.api,
         leaseNamespace,

@@ -4,7 +4,16 @@ import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type Forge from 'node-forge';
+
+let forgeModule: typeof Forge | undefined;
+
+/** node-forge only makes certificates: a start that finds them on disk never loads it. */
+function forge(): typeof Forge {
+  forgeModule ??= createRequire(import.meta.url)('node-forge') as typeof Forge;
+  return forgeModule;
+}
 
 /**
  * Only RSA is offered: node-forge can neither generate nor sign with ECDSA keys, and mixing
@@ -84,13 +93,13 @@ function validate(options: GenerateOptions): { dnsNames: string[]; ipAddresses: 
   return { dnsNames: [...new Set(dnsNames)], ipAddresses: [...new Set(ipAddresses)], days };
 }
 
-function generateKeyPair(bits: number): forge.pki.rsa.KeyPair {
+function generateKeyPair(bits: number): Forge.pki.rsa.KeyPair {
   // forge delegates to Node's native generateKeyPairSync when it is available (~0.2 s for 2048)
-  return forge.pki.rsa.generateKeyPair({ bits, e: 0x10001 });
+  return forge().pki.rsa.generateKeyPair({ bits, e: 0x10001 });
 }
 
-function newCertificate(publicKey: forge.pki.PublicKey, days: number, now: number): forge.pki.Certificate {
-  const cert = forge.pki.createCertificate();
+function newCertificate(publicKey: Forge.pki.PublicKey, days: number, now: number): Forge.pki.Certificate {
+  const cert = forge().pki.createCertificate();
   cert.publicKey = publicKey;
   cert.serialNumber = randomSerial();
   cert.validity.notBefore = new Date(now - BACKDATE_MS);
@@ -125,7 +134,7 @@ export function generateCertificates(options: GenerateOptions): CertificateSet {
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  ca.sign(caKeys.privateKey, forge.md.sha256.create());
+  ca.sign(caKeys.privateKey, forge().md.sha256.create());
 
   const leafKeys = generateKeyPair(bits);
   const leaf = newCertificate(leafKeys.publicKey, days, now);
@@ -145,15 +154,15 @@ export function generateCertificates(options: GenerateOptions): CertificateSet {
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: ca.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  leaf.sign(caKeys.privateKey, forge.md.sha256.create());
+  leaf.sign(caKeys.privateKey, forge().md.sha256.create());
 
   // forge writes CRLF line ends; LF is what openssl, kubectl and cert-manager write
   const lf = (pem: string) => pem.replace(/\r\n/g, '\n');
   return {
-    caCert: lf(forge.pki.certificateToPem(ca)),
-    caKey: lf(forge.pki.privateKeyToPem(caKeys.privateKey)),
-    cert: lf(forge.pki.certificateToPem(leaf)),
-    key: lf(forge.pki.privateKeyToPem(leafKeys.privateKey)),
+    caCert: lf(forge().pki.certificateToPem(ca)),
+    caKey: lf(forge().pki.privateKeyToPem(caKeys.privateKey)),
+    cert: lf(forge().pki.certificateToPem(leaf)),
+    key: lf(forge().pki.privateKeyToPem(leafKeys.privateKey)),
   };
 }
 

@@ -128,3 +128,30 @@ t.test('the loop finder finds a planted loop', async (t) => {
     './d.js',
   ]);
 });
+
+/** Packages a module loads when it is imported: static, value (not `import type`) imports, followed through src/. */
+function staticPackages(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s+(?!type\b)[^'"`;]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g)) {
+      const spec = (m[1] ?? m[2]) as string;
+      if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+      else if (!spec.startsWith('node:')) packages.add(spec);
+    }
+  };
+  visit(join(SRC, entry));
+  return packages;
+}
+
+t.test('serve loads the Kubernetes client and node-forge only when it needs them', async (t) => {
+  // Together they were most of the start time and half the idle memory of a webhook that
+  // has no cluster credentials and finds its certificate on disk.
+  const loaded = staticPackages('cli/serve.ts');
+  t.ok(loaded.has('fastify'), 'the walk follows src/ imports');
+  t.notOk(loaded.has('@kubernetes/client-node'), '@kubernetes/client-node: imported only once credentials exist');
+  t.notOk(loaded.has('node-forge'), 'node-forge: loaded only to make a certificate');
+});

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { pino } from 'pino';
 import { ADMISSION_BODY_LIMIT, buildApp, buildMetricsApp, type Readiness } from '../../src/server/app.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { loadConfigFile, parseConfigText } from '../../src/config/config.js';
@@ -141,4 +142,41 @@ t.test('requests refused before an AdmissionReview is built are counted, by code
   t.match(text, /keda_carbon_admission_rejected_total\{code="415"\} 1/);
   t.notMatch(text, /keda_carbon_admission_rejected_total\{code="404"/, 'another route is not an admission request');
   t.notMatch(text, /keda_carbon_admission_requests_total\{operation="unknown"/, 'no label copied or made up from a broken request');
+});
+
+t.test('a review that changes a cap writes one log line with the object, the cap and the reason', async (t) => {
+  const lines: Record<string, unknown>[] = [];
+  const sink = { write: (line: string) => lines.push(JSON.parse(line)) };
+  // The process logger's redaction, as createLogger sets it.
+  const logger = pino({ redact: { paths: ['*.token', '*.password', 'password', 'token'], censor: '[redacted]' } }, sink);
+  const config = await loadConfigFile(undefined);
+  const carbon = hourly(NOW - (NOW % HOUR), [600, ...Array.from({ length: 23 }, (_, i) => 200 + i * 10)], NOW);
+  const instance = buildApp({
+    admission: { config: () => config, carbon: { snapshot: () => carbon }, now: () => NOW },
+    readiness: () => ({ serving: true, carbon: { fresh: true, source: 'test:zone', fetchedAt: null } }),
+    logger,
+  });
+  const review = withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { 'keda-carbon.io/policy': 'standard' });
+  const res = await instance.inject({ method: 'POST', url: '/mutate', payload: review });
+  t.equal(res.statusCode, 200);
+  const logged = lines.filter((l) => l.msg === 'cap set');
+  t.equal(logged.length, 1);
+  t.match(logged[0], {
+    level: 30,
+    reqId: String,
+    kind: 'ScaledObject',
+    namespace: 'probe',
+    name: 'so-b2',
+    operation: 'CREATE',
+    dryRun: false,
+    result: 'patched',
+    cap: { from: 10, to: 2 },
+    reason: /policy "standard"/,
+  });
+  const bad = await instance.inject({ method: 'POST', url: '/mutate', payload: { kind: 'Pod' } });
+  t.equal(bad.statusCode, 400);
+  t.match(
+    lines.find((l) => l.msg === 'not an AdmissionReview'),
+    { level: 40, reqId: String, reason: /expected kind AdmissionReview/ },
+  );
 });
