@@ -28,6 +28,11 @@ const BENCHMARKS: Record<string, () => Promise<boolean | undefined>> = {
     line({ footprint: await runFootprintBench() });
     return true;
   },
+  async rate() {
+    const { runRateBench } = await import('./rate.js');
+    line({ rate: await runRateBench() });
+    return true;
+  },
   async soak() {
     const { runSoakBench } = await import('./soak.js');
     line({ soak: await runSoakBench() });
