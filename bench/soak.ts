@@ -14,6 +14,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { cpuMs, quantile, rssMiB } from './proc.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../../test/fixtures/admission/v1.36/scaledobject-create.kubectl-apply.json', import.meta.url));
@@ -37,18 +38,6 @@ function policyText(i: number): string {
     default:
       return fill(rule, 256 * 1024);
   }
-}
-
-function rssMiB(pid: number): Promise<number> {
-  return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? NaN) / 1024);
-}
-
-/** CPU time (user + system) the process has used, in ms. */
-function cpuMs(pid: number): Promise<number> {
-  return readFile(`/proc/${pid}/stat`, 'utf8').then((s) => {
-    const fields = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  });
 }
 
 function post(port: number, agent: Agent, body: string): Promise<{ status: number; ms: number }> {
@@ -102,7 +91,7 @@ export async function runSoakBench(requests = Number(process.env.BENCH_SOAK_REQU
   };
   try {
     for (let i = 0; i < 200; i++) await post(serve.port, agent, body(0));
-    const baseline = await rssMiB(serve.pid);
+    const baseline = (await rssMiB(serve.pid)).rss;
     const cpuBefore = await cpuMs(serve.pid);
     const started = Date.now();
     const loadBefore = loadAverage();
@@ -116,19 +105,18 @@ export async function runSoakBench(requests = Number(process.env.BENCH_SOAK_REQU
         const { status, ms } = await post(serve.port, agent, body(i));
         latencies.push(ms);
         statuses[status] = (statuses[status] ?? 0) + 1;
-        if (i % 500 === 0) peak = Math.max(peak, await rssMiB(serve.pid));
+        if (i % 500 === 0) peak = Math.max(peak, (await rssMiB(serve.pid)).rss);
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    const final = await rssMiB(serve.pid);
+    const final = (await rssMiB(serve.pid)).rss;
     const cpuPerRequest = Number(((await cpuMs(serve.pid)) - cpuBefore) / requests).toFixed(2);
     latencies.sort((a, b) => a - b);
-    const at = (q: number) => Number(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(1));
     return {
       requests,
       statuses,
       rssMiB: { baseline: Math.round(baseline), peak: Math.round(Math.max(peak, final)), final: Math.round(final) },
-      latencyMs: { p50: at(0.5), p99: at(0.99), max: at(1) },
+      latencyMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: quantile(latencies, 1) },
       serveCpuMsPerRequest: Number(cpuPerRequest),
       wallSeconds: Math.round((Date.now() - started) / 1000),
       // Latencies are queueing on a shared machine when this is high: say so next to them.

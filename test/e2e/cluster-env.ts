@@ -137,7 +137,10 @@ export interface Webhook {
 }
 
 /** Start `keda-carbon serve` on the e2e cluster with a `file` forecast this test controls. */
-export async function startWebhook(c: Cluster, options: { leaseNamespace: string; touch?: string; forecast?: Point[]; dir?: string }): Promise<Webhook> {
+export async function startWebhook(
+  c: Cluster,
+  options: { leaseNamespace: string; touch?: string; forecast?: Point[]; dir?: string; env?: Record<string, string> },
+): Promise<Webhook> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'keda-carbon-e2e-')));
   const forecast = join(dir, 'forecast.json');
   if (options.forecast) await writeForecast(forecast, options.forecast);
@@ -163,6 +166,7 @@ invalidPolicy: deny
   const serve = await startServe(['--kubeconfig', c.kubeconfig, '--cert-dir', join(dir, `tls-${randomBytes(2).toString('hex')}`), '--config', config], {
     POD_NAMESPACE: options.leaseNamespace,
     KEDA_CARBON_LEASE_NAME: `e2e-${c.id}`,
+    ...options.env,
   });
   return { dir, forecast, serve };
 }
@@ -179,7 +183,7 @@ export async function caBundle(w: Webhook): Promise<string> {
  * `keda-carbon-e2e=<id>`, with the settings PRODUCT.md section 7 names, and wait until
  * the API server actually calls it (a dry-run create comes back capped).
  */
-export async function registerWebhook(t: Test, c: Cluster, w: Webhook, probeNamespace: string): Promise<void> {
+export async function registerWebhook(t: Pick<Test, 'teardown'>, c: Cluster, w: Webhook, probeNamespace: string): Promise<void> {
   const name = `keda-carbon-e2e-${c.id}`;
   const path = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations';
   await c.call('POST', path, [201], {

@@ -2,7 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+// From the TypeScript sources under tap, from the compiled copy under the benchmarks
+// (tsconfig.bench.json builds this helper beside src/ in .bench-build).
+const MAIN = fileURLToPath(new URL(`../../src/cli/main.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 
 export interface ServeProcess {
   child: ChildProcess;
