@@ -143,7 +143,7 @@ t.test('base: every object, and what the issue asks of it', async (t) => {
     [
       { apiGroups: ['keda.sh'], resources: ['scaledobjects', 'scaledjobs'], verbs: ['list', 'watch', 'patch'] },
       { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create'] },
     ],
     'cluster-wide rights are exactly these',
   );
@@ -354,7 +354,7 @@ t.test('components: optional RBAC', async (t) => {
   checkRbac(t, exporter);
   const role = one(exporter, 'Role', 'keda-carbon-exporter-configmap');
   t.equal(role.metadata.namespace, 'kube-system', 'the Role stays in the exporter namespace');
-  t.same(role.rules, [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['carbon-intensity'], verbs: ['get', 'list', 'watch'] }]);
+  t.same(role.rules, [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['carbon-intensity'], verbs: ['get', 'watch'] }]);
   t.equal(one(exporter, 'RoleBinding', 'keda-carbon-exporter-configmap').metadata.namespace, 'kube-system');
 
   const nodes = render(await compose(t, [join(CONFIG, 'base')], [join(CONFIG, 'components/location-auto-rbac')]));
