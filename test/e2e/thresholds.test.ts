@@ -59,7 +59,7 @@ t.test('observe mode end to end: spec untouched, status written; enforce caps; o
   t.match(status(created), { cap: 3, declared: 10, intensity: 400, mode: 'observe', rule: 'measuredEmission>=300', signal: 'unknown' });
   const enforced = await setPolicy('web', ENFORCE);
   t.equal(enforced.spec.maxReplicaCount, 3, 'switched to enforce: capped');
-  t.equal(status(enforced).mode, undefined);
+  t.equal(status(enforced).mode, 'enforce', 'the status says enforce');
   const observed = await setPolicy('web', OBSERVE);
   t.equal(observed.spec.maxReplicaCount, 10, 'back to observe: the declared max, exactly as removing the policy gives');
   t.match(status(observed), { cap: 3, mode: 'observe' });
