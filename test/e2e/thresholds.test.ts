@@ -114,7 +114,9 @@ t.test('a percentile band: the timer re-caps when the forecast crosses the resol
   // No list and no label change: the controller hears of the object from its watch.
   const sweepsBefore = logsWith(webhook, 'sweep finished').length;
   t.ok(Date.now() < boundary, 'created before the boundary');
-  await waitFor('capped after the boundary', async () => (await getMax(c, 'scaledobjects', ns.pct, 'web')) === 3, 60_000).catch((err) => {
+  // The boundary is 30 to 90 s ahead: the wait counts from it, not from now.
+  const wait = boundary - Date.now() + 60_000;
+  await waitFor('capped after the boundary', async () => (await getMax(c, 'scaledobjects', ns.pct, 'web')) === 3, wait).catch((err) => {
     // What the controller did, for whoever reads a failure.
     t.comment(JSON.stringify(webhook.serve.logs.filter((l) => /pass|touch|cap change|carbon/.test(String(l.msg))).slice(-20)));
     throw err;
