@@ -44,10 +44,12 @@ function statusLine(cap: number, intensity: number): string {
     cap,
     declared: DECLARED,
     intensity,
+    signal: 'unknown',
     source: 'bench:zone',
     dataTime: null,
     rule: cap === CAP ? 'measuredEmission>=300' : null,
     ecoMode: 'on',
+    mode: 'enforce',
     evaluatedAt: '2026-11-23T10:00:00.000Z',
   });
 }

@@ -18,7 +18,8 @@ const READ_ANNOTATIONS = [ANNOTATION.environmentalImpact, ANNOTATION.policy, ANN
 /**
  * Of our status line the decision reads only `cap` (is the stored max still the cap we
  * wrote?) and `mode` (is an observe-mode status current?); keeping just those saves most
- * of the line's bytes on every cached object.
+ * of the line's bytes on every cached object. `enforce` and no mode at all (a line from an
+ * earlier version) mean the same, so both keep only the cap.
  */
 function slimStatus(raw: unknown): string | undefined {
   if (typeof raw !== 'string') return undefined;

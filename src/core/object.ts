@@ -13,14 +13,17 @@ export interface CarbonStatus {
   cap: number;
   declared: number;
   intensity: number | null;
-  source: string;
   /** marginal, average or unknown: what kind of intensity `intensity` is. */
   signal?: string;
+  source: string;
   dataTime: string | null;
   rule: string | null;
   ecoMode: 'on' | 'off';
-  /** Only in observe mode: `cap` is then the cap the policy would set; the spec is the user's. */
-  mode?: 'observe';
+  /**
+   * In observe mode `cap` is the cap the policy would set and the spec is the user's.
+   * Lines written by earlier versions carry `mode` only in observe mode: absent reads as enforce.
+   */
+  mode?: 'enforce' | 'observe';
   evaluatedAt: string;
 }
 

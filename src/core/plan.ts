@@ -59,18 +59,19 @@ export function isoTime(ms: number): string {
 }
 
 function statusLine(d: Decision, now: number, previous: string | undefined, previousStatus: CarbonStatus | null, mode: 'enforce' | 'observe'): string {
+  // Keys in the order PRODUCT.md section 3 shows them.
   const status: CarbonStatus = {
     cap: d.cap,
     declared: d.declared,
     intensity: d.intensity,
-    source: d.source,
     signal: d.signal,
+    source: d.source,
     dataTime: d.dataTime,
     rule: d.rule,
     ecoMode: d.ecoMode,
+    mode,
     evaluatedAt: isoTime(now),
   };
-  if (mode === 'observe') status.mode = 'observe';
   // Keep the previous line when only evaluatedAt would differ: the same inputs must give
   // an empty patch, or every reinvocation and every unrelated update would rewrite it.
   if (previous !== undefined && previousStatus) {

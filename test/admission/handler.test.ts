@@ -62,13 +62,19 @@ t.test('kubectl apply with a policy annotation: capped, annotated, warned', asyn
     cap: 5,
     declared: 10,
     intensity: 412.3,
-    source: 'test:zone',
     signal: 'unknown',
+    source: 'test:zone',
     dataTime: '2026-11-23T10:00:00.000Z',
     rule: 'measuredEmission>=300',
     ecoMode: 'on',
+    mode: 'enforce',
     evaluatedAt: '2026-11-23T10:30:00.000Z',
   });
+  t.same(
+    Object.keys(status),
+    ['cap', 'declared', 'intensity', 'signal', 'source', 'dataTime', 'rule', 'ecoMode', 'mode', 'evaluatedAt'],
+    'in the order of the contract',
+  );
   t.same(response.warnings, ['keda-carbon: maxReplicaCount 10 -> 5 (412 gCO2eq/kWh >= 300)']);
   t.ok(object.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'], 'other annotations kept');
   t.equal(outcome.result, 'patched');

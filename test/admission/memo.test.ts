@@ -66,6 +66,7 @@ t.test('a reused answer carries the time of its own review', async (t) => {
   const status = (res: typeof first) => JSON.parse(applyResponsePatch(r.request.object, res.review.response).metadata.annotations[STATUS]);
   t.equal(status(first).evaluatedAt, new Date(NOW).toISOString());
   t.equal(status(second).evaluatedAt, new Date(NOW + 1234).toISOString());
+  t.equal(status(second).mode, 'enforce', 'the key before the spliced time is kept');
   const fresh = await handleAdmission(
     r,
     deps(

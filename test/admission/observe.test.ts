@@ -51,8 +51,8 @@ t.test('observe mode: the spec is untouched, the status says what would be set, 
     cap: 5,
     declared: 10,
     intensity: 412.3,
-    source: 'test:zone',
     signal: 'unknown',
+    source: 'test:zone',
     dataTime: '2026-11-23T10:00:00.000Z',
     rule: 'measuredEmission>=300',
     ecoMode: 'on',
@@ -88,7 +88,7 @@ t.test('enforce -> observe restores the declared max; observe -> enforce caps on
   t.same(toObserve.outcome.capChange, { from: 5, to: 10 });
   const back = await run(t, update(toObserve.object, { [POLICY]: ENFORCE }, 'u2'));
   t.equal(back.object.spec.maxReplicaCount, 5, 'capped again from the declared 10');
-  t.equal(JSON.parse(back.object.metadata.annotations[STATUS]).mode, undefined, 'enforce status has no mode');
+  t.equal(JSON.parse(back.object.metadata.annotations[STATUS]).mode, 'enforce', 'the status says enforce again');
   t.equal(back.object.metadata.annotations['keda-carbon.io/declared-max-replica-count'], '10');
   // The user changes the spec in observe mode to exactly the would-be cap: that is their new declared max.
   const observing = toObserve.object;
@@ -130,4 +130,31 @@ t.test('planDiffers: what the controller compares before touching', async (t) =>
   t.equal(planDiffers(enforced, plan(enforced, steady(600, NOW))), false, 'same band, same cap');
   t.equal(planDiffers(enforced, plan(enforced, steady(100, NOW))), true, 'enforce, below every rule: restore');
   t.equal(planDiffers(enforced, plan(enforced, steady(412.3, NOW), { mode: 'observe' })), true, 'switched to observe by the configuration: restore');
+  // A status line from before it always carried its mode: read as enforce, so no touch for it.
+  const { mode, ...modeless } = JSON.parse(enforced.metadata.annotations[STATUS]);
+  t.equal(mode, 'enforce');
+  const old = structuredClone(enforced);
+  old.metadata.annotations[STATUS] = JSON.stringify(modeless);
+  t.equal(planDiffers(old, plan(old)), false, 'enforce, mode-less status, cap in place: no touch');
+  t.equal(planDiffers(old, plan(old, steady(100, NOW))), true, 'enforce, mode-less status, below every rule: restore');
+  t.equal(planDiffers(old, plan(old, steady(412.3, NOW), { mode: 'observe' })), true, 'mode-less status, switched to observe: restore');
+});
+
+t.test('a status line without mode is enforce: the cap stays and the next admission adds the mode, once', async (t) => {
+  const enforced = (await run(t, withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { [POLICY]: ENFORCE }))).object;
+  const { mode: _, ...modeless } = JSON.parse(enforced.metadata.annotations[STATUS]);
+  const old = structuredClone(enforced);
+  old.metadata.annotations[STATUS] = JSON.stringify(modeless);
+  const first = await run(t, update(old, {}, 'm1'));
+  t.equal(first.object.spec.maxReplicaCount, 5, 'the cap we wrote is kept');
+  t.equal(first.object.metadata.annotations['keda-carbon.io/declared-max-replica-count'], '10', 'from the declared 10, not a new declared 5');
+  t.same(
+    first.ops.map((op) => op.path),
+    ['/metadata/annotations/keda-carbon.io~1status'],
+    'only the status line is rewritten',
+  );
+  t.equal(JSON.parse(first.object.metadata.annotations[STATUS]).mode, 'enforce');
+  t.equal(first.response.warnings, undefined, 'no cap change to warn about');
+  const second = await run(t, update(first.object, {}, 'm2'));
+  t.same(second.ops, [], 'then our own output is left alone');
 });

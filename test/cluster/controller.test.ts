@@ -173,6 +173,29 @@ t.test('objects created and edited after the first sweep follow band changes and
   await s.drive(() => s.controller.nextDue === null, 'no subject left: nothing to wake for');
 });
 
+t.test('an enforce status written before the line always carried its mode is not a reason to touch', async (t) => {
+  const s = await setup(t);
+  const capped = s.fake.admit!(
+    'scaledobjects',
+    { metadata: { name: 'old', namespace: 'labelled', annotations: {} }, spec: { maxReplicaCount: 10 } },
+    undefined,
+  ) as FakeObject;
+  const annotations = capped.metadata.annotations!;
+  const { mode, ...before } = JSON.parse(annotations[ANNOTATION.status]!);
+  t.equal(mode, 'enforce', 'the webhook writes the mode now');
+  s.fake.addObject('scaledobjects', {
+    ...capped,
+    metadata: { ...capped.metadata, annotations: { ...annotations, [ANNOTATION.status]: JSON.stringify(before) } },
+  });
+  t.equal(s.max('labelled', 'old'), 3, 'the cap is in place');
+  await s.start();
+  t.equal(s.fake.counts.patches, 0, 'not touched');
+  t.match(
+    s.lines.find((l) => l.includes('"msg":"sweep finished"')),
+    /"touched":0/,
+  );
+});
+
 t.test('a touch the webhook does not apply is reported once, not repeated for its own watch event', async (t) => {
   const s = await setup(t, { admit: false });
   s.create('labelled', 'web', 10);

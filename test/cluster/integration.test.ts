@@ -60,10 +60,12 @@ t.test('wired together: the Lease, the namespace cache, the sweep and a label ch
         cap: 3,
         declared,
         intensity: 400,
+        signal: 'unknown',
         source: 'test:zone',
         dataTime: null,
         rule: 'measuredEmission>=300',
         ecoMode: 'on',
+        mode: 'enforce',
         evaluatedAt: '',
       });
     }

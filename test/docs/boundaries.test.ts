@@ -156,10 +156,12 @@ function review(f: Form, manifestPolicy: string) {
       cap: 7,
       declared: f.declared,
       intensity: null,
+      signal: 'unknown',
       source: 'test:zone',
       dataTime: null,
       rule: null,
       ecoMode: 'on',
+      mode: 'enforce',
       evaluatedAt: AT,
     }),
   };
