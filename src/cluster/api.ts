@@ -4,7 +4,7 @@ import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiError, type KubeApi, type RequestOptions } from '../ports.js';
 
-interface Transport {
+export interface Transport {
   /** Agent, headers and basic auth for the next request (credentials re-read each time). */
   prepare(): Promise<{ agent: http.Agent | undefined; headers: Record<string, string>; auth?: string }>;
   server: string;
@@ -157,7 +157,8 @@ function watchWith(open: Open, path: string, onEvent: (type: string, object: unk
   };
 }
 
-function createApi(transport: Transport): KubeApi {
+/** The API client over a transport that supplies agent and credentials per request. */
+export function kubeApiFromTransport(transport: Transport): KubeApi {
   const open = opener(transport);
   return {
     async request(method, path, options = {}) {
@@ -180,7 +181,7 @@ export function kubeApiFromConfig(kc: KubeConfig): KubeApi {
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   let agentKey = '';
   let agent: https.Agent | undefined;
-  return createApi({
+  return kubeApiFromTransport({
     server: cluster.server,
     async prepare() {
       const opts: https.RequestOptions = {};
@@ -215,5 +216,5 @@ export function kubeApiFromConfig(kc: KubeConfig): KubeApi {
 /** An unauthenticated client for a plain URL: the local fake API of tests and the benchmark. */
 export function kubeApiFromUrl(server: string): KubeApi {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  return createApi({ server, prepare: async () => ({ agent, headers: {} }) });
+  return kubeApiFromTransport({ server, prepare: async () => ({ agent, headers: {} }) });
 }
