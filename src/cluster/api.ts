@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -170,16 +169,31 @@ export function kubeApiFromTransport(transport: Transport): KubeApi {
   };
 }
 
+type TlsMaterial = Pick<https.AgentOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'rejectUnauthorized' | 'servername'>;
+const TLS_FIELDS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
+
 /**
- * An API client from a kubeconfig (file or in-cluster). client-node supplies CA, client
- * certificate and the Authorization header, re-read per request so a rotated
- * service-account token is picked up. Its own agent is new on every call, which would
- * cost a TLS handshake per touch; we keep one keep-alive agent per set of TLS material.
+ * Whether two sets of TLS material are the same, compared field by field: client-node reads
+ * the files (or decodes the base64) afresh each call, so the buffers are new but their bytes
+ * are mostly the same, and a byte compare costs a fraction of a hash of the whole.
+ */
+export function sameTls(a: TlsMaterial, b: TlsMaterial): boolean {
+  return TLS_FIELDS.every((f) => {
+    const [x, y] = [a[f], b[f]];
+    return Buffer.isBuffer(x) && Buffer.isBuffer(y) ? x.equals(y) : x === y;
+  });
+}
+
+/**
+ * An API client from a kubeconfig file. client-node supplies CA, client certificate and the
+ * Authorization header, re-read per request so a rotated token or certificate file is picked
+ * up (exec plugins keep their own cache). Its own agent is new on every call, which would
+ * cost a TLS handshake per touch; we keep one keep-alive agent while the TLS material is the same.
  */
 export function kubeApiFromConfig(kc: KubeConfig): KubeApi {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  let agentKey = '';
+  let material: TlsMaterial | undefined;
   let agent: https.Agent | undefined;
   return kubeApiFromTransport({
     server: cluster.server,
@@ -191,22 +205,12 @@ export function kubeApiFromConfig(kc: KubeConfig): KubeApi {
       if (cluster.proxyUrl || cluster.server.startsWith('http:')) {
         return { agent: cluster.proxyUrl ? (opts.agent as http.Agent) : undefined, headers, ...(opts.auth ? { auth: opts.auth } : {}) };
       }
-      const tls = {
-        ca: opts.ca,
-        cert: opts.cert,
-        key: opts.key,
-        pfx: opts.pfx,
-        passphrase: opts.passphrase,
-        rejectUnauthorized: opts.rejectUnauthorized,
-        servername: opts.servername,
-      };
-      const key = createHash('sha256')
-        .update(JSON.stringify(tls, (_k, v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)))
-        .digest('hex');
-      if (key !== agentKey || !agent) {
+      const tls: TlsMaterial = {};
+      for (const f of TLS_FIELDS) (tls as Record<string, unknown>)[f] = opts[f];
+      if (!agent || !material || !sameTls(material, tls)) {
         agent?.destroy();
-        agent = new https.Agent({ ...(tls as https.AgentOptions), keepAlive: true, maxSockets: 16 });
-        agentKey = key;
+        agent = new https.Agent({ ...tls, keepAlive: true, maxSockets: 16 });
+        material = tls;
       }
       return { agent, headers, ...(opts.auth ? { auth: opts.auth } : {}) };
     },
