@@ -1,6 +1,6 @@
 import { ConfigError } from '../config/errors.js';
 import type { IntensityConfig, ProviderName } from '../config/intensity.js';
-import type { KubeClient } from './kube.js';
+import type { KubeClient } from './kube-client.js';
 
 export const REGION_LABEL = 'topology.kubernetes.io/region';
 /** The label's pre-1.17 name, still set by some older node images. */

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import type { KubeApi } from '../ports.js';
 
 /**
  * Where cluster credentials come from, decided without loading the Kubernetes client: a
@@ -38,6 +39,14 @@ export function clusterAccess(flag: string | undefined, env: Env, options: Acces
   return null;
 }
 
+/** What a process needs from its cluster credentials: one API client and the context's namespace. */
+export interface ClusterConnection {
+  access: KubeAccess;
+  api: KubeApi;
+  /** The current context's namespace, when it names one (in-cluster: the service account's). */
+  contextNamespace: string | undefined;
+}
+
 /** `a.yaml (from KUBECONFIG)` or `the in-cluster service account`: for messages. */
 export function describeAccess(access: KubeAccess): string {
   return access.kind === 'in-cluster' ? 'the in-cluster service account' : `${access.paths.join(delimiter)} (from ${access.from})`;
@@ -51,7 +60,16 @@ export class KubeconfigError extends Error {
   }
 }
 
-const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+/** Where the kubelet mounts the Pod's service account: token, ca.crt and namespace. */
+export const SERVICEACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * The service-account directory; `KEDA_CARBON_SERVICEACCOUNT_DIR` moves it, so tests can run
+ * the in-cluster path against files of their own. A Pod never sets it.
+ */
+export function serviceAccountDir(env: Env): string {
+  return env.KEDA_CARBON_SERVICEACCOUNT_DIR?.trim() || SERVICEACCOUNT_DIR;
+}
 
 export type LeaseNamespaceSource = 'POD_NAMESPACE' | 'service account namespace file' | 'kubeconfig context' | 'default';
 
@@ -69,7 +87,7 @@ export function leaseNamespace(
   const fromEnv = env.POD_NAMESPACE?.trim();
   if (fromEnv) return { namespace: fromEnv, from: 'POD_NAMESPACE' };
   try {
-    const ns = readFile(SA_NAMESPACE_FILE).trim();
+    const ns = readFile(join(serviceAccountDir(env), 'namespace')).trim();
     if (ns) return { namespace: ns, from: 'service account namespace file' };
   } catch {
     // not in a pod

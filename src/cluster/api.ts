@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiError, type KubeApi, type RequestOptions } from '../ports.js';
 
-interface Transport {
+export interface Transport {
   /** Agent, headers and basic auth for the next request (credentials re-read each time). */
   prepare(): Promise<{ agent: http.Agent | undefined; headers: Record<string, string>; auth?: string }>;
   server: string;
@@ -157,7 +156,8 @@ function watchWith(open: Open, path: string, onEvent: (type: string, object: unk
   };
 }
 
-function createApi(transport: Transport): KubeApi {
+/** The API client over a transport that supplies agent and credentials per request. */
+export function kubeApiFromTransport(transport: Transport): KubeApi {
   const open = opener(transport);
   return {
     async request(method, path, options = {}) {
@@ -169,18 +169,33 @@ function createApi(transport: Transport): KubeApi {
   };
 }
 
+type TlsMaterial = Pick<https.AgentOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'rejectUnauthorized' | 'servername'>;
+const TLS_FIELDS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
+
 /**
- * An API client from a kubeconfig (file or in-cluster). client-node supplies CA, client
- * certificate and the Authorization header, re-read per request so a rotated
- * service-account token is picked up. Its own agent is new on every call, which would
- * cost a TLS handshake per touch; we keep one keep-alive agent per set of TLS material.
+ * Whether two sets of TLS material are the same, compared field by field: client-node reads
+ * the files (or decodes the base64) afresh each call, so the buffers are new but their bytes
+ * are mostly the same, and a byte compare costs a fraction of a hash of the whole.
+ */
+export function sameTls(a: TlsMaterial, b: TlsMaterial): boolean {
+  return TLS_FIELDS.every((f) => {
+    const [x, y] = [a[f], b[f]];
+    return Buffer.isBuffer(x) && Buffer.isBuffer(y) ? x.equals(y) : x === y;
+  });
+}
+
+/**
+ * An API client from a kubeconfig file. client-node supplies CA, client certificate and the
+ * Authorization header, re-read per request so a rotated token or certificate file is picked
+ * up (exec plugins keep their own cache). Its own agent is new on every call, which would
+ * cost a TLS handshake per touch; we keep one keep-alive agent while the TLS material is the same.
  */
 export function kubeApiFromConfig(kc: KubeConfig): KubeApi {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  let agentKey = '';
+  let material: TlsMaterial | undefined;
   let agent: https.Agent | undefined;
-  return createApi({
+  return kubeApiFromTransport({
     server: cluster.server,
     async prepare() {
       const opts: https.RequestOptions = {};
@@ -190,22 +205,12 @@ export function kubeApiFromConfig(kc: KubeConfig): KubeApi {
       if (cluster.proxyUrl || cluster.server.startsWith('http:')) {
         return { agent: cluster.proxyUrl ? (opts.agent as http.Agent) : undefined, headers, ...(opts.auth ? { auth: opts.auth } : {}) };
       }
-      const tls = {
-        ca: opts.ca,
-        cert: opts.cert,
-        key: opts.key,
-        pfx: opts.pfx,
-        passphrase: opts.passphrase,
-        rejectUnauthorized: opts.rejectUnauthorized,
-        servername: opts.servername,
-      };
-      const key = createHash('sha256')
-        .update(JSON.stringify(tls, (_k, v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)))
-        .digest('hex');
-      if (key !== agentKey || !agent) {
+      const tls: TlsMaterial = {};
+      for (const f of TLS_FIELDS) (tls as Record<string, unknown>)[f] = opts[f];
+      if (!agent || !material || !sameTls(material, tls)) {
         agent?.destroy();
-        agent = new https.Agent({ ...(tls as https.AgentOptions), keepAlive: true, maxSockets: 16 });
-        agentKey = key;
+        agent = new https.Agent({ ...tls, keepAlive: true, maxSockets: 16 });
+        material = tls;
       }
       return { agent, headers, ...(opts.auth ? { auth: opts.auth } : {}) };
     },
@@ -215,5 +220,5 @@ export function kubeApiFromConfig(kc: KubeConfig): KubeApi {
 /** An unauthenticated client for a plain URL: the local fake API of tests and the benchmark. */
 export function kubeApiFromUrl(server: string): KubeApi {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  return createApi({ server, prepare: async () => ({ agent, headers: {} }) });
+  return kubeApiFromTransport({ server, prepare: async () => ({ agent, headers: {} }) });
 }

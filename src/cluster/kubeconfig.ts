@@ -1,10 +1,19 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubeApiFromConfig } from './api.js';
-import type { KubeApi } from '../ports.js';
 import { fsReason } from '../util/fs-reason.js';
-import { clusterAccess, describeAccess, KubeconfigError, type AccessOptions, type KubeAccess } from './access.js';
+import { type ClusterConnection, clusterAccess, describeAccess, KubeconfigError, type AccessOptions, type KubeAccess } from './access.js';
+import { connectInCluster, type InClusterOptions } from './in-cluster.js';
 
-export { clusterAccess, describeAccess, KubeconfigError, leaseNamespace, type AccessOptions, type KubeAccess, type LeaseNamespaceSource } from './access.js';
+export {
+  clusterAccess,
+  describeAccess,
+  KubeconfigError,
+  leaseNamespace,
+  type AccessOptions,
+  type ClusterConnection,
+  type KubeAccess,
+  type LeaseNamespaceSource,
+} from './access.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -35,18 +44,15 @@ export function loadKubeConfig(access: KubeAccess): KubeConfig {
   return kc;
 }
 
-/** What a process needs from its cluster credentials: one API client and the context's namespace. */
-export interface ClusterConnection {
-  access: KubeAccess;
-  api: KubeApi;
-  /** The current context's namespace, when it names one (in-cluster: the service account's). */
-  contextNamespace: string | undefined;
-}
-
-/** The one API client of the process, or null without credentials. Throws KubeconfigError. */
-export function connectCluster(flag: string | undefined, env: Env, options: AccessOptions = {}): ClusterConnection | null {
+/**
+ * The one API client of the process, or null without credentials. Throws KubeconfigError.
+ * In a Pod the service account is read without client-node (`connectInCluster`); serve goes
+ * there directly, so as not to load this module and client-node with it.
+ */
+export function connectCluster(flag: string | undefined, env: Env, options: AccessOptions & InClusterOptions = {}): ClusterConnection | null {
   const access = clusterAccess(flag, env, options);
   if (!access) return null;
+  if (access.kind === 'in-cluster') return connectInCluster(env, options);
   const kc = loadKubeConfig(access);
   const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace?.trim() || undefined;
   return { access, api: kubeApiFromConfig(kc), contextNamespace };

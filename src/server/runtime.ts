@@ -5,7 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { CarbonPipeline } from '../carbon/pipeline.js';
 import type { ClusterIntegration } from '../cluster/index.js';
 import { clusterAccess, describeAccess, KubeconfigError, leaseNamespace } from '../cluster/access.js';
-import type { ClusterConnection } from '../cluster/kubeconfig.js';
+import type { ClusterConnection } from '../cluster/access.js';
+import { connectInCluster } from '../cluster/in-cluster.js';
 import { loadConfigFile, readConfigFile, type RuntimeConfig } from '../config/config.js';
 import { watchConfig } from '../config/reload.js';
 import { currentIntensity } from '../core/view.js';
@@ -87,13 +88,15 @@ async function loadConfig(path: string | undefined): Promise<{ config: RuntimeCo
 
 /**
  * The one API client of the process, or null (admission only); the Lease namespace is logged
- * with its origin. The Kubernetes client is imported only when there are credentials: it is
- * most of the start time and memory of a webhook that runs without a cluster.
+ * with its origin. The Kubernetes client is imported only for a kubeconfig file: it is most
+ * of the start time and memory of a webhook, and a Pod's service account does without it.
  */
 async function connect(o: RuntimeOptions): Promise<{ connection: ClusterConnection; leaseNamespace: string } | null> {
   let connection: ClusterConnection | null = null;
   try {
-    if (clusterAccess(o.kubeconfig, o.env)) connection = (await import('../cluster/kubeconfig.js')).connectCluster(o.kubeconfig, o.env);
+    const access = clusterAccess(o.kubeconfig, o.env);
+    if (access?.kind === 'in-cluster') connection = connectInCluster(o.env, { logger: o.logger });
+    else if (access) connection = (await import('../cluster/kubeconfig.js')).connectCluster(o.kubeconfig, o.env);
   } catch (err) {
     if (err instanceof KubeconfigError) throw new StartupError(err.message);
     throw err;
@@ -115,7 +118,7 @@ async function connect(o: RuntimeOptions): Promise<{ connection: ClusterConnecti
 async function startCarbon(config: RuntimeConfig, o: RuntimeOptions, metrics: Metrics, cluster: ClusterConnection | undefined): Promise<CarbonPipeline> {
   try {
     // The exporter-configmap source and `location: auto` read the cluster through the same client.
-    const kube = cluster ? (await import('../carbon/kube.js')).kubeClientFromApi(cluster.api) : undefined;
+    const kube = cluster ? (await import('../carbon/kube-client.js')).kubeClientFromApi(cluster.api) : undefined;
     return await CarbonPipeline.start(config.intensity, { env: o.env, logger: o.logger, metrics, ...(kube ? { kube } : {}) });
   } catch (err) {
     throw new StartupError(`cannot open the carbon source: ${(err as Error).message}`);

@@ -1,7 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { startServe } from '../helpers/serve-process.js';
+import { serviceAccountFiles, startTlsApi } from '../helpers/tls-api.js';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 
@@ -154,4 +158,50 @@ t.test('serve loads the Kubernetes client and node-forge only when it needs them
   t.ok(loaded.has('fastify'), 'the walk follows src/ imports');
   t.notOk(loaded.has('@kubernetes/client-node'), '@kubernetes/client-node: imported only once credentials exist');
   t.notOk(loaded.has('node-forge'), 'node-forge: loaded only to make a certificate');
+  // What serve loads in a Pod: its own service-account client and the carbon view of it.
+  for (const entry of ['cluster/in-cluster.ts', 'carbon/kube-client.ts']) {
+    t.notOk(staticPackages(entry).has('@kubernetes/client-node'), `${entry} does without @kubernetes/client-node`);
+  }
+  t.ok(staticPackages('cluster/kubeconfig.ts').has('@kubernetes/client-node'), 'the walk finds client-node where it is');
+});
+
+t.test('serve in a Pod (the service account, no kubeconfig) does not load the Kubernetes client', async (t) => {
+  // The static walk above cannot see dynamic imports; this runs serve and records what it resolves.
+  const api = await startTlsApi();
+  t.teardown(() => api.close());
+  const sa = await serviceAccountFiles(t, { ca: api.certs.caCert, token: 'pod-token', namespace: 'keda-carbon' });
+  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-imports-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const recorded = join(dir, 'imports.txt');
+  const preload = new URL('../helpers/record-imports.mjs', import.meta.url).href;
+  const serve = await startServe(
+    ['--cert-dir', join(dir, 'tls')],
+    {
+      KUBERNETES_SERVICE_HOST: '127.0.0.1',
+      KUBERNETES_SERVICE_PORT: String(api.port),
+      KEDA_CARBON_SERVICEACCOUNT_DIR: sa,
+      KEDA_CARBON_TEST_IMPORTS: recorded,
+    },
+    30_000,
+    [`--import=${preload}`],
+  );
+  t.teardown(() => serve.stop('SIGKILL'));
+  t.match(
+    serve.logs.find((l) => l.leaseNamespace !== undefined),
+    { cluster: 'the in-cluster service account', leaseNamespace: 'keda-carbon' },
+    'serve runs with in-cluster access',
+  );
+  // Let the controller start talking to the API before looking.
+  for (let i = 0; i < 100 && !api.authorizations.includes('Bearer pod-token'); i++) await new Promise((r) => setTimeout(r, 50));
+  t.ok(api.authorizations.includes('Bearer pod-token'), 'and reaches the API server with the service-account token');
+  const urls = (await readFile(recorded, 'utf8')).split('\n');
+  t.ok(
+    urls.some((u) => u.endsWith('/src/cluster/in-cluster.ts')),
+    'the recorder sees the modules serve loads',
+  );
+  t.same(
+    urls.filter((u) => u.includes('@kubernetes/client-node') || u.endsWith('/src/cluster/kubeconfig.ts')),
+    [],
+    'neither client-node nor the module that wraps it',
+  );
 });

@@ -19,11 +19,21 @@ export interface ServeProcess {
  * Start `keda-carbon serve` as a separate process (the TypeScript loader tap runs us with
  * is passed on through execArgv) and wait until it says where it listens.
  */
-export async function startServe(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 30_000): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [...process.execArgv, MAIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', ...args], {
-    env: { ...process.env, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '', KEDA_CARBON_LOG_LEVEL: 'debug', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export async function startServe(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  timeoutMs = 30_000,
+  /** Node options after the inherited ones (an `--import` here runs its hooks first). */
+  nodeArgs: string[] = [],
+): Promise<ServeProcess> {
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, ...nodeArgs, MAIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', ...args],
+    {
+      env: { ...process.env, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '', KEDA_CARBON_LOG_LEVEL: 'debug', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const logs: Array<Record<string, unknown>> = [];
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += String(d)));

@@ -1,5 +1,5 @@
 import type { Logger } from '../../log.js';
-import type { KubeClient } from '../kube.js';
+import type { KubeClient } from '../kube-client.js';
 import type { FetchFn } from './http.js';
 
 /** What a source may use from the outside world; tests replace any of it. */

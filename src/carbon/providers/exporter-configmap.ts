@@ -1,6 +1,6 @@
 import type { IntensityConfig } from '../../config/intensity.js';
 import { SourceError, invalid } from '../errors.js';
-import type { KubeClient } from '../kube.js';
+import type { KubeClient } from '../kube-client.js';
 import type { IntensityPoint } from '../../core/carbon.js';
 import { asArray, asObject, parseNumber, parseTime } from '../validate.js';
 import type { SourceDeps } from './deps.js';
