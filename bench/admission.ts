@@ -139,3 +139,44 @@ export async function runHandlerMicroBench(iterations = 50_000): Promise<{ micro
   const ns = Number(process.hrtime.bigint() - start);
   return { microsecondsPerReview: Math.round(ns / iterations / 10) / 100, iterations };
 }
+
+/**
+ * CPU time of one outcome line ("cap set"), in-process: through pino's own formatting (a
+ * child of the logger, which `lineWriter` does not know) and built by `outcomeLog`, each
+ * into a destination that drops it (the formatting alone) and into the batched /dev/null
+ * destination `serve` uses for stdout. Lines come 100 per turn of the event loop, as under load.
+ */
+export async function runOutcomeLineMicroBench(lines = 40_000): Promise<Record<string, number>> {
+  const { pino } = await import('pino');
+  const { openSync } = await import('node:fs');
+  const { createLogger } = await import('../src/log.js');
+  const { outcomeLog } = await import('../src/server/outcome-log.js');
+  const body = { request: { namespace: 'probe', name: 'so-b2', dryRun: false } };
+  const outcome = {
+    review: {} as never,
+    result: 'patched' as const,
+    operation: 'CREATE',
+    kind: 'ScaledObject',
+    capChange: { from: 10, to: 5 },
+    reason: 'policy "standard" (annotation): 600 gCO2eq/kWh >= p80 (390) -> cap 5 of 10 until the band changes',
+  };
+  const fd = openSync('/dev/null', 'w');
+  const destinations = { dropped: () => ({ write() {} }), batched: () => pino.destination({ dest: fd, sync: false, minLength: 8192, periodicFlush: 100 }) };
+  const out: Record<string, number[]> = {};
+  for (let round = 0; round < 3; round++) {
+    for (const [name, make] of Object.entries(destinations)) {
+      for (const path of ['pino', 'built']) {
+        const logger = createLogger({ destination: make() });
+        const log = outcomeLog(path === 'pino' ? logger.child({}) : logger)!;
+        const before = process.cpuUsage();
+        for (let i = 0; i < lines; i++) {
+          log(`req-${i}`, body, outcome);
+          if (i % 100 === 99) await new Promise((r) => setImmediate(r));
+        }
+        const used = process.cpuUsage(before);
+        (out[`${path}_${name}_cpuUsPerLine`] ??= []).push((used.user + used.system) / lines);
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(out).map(([k, xs]) => [k, Math.round(median(xs) * 100) / 100]));
+}

@@ -13,8 +13,9 @@ const line = (figure: Record<string, unknown>) => process.stdout.write(`${JSON.s
 /** In the order `npm run bench` runs them; each returns false when it could not run. */
 const BENCHMARKS: Record<string, () => Promise<boolean | undefined>> = {
   async admission() {
-    const { runAdmissionBench, runHandlerMicroBench } = await import('./admission.js');
+    const { runAdmissionBench, runHandlerMicroBench, runOutcomeLineMicroBench } = await import('./admission.js');
     line({ handler: await runHandlerMicroBench() });
+    line({ outcomeLine: await runOutcomeLineMicroBench() });
     line({ admission: await runAdmissionBench(Number(process.env.BENCH_DURATION ?? 5), Number(process.env.BENCH_ROUNDS ?? 3)) });
     return true;
   },

@@ -1,10 +1,11 @@
-import fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { handleAdmission, type AdmissionDeps, type AdmissionOutcome } from '../admission/handler.js';
 import { BadReviewError, statusBody } from '../admission/review.js';
 import { clip } from '../core/brief.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
 import { parseJsonBodies } from './body.js';
+import { outcomeLog, REASON_LOG_LENGTH } from './outcome-log.js';
 
 /**
  * AdmissionReviews carry the object and, on UPDATE, the old object. Kubernetes stores
@@ -92,51 +93,16 @@ function record(metrics: Metrics, outcome: AdmissionOutcome, started: bigint): v
   }
 }
 
-/** Kubernetes names are at most 253 characters; a reason names a problem in far fewer than 512. */
-const NAME_LOG_LENGTH = 253;
-const REASON_LOG_LENGTH = 512;
-
-/**
- * The logger of the outcome lines. Their fields are the fixed set below, none of them named
- * like a redacted path (token, password, request headers), so the process logger's
- * redaction could never change them; it cost about a third of each line, and every review
- * that changes a cap writes one.
- */
-function outcomeLogger(logger: Logger | undefined): Logger | null {
-  return logger ? logger.child({}, { redact: { paths: [], censor: '' } }) : null;
-}
-
-/** Only what matters is logged: cap changes, denials and failures. */
-function logOutcome(log: Logger, request: FastifyRequest, outcome: AdmissionOutcome): void {
-  if (outcome.result !== 'denied' && outcome.result !== 'error' && !outcome.capChange) return;
-  const req = (request.body as { request?: { namespace?: string; name?: string; dryRun?: boolean } }).request;
-  log[outcome.result === 'error' ? 'warn' : 'info'](
-    {
-      reqId: request.id,
-      kind: outcome.kind,
-      // A hand-made review can carry a name of any length: the log line stays bounded.
-      namespace: typeof req?.namespace === 'string' ? clip(req.namespace, NAME_LOG_LENGTH) : undefined,
-      name: typeof req?.name === 'string' ? clip(req.name, NAME_LOG_LENGTH) : undefined,
-      operation: outcome.operation,
-      dryRun: req?.dryRun === true,
-      result: outcome.result,
-      cap: outcome.capChange,
-      reason: clip(outcome.reason, REASON_LOG_LENGTH),
-    },
-    outcome.result === 'denied' ? 'denied invalid policy' : outcome.result === 'error' ? 'failed open' : 'cap set',
-  );
-}
-
 /** The API server appends ?timeout=Ns; fastify routes on the path alone. */
 function mutateRoute(app: FastifyInstance, options: AppOptions): void {
   const { metrics } = options;
-  const log = outcomeLogger(options.logger);
+  const log = outcomeLog(options.logger);
   app.post('/mutate', async (request, reply) => {
     const started = process.hrtime.bigint();
     try {
       const outcome = await handleAdmission(request.body, options.admission);
       if (metrics) record(metrics, outcome, started);
-      if (log) logOutcome(log, request, outcome);
+      if (log) log(request.id, request.body, outcome);
       return outcome.review;
     } catch (err) {
       if (err instanceof BadReviewError) {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { pino } from 'pino';
+import { createLogger } from '../../src/log.js';
 import { ADMISSION_BODY_LIMIT, buildApp, buildMetricsApp, type Readiness } from '../../src/server/app.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { loadConfigFile, parseConfigText } from '../../src/config/config.js';
@@ -147,8 +147,8 @@ t.test('requests refused before an AdmissionReview is built are counted, by code
 t.test('a review that changes a cap writes one log line with the object, the cap and the reason', async (t) => {
   const lines: Record<string, unknown>[] = [];
   const sink = { write: (line: string) => lines.push(JSON.parse(line)) };
-  // The process logger's redaction, as createLogger sets it.
-  const logger = pino({ redact: { paths: ['*.token', '*.password', 'password', 'token'], censor: '[redacted]' } }, sink);
+  // The process logger, as serve makes it: its cap lines are built without pino's formatting.
+  const logger = createLogger({ destination: sink });
   const config = await loadConfigFile(undefined);
   const carbon = hourly(NOW - (NOW % HOUR), [600, ...Array.from({ length: 23 }, (_, i) => 200 + i * 10)], NOW);
   const instance = buildApp({
