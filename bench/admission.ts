@@ -23,8 +23,14 @@ function cpuUs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
 }
 
-function startTarget(mode: 'ours' | 'bare' | 'sized', cert: string, key: string, body: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [`${HERE}server.js`, mode], {
+type Mode = 'ours' | 'bare' | 'sized' | 'ours-nolog' | 'ours-nometrics' | 'ours-plain';
+const VARIANTS: Mode[] = ['ours-nolog', 'ours-nometrics', 'ours-plain'];
+
+function startTarget(mode: Mode, cert: string, key: string, body: string): Promise<{ child: ChildProcess; port: number }> {
+  // BENCH_PROFILE=DIR: each server writes DIR/<mode>.cpuprofile when it is stopped
+  const dir = process.env.BENCH_PROFILE;
+  const profile = dir ? ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${mode}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...profile, `${HERE}server.js`, mode], {
     env: { ...process.env, BENCH_CERT: cert, BENCH_KEY: key, BENCH_BODY: body },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -74,7 +80,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
  * rounds: on a shared 2-core VM the throughput of back-to-back runs drifts by 10-20%, and
  * alternating keeps that drift out of the ratio.
  */
-export async function runAdmissionBench(duration = 5, rounds = 3): Promise<Record<string, LoadResult | number>> {
+export async function runAdmissionBench(duration = 5, rounds = 3): Promise<Record<string, LoadResult | number | Record<string, number>>> {
   const set = generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
   const review = JSON.parse(readFileSync(REVIEW, 'utf8'));
   review.request.object.metadata.annotations['keda-carbon.io/environmental-impact'] = '{"carbon":[{"measuredEmission":0,"allowedMaxReplicaCount":"50%"}]}';
@@ -82,13 +88,16 @@ export async function runAdmissionBench(duration = 5, rounds = 3): Promise<Recor
   const bare = await startTarget('bare', set.cert, set.key, body);
   const sized = await startTarget('sized', set.cert, set.key, body);
   const ours = await startTarget('ours', set.cert, set.key, body);
+  // `ours` with its log line, its metrics or both left out: where its CPU per request goes.
+  const variants = process.env.BENCH_ADMISSION_VARIANTS
+    ? await Promise.all(VARIANTS.map(async (m) => [m, await startTarget(m, set.cert, set.key, body)] as const))
+    : [];
+  const targets = [['bare', bare], ['sized', sized], ['ours', ours], ...variants] as const;
   try {
-    for (const target of [bare, sized, ours]) await load(target, set.caCert, body, { duration: 2, connections: 10 }); // warm-up: JIT, TLS sessions
-    const runs: Record<'bare' | 'sized' | 'ours', LoadResult[]> = { bare: [], sized: [], ours: [] };
+    for (const [, target] of targets) await load(target, set.caCert, body, { duration: 2, connections: 10 }); // warm-up: JIT, TLS sessions
+    const runs: Record<string, LoadResult[]> = {};
     for (let round = 0; round < rounds; round++) {
-      runs.bare.push(await load(bare, set.caCert, body, { duration, connections: 10 }));
-      runs.sized.push(await load(sized, set.caCert, body, { duration, connections: 10 }));
-      runs.ours.push(await load(ours, set.caCert, body, { duration, connections: 10 }));
+      for (const [mode, target] of targets) (runs[mode] ??= []).push(await load(target, set.caCert, body, { duration, connections: 10 }));
     }
     const summary = (rs: LoadResult[]): LoadResult => ({
       requestsPerSecond: median(rs.map((r) => r.requestsPerSecond)),
@@ -98,10 +107,17 @@ export async function runAdmissionBench(duration = 5, rounds = 3): Promise<Recor
       non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
       serverCpuUs: median(rs.map((r) => r.serverCpuUs)),
     });
-    const bareMax = summary(runs.bare);
-    const sizedMax = summary(runs.sized);
-    const oursMax = summary(runs.ours);
-    const ours1000 = summary([await load(ours, set.caCert, body, { duration: duration * 2, connections: 10, overallRate: 1000 })]);
+    const bareMax = summary(runs.bare!);
+    const sizedMax = summary(runs.sized!);
+    const oursMax = summary(runs.ours!);
+    const variantCpuUs = Object.fromEntries(variants.map(([m]) => [m, summary(runs[m]!).serverCpuUs]));
+    const at1000 = async (target: { port: number; child: ChildProcess }) =>
+      summary([await load(target, set.caCert, body, { duration: duration * 2, connections: 10, overallRate: 1000 })]);
+    const ours1000 = await at1000(ours);
+    const variantP99At1000Ms: Record<string, number> = {};
+    // bare and sized too: what the same fixed rate costs an endpoint that computes nothing
+    const compared = variants.length ? ([['bare', bare], ['sized', sized], ...variants] as const) : [];
+    for (const [m, target] of compared) variantP99At1000Ms[m] = (await at1000(target)).p99Ms;
     return {
       bareMax,
       sizedMax,
@@ -111,11 +127,13 @@ export async function runAdmissionBench(duration = 5, rounds = 3): Promise<Recor
       sizedRatio: Math.round((sizedMax.requestsPerSecond / bareMax.requestsPerSecond) * 1000) / 1000,
       // Robust to other load on the machine: the bare server's CPU per request over ours.
       cpuRatio: Math.round((bareMax.serverCpuUs / oursMax.serverCpuUs) * 1000) / 1000,
-      roundsRequestsPerSecond: runs.ours.length,
+      ...(variants.length ? { variantCpuUs, variantP99At1000Ms } : {}),
+      roundsRequestsPerSecond: runs.ours!.length,
       bodyBytes: body.length,
     };
   } finally {
-    for (const target of [bare, sized, ours]) target.child.kill('SIGKILL');
+    // SIGTERM lets a profiled server write its profile; each exits at once either way
+    await Promise.all(targets.map(([, target]) => new Promise((r) => target.child.once('exit', r).kill('SIGTERM'))));
   }
 }
 

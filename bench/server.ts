@@ -6,6 +6,8 @@
  *   review: the floor our admission path is compared with.
  * - `sized`: like bare, but it returns our own answer to that body (computed once at start),
  *   so the cost of a larger answer is told apart from the cost of computing it.
+ * - `ours-nolog`, `ours-nometrics`, `ours-plain` (neither): `ours` with a part left out, to
+ *   attribute its CPU per request (BENCH_ADMISSION_VARIANTS=1).
  */
 import fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
@@ -29,14 +31,14 @@ async function admissionDeps(): Promise<AdmissionDeps> {
 }
 
 async function main(): Promise<void> {
-  if (mode === 'ours') {
+  if (mode?.startsWith('ours')) {
     const admission = await admissionDeps();
     const app = buildApp({
       admission,
       readiness: () => ({ serving: true, carbon: { fresh: true, source: admission.carbon.snapshot().source, fetchedAt: null } }),
-      metrics: createMetrics(),
+      metrics: mode === 'ours-nometrics' || mode === 'ours-plain' ? undefined : createMetrics(),
       // As serve logs: JSON lines on stdout, which the benchmark sends to /dev/null.
-      logger: createLogger({ pretty: false }),
+      logger: mode === 'ours-nolog' || mode === 'ours-plain' ? undefined : createLogger({ pretty: false }),
       https: { cert, key },
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -54,4 +56,6 @@ async function main(): Promise<void> {
   process.stderr.write(`port ${(app.server.address() as AddressInfo).port}\n`);
 }
 
+// exit (not die) on SIGTERM, so `--cpu-prof` writes the profile
+process.on('SIGTERM', () => process.exit(0));
 void main();
