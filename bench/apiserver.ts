@@ -37,7 +37,7 @@ import {
   startWebhook,
   type Webhook,
 } from '../test/e2e/cluster-env.js';
-import { connectionsTo, cpuMs, quantile, rssMiB } from './proc.js';
+import { connectionsTo, cpuMs, deploymentNodeOptions, quantile, rssMiB } from './proc.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RATE = Number(process.env.BENCH_APISERVER_RATE ?? 100);
@@ -345,7 +345,7 @@ export async function measureThroughApiServer(kubeconfig: string): Promise<void>
     dir,
     forecast: [[now - (now % (60 * MINUTE)) - 60 * MINUTE, 240, 400]],
     // as the Deployment runs it: info logs, the same heap cap
-    env: { KEDA_CARBON_LOG_LEVEL: 'info', NODE_OPTIONS: '--max-old-space-size=160' },
+    env: { KEDA_CARBON_LOG_LEVEL: 'info', NODE_OPTIONS: deploymentNodeOptions() },
   });
   const unregister: Array<() => unknown> = [];
   const pids = await processes(webhook);

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServe } from '../test/helpers/serve-process.js';
-import { quantile, rssMiB } from './proc.js';
+import { deploymentNodeOptions, quantile, rssMiB } from './proc.js';
 
 const SECONDS = Number(process.env.BENCH_FOOTPRINT_SECONDS ?? 20);
 const SWEEP = fileURLToPath(new URL('./sweep.js', import.meta.url));
@@ -50,7 +50,7 @@ export async function runFootprintBench(): Promise<Record<string, unknown>> {
     const serve = await startServe(['--kubeconfig', kubeconfig, '--cert-dir', join(dir, 'tls'), '--config', config], {
       POD_NAMESPACE: 'bench-00',
       KEDA_CARBON_LOG_LEVEL: 'info',
-      NODE_OPTIONS: '--max-old-space-size=160',
+      NODE_OPTIONS: deploymentNodeOptions(),
     });
     try {
       const started = Date.now();

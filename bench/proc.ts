@@ -1,5 +1,8 @@
 /** What the benchmarks read about a process from /proc (Linux), and how they summarise samples. */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
 
 /** Resident set size now (VmRSS) and at its peak (VmHWM), in MiB. */
 export async function rssMiB(pid: number): Promise<{ rss: number; peak: number }> {
@@ -35,4 +38,19 @@ export async function connectionsTo(port: number): Promise<string[]> {
     if (localAddress === local && state === '01' && remote) out.push(remote);
   }
   return out;
+}
+
+/**
+ * The `NODE_OPTIONS` the Deployment gives `serve` (webhook-config/base/deployment.yaml), so
+ * a benchmark's process runs with the heap settings the Pod runs with, read from one place.
+ */
+export function deploymentNodeOptions(): string {
+  const file = fileURLToPath(new URL('../../webhook-config/base/deployment.yaml', import.meta.url));
+  for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
+    const d = doc.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value?: string }> }> } } } };
+    if (d?.kind !== 'Deployment') continue;
+    const value = d.spec?.template?.spec?.containers?.[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
+    if (value) return value;
+  }
+  throw new Error(`no NODE_OPTIONS in the Deployment of ${file}`);
 }

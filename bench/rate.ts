@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { startServe } from '../test/helpers/serve-process.js';
-import { cpuMs } from './proc.js';
+import { cpuMs, deploymentNodeOptions } from './proc.js';
 
 const FIXTURE = fileURLToPath(new URL('../../test/fixtures/admission/v1.36/scaledobject-create.kubectl-apply.json', import.meta.url));
 const RATES = [1, 10, 100, 1000];
@@ -61,7 +61,7 @@ async function atRate(port: number, agent: Agent, body: string, rate: number): P
 
 export async function runRateBench(): Promise<Record<string, number>> {
   const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-rate-'));
-  const serve = await startServe(['--cert-dir', join(dir, 'tls')], { KEDA_CARBON_LOG_LEVEL: 'info', NODE_OPTIONS: '--max-old-space-size=160' });
+  const serve = await startServe(['--cert-dir', join(dir, 'tls')], { KEDA_CARBON_LOG_LEVEL: 'info', NODE_OPTIONS: deploymentNodeOptions() });
   const agent = new Agent({ keepAlive: true, maxSockets: 8, ca: await readFile(join(dir, 'tls', 'ca.crt'), 'utf8') });
   const review = JSON.parse(await readFile(FIXTURE, 'utf8'));
   review.request.object.metadata.annotations = { 'keda-carbon.io/environmental-impact': '{"carbon":[{"measuredEmission":0,"allowedMaxReplicaCount":1}]}' };

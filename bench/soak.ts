@@ -14,7 +14,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, quantile, rssMiB } from './proc.js';
+import { cpuMs, deploymentNodeOptions, quantile, rssMiB } from './proc.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../../test/fixtures/admission/v1.36/scaledobject-create.kubectl-apply.json', import.meta.url));
@@ -64,7 +64,7 @@ function post(port: number, agent: Agent, body: string): Promise<{ status: numbe
 
 async function startServe(certDir: string): Promise<{ pid: number; port: number; stop(): void }> {
   const child = spawn(process.execPath, [MAIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--cert-dir', certDir], {
-    env: { ...process.env, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '', NODE_OPTIONS: '--max-old-space-size=160', KEDA_CARBON_LOG_LEVEL: 'info' },
+    env: { ...process.env, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '', NODE_OPTIONS: deploymentNodeOptions(), KEDA_CARBON_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {

@@ -10,6 +10,7 @@
  * BENCH_PROFILE=DIR writes the controller's CPU profile of each step (start, pass, band,
  * churn) and a heap snapshot at the end, when its RSS has peaked, into DIR: open them in
  * Chrome DevTools. The profiler costs CPU time, so figures from such a run are not comparable.
+ * BENCH_NODE_OPTIONS replaces the Deployment's NODE_OPTIONS for the controller, to compare settings.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -28,6 +29,7 @@ import { NamespaceCache } from '../src/cluster/namespaces.js';
 import { ObjectCache } from '../src/cluster/objects.js';
 import { PoliteClient } from '../src/cluster/polite.js';
 import { parseConfigText } from '../src/config/config.js';
+import { deploymentNodeOptions } from './proc.js';
 
 const OBJECTS = 10_000;
 const NAMESPACES = 100;
@@ -246,8 +248,10 @@ async function controllerChild(): Promise<void> {
   });
 }
 
+/** The controller runs with the Deployment's NODE_OPTIONS (its heap settings move its RSS); the fake with none. */
 function child(role: string): ChildProcess {
-  return fork(fileURLToPath(import.meta.url), [role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const env = role === '--controller' ? { ...process.env, NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? deploymentNodeOptions() } : process.env;
+  return fork(fileURLToPath(import.meta.url), [role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
 }
 
 function next(c: ChildProcess, cmd: string): Promise<Message> {
