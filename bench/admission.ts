@@ -133,7 +133,9 @@ export async function runAdmissionBench(duration = 5, rounds = 3): Promise<Recor
     };
   } finally {
     // SIGTERM lets a profiled server write its profile; each exits at once either way
-    await Promise.all(targets.map(([, target]) => new Promise((r) => target.child.once('exit', r).kill('SIGTERM'))));
+    const stop = (child: ChildProcess) =>
+      new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r).kill('SIGTERM')));
+    await Promise.all(targets.map(([, target]) => stop(target.child)));
   }
 }
 
