@@ -6,8 +6,6 @@ import { ConfigError } from '../config/errors.js';
 import type { IntensityConfig } from '../config/intensity.js';
 import { type KubeClient, kubeClientFromApi } from './kube-client.js';
 
-export { type KubeClient, kubeClientFromApi } from './kube-client.js';
-
 /** For tests that build a kubeconfig by hand; the process itself connects through `connectCluster`. */
 export function kubeClientFromConfig(kc: KubeConfig): KubeClient {
   return kubeClientFromApi(kubeApiFromConfig(kc));

@@ -1,4 +1,5 @@
-import { kubeClientForCommand, type KubeClient } from '../carbon/kube.js';
+import { kubeClientForCommand } from '../carbon/kube.js';
+import type { KubeClient } from '../carbon/kube-client.js';
 import { openSource } from '../carbon/providers/index.js';
 import type { FetchFn } from '../carbon/providers/http.js';
 import { Refresher } from '../carbon/refresher.js';

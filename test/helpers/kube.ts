@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
-import { kubeClientFromConfig, type KubeClient } from '../../src/carbon/kube.js';
+import { kubeClientFromConfig } from '../../src/carbon/kube.js';
+import type { KubeClient } from '../../src/carbon/kube-client.js';
 import { json, startServer } from './http.js';
 
 /**

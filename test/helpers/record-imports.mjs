@@ -1,4 +1,4 @@
-// Preloaded with `node --import` (through NODE_OPTIONS) by the test that checks which
+// Preloaded with `node --import` on serve's command line by the test that checks which
 // modules serve loads: it registers resolve hooks that append every resolved URL to the file
 // named by KEDA_CARBON_TEST_IMPORTS.
 import { register } from 'node:module';
