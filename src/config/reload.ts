@@ -7,7 +7,7 @@ import { parseConfigText, type RuntimeConfig } from './config.js';
 const POLL_MS = 5_000;
 
 /**
- * Re-read the config file when it changes; a broken file keeps the previous config.
+ * Re-read the config file when it changes; a broken or empty file keeps the previous config.
  * `loadedText` is the text the running config was parsed from, so a change made between
  * the first load and the watch starting is not missed. Returns a stop function.
  */
@@ -22,6 +22,12 @@ export function watchConfig(path: string, loadedText: string, logger: Logger, ap
       return;
     }
     if (text === lastText) return;
+    if (text.trim() === '') {
+      // A writer that truncates and then writes leaves the file empty for a moment; applying
+      // that would swap the running config for the embedded defaults. The next write is read.
+      logger.warn({ path }, 'config file is empty; keeping the previous configuration');
+      return;
+    }
     lastText = text;
     try {
       // Parse the text just read: reading the file a second time could see yet another version.

@@ -1,0 +1,52 @@
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { watchConfig } from '../../src/config/reload.js';
+import type { RuntimeConfig } from '../../src/config/config.js';
+import { captureLogger } from '../helpers/log.js';
+
+const text = (emission: number) => `policies:\n  standard:\n    carbon: [{measuredEmission: ${emission}, allowedMaxReplicaCount: 2}]\n`;
+const msgs = (lines: string[]) => lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!cond()) throw new Error(`timed out waiting for ${what}`);
+}
+
+t.test('an emptied config file (a writer between truncate and write) keeps the running config; the next write applies', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-reload-unit-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'config.yaml');
+  await writeFile(path, text(300));
+  const { logger, lines } = captureLogger();
+  const applied: RuntimeConfig[] = [];
+  const stop = watchConfig(path, text(300), logger, (c) => applied.push(c), 20);
+  t.teardown(stop);
+
+  await truncate(path, 0);
+  await until(() => msgs(lines).includes('config file is empty; keeping the previous configuration'), 'the empty file to be seen');
+  t.equal(applied.length, 0, 'nothing applied from an empty file');
+
+  await writeFile(path, text(400));
+  await until(() => applied.length > 0, 'the written file to be applied');
+  t.equal(applied.length, 1);
+  t.equal(applied[0]!.policies.get('standard')?.bands[0]?.threshold, 400, 'the new text is the one applied');
+  t.ok(msgs(lines).includes('configuration reloaded'));
+});
+
+t.test('emptied and then written back to the running text: nothing to apply', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-reload-unit-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'config.yaml');
+  await writeFile(path, text(300));
+  const { logger, lines } = captureLogger();
+  const applied: RuntimeConfig[] = [];
+  const stop = watchConfig(path, text(300), logger, (c) => applied.push(c), 20);
+  t.teardown(stop);
+  await writeFile(path, '  \n');
+  await until(() => msgs(lines).includes('config file is empty; keeping the previous configuration'), 'the empty file to be seen');
+  await writeFile(path, text(300));
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(applied.length, 0, 'the same text as the running config is not re-applied');
+});
