@@ -58,7 +58,15 @@ export async function startServe(
       reject(new Error(`serve exited with ${code} before listening; stderr: ${stderr}`));
     });
   });
-  const { port, metricsPort } = await ready;
+  let started: { port: number; metricsPort: number };
+  try {
+    started = await ready;
+  } catch (err) {
+    // A serve that never said where it listens would outlive the test run.
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw err;
+  }
+  const { port, metricsPort } = started;
   return {
     child,
     port,
