@@ -1,7 +1,7 @@
 import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { watchConfig } from '../../src/config/reload.js';
 import type { RuntimeConfig } from '../../src/config/config.js';
 import { captureLogger } from '../helpers/log.js';
@@ -14,15 +14,20 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   if (!cond()) throw new Error(`timed out waiting for ${what}`);
 }
 
-t.test('an emptied config file (a writer between truncate and write) keeps the running config; the next write applies', async (t) => {
+/** A config file holding text(300), watched every 20 ms; what is applied and logged is kept. */
+async function watched(t: Test): Promise<{ path: string; lines: string[]; applied: RuntimeConfig[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-reload-unit-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'config.yaml');
   await writeFile(path, text(300));
   const { logger, lines } = captureLogger();
   const applied: RuntimeConfig[] = [];
-  const stop = watchConfig(path, text(300), logger, (c) => applied.push(c), 20);
-  t.teardown(stop);
+  t.teardown(watchConfig(path, text(300), logger, (c) => applied.push(c), 20));
+  return { path, lines, applied };
+}
+
+t.test('an emptied config file (a writer between truncate and write) keeps the running config; the next write applies', async (t) => {
+  const { path, lines, applied } = await watched(t);
 
   await truncate(path, 0);
   await until(() => msgs(lines).includes('config file is empty; keeping the previous configuration'), 'the empty file to be seen');
@@ -36,14 +41,7 @@ t.test('an emptied config file (a writer between truncate and write) keeps the r
 });
 
 t.test('emptied and then written back to the running text: nothing to apply', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-reload-unit-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const path = join(dir, 'config.yaml');
-  await writeFile(path, text(300));
-  const { logger, lines } = captureLogger();
-  const applied: RuntimeConfig[] = [];
-  const stop = watchConfig(path, text(300), logger, (c) => applied.push(c), 20);
-  t.teardown(stop);
+  const { path, lines, applied } = await watched(t);
   await writeFile(path, '  \n');
   await until(() => msgs(lines).includes('config file is empty; keeping the previous configuration'), 'the empty file to be seen');
   await writeFile(path, text(300));
