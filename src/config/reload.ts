@@ -24,7 +24,7 @@ export function watchConfig(path: string, loadedText: string, logger: Logger, ap
     if (text === lastText) return;
     if (text.trim() === '') {
       // A writer that truncates and then writes leaves the file empty for a moment; applying
-      // that would swap the running config for the embedded defaults. The next write is read.
+      // that would swap the running config for an empty one. The next write is read.
       logger.warn({ path }, 'config file is empty; keeping the previous configuration');
       return;
     }
