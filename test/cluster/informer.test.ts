@@ -4,14 +4,7 @@ import { Informer, keyOf } from '../../src/cluster/informer.js';
 import { slimObject, type CachedObject } from '../../src/cluster/objects.js';
 import { FakeKube, instantClock } from '../helpers/fake-kube.js';
 import { captureLogger } from '../helpers/log.js';
-
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+import { until } from '../helpers/until.js';
 
 type Change = [string, string | undefined, string | undefined];
 

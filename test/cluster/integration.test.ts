@@ -6,14 +6,7 @@ import { parseConfigText } from '../../src/config/config.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { steady } from '../helpers/carbon.js';
 import { captureLogger } from '../helpers/log.js';
-
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from '../helpers/until.js';
 
 t.test('the Lease identity', async (t) => {
   const a = leaseIdentity({ POD_NAME: 'keda-carbon-abc' });

@@ -4,17 +4,10 @@ import { FakeKube } from '../helpers/fake-kube.js';
 import { LeaderElector } from '../../src/cluster/lease.js';
 import { FakeClock } from '../helpers/clock.js';
 import { captureLogger } from '../helpers/log.js';
+import { until } from '../helpers/until.js';
 
 const START = Date.UTC(2026, 10, 23, 10, 0, 0);
 const LEASE = 'keda-carbon/keda-carbon-retouch';
-
-async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 async function setup(t: Test) {
   const fake = new FakeKube();

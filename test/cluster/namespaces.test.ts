@@ -4,16 +4,9 @@ import { FakeKube } from '../helpers/fake-kube.js';
 import { NamespaceCache } from '../../src/cluster/namespaces.js';
 import { silentLogger } from '../../src/log.js';
 import { captureLogger } from '../helpers/log.js';
+import { until } from '../helpers/until.js';
 
 const LABEL = 'keda-carbon.io/policy';
-
-async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 async function setup(t: Test, extra: Partial<ConstructorParameters<typeof NamespaceCache>[0]> = {}) {
   const fake = new FakeKube();

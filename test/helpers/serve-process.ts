@@ -58,15 +58,11 @@ export async function startServe(
       reject(new Error(`serve exited with ${code} before listening; stderr: ${stderr}`));
     });
   });
-  let started: { port: number; metricsPort: number };
-  try {
-    started = await ready;
-  } catch (err) {
+  const { port, metricsPort } = await ready.catch((err: unknown) => {
     // A serve that never said where it listens would outlive the test run.
     if (child.exitCode === null) child.kill('SIGKILL');
     throw err;
-  }
-  const { port, metricsPort } = started;
+  });
   return {
     child,
     port,

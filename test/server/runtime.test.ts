@@ -8,19 +8,12 @@ import { join } from 'node:path';
 import { createRuntime, StartupError, type RuntimeOptions } from '../../src/server/runtime.js';
 import { FakeKube } from '../helpers/fake-kube.js';
 import { captureLogger } from '../helpers/log.js';
+import { until } from '../helpers/until.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-runtime-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
 // One certificate directory for every test: the first start makes the CA, the rest reuse it.
 const certDir = join(dir, 'tls');
-
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function kubeconfig(name: string, server: string, namespace?: string): Promise<string> {
   const path = join(dir, name);

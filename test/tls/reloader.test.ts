@@ -7,18 +7,11 @@ import { join } from 'node:path';
 import { generateCertificates, type CertificateSet } from '../../src/tls/certs.js';
 import { publish } from '../helpers/volume.js';
 import { watchCertificates, type CertificatePair } from '../../src/tls/reloader.js';
+import { until } from '../helpers/until.js';
 
 const INTERVAL = 50;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const issue = () => generateCertificates({ dnsNames: ['keda-carbon.keda-carbon.svc'], ipAddresses: ['127.0.0.1'] });
-
-async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 function peerSerial(socket: TLSSocket): string {
   return socket.getPeerX509Certificate()?.serialNumber ?? '';
@@ -87,7 +80,7 @@ t.test('a rotated Secret is picked up, live connections survive, an invalid pair
   t.equal(changes.length, 0, 'the starting pair is not reported as a change');
 
   await publish(dir, { 'tls.crt': second.cert, 'tls.key': second.key, 'ca.crt': second.caCert }, 2);
-  await waitFor(() => changes.length === 1, 'the rotation');
+  await until(() => changes.length === 1, 'the rotation');
   t.equal(changes[0]?.cert, second.cert, 'onChange got the new certificate');
 
   t.equal(await ping(live, 'after'), 'echo after', 'the connection opened before the rotation still works');
@@ -99,7 +92,7 @@ t.test('a rotated Secret is picked up, live connections survive, an invalid pair
   // a key that does not belong to the certificate: the previous pair must stay
   const third = issue();
   await publish(dir, { 'tls.crt': third.cert, 'tls.key': first.key, 'ca.crt': third.caCert }, 3);
-  await waitFor(() => warnings.length > 0, 'the rejection warning');
+  await until(() => warnings.length > 0, 'the rejection warning');
   t.match(warnings[0], /private key does not belong to the certificate/);
   await sleep(INTERVAL * 4);
   t.equal(changes.length, 1, 'an invalid pair is not handed to onChange');
@@ -110,12 +103,12 @@ t.test('a rotated Secret is picked up, live connections survive, an invalid pair
 
   // garbage in the certificate file is rejected the same way
   await publish(dir, { 'tls.crt': 'garbage', 'tls.key': third.key, 'ca.crt': '' }, 4);
-  await waitFor(() => warnings.length > 1, 'the second rejection');
+  await until(() => warnings.length > 1, 'the second rejection');
   t.match(warnings[1], /certificate does not parse/);
 
   // and the watcher recovers as soon as a valid pair appears
   await publish(dir, { 'tls.crt': third.cert, 'tls.key': third.key, 'ca.crt': third.caCert }, 5);
-  await waitFor(() => changes.length === 2, 'recovery after invalid pairs');
+  await until(() => changes.length === 2, 'recovery after invalid pairs');
   t.equal(await readFile(join(dir, 'tls.crt'), 'utf8'), changes[1]?.cert);
   t.equal(await ping(live, 'still'), 'echo still', 'the first connection outlived three rotations');
   live.destroy();
@@ -155,6 +148,6 @@ t.test('plain files replaced in place are picked up too', async (t) => {
   await writeFile(join(dir, 'tls.crt'), b.cert);
   await sleep(INTERVAL * 2);
   await writeFile(join(dir, 'tls.key'), b.key);
-  await waitFor(() => seen.length === 1, 'the in-place rotation');
+  await until(() => seen.length === 1, 'the in-place rotation');
   t.same(seen, [b.cert], 'only the complete new pair is reported');
 });

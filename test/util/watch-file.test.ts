@@ -4,17 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { watchFile } from '../../src/util/watch-file.js';
 import { publish } from '../helpers/volume.js';
+import { until } from '../helpers/until.js';
 
 const FAST = { intervalMs: 20, debounceMs: 10 };
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await pause(10);
-  }
-}
 
 async function tempDir(t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-watch-'));

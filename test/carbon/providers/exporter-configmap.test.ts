@@ -9,20 +9,13 @@ import { validatePoints } from '../../../src/carbon/validate.js';
 import { FIXTURE_NOW, fixtureText } from '../../helpers/fixtures.js';
 import { fakeApiServer, kubeClientFor } from '../../helpers/kube.js';
 import { systemClock } from '../../../src/ports.js';
+import { until } from '../../helpers/until.js';
 
 const exporterCm = () => parseYaml(fixtureText('exporter-configmap', 'carbon-intensity.yaml')) as Record<string, unknown>;
 const cfg = (extra: Record<string, unknown> = {}) => parseIntensityConfig({ provider: 'exporter-configmap', ...extra });
 
 function withPoints(points: unknown[]): Record<string, unknown> {
   return { ...exporterCm(), binaryData: { data: Buffer.from(JSON.stringify(points)).toString('base64') } };
-}
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 t.test('reads binaryData.data through the Kubernetes API', async (t) => {
@@ -118,7 +111,7 @@ t.test('watch: the refresher picks up the recreated ConfigMap at once, and stop 
   const refresher = new Refresher({ source: src, store, refreshIntervalMs: 3_600_000, timeoutMs: 5000, clock: { ...systemClock, now: () => FIXTURE_NOW } });
   t.teardown(() => refresher.stop());
   refresher.start();
-  await until(() => store.snapshot().fetchedAt !== null && api.watcherCount() === 1);
+  await until(() => store.snapshot().fetchedAt !== null && api.watcherCount() === 1, 'the first read and one watch');
   t.equal(store.snapshot().points[0]!.gCO2eqPerKWh, 200.0892814275597);
   t.ok(
     api.requests.some((r) => r.path === '/api/v1/namespaces/kube-system/configmaps?fieldSelector=metadata.name%3Dcarbon-intensity&watch=true'),
@@ -130,14 +123,14 @@ t.test('watch: the refresher picks up the recreated ConfigMap at once, and stop 
   await new Promise((r) => setTimeout(r, 50));
   t.equal(store.snapshot().points[0]!.gCO2eqPerKWh, 200.0892814275597, 'DELETED changes nothing');
   api.put(withPoints([{ location: 'CAISO_NORTH', timestamp: new Date(FIXTURE_NOW).toISOString(), duration: 60, value: 444 }]));
-  await until(() => store.snapshot().points.some((p) => p.gCO2eqPerKWh === 444));
+  await until(() => store.snapshot().points.some((p) => p.gCO2eqPerKWh === 444), 'the edited ConfigMap in the store');
   t.pass('ADDED triggered a fetch long before the 1 h interval');
 
   api.endWatches();
-  await until(() => api.watcherCount() === 1);
+  await until(() => api.watcherCount() === 1, 'one watch');
   t.pass('the watch re-opens after the API server ends it');
   await refresher.stop();
-  await until(() => api.watcherCount() === 0);
+  await until(() => api.watcherCount() === 0, 'no watch');
   t.pass('stop closes the watch');
 });
 
