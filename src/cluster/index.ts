@@ -38,6 +38,8 @@ export interface ClusterIntegration {
   controller: Controller;
   /** Called after a config hot reload. */
   reconfigure(): void;
+  /** Whether this replica holds the Lease now (the self-managed certificates write only then). */
+  isLeader(): boolean;
   /**
    * Shutdown begins: stop the controller and give the Lease up now, so another replica
    * takes over at once instead of after the drain; namespace policies keep serving admission.
@@ -177,6 +179,7 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
       controller!.reconfigure();
     },
     releaseLeadership,
+    isLeader: () => elector.isLeader,
     async stop() {
       options.metrics.ledger?.attach(null);
       hpas?.stop();

@@ -1,26 +1,12 @@
-import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import type Forge from 'node-forge';
+import { issueServing, keyBits, makeCa, type KeyType } from './issue.js';
 
-let forgeModule: typeof Forge | undefined;
-
-/** node-forge only makes certificates: a start that finds them on disk never loads it. */
-function forge(): typeof Forge {
-  forgeModule ??= createRequire(import.meta.url)('node-forge') as typeof Forge;
-  return forgeModule;
-}
-
-/**
- * Only RSA is offered: node-forge can neither generate nor sign with ECDSA keys, and mixing
- * in a second crypto stack for one key type is not worth it for a cluster-internal webhook.
- */
-export type KeyType = 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
-export const KEY_TYPES: readonly KeyType[] = ['rsa-2048', 'rsa-3072', 'rsa-4096'];
+export { KEY_TYPES, type KeyType } from './issue.js';
 
 export interface GenerateOptions {
   commonName?: string;
@@ -38,37 +24,10 @@ export interface CertificateSet {
 }
 
 export const DEFAULT_VALIDITY_DAYS = 365;
-/** Clocks of API server nodes and webhook pods drift; a cert born "in the future" is refused. */
-const BACKDATE_MS = 60 * 60 * 1000;
 const DNS_NAME = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 function fail(message: string): never {
   throw new Error(`certificates: ${message}`);
-}
-
-/**
- * A positive serial of 16 random bytes (RFC 5280 allows up to 20 octets). Forcing the top bit
- * off keeps the DER integer positive without a leading zero byte.
- */
-function randomSerial(): string {
-  const bytes = randomBytes(16);
-  // top bit off: positive; never zero: DER would then need fewer octets than we promised
-  bytes[0] = (bytes[0] ?? 0) & 0x7f || 0x01;
-  return bytes.toString('hex');
-}
-
-function keyBits(keyType: KeyType | undefined): number {
-  const type = keyType ?? 'rsa-2048';
-  switch (type) {
-    case 'rsa-2048':
-      return 2048;
-    case 'rsa-3072':
-      return 3072;
-    case 'rsa-4096':
-      return 4096;
-    default:
-      return fail(`keyType ${JSON.stringify(type)} is not supported; use one of ${KEY_TYPES.join(', ')} (node-forge cannot create ECDSA certificates)`);
-  }
 }
 
 function validate(options: GenerateOptions): { dnsNames: string[]; ipAddresses: string[]; days: number } {
@@ -93,20 +52,6 @@ function validate(options: GenerateOptions): { dnsNames: string[]; ipAddresses: 
   return { dnsNames: [...new Set(dnsNames)], ipAddresses: [...new Set(ipAddresses)], days };
 }
 
-function generateKeyPair(bits: number): Forge.pki.rsa.KeyPair {
-  // forge delegates to Node's native generateKeyPairSync when it is available (~0.2 s for 2048)
-  return forge().pki.rsa.generateKeyPair({ bits, e: 0x10001 });
-}
-
-function newCertificate(publicKey: Forge.pki.PublicKey, days: number, now: number): Forge.pki.Certificate {
-  const cert = forge().pki.createCertificate();
-  cert.publicKey = publicKey;
-  cert.serialNumber = randomSerial();
-  cert.validity.notBefore = new Date(now - BACKDATE_MS);
-  cert.validity.notAfter = new Date(now + days * 24 * 60 * 60 * 1000);
-  return cert;
-}
-
 /**
  * A private CA and a serving certificate signed by it, as PEM strings. The CA lives only as
  * long as the serving certificate: rotation means generating both again and updating the
@@ -114,56 +59,16 @@ function newCertificate(publicKey: Forge.pki.PublicKey, days: number, now: numbe
  */
 export function generateCertificates(options: GenerateOptions): CertificateSet {
   const { dnsNames, ipAddresses, days } = validate(options);
-  const bits = keyBits(options.keyType);
+  keyBits(options.keyType); // an unsupported key type fails before anything is made
   const commonName = options.commonName ?? dnsNames[0] ?? ipAddresses[0] ?? 'keda-carbon';
   if (typeof commonName !== 'string' || commonName.length === 0 || commonName.length > 64) {
     fail('commonName must be a non-empty string of at most 64 characters');
   }
   const now = Date.now();
-
-  const caKeys = generateKeyPair(bits);
-  const ca = newCertificate(caKeys.publicKey, days, now);
-  const caSubject = [
-    { name: 'commonName', value: `${commonName.slice(0, 61)} CA` },
-    { name: 'organizationName', value: 'keda-carbon' },
-  ];
-  ca.setSubject(caSubject);
-  ca.setIssuer(caSubject);
-  ca.setExtensions([
-    { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
-    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
-    { name: 'subjectKeyIdentifier' },
-  ]);
-  ca.sign(caKeys.privateKey, forge().md.sha256.create());
-
-  const leafKeys = generateKeyPair(bits);
-  const leaf = newCertificate(leafKeys.publicKey, days, now);
-  leaf.setSubject([
-    { name: 'commonName', value: commonName },
-    { name: 'organizationName', value: 'keda-carbon' },
-  ]);
-  leaf.setIssuer(caSubject);
-  leaf.setExtensions([
-    { name: 'basicConstraints', cA: false, critical: true },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: true },
-    {
-      name: 'subjectAltName',
-      altNames: [...dnsNames.map((value) => ({ type: 2, value })), ...ipAddresses.map((ip) => ({ type: 7, ip }))],
-    },
-    { name: 'subjectKeyIdentifier' },
-    { name: 'authorityKeyIdentifier', keyIdentifier: ca.generateSubjectKeyIdentifier().getBytes() },
-  ]);
-  leaf.sign(caKeys.privateKey, forge().md.sha256.create());
-
-  // forge writes CRLF line ends; LF is what openssl, kubectl and cert-manager write
-  const lf = (pem: string) => pem.replace(/\r\n/g, '\n');
-  return {
-    caCert: lf(forge().pki.certificateToPem(ca)),
-    caKey: lf(forge().pki.privateKeyToPem(caKeys.privateKey)),
-    cert: lf(forge().pki.certificateToPem(leaf)),
-    key: lf(forge().pki.privateKeyToPem(leafKeys.privateKey)),
-  };
+  const validityMs = days * 24 * 60 * 60 * 1000;
+  const ca = makeCa({ commonName, validityMs, keyType: options.keyType, now });
+  const leaf = issueServing(ca, { commonName, dnsNames, ipAddresses, validityMs, keyType: options.keyType, now });
+  return { caCert: ca.cert, caKey: ca.key, cert: leaf.cert, key: leaf.key };
 }
 
 export interface LocalCertificates {

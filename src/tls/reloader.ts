@@ -36,9 +36,9 @@ function validatedOptions(dir: string, onChange: unknown, opts: WatchOptions): n
   return intervalMs;
 }
 
-function readDigest(certPath: string, keyPath: string): string | null {
+function readPair(certPath: string, keyPath: string): CertificatePair | null {
   try {
-    return digest({ cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') });
+    return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
   } catch {
     // nothing readable yet: the first valid pair that appears is reported as a change
     return null;
@@ -46,28 +46,23 @@ function readDigest(certPath: string, keyPath: string): string | null {
 }
 
 /**
- * Installs a pair that differs from the current one, once it parses and its key matches.
- * A rejected pair is remembered so it is logged once, not on every poll.
+ * Installs a pair that differs from the current one, once it parses and its key matches, and
+ * says so once. A rejected pair is remembered so it is logged once, not on every poll. Used
+ * for the certificate directory and for the certificates Secret alike; `where` goes into
+ * each log line. Returns true when `pair` is the current one afterwards.
  */
-function installer(dir: string, certPath: string, keyPath: string, onChange: (pair: CertificatePair) => void, log: Logger) {
-  let current = readDigest(certPath, keyPath);
+export function pairInstaller(onChange: (pair: CertificatePair) => void, log: Logger, where: Record<string, unknown>, baseline: CertificatePair | null = null) {
+  let current = baseline ? digest(baseline) : null;
   let rejected: string | null = null;
   const refuse = (id: string, level: 'warn' | 'error', reason: string, msg: string) => {
     rejected = id;
-    log[level]({ dir, reason }, msg);
+    log[level]({ ...where, reason }, msg);
+    return false;
   };
-  return async (isStopped: () => boolean): Promise<void> => {
-    let pair: CertificatePair;
-    try {
-      const [cert, key] = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]);
-      pair = { cert, key };
-    } catch (err) {
-      // a symlink swap in progress or a Secret being recreated; the next check sees the result
-      log.debug({ dir, err: (err as Error).message }, 'certificate files not readable; keeping the current certificate');
-      return;
-    }
+  return (pair: CertificatePair): boolean => {
     const id = digest(pair);
-    if (id === current || id === rejected || isStopped()) return;
+    if (id === current) return true;
+    if (id === rejected) return false;
     let x509: ReturnType<typeof checkPair>;
     try {
       x509 = checkPair(pair.cert, pair.key);
@@ -81,7 +76,26 @@ function installer(dir: string, certPath: string, keyPath: string, onChange: (pa
     }
     current = id;
     rejected = null;
-    log.info({ dir, subject: x509.subject.replace(/\n/g, ', '), validTo: x509.validTo }, 'serving certificate reloaded');
+    log.info({ ...where, subject: x509.subject.replace(/\n/g, ', '), validTo: x509.validTo }, 'serving certificate reloaded');
+    return true;
+  };
+}
+
+/** Reads the two files and hands a pair that differs from the one present at start to `install`. */
+function installer(dir: string, certPath: string, keyPath: string, onChange: (pair: CertificatePair) => void, log: Logger) {
+  const baseline = readPair(certPath, keyPath);
+  const install = pairInstaller(onChange, log, { dir }, baseline);
+  return async (isStopped: () => boolean): Promise<void> => {
+    let pair: CertificatePair;
+    try {
+      const [cert, key] = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]);
+      pair = { cert, key };
+    } catch (err) {
+      // a symlink swap in progress or a Secret being recreated; the next check sees the result
+      log.debug({ dir, err: (err as Error).message }, 'certificate files not readable; keeping the current certificate');
+      return;
+    }
+    if (!isStopped()) install(pair);
   };
 }
 
