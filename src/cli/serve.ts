@@ -1,21 +1,56 @@
+import { durationMs } from '../core/duration.js';
 import { createLogger, type Logger } from '../log.js';
 import { createRuntime, StartupError, type Runtime } from '../server/runtime.js';
 import { SHUTDOWN_AFTER_DRAIN_MS } from '../server/shutdown.js';
-import { CONFIG_FLAG, intFlag, parseFlags, portFlag, type CommandIO, type CommandSpec } from './io.js';
+import type { SecretTlsOptions } from '../server/tls-source.js';
+import { CONFIG_FLAG, intFlag, parseFlags, portFlag, UsageError, type CommandIO, type CommandSpec, type FlagValues } from './io.js';
 
 export const SERVE = {
   name: 'serve',
-  synopsis: '[--config FILE] [--port 8443] [--cert-dir DIR] [--metrics-port 8080] [--kubeconfig FILE] [--host 0.0.0.0] [--drain-seconds N]',
+  synopsis:
+    '[--config FILE] [--port 8443] [--cert-dir DIR | --tls-secret NAME --webhook-config NAME --service-name NAME [--cert-validity 90d] [--ca-validity 365d]] [--metrics-port 8080] [--kubeconfig FILE] [--host 0.0.0.0] [--drain-seconds N]',
   about: `Runs the admission webhook (HTTPS /mutate, /healthz, /readyz), /metrics on a plain-HTTP
 port, and, when a cluster is reachable (--kubeconfig, KUBECONFIG or the in-cluster service
 account), the re-touch timer and namespace-label policies. Every flag also reads the
 environment variable shown. Without --config the embedded defaults run (sample carbon curve).
 Without tls.crt/tls.key in the certificate directory, a local CA and serving certificate are
-made there and reused on the next start.`,
+made there and reused on the next start. With --tls-secret the certificates live in that
+Secret of serve's own namespace instead: the Lease leader makes and renews them and writes
+the CA into the caBundle of --webhook-config; every replica reloads them (docs/certificates.md).`,
   flags: {
     config: CONFIG_FLAG,
     port: { type: 'string', arg: 'PORT', env: 'KEDA_CARBON_PORT', help: 'the HTTPS port of the webhook (default 8443)' },
     'cert-dir': { type: 'string', arg: 'DIR', env: 'KEDA_CARBON_CERT_DIR', help: 'the directory holding tls.crt and tls.key (default .keda-carbon/tls)' },
+    'tls-secret': {
+      type: 'string',
+      arg: 'NAME',
+      env: 'KEDA_CARBON_TLS_SECRET',
+      help: "manage the certificates in this Secret of serve's namespace (it must exist;\nserve fills it) instead of --cert-dir",
+    },
+    'webhook-config': {
+      type: 'string',
+      arg: 'NAME',
+      env: 'KEDA_CARBON_WEBHOOK_CONFIG',
+      help: 'with --tls-secret: the MutatingWebhookConfiguration whose caBundle serve writes',
+    },
+    'service-name': {
+      type: 'string',
+      arg: 'NAME',
+      env: 'KEDA_CARBON_SERVICE_NAME',
+      help: 'with --tls-secret: the Service the certificate is for (NAME, NAME.NS, NAME.NS.svc,\nNAME.NS.svc.cluster.local)',
+    },
+    'cert-validity': {
+      type: 'string',
+      arg: 'DURATION',
+      env: 'KEDA_CARBON_CERT_VALIDITY',
+      help: 'with --tls-secret: serving certificate lifetime, renewed at two thirds (default 90d)',
+    },
+    'ca-validity': {
+      type: 'string',
+      arg: 'DURATION',
+      env: 'KEDA_CARBON_CA_VALIDITY',
+      help: 'with --tls-secret: CA lifetime, at least twice --cert-validity (default 365d)',
+    },
     'metrics-port': { type: 'string', arg: 'PORT', env: 'KEDA_CARBON_METRICS_PORT', help: 'the plain-HTTP port of /metrics (default 8080)' },
     kubeconfig: {
       type: 'string',
@@ -33,6 +68,42 @@ made there and reused on the next start.`,
   },
 } as const satisfies CommandSpec;
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+const MIN_VALIDITY_MS = 60_000;
+const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+function validityFlag(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const ms = durationMs(value);
+  if (ms === null || ms < MIN_VALIDITY_MS || ms > 3650 * DAY_MS) {
+    throw new UsageError(`--${name} must be a duration from 1m to 3650d such as "90d", "12h" or "5m", got ${JSON.stringify(value)}`);
+  }
+  return ms;
+}
+
+/** The self-managed certificate flags, checked together; undefined without --tls-secret. */
+export function secretFlags(flags: FlagValues<(typeof SERVE)['flags']>): SecretTlsOptions | undefined {
+  const given = (['webhook-config', 'service-name', 'cert-validity', 'ca-validity'] as const).filter((f) => flags[f] !== undefined);
+  const secret = flags['tls-secret'];
+  if (secret === undefined) {
+    if (given.length > 0) throw new UsageError(`--${given[0]} is used with --tls-secret only`);
+    return undefined;
+  }
+  if (flags['cert-dir'] !== undefined) throw new UsageError('--cert-dir and --tls-secret exclude each other: the certificate comes from one place');
+  const names = { 'tls-secret': secret, 'webhook-config': flags['webhook-config'], 'service-name': flags['service-name'] };
+  for (const [flag, value] of Object.entries(names)) {
+    if (value === undefined) throw new UsageError(`--tls-secret needs --${flag} too`);
+    if (!NAME.test(value))
+      throw new UsageError(`--${flag} must be a Kubernetes object name (lower case letters, digits, '-' and '.'), got ${JSON.stringify(value)}`);
+  }
+  const certValidityMs = validityFlag(flags['cert-validity'], 'cert-validity', 90 * DAY_MS);
+  const caValidityMs = validityFlag(flags['ca-validity'], 'ca-validity', 365 * DAY_MS);
+  if (caValidityMs < 2 * certValidityMs) {
+    throw new UsageError('--ca-validity must be at least twice --cert-validity, so one CA signs several serving certificates and a switch has time to settle');
+  }
+  return { secret, webhookConfig: names['webhook-config']!, serviceName: names['service-name']!, certValidityMs, caValidityMs };
+}
+
 /**
  * How long close() may take after the drain before the process exits anyway: with the
  * Deployment's 15 s drain this stays inside its 45 s terminationGracePeriodSeconds.
@@ -44,12 +115,14 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
   if (!flags) return 0;
   const drainMs = (intFlag(flags['drain-seconds'], 'drain-seconds', 0, 3600) ?? 0) * 1000;
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const tlsSecret = secretFlags(flags);
   const logger = createLogger();
   let runtime: Runtime;
   try {
     runtime = await createRuntime({
       configPath: str(flags.config),
       certDir: str(flags['cert-dir']) ?? '.keda-carbon/tls',
+      tlsSecret,
       kubeconfig: str(flags.kubeconfig),
       host: str(flags.host) ?? '0.0.0.0',
       port: portFlag(flags.port, 'port', 8443),

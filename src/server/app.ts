@@ -25,6 +25,8 @@ export const KEEP_ALIVE_TIMEOUT_MS = 95_000;
 export interface Readiness {
   /** False while shutting down: the pod leaves the Service before connections close. */
   serving: boolean;
+  /** False until a serving certificate is in use (self-managed certificates not loaded yet); absent means true. */
+  certificate?: boolean;
   /** Whether fresh carbon data is present. Reported, never a reason to refuse admission. */
   carbon: { fresh: boolean; source: string; fetchedAt: string | null };
 }
@@ -124,7 +126,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const state = options.readiness();
-    return reply.code(state.serving ? 200 : 503).send({ status: state.serving ? 'ready' : 'shutting down', carbon: state.carbon });
+    const status = !state.serving ? 'shutting down' : state.certificate === false ? 'no serving certificate yet' : 'ready';
+    return reply.code(status === 'ready' ? 200 : 503).send({ status, carbon: state.carbon });
   });
   return app;
 }

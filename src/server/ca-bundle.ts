@@ -58,10 +58,18 @@ export async function publishBundle(api: KubeApi, config: WebhookConfig, bundle:
   }
   if (status === 200) {
     say('info', null, {}, '');
-    say('info', `done|${caBundle}`, { ...where, webhooks: webhooks.length, cas: bundle.split('-----BEGIN CERTIFICATE-----').length - 1 }, 'wrote the CA bundle into the webhook configuration');
+    say(
+      'info',
+      `done|${caBundle}`,
+      { ...where, webhooks: webhooks.length, cas: bundle.split('-----BEGIN CERTIFICATE-----').length - 1 },
+      'wrote the CA bundle into the webhook configuration',
+    );
     return true;
   }
-  const msg = status === 409 ? 'the webhook configuration changed since it was read; the next round reads it again' : 'cannot write the caBundle; the next round tries again';
+  const msg =
+    status === 409
+      ? 'the webhook configuration changed since it was read; the next round reads it again'
+      : 'cannot write the caBundle; the next round tries again';
   say(status === 409 ? 'info' : 'warn', String(status), { ...where, status, ...(status === 403 ? { hint: 'RBAC must grant update on it' } : {}) }, msg);
   return false;
 }

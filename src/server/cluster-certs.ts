@@ -203,7 +203,13 @@ export class ClusterCertificates {
     const out = { ...data };
     const commonName = this.o.names.find((n) => n.endsWith('.svc')) ?? this.o.names[0] ?? 'keda-carbon';
     const serving = (ca: CertificatePair) => {
-      const leaf = issueServing(ca, { commonName, dnsNames: this.o.names.filter((n) => !isIpAddress(n)), ipAddresses: this.o.names.filter(isIpAddress), validityMs: this.o.certValidityMs, now });
+      const leaf = issueServing(ca, {
+        commonName,
+        dnsNames: this.o.names.filter((n) => !isIpAddress(n)),
+        ipAddresses: this.o.names.filter(isIpAddress),
+        validityMs: this.o.certValidityMs,
+        now,
+      });
       out[SECRET_KEYS.cert] = leaf.cert;
       out[SECRET_KEYS.key] = leaf.key;
     };

@@ -11,12 +11,10 @@ import { loadConfigFile, readConfigFile, type RuntimeConfig } from '../config/co
 import { watchConfig } from '../config/reload.js';
 import { currentIntensity } from '../core/view.js';
 import type { Logger } from '../log.js';
-import { ensureLocalCertificates, readCertificatePair } from '../tls/certs.js';
-import { certificateExpirySeconds } from '../tls/certs.js';
-import { watchCertificates } from '../tls/reloader.js';
 import { buildApp, buildMetricsApp } from './app.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { shutdownGate, type ShutdownGate } from './shutdown.js';
+import { fileTls, secretTls, type SecretTlsOptions, type TlsSource } from './tls-source.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -24,6 +22,8 @@ export interface RuntimeOptions {
   /** Without it the embedded defaults run and nothing is hot-reloaded. */
   configPath: string | undefined;
   certDir: string;
+  /** `--tls-secret` and its companions: certificates managed in the cluster instead of `certDir`. */
+  tlsSecret?: SecretTlsOptions | undefined;
   /** `--kubeconfig`; else `KUBECONFIG`, else the in-cluster service account, else admission only. */
   kubeconfig: string | undefined;
   host: string;
@@ -125,14 +125,6 @@ async function startCarbon(config: RuntimeConfig, o: RuntimeOptions, metrics: Me
   }
 }
 
-async function certificates(certDir: string, logger: Logger): Promise<{ pair: { cert: string; key: string }; caFile: string | null }> {
-  const certs = await ensureLocalCertificates(certDir);
-  const pair = await readCertificatePair(certs.certFile, certs.keyFile);
-  if (certs.created) logger.info({ caFile: certs.caFile, certDir }, 'made a local CA and serving certificate; trust the CA file to call the webhook');
-  else logger.info({ certDir, caFile: certs.caFile }, 'using the certificate in the certificate directory');
-  return { pair, caFile: certs.caFile };
-}
-
 /** Say once, when data first arrives, what intensity the webhook is applying. */
 function logIntensityOnce(carbon: CarbonPipeline, logger: Logger): () => void {
   const check = setInterval(() => {
@@ -167,13 +159,7 @@ function onConfigReload(state: { config: RuntimeConfig }, parts: Parts, logger: 
 }
 
 /** The admission app on HTTPS and the metrics app on plain HTTP, listening; returns the bound ports. */
-async function listen(
-  o: RuntimeOptions,
-  parts: Parts,
-  state: { config: RuntimeConfig; serving: boolean },
-  pair: { cert: string; key: string },
-  metrics: Metrics,
-) {
+async function listen(o: RuntimeOptions, parts: Parts, state: { config: RuntimeConfig; serving: boolean }, tls: TlsSource, metrics: Metrics) {
   const carbon = parts.carbon!;
   parts.app = buildApp({
     admission: { config: () => state.config, carbon: carbon.store, namespaces: parts.cluster?.namespaces, now: Date.now },
@@ -181,12 +167,13 @@ async function listen(
       const s = carbon.store.snapshot();
       return {
         serving: state.serving,
+        certificate: tls.ready(),
         carbon: { fresh: carbon.hasFreshData(Date.now()), source: s.source, fetchedAt: s.fetchedAt === null ? null : new Date(s.fetchedAt).toISOString() },
       };
     },
     metrics,
     logger: o.logger,
-    https: pair,
+    https: tls.initial,
   });
   await parts.app.listen({ host: o.host, port: o.port });
   parts.gate = shutdownGate(parts.app.server, { logger: o.logger });
@@ -195,27 +182,21 @@ async function listen(
   return { port: (parts.app.server.address() as AddressInfo).port, metricsPort: (parts.metricsApp.server.address() as AddressInfo).port };
 }
 
-function recordCertificateExpiry(metrics: Metrics, cert: string, logger: Logger): void {
-  try {
-    metrics.certificateExpiry.set(certificateExpirySeconds(cert));
-  } catch (err) {
-    logger.warn({ err: (err as Error).message }, 'cannot read the serving certificate expiry');
-  }
+function watchConfigFile(o: RuntimeOptions, parts: Parts, state: { config: RuntimeConfig }, loadedText: string): void {
+  if (o.configPath) parts.stopWatches.push(watchConfig(o.configPath, loadedText, o.logger, onConfigReload(state, parts, o.logger)));
 }
 
-function watchFiles(o: RuntimeOptions, parts: Parts, state: { config: RuntimeConfig }, loadedText: string, metrics: Metrics): void {
-  const app = parts.app!;
-  parts.stopWatches.push(
-    watchCertificates(
-      o.certDir,
-      (next) => {
-        (app.server as HttpsServer).setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' });
-        recordCertificateExpiry(metrics, next.cert, o.logger);
-      },
-      { logger: o.logger },
-    ),
-  );
-  if (o.configPath) parts.stopWatches.push(watchConfig(o.configPath, loadedText, o.logger, onConfigReload(state, parts, o.logger)));
+/** The certificate directory, or the Secret serve manages (which needs the cluster and its Lease). */
+async function openTls(
+  o: RuntimeOptions,
+  parts: Parts,
+  leaseNamespace: string | undefined,
+  api: ClusterConnection['api'] | undefined,
+  metrics: Metrics,
+): Promise<TlsSource> {
+  if (!o.tlsSecret) return fileTls(o.certDir, o.logger, metrics);
+  const cluster = parts.cluster!;
+  return secretTls(o.tlsSecret, { api: api!, namespace: leaseNamespace!, isLeader: () => cluster.isLeader() }, o.logger, metrics);
 }
 
 function stopServing(parts: Parts, state: { serving: boolean }, deadlineMs: number, logger: Logger): void {
@@ -233,7 +214,9 @@ function stopServing(parts: Parts, state: { serving: boolean }, deadlineMs: numb
 export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const { config, text } = await loadConfig(o.configPath);
   const cluster = await connect(o);
-  const { pair, caFile } = await certificates(o.certDir, o.logger);
+  if (o.tlsSecret && !cluster) {
+    throw new StartupError('--tls-secret needs cluster access (the in-cluster service account, --kubeconfig or KUBECONFIG): the certificates live in a Secret');
+  }
   const metrics = createMetrics();
   const state = { config, serving: true };
   const parts: Parts = { stopWatches: [] };
@@ -252,19 +235,20 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
         metrics,
       }).catch((err: Error) => Promise.reject(new StartupError(err.message)));
     }
-    const ports = await listen(o, parts, state, pair, metrics);
+    const tls = await openTls(o, parts, cluster?.leaseNamespace, cluster?.connection.api, metrics);
+    const ports = await listen(o, parts, state, tls, metrics);
+    parts.stopWatches.push(tls.start(parts.app!.server as HttpsServer));
     o.logger.info(
       {
         url: `https://${o.host}:${ports.port}/mutate`,
         ...ports,
-        caFile,
+        caFile: tls.caFile,
         config: o.configPath ?? '(embedded defaults)',
         source: parts.carbon.store.snapshot().source,
       },
       'keda-carbon webhook listening',
     );
-    recordCertificateExpiry(metrics, pair.cert, o.logger);
-    watchFiles(o, parts, state, text, metrics);
+    watchConfigFile(o, parts, state, text);
     parts.stopWatches.push(logIntensityOnce(parts.carbon, o.logger));
     return { ...ports, stopServing: (deadlineMs) => stopServing(parts, state, deadlineMs, o.logger), close: () => closeParts(parts) };
   } catch (err) {

@@ -97,7 +97,7 @@ function caDue(ca: CaFacts, now: number, certValidityMs: number): string | null 
 export function decideRenewal(facts: SecretFacts, now: number, policy: RenewalPolicy): Renewal {
   const { ca, previous, serving } = facts;
   const problem = servingProblem(serving, policy.names, now);
-  const caUsable = ca !== null && ca.hasKey && now < ca.notAfter && now >= ca.notBefore;
+  const caUsable = ca?.hasKey && now < ca.notAfter && now >= ca.notBefore;
   if (!caUsable) {
     const why = ca === null ? 'no CA' : ca.hasKey ? 'the CA is not valid now' : 'the CA key is missing or does not match';
     if (problem) return { do: 'issue-ca-and-cert', reason: `${why}; ${problem}` };
@@ -108,7 +108,8 @@ export function decideRenewal(facts: SecretFacts, now: number, policy: RenewalPo
   const s = serving!;
   if (s.issuer === 'previous') {
     const since = policy.bundleTrustedSince;
-    if (since !== null && now - since >= policy.publishGraceMs) return { do: 'issue-cert', reason: 'CA switch: the caBundle trusts the new CA', dropPrevious: false };
+    if (since !== null && now - since >= policy.publishGraceMs)
+      return { do: 'issue-cert', reason: 'CA switch: the caBundle trusts the new CA', dropPrevious: false };
     return { do: 'wait', reason: 'CA switch: waiting until the caBundle has trusted the new CA for a while' };
   }
   const due = caDue(ca, now, policy.certValidityMs);
