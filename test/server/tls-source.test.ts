@@ -13,7 +13,7 @@ import { clusterOrSkip, createNamespace, waitFor } from '../e2e/cluster-env.js';
 import { bundles, handshake, MWC_PATH, secretData, secretPath } from '../helpers/cluster-certs.js';
 import { startServe } from '../helpers/serve-process.js';
 
-t.setTimeout(180_000);
+t.setTimeout(300_000);
 const c = clusterOrSkip(t);
 
 /** /readyz's status, without checking the certificate (as the kubelet probes). */
@@ -57,7 +57,8 @@ t.test('serve --tls-secret: the leader fills the Secret and the caBundle; the ne
   const args = ['--kubeconfig', c.kubeconfig, '--config', config, '--tls-secret', 'kc-tls', '--webhook-config', mwc, '--service-name', 'keda-carbon'];
   const env = { POD_NAMESPACE: ns, KEDA_CARBON_LEASE_NAME: `kc-serve-tls-${c.id}` };
 
-  const a = await startServe(args, env);
+  // two processes that each load the TypeScript sources: generous on a busy machine
+  const a = await startServe(args, env, 120_000);
   t.teardown(() => a.stop('SIGKILL'));
   await waitFor('a to lead', async () => a.logs.some((l) => l.msg === 'became the leader: running the re-touch timer'));
   await waitFor('a to find the Secret missing', async () =>
@@ -75,7 +76,7 @@ t.test('serve --tls-secret: the leader fills the Secret and the caBundle; the ne
   const secret = await c.call('GET', secretPath(ns, 'kc-tls'), [200]);
   t.equal(secret.type, 'Opaque', 'serve kept the type the install gave the Secret');
 
-  const b = await startServe(args, env);
+  const b = await startServe(args, env, 120_000);
   t.teardown(() => b.stop('SIGKILL'));
   t.equal(await readyz(b.port), 200, 'the second replica is ready as soon as it listens');
   t.equal(await handshake(b.port, data['ca.crt']!, `keda-carbon.${ns}.svc`), served.fingerprint256, 'and serves the same certificate');
