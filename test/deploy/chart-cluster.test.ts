@@ -1,0 +1,94 @@
+/**
+ * Every rendered install, Helm and kustomize, is accepted by a real API server (v1.20, the
+ * oldest the chart supports): `kubectl apply --server-side --dry-run=server`, which runs
+ * validation, defaulting and admission without storing anything. Runs against the cluster
+ * KEDA_CARBON_E2E_KUBECONFIG names (.ci/cluster.sh starts one); the only things it creates are
+ * namespaces with a random suffix, deleted again.
+ */
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { CONFIG, helmTemplate, kustomize, type Obj } from '../helpers/manifests.js';
+import { requireTools } from '../helpers/tools.js';
+import { E2E_ENV, e2eKubeconfig } from '../e2e/cluster-env.js';
+
+const kubeconfig = e2eKubeconfig();
+if (!kubeconfig) {
+  t.plan(0, `${E2E_ENV} is not set: no cluster to dry-run the manifests against`);
+  process.exit(0);
+}
+const { kubectl: KUBECTL } = requireTools(t, ['kubectl', 'helm']);
+
+function kubectl(args: string[], input?: string) {
+  const r = spawnSync(KUBECTL, ['--kubeconfig', kubeconfig!, ...args], { input, encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+  return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+const suffix = randomBytes(3).toString('hex');
+const namespaces = [`keda-carbon-${suffix}`, `team-x-${suffix}`];
+// This control plane runs no controller-manager, so the `default` ServiceAccount a real
+// cluster gives every namespace (the helm test Pod runs as it) is made here.
+for (const ns of namespaces) {
+  for (const args of [
+    ['create', 'namespace', ns],
+    ['create', 'serviceaccount', 'default', '-n', ns],
+  ]) {
+    const r = kubectl(args);
+    if (r.status !== 0 && !r.stderr.includes('already exists')) throw new Error(`${args.join(' ')}: ${r.stderr}`);
+  }
+}
+t.teardown(() => {
+  for (const ns of namespaces) kubectl(['delete', 'namespace', ns, '--wait=false']);
+});
+
+// Kinds this control plane has no API for: cert-manager's and the Prometheus Operator's
+// CRDs are not installed, and the KEDA CRDs live on a separate apiextensions server that
+// kubectl cannot write through. test/deploy/chart.test.ts checks those objects' content.
+const UNSERVED = new Set(['Certificate', 'Issuer', 'ServiceMonitor', 'PrometheusRule', 'CustomResourceDefinition']);
+const ALL_ON = [
+  'crds.environmentalImpact',
+  'rbac.exporterConfigMap.enabled',
+  'rbac.hpaRead',
+  'rbac.locationAuto',
+  'monitoring.serviceMonitor.enabled',
+  'monitoring.prometheusRule.enabled',
+  'monitoring.dashboard.enabled',
+].flatMap((k) => ['--set', `${k}=true`]);
+
+/** The kustomize objects moved to `ns` the way the cluster test does it: the fixed namespace swapped. */
+function intoNamespace(objs: Obj[], ns: string): Obj[] {
+  return objs
+    .filter((o) => o.kind !== 'Namespace')
+    .map((o) => JSON.parse(JSON.stringify(o).replaceAll('"namespace":"keda-carbon"', `"namespace":"${ns}"`)) as Obj);
+}
+
+const served = new Set(kubectl(['api-versions']).stdout.trim().split('\n'));
+const [defaultNs, customNs] = namespaces as [string, string];
+const cases: Array<[string, () => Obj[]]> = [
+  ['chart defaults', () => helmTemplate(['-n', defaultNs, '--kube-version', '1.20.0'])],
+  ['chart, every component on', () => helmTemplate(['-n', defaultNs, '--kube-version', '1.20.0', ...ALL_ON])],
+  ['chart, cert-manager mode', () => helmTemplate(['-n', defaultNs, '--kube-version', '1.20.0', '--set', 'certificates.mode=cert-manager'])],
+  ['chart, custom namespace and release', () => helmTemplate(['-n', customNs, '--kube-version', '1.20.0', ...ALL_ON], 'carbon')],
+  ['chart, NetworkPolicy off', () => helmTemplate(['-n', defaultNs, '--kube-version', '1.20.0', '--set', 'networkPolicy.enabled=false'])],
+  ['kustomize in-cluster', () => intoNamespace(kustomize(join(CONFIG, 'overlays/in-cluster')), defaultNs)],
+  ['kustomize cert-manager', () => intoNamespace(kustomize(join(CONFIG, 'overlays/cert-manager')), defaultNs)],
+];
+
+for (const [name, render] of cases) {
+  t.test(`${name}: the API server accepts every object (dry run)`, async (t) => {
+    const objs = render()
+      .filter((o) => !UNSERVED.has(o.kind))
+      // policy/v1 arrived in 1.21; the kustomize base writes it, the chart picks by version
+      .map((o) => (o.kind === 'PodDisruptionBudget' && !served.has(o.apiVersion) ? { ...o, apiVersion: 'policy/v1beta1' } : o));
+    t.ok(objs.length >= 10, `${objs.length} objects to apply`);
+    for (const o of objs) t.ok(served.has(o.apiVersion), `${o.kind} ${o.metadata.name}: ${o.apiVersion} is served`);
+    const r = kubectl(
+      ['apply', '--server-side', '--force-conflicts', '--dry-run=server', '--field-manager=keda-carbon-chart-test', '-f', '-'],
+      objs.map((o) => stringify(o)).join('---\n'),
+    );
+    t.equal(r.status, 0, `kubectl apply --dry-run=server: ${r.stderr}`);
+    t.equal(r.stdout.trim().split('\n').length, objs.length, 'every object accepted');
+  });
+}
