@@ -118,7 +118,7 @@ t.test('the manifests apply, and the ServiceAccount has exactly its rights', asy
   const objs = render(
     await compose(
       join(work, 'install'),
-      [join(CONFIG, 'base')],
+      [join(CONFIG, 'overlays/in-cluster')],
       [join(CONFIG, 'components/exporter-configmap-rbac'), join(CONFIG, 'components/location-auto-rbac')],
     ),
   );
@@ -151,6 +151,13 @@ t.test('the manifests apply, and the ServiceAccount has exactly its rights', asy
     ['get', 'configmaps/carbon-intensity', 'kube-system'],
     ['watch', 'configmaps/carbon-intensity', 'kube-system'],
     ['get', 'nodes/node-1'],
+    // self-managed certificates: that one Secret and that one webhook configuration
+    ['get', 'secrets/keda-carbon-tls', 'keda-carbon'],
+    ['update', 'secrets/keda-carbon-tls', 'keda-carbon'],
+    ['patch', 'secrets/keda-carbon-tls', 'keda-carbon'],
+    ['get', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/keda-carbon'],
+    ['update', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/keda-carbon'],
+    ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/keda-carbon'],
   ];
   const denied: Array<[string, string, string?]> = [
     ['get', 'scaledobjects.keda.sh', 'team-a'],
@@ -181,6 +188,12 @@ t.test('the manifests apply, and the ServiceAccount has exactly its rights', asy
     ['create', 'pods', 'keda-carbon'],
     ['get', 'deployments.apps', 'team-a'],
     ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io'],
+    ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/other'],
+    ['delete', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/keda-carbon'],
+    ['get', 'secrets/other', 'keda-carbon'],
+    ['delete', 'secrets/keda-carbon-tls', 'keda-carbon'],
+    ['create', 'secrets', 'keda-carbon'],
+    ['get', 'secrets/keda-carbon-tls', 'team-a'],
     ['create', 'clusterrolebindings.rbac.authorization.k8s.io'],
     ['escalate', 'clusterroles.rbac.authorization.k8s.io'],
     ['impersonate', 'serviceaccounts', 'keda-carbon'],

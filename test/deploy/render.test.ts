@@ -330,6 +330,21 @@ t.test('Dockerfile and skaffold.yaml', async (t) => {
   );
   for (const p of dev.patches.filter((x: any) => x.path.startsWith('/manifests')))
     t.ok(existsSync(join(ROOT, p.value, 'kustomization.yaml')), `dev path ${p.value} exists`);
+  // the chart profile deploys the chart with the image skaffold built, split as its values are
+  const chart = sk.profiles.find((p: any) => p.name === 'chart');
+  const release = chart.patches.find((p: any) => p.path === '/deploy/helm').value.releases[0];
+  t.ok(existsSync(join(ROOT, release.chartPath, 'Chart.yaml')), `chart profile: ${release.chartPath} is a chart`);
+  const image = sk.build.artifacts[0].image.replace(/[^A-Za-z0-9]/g, '_');
+  t.same(release.setValueTemplates, {
+    'image.registry': `{{.IMAGE_DOMAIN_${image}}}`,
+    'image.repository': `{{.IMAGE_REPO_NO_DOMAIN_${image}}}`,
+    'image.tag': `{{.IMAGE_TAG_${image}}}`,
+  });
+  t.same(
+    chart.patches.filter((p: any) => p.op === 'remove').map((p: any) => p.path),
+    ['/manifests/kustomize', '/deploy/kubectl'],
+    'chart profile: helm instead of kustomize and kubectl',
+  );
 });
 
 t.test('cert-manager overlay: Issuers, Certificates, inject-ca-from', async (t) => {
