@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { CHART, CONFIG, compose, find, helm, helmTemplate, kustomize, type Obj, one } from '../helpers/manifests.js';
+import { CHART, CONFIG, find, helm, helmTemplate, kustomize, type Obj, one, userOverlay } from '../helpers/manifests.js';
 import { requireTools } from '../helpers/tools.js';
 
 requireTools(t, ['helm', 'kubectl']);
@@ -75,22 +75,30 @@ const ALL_ON = [
 const COMPONENTS = ['environmental-impact-crd', 'exporter-configmap-rbac', 'hpa-read-rbac', 'location-auto-rbac', 'monitoring'].map((c) =>
   join(CONFIG, 'components', c),
 );
-const NO_NETWORK_POLICY = `patches:\n- patch: |-\n    $patch: delete\n    apiVersion: networking.k8s.io/v1\n    kind: NetworkPolicy\n    metadata: {name: keda-carbon, namespace: keda-carbon}\n`;
+const NO_NETWORK_POLICY = `patches:\n- patch: |-\n    $patch: delete\n    apiVersion: networking.k8s.io/v1\n    kind: NetworkPolicy\n    metadata: {name: keda-carbon}\n`;
 
-const matrix: Array<[string, string[], () => Promise<string>]> = [
-  ['defaults (self-managed certificates)', [], async () => join(CONFIG, 'overlays/in-cluster')],
-  ['every component on', ALL_ON, () => compose(join(work, 'all'), [join(CONFIG, 'overlays/in-cluster')], COMPONENTS)],
-  ['cert-manager mode', ['--set', 'certificates.mode=cert-manager'], async () => join(CONFIG, 'overlays/cert-manager')],
+const matrix: Array<[string, string, string[], () => Promise<string>]> = [
+  ['defaults (self-managed certificates)', 'keda-carbon', [], async () => join(CONFIG, 'overlays/in-cluster')],
+  ['every component on', 'keda-carbon', ALL_ON, () => userOverlay(join(work, 'all'), 'in-cluster', COMPONENTS, 'keda-carbon')],
+  ['cert-manager mode', 'keda-carbon', ['--set', 'certificates.mode=cert-manager'], async () => join(CONFIG, 'overlays/cert-manager')],
   [
     'NetworkPolicy off',
+    'keda-carbon',
     ['--set', 'networkPolicy.enabled=false'],
-    () => compose(join(work, 'nonp'), [join(CONFIG, 'overlays/in-cluster')], [], NO_NETWORK_POLICY),
+    () => userOverlay(join(work, 'nonp'), 'in-cluster', [], 'keda-carbon', NO_NETWORK_POLICY),
+  ],
+  ['a custom namespace, every component on', 'platform', ALL_ON, () => userOverlay(join(work, 'platform'), 'in-cluster', COMPONENTS, 'platform')],
+  [
+    'a custom namespace, cert-manager',
+    'platform',
+    ['--set', 'certificates.mode=cert-manager'],
+    () => userOverlay(join(work, 'platform-cm'), 'cert-manager', [], 'platform'),
   ],
 ];
 
-for (const [name, values, overlay] of matrix) {
+for (const [name, namespace, values, overlay] of matrix) {
   t.test(`no drift, ${name}: helm template and kustomize give the same objects`, async (t) => {
-    sameObjects(t, helmTemplate(['-n', 'keda-carbon', ...values]), kustomize(await overlay()));
+    sameObjects(t, helmTemplate(['-n', namespace, ...values]), kustomize(await overlay()));
   });
 }
 

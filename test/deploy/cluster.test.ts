@@ -50,12 +50,12 @@ function render(dir: string): Obj[] {
   return parseAllDocuments(out).map((d) => d.toJS() as Obj);
 }
 
-async function compose(dir: string, resources: string[], components: string[]): Promise<string> {
+async function compose(dir: string, resources: string[], components: string[], extra = ''): Promise<string> {
   await mkdir(dir, { recursive: true });
   const rel = (p: string) => relative(dir, p);
   await writeFile(
     join(dir, 'kustomization.yaml'),
-    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: ${JSON.stringify(resources.map(rel))}\ncomponents: ${JSON.stringify(components.map(rel))}\n`,
+    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: ${JSON.stringify(resources.map(rel))}\ncomponents: ${JSON.stringify(components.map(rel))}\n${extra}`,
   );
   return dir;
 }
@@ -120,6 +120,7 @@ t.test('the manifests apply, and the ServiceAccount has exactly its rights', asy
       join(work, 'install'),
       [join(CONFIG, 'overlays/in-cluster')],
       [join(CONFIG, 'components/exporter-configmap-rbac'), join(CONFIG, 'components/location-auto-rbac')],
+      `namespace: keda-carbon\ntransformers: [${relative(join(work, 'install'), join(CONFIG, 'namespace'))}]\n`,
     ),
   );
   const served = new Set(mustKubectl(['api-versions']).trim().split('\n'));
@@ -208,6 +209,11 @@ t.test('keda-carbon certs: Secret manifest applies, caBundle patched through the
   const err: string[] = [];
   const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, env: {} };
   t.equal(await runCerts(['--service', 'keda-carbon', '--namespace', 'keda-carbon', '--secret-manifest'], io), 0, err.join(''));
+  // Switching from the in-cluster overlay: its Secret is Opaque (it starts empty), and a
+  // Secret's type cannot change, so it goes first (docs/install.md says so too)
+  const switching = kubectl(['apply', '-f', '-'], out.join(''));
+  t.match(switching.stderr, /field is immutable/, 'the Opaque Secret of the in-cluster mode cannot become kubernetes.io/tls in place');
+  mustKubectl(['delete', 'secret', 'keda-carbon-tls', '-n', 'keda-carbon']);
   const r = kubectl(['apply', '-f', '-'], out.join(''));
   t.equal(r.status, 0, `Secret applies ${r.stderr}`);
   const secret = JSON.parse(mustKubectl(['get', 'secret', '-n', 'keda-carbon', 'keda-carbon-tls', '-o', 'json']));

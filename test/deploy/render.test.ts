@@ -28,14 +28,18 @@ const one = (objs: Obj[], kind: string, name?: string): Obj => {
   return found[0]!;
 };
 
-/** A throw-away kustomization that includes `resources` and `components` by relative path. */
+/**
+ * A throw-away kustomization that includes `resources` and `components` by relative path, in
+ * namespace keda-carbon as docs/install.md writes an overlay: the `namespace:` line and the
+ * transformer that derives the rest from it.
+ */
 async function compose(t: Tap, resources: string[], components: string[]): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-kust-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const rel = (p: string) => relative(dir, p);
   await writeFile(
     join(dir, 'kustomization.yaml'),
-    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: ${JSON.stringify(resources.map(rel))}\ncomponents: ${JSON.stringify(components.map(rel))}\n`,
+    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: ${JSON.stringify(resources.map(rel))}\ncomponents: ${JSON.stringify(components.map(rel))}\nnamespace: keda-carbon\ntransformers: [${rel(join(CONFIG, 'namespace'))}]\n`,
   );
   return dir;
 }
@@ -111,7 +115,7 @@ function checkRbac(t: Tap, objs: Obj[]) {
 }
 
 t.test('base: every object, and what the issue asks of it', async (t) => {
-  const objs = render(join(CONFIG, 'base'));
+  const objs = render(await compose(t, [join(CONFIG, 'base')], []));
   t.same(
     objs.map((o) => o.kind).sort(),
     [
@@ -317,7 +321,7 @@ t.test('Dockerfile and skaffold.yaml', async (t) => {
   t.match(sk.apiVersion, /^skaffold\/v4beta\d+$/);
   t.equal(
     sk.build.artifacts[0].image,
-    render(join(CONFIG, 'base'))
+    render(await compose(t, [join(CONFIG, 'base')], []))
       .find((o) => o.kind === 'Deployment')!
       .spec.template.spec.containers[0].image.split(':')[0],
     'skaffold builds the image the Deployment runs',

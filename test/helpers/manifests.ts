@@ -58,3 +58,13 @@ export const one = (objs: Obj[], kind: string, name?: string): Obj => {
   if (found.length !== 1) throw new Error(`expected one ${kind} ${name ?? ''}, got ${found.length}`);
   return found[0]!;
 };
+
+/**
+ * An overlay as docs/install.md tells a user to write one: an overlay of ours, components,
+ * the one `namespace:` line and the transformer that derives the rest from it.
+ */
+export async function userOverlay(dir: string, overlay: string, components: string[], namespace: string, extra = ''): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const transformer = relative(dir, join(CONFIG, 'namespace'));
+  return compose(dir, [join(CONFIG, 'overlays', overlay)], components, `namespace: ${namespace}\ntransformers: [${transformer}]\n${extra}`);
+}
