@@ -8,9 +8,11 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { CONFIG, helmTemplate, kustomize, type Obj } from '../helpers/manifests.js';
+import { CONFIG, helmTemplate, kustomize, type Obj, userOverlay } from '../helpers/manifests.js';
 import { requireTools } from '../helpers/tools.js';
 import { E2E_ENV, e2eKubeconfig } from '../e2e/cluster-env.js';
 
@@ -57,28 +59,29 @@ const ALL_ON = [
   'monitoring.dashboard.enabled',
 ].flatMap((k) => ['--set', `${k}=true`]);
 
-/** The kustomize objects moved to `ns` the way the cluster test does it: the fixed namespace swapped. */
-function intoNamespace(objs: Obj[], ns: string): Obj[] {
-  return objs
-    .filter((o) => o.kind !== 'Namespace')
-    .map((o) => JSON.parse(JSON.stringify(o).replaceAll('"namespace":"keda-carbon"', `"namespace":"${ns}"`)) as Obj);
-}
-
+const work = await mkdtemp(join(tmpdir(), 'keda-carbon-chart-cluster-'));
+t.teardown(() => rm(work, { recursive: true, force: true }));
+const COMPONENTS = ['environmental-impact-crd', 'exporter-configmap-rbac', 'hpa-read-rbac', 'location-auto-rbac', 'monitoring'].map((c) =>
+  join(CONFIG, 'components', c),
+);
 const served = new Set(kubectl(['api-versions']).stdout.trim().split('\n'));
 const [defaultNs, customNs] = namespaces as [string, string];
-const cases: Array<[string, () => Obj[]]> = [
+const cases: Array<[string, () => Obj[] | Promise<Obj[]>]> = [
   ['chart defaults', () => helmTemplate(['-n', defaultNs, '--kube-version', '1.20.0'])],
   ['chart, every component on', () => helmTemplate(['-n', defaultNs, '--kube-version', '1.20.0', ...ALL_ON])],
   ['chart, cert-manager mode', () => helmTemplate(['-n', defaultNs, '--kube-version', '1.20.0', '--set', 'certificates.mode=cert-manager'])],
   ['chart, custom namespace and release', () => helmTemplate(['-n', customNs, '--kube-version', '1.20.0', ...ALL_ON], 'carbon')],
   ['chart, NetworkPolicy off', () => helmTemplate(['-n', defaultNs, '--kube-version', '1.20.0', '--set', 'networkPolicy.enabled=false'])],
-  ['kustomize in-cluster', () => intoNamespace(kustomize(join(CONFIG, 'overlays/in-cluster')), defaultNs)],
-  ['kustomize cert-manager', () => intoNamespace(kustomize(join(CONFIG, 'overlays/cert-manager')), defaultNs)],
+  [
+    'kustomize in-cluster, every component, own namespace',
+    async () => kustomize(await userOverlay(join(work, 'in-cluster'), 'in-cluster', COMPONENTS, defaultNs)),
+  ],
+  ['kustomize cert-manager, own namespace', async () => kustomize(await userOverlay(join(work, 'cert-manager'), 'cert-manager', [], customNs))],
 ];
 
 for (const [name, render] of cases) {
   t.test(`${name}: the API server accepts every object (dry run)`, async (t) => {
-    const objs = render()
+    const objs = (await render())
       .filter((o) => !UNSERVED.has(o.kind))
       // policy/v1 arrived in 1.21; the kustomize base writes it, the chart picks by version
       .map((o) => (o.kind === 'PodDisruptionBudget' && !served.has(o.apiVersion) ? { ...o, apiVersion: 'policy/v1beta1' } : o));

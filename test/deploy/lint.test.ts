@@ -30,7 +30,7 @@ t.test('shellcheck: the CI scripts and the chart sync script', async (t) => {
 });
 
 t.test('yamllint: the kustomize tree, the chart values and skaffold.yaml', async (t) => {
-  const paths = ['base', 'overlays', 'components', 'chart/Chart.yaml', 'chart/values.yaml', 'chart/files'].map((p) => join(CONFIG, p));
+  const paths = ['base', 'overlays', 'components', 'namespace', 'chart/Chart.yaml', 'chart/values.yaml', 'chart/files'].map((p) => join(CONFIG, p));
   const r = spawnSync('yamllint', [...YAMLLINT, ...paths, join(ROOT, 'skaffold.yaml')], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stdout);
 });
