@@ -95,3 +95,69 @@ for (const [name, render] of cases) {
     t.equal(r.stdout.trim().split('\n').length, objs.length, 'every object accepted');
   });
 }
+
+t.test("the chart's RBAC, applied: serve and the restore Job have exactly the rights the contract names", async (t) => {
+  // Only the RBAC objects and ServiceAccounts are stored: a real webhook configuration would
+  // be called by the other suites sharing this control plane.
+  const release = `r${suffix}`;
+  const rbac = helmTemplate(['-n', customNs, '--kube-version', '1.20.0'], release).filter((o) =>
+    ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind),
+  );
+  const manifest = rbac.map((o) => stringify(o)).join('---\n');
+  t.teardown(() => {
+    kubectl(['delete', '--ignore-not-found', '--wait=false', '-f', '-'], manifest);
+  });
+  const r = kubectl(['apply', '--server-side', '--field-manager=keda-carbon-chart-test', '-f', '-'], manifest);
+  t.equal(r.status, 0, `apply: ${r.stderr}`);
+  const full = `${release}-keda-carbon`;
+  const can = (sa: string, verb: string, resource: string, ns?: string) => {
+    const out = kubectl(['auth', 'can-i', verb, resource, `--as=system:serviceaccount:${customNs}:${sa}`, ...(ns ? ['-n', ns] : [])]).stdout.trim();
+    return out === 'yes';
+  };
+  const MWC = 'mutatingwebhookconfigurations.admissionregistration.k8s.io';
+  const cases: Array<[string, string, string, string | undefined, boolean]> = [
+    // serve, certificates.mode self: its own Secret and its own webhook configuration, by name
+    [full, 'get', `secrets/${full}-tls`, customNs, true],
+    [full, 'update', `secrets/${full}-tls`, customNs, true],
+    [full, 'patch', `secrets/${full}-tls`, customNs, true],
+    [full, 'get', 'secrets/other', customNs, false],
+    [full, 'create', 'secrets', customNs, false],
+    [full, 'delete', `secrets/${full}-tls`, customNs, false],
+    [full, 'patch', `${MWC}/${full}`, undefined, true],
+    [full, 'update', `${MWC}/${full}`, undefined, true],
+    [full, 'patch', `${MWC}/other`, undefined, false],
+    [full, 'delete', `${MWC}/${full}`, undefined, false],
+    [full, 'update', 'leases.coordination.k8s.io', customNs, true],
+    [full, 'patch', 'scaledobjects.keda.sh', 'team-a', true],
+    [full, 'get', 'scaledobjects.keda.sh', 'team-a', false],
+    // the pre-delete restore Job
+    [`${full}-restore`, 'list', 'scaledobjects.keda.sh', 'team-a', true],
+    [`${full}-restore`, 'patch', 'scaledjobs.keda.sh', 'team-a', true],
+    [`${full}-restore`, 'update', 'scaledobjects.keda.sh', 'team-a', false],
+    [`${full}-restore`, 'delete', 'scaledobjects.keda.sh', 'team-a', false],
+    [`${full}-restore`, 'get', `${MWC}/${full}`, undefined, true],
+    [`${full}-restore`, 'delete', `${MWC}/${full}`, undefined, true],
+    [`${full}-restore`, 'delete', `${MWC}/other`, undefined, false],
+    [`${full}-restore`, 'get', `deployments.apps/${full}`, customNs, true],
+    [`${full}-restore`, 'patch', `deployments.apps/${full}`, customNs, false],
+    [`${full}-restore`, 'get', 'leases.coordination.k8s.io/keda-carbon-retouch', customNs, true],
+    [`${full}-restore`, 'update', 'leases.coordination.k8s.io/keda-carbon-retouch', customNs, false],
+    [`${full}-restore`, 'get', 'secrets', customNs, false],
+  ];
+  for (const [sa, verb, res, ns, want] of cases)
+    t.equal(can(sa, verb, res, ns), want, `${want ? 'allowed' : 'denied'}: ${sa} ${verb} ${res}${ns ? ` in ${ns}` : ''}`);
+  // deployments/scale is a subresource: can-i takes it with --subresource
+  const scale = (verb: string) =>
+    kubectl([
+      'auth',
+      'can-i',
+      verb,
+      `deployments.apps/${full}`,
+      '--subresource=scale',
+      `--as=system:serviceaccount:${customNs}:${full}-restore`,
+      '-n',
+      customNs,
+    ]).stdout.trim();
+  t.equal(scale('patch'), 'yes', 'restore may scale the Deployment');
+  t.equal(scale('get'), 'yes', 'restore may read its scale');
+});
