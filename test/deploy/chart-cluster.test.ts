@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { CONFIG, helmTemplate, kustomize, type Obj, userOverlay } from '../helpers/manifests.js';
+import { CHART, CONFIG, helm, helmTemplate, kustomize, type Obj, userOverlay } from '../helpers/manifests.js';
 import { requireTools } from '../helpers/tools.js';
 import { E2E_ENV, e2eKubeconfig } from '../e2e/cluster-env.js';
 
@@ -160,4 +160,12 @@ t.test("the chart's RBAC, applied: serve and the restore Job have exactly the ri
     ]).stdout.trim();
   t.equal(scale('patch'), 'yes', 'restore may scale the Deployment');
   t.equal(scale('get'), 'yes', 'restore may read its scale');
+});
+
+t.test('helm install --dry-run=server: the chart reads this v1.20 cluster (kubeVersion, policy/v1beta1 PDB)', async (t) => {
+  const r = helm(['install', 'keda-carbon', CHART, '-n', defaultNs, '--dry-run=server', '--kubeconfig', kubeconfig!]);
+  t.equal(r.status, 0, r.stderr);
+  const pdb = r.stdout.split('\n---\n').find((d) => /^kind: PodDisruptionBudget$/m.test(d));
+  t.match(pdb, /^apiVersion: policy\/v1beta1$/m, 'discovery has no policy/v1 here');
+  t.match(r.stdout, /Opt a whole namespace in:/, 'NOTES say how to opt in');
 });
