@@ -220,3 +220,13 @@ t.test("the chart's copies of component files equal their sources (run webhook-c
     t.notOk(firstDifference(copy, crd), `files/crds/${crd.metadata.name}.yaml is the rendered component`);
   }
 });
+
+t.test('the chart, its image and the kustomize image carry the version in package.json', async (t) => {
+  const { version } = JSON.parse(await readFile(join(CONFIG, '../package.json'), 'utf8')) as { version: string };
+  const chart = parseYaml(await readFile(join(CHART, 'Chart.yaml'), 'utf8')) as { version: string; appVersion: string };
+  t.equal(chart.version, version);
+  t.equal(chart.appVersion, version);
+  const image = (objs: Obj[]) => one(objs, 'Deployment').spec.template.spec.containers[0].image;
+  t.equal(image(helmTemplate([])), `ghcr.io/keda-carbon/keda-carbon:${version}`);
+  t.equal(image(kustomize(join(CONFIG, 'overlays/in-cluster'))), `ghcr.io/keda-carbon/keda-carbon:${version}`);
+});
