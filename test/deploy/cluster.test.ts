@@ -15,6 +15,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import { runCerts } from '../../src/cli/certs.js';
+import { requireTools } from '../helpers/tools.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CONFIG = join(ROOT, 'webhook-config');
@@ -27,6 +28,7 @@ if (!process.env.KEDA_CARBON_E2E) {
   t.plan(0, 'KEDA_CARBON_E2E is not set: not starting a control plane (set it to 1 to run these tests)');
   process.exit(0);
 }
+const KUBECTL = requireTools(t, ['kubectl']).kubectl;
 if (!existsSync(join(K8S_DIR, 'up.sh'))) {
   t.plan(0, `no control plane scripts at ${K8S_DIR} (set KEDA_CARBON_K8S_DIR)`);
   process.exit(0);
@@ -44,16 +46,16 @@ async function freePort(): Promise<number> {
 }
 
 function render(dir: string): Obj[] {
-  const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const out = execFileSync(KUBECTL, ['kustomize', dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   return parseAllDocuments(out).map((d) => d.toJS() as Obj);
 }
 
-async function compose(dir: string, resources: string[], components: string[]): Promise<string> {
+async function compose(dir: string, resources: string[], components: string[], extra = ''): Promise<string> {
   await mkdir(dir, { recursive: true });
   const rel = (p: string) => relative(dir, p);
   await writeFile(
     join(dir, 'kustomization.yaml'),
-    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: ${JSON.stringify(resources.map(rel))}\ncomponents: ${JSON.stringify(components.map(rel))}\n`,
+    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: ${JSON.stringify(resources.map(rel))}\ncomponents: ${JSON.stringify(components.map(rel))}\n${extra}`,
   );
   return dir;
 }
@@ -95,7 +97,7 @@ const kubeconfig = up.stdout.trim().split('\n').pop()!;
 env.KUBECONFIG = kubeconfig;
 
 function kubectl(args: string[], input?: string): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { env, input, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(KUBECTL, ['--kubeconfig', kubeconfig, ...args], { env, input, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 function mustKubectl(args: string[], input?: string): string {
@@ -116,8 +118,9 @@ t.test('the manifests apply, and the ServiceAccount has exactly its rights', asy
   const objs = render(
     await compose(
       join(work, 'install'),
-      [join(CONFIG, 'base')],
+      [join(CONFIG, 'overlays/in-cluster')],
       [join(CONFIG, 'components/exporter-configmap-rbac'), join(CONFIG, 'components/location-auto-rbac')],
+      `namespace: keda-carbon\ntransformers: [${relative(join(work, 'install'), join(CONFIG, 'namespace'))}]\n`,
     ),
   );
   const served = new Set(mustKubectl(['api-versions']).trim().split('\n'));
@@ -149,6 +152,13 @@ t.test('the manifests apply, and the ServiceAccount has exactly its rights', asy
     ['get', 'configmaps/carbon-intensity', 'kube-system'],
     ['watch', 'configmaps/carbon-intensity', 'kube-system'],
     ['get', 'nodes/node-1'],
+    // self-managed certificates: that one Secret and that one webhook configuration
+    ['get', 'secrets/keda-carbon-tls', 'keda-carbon'],
+    ['update', 'secrets/keda-carbon-tls', 'keda-carbon'],
+    ['patch', 'secrets/keda-carbon-tls', 'keda-carbon'],
+    ['get', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/keda-carbon'],
+    ['update', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/keda-carbon'],
+    ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/keda-carbon'],
   ];
   const denied: Array<[string, string, string?]> = [
     ['get', 'scaledobjects.keda.sh', 'team-a'],
@@ -179,6 +189,12 @@ t.test('the manifests apply, and the ServiceAccount has exactly its rights', asy
     ['create', 'pods', 'keda-carbon'],
     ['get', 'deployments.apps', 'team-a'],
     ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io'],
+    ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/other'],
+    ['delete', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/keda-carbon'],
+    ['get', 'secrets/other', 'keda-carbon'],
+    ['delete', 'secrets/keda-carbon-tls', 'keda-carbon'],
+    ['create', 'secrets', 'keda-carbon'],
+    ['get', 'secrets/keda-carbon-tls', 'team-a'],
     ['create', 'clusterrolebindings.rbac.authorization.k8s.io'],
     ['escalate', 'clusterroles.rbac.authorization.k8s.io'],
     ['impersonate', 'serviceaccounts', 'keda-carbon'],
@@ -193,6 +209,11 @@ t.test('keda-carbon certs: Secret manifest applies, caBundle patched through the
   const err: string[] = [];
   const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, env: {} };
   t.equal(await runCerts(['--service', 'keda-carbon', '--namespace', 'keda-carbon', '--secret-manifest'], io), 0, err.join(''));
+  // Switching from the in-cluster overlay: its Secret is Opaque (it starts empty), and a
+  // Secret's type cannot change, so it goes first (docs/install.md says so too)
+  const switching = kubectl(['apply', '-f', '-'], out.join(''));
+  t.match(switching.stderr, /field is immutable/, 'the Opaque Secret of the in-cluster mode cannot become kubernetes.io/tls in place');
+  mustKubectl(['delete', 'secret', 'keda-carbon-tls', '-n', 'keda-carbon']);
   const r = kubectl(['apply', '-f', '-'], out.join(''));
   t.equal(r.status, 0, `Secret applies ${r.stderr}`);
   const secret = JSON.parse(mustKubectl(['get', 'secret', '-n', 'keda-carbon', 'keda-carbon-tls', '-o', 'json']));

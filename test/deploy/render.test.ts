@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { requireTools } from '../helpers/tools.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CONFIG = join(ROOT, 'webhook-config');
@@ -13,13 +14,10 @@ const SA = { kind: 'ServiceAccount', name: 'keda-carbon', namespace: 'keda-carbo
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; [k: string]: any };
 
-if (spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status !== 0) {
-  t.plan(0, 'kubectl is not installed; the manifests cannot be rendered');
-  process.exit(0);
-}
+const KUBECTL = requireTools(t, ['kubectl']).kubectl;
 
 function render(dir: string): Obj[] {
-  const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync(KUBECTL, ['kustomize', dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
   return parseAllDocuments(out).map((d) => d.toJS() as Obj);
 }
 
@@ -30,14 +28,18 @@ const one = (objs: Obj[], kind: string, name?: string): Obj => {
   return found[0]!;
 };
 
-/** A throw-away kustomization that includes `resources` and `components` by relative path. */
+/**
+ * A throw-away kustomization that includes `resources` and `components` by relative path, in
+ * namespace keda-carbon as docs/install.md writes an overlay: the `namespace:` line and the
+ * transformer that derives the rest from it.
+ */
 async function compose(t: Tap, resources: string[], components: string[]): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-kust-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const rel = (p: string) => relative(dir, p);
   await writeFile(
     join(dir, 'kustomization.yaml'),
-    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: ${JSON.stringify(resources.map(rel))}\ncomponents: ${JSON.stringify(components.map(rel))}\n`,
+    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: ${JSON.stringify(resources.map(rel))}\ncomponents: ${JSON.stringify(components.map(rel))}\nnamespace: keda-carbon\ntransformers: [${rel(join(CONFIG, 'namespace'))}]\n`,
   );
   return dir;
 }
@@ -113,7 +115,7 @@ function checkRbac(t: Tap, objs: Obj[]) {
 }
 
 t.test('base: every object, and what the issue asks of it', async (t) => {
-  const objs = render(join(CONFIG, 'base'));
+  const objs = render(await compose(t, [join(CONFIG, 'base')], []));
   t.same(
     objs.map((o) => o.kind).sort(),
     [
@@ -319,7 +321,7 @@ t.test('Dockerfile and skaffold.yaml', async (t) => {
   t.match(sk.apiVersion, /^skaffold\/v4beta\d+$/);
   t.equal(
     sk.build.artifacts[0].image,
-    render(join(CONFIG, 'base'))
+    render(await compose(t, [join(CONFIG, 'base')], []))
       .find((o) => o.kind === 'Deployment')!
       .spec.template.spec.containers[0].image.split(':')[0],
     'skaffold builds the image the Deployment runs',
@@ -332,6 +334,21 @@ t.test('Dockerfile and skaffold.yaml', async (t) => {
   );
   for (const p of dev.patches.filter((x: any) => x.path.startsWith('/manifests')))
     t.ok(existsSync(join(ROOT, p.value, 'kustomization.yaml')), `dev path ${p.value} exists`);
+  // the chart profile deploys the chart with the image skaffold built, split as its values are
+  const chart = sk.profiles.find((p: any) => p.name === 'chart');
+  const release = chart.patches.find((p: any) => p.path === '/deploy/helm').value.releases[0];
+  t.ok(existsSync(join(ROOT, release.chartPath, 'Chart.yaml')), `chart profile: ${release.chartPath} is a chart`);
+  const image = sk.build.artifacts[0].image.replace(/[^A-Za-z0-9]/g, '_');
+  t.same(release.setValueTemplates, {
+    'image.registry': `{{.IMAGE_DOMAIN_${image}}}`,
+    'image.repository': `{{.IMAGE_REPO_NO_DOMAIN_${image}}}`,
+    'image.tag': `{{.IMAGE_TAG_${image}}}`,
+  });
+  t.same(
+    chart.patches.filter((p: any) => p.op === 'remove').map((p: any) => p.path),
+    ['/manifests/kustomize', '/deploy/kubectl'],
+    'chart profile: helm instead of kustomize and kubectl',
+  );
 });
 
 t.test('cert-manager overlay: Issuers, Certificates, inject-ca-from', async (t) => {

@@ -15,14 +15,14 @@ if (spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status !=
   process.exit(0);
 }
 
-/** The base with the monitoring component, as an overlay would include it. */
+/** The base with the monitoring component, as an overlay would include it (with the namespace line and its transformer). */
 async function render(): Promise<Obj[]> {
   const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-monitoring-'));
   try {
     const rel = (p: string) => relative(dir, join(ROOT, p));
     await writeFile(
       join(dir, 'kustomization.yaml'),
-      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${rel('webhook-config/base')}]\ncomponents: [${rel('webhook-config/components/monitoring')}]\n`,
+      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${rel('webhook-config/base')}]\ncomponents: [${rel('webhook-config/components/monitoring')}]\nnamespace: keda-carbon\ntransformers: [${rel('webhook-config/namespace')}]\n`,
     );
     const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
     return parseAllDocuments(out).map((d) => d.toJS() as Obj);
@@ -106,7 +106,7 @@ t.test('the hpa-read component: list and watch on HPAs only, for our ServiceAcco
   const rel = (p: string) => relative(dir, join(ROOT, p));
   await writeFile(
     join(dir, 'kustomization.yaml'),
-    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${rel('webhook-config/base')}]\ncomponents: [${rel('webhook-config/components/hpa-read-rbac')}]\n`,
+    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${rel('webhook-config/base')}]\ncomponents: [${rel('webhook-config/components/hpa-read-rbac')}]\nnamespace: keda-carbon\ntransformers: [${rel('webhook-config/namespace')}]\n`,
   );
   const rendered = parseAllDocuments(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' })).map((d) => d.toJS() as Obj);
   const role = rendered.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'keda-carbon-hpa-read')!;
