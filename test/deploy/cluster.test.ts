@@ -15,6 +15,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import { runCerts } from '../../src/cli/certs.js';
+import { requireTools } from '../helpers/tools.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CONFIG = join(ROOT, 'webhook-config');
@@ -27,6 +28,7 @@ if (!process.env.KEDA_CARBON_E2E) {
   t.plan(0, 'KEDA_CARBON_E2E is not set: not starting a control plane (set it to 1 to run these tests)');
   process.exit(0);
 }
+const KUBECTL = requireTools(t, ['kubectl']).kubectl;
 if (!existsSync(join(K8S_DIR, 'up.sh'))) {
   t.plan(0, `no control plane scripts at ${K8S_DIR} (set KEDA_CARBON_K8S_DIR)`);
   process.exit(0);
@@ -44,7 +46,7 @@ async function freePort(): Promise<number> {
 }
 
 function render(dir: string): Obj[] {
-  const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const out = execFileSync(KUBECTL, ['kustomize', dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   return parseAllDocuments(out).map((d) => d.toJS() as Obj);
 }
 
@@ -95,7 +97,7 @@ const kubeconfig = up.stdout.trim().split('\n').pop()!;
 env.KUBECONFIG = kubeconfig;
 
 function kubectl(args: string[], input?: string): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { env, input, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(KUBECTL, ['--kubeconfig', kubeconfig, ...args], { env, input, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 function mustKubectl(args: string[], input?: string): string {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { requireTools } from '../helpers/tools.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CONFIG = join(ROOT, 'webhook-config');
@@ -13,13 +14,10 @@ const SA = { kind: 'ServiceAccount', name: 'keda-carbon', namespace: 'keda-carbo
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; [k: string]: any };
 
-if (spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status !== 0) {
-  t.plan(0, 'kubectl is not installed; the manifests cannot be rendered');
-  process.exit(0);
-}
+const KUBECTL = requireTools(t, ['kubectl']).kubectl;
 
 function render(dir: string): Obj[] {
-  const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync(KUBECTL, ['kustomize', dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
   return parseAllDocuments(out).map((d) => d.toJS() as Obj);
 }
 

@@ -18,6 +18,7 @@ if (spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status !== 0) {
 interface Rule {
   alert?: string;
   expr: string;
+  annotations?: Record<string, string>;
 }
 const rule = parseYaml(await readFile(RULE, 'utf8')) as { spec: { groups: { name: string; rules: Rule[] }[] } };
 const alerts = rule.spec.groups.flatMap((g) => g.rules.map((r) => r.alert)).filter((a): a is string => a !== undefined);
@@ -72,7 +73,12 @@ t.test('the tests catch an alert that never fires', async (t) => {
   }
 });
 
-t.test('every alert has a runbook section in docs/troubleshooting.md', async (t) => {
+t.test('every alert has a runbook section in docs/troubleshooting.md, linked by an absolute runbook_url', async (t) => {
   const doc = await readFile(resolve(HERE, '../../docs/troubleshooting.md'), 'utf8');
   for (const alert of alerts) t.match(doc, new RegExp(`^#+ ${alert}$`, 'm'), alert);
+  for (const r of rule.spec.groups.flatMap((g) => g.rules)) {
+    const url = r.annotations?.runbook_url ?? '';
+    t.match(url, /^https:\/\/[^ ]+\/docs\/troubleshooting\.md#/, `${r.alert}: runbook_url is a URL`);
+    t.equal(url.split('#')[1], r.alert?.toLowerCase(), `${r.alert}: runbook_url names its section`);
+  }
 });
