@@ -3,19 +3,19 @@
 # it, assemble the base image, build the project's image from its Dockerfile with buildah,
 # load it into the node, run COMMAND, and tear everything down on exit, pass or fail.
 #
-#   .ci/node.sh [COMMAND ARGS...]     default: npx tap --disable-coverage test/node
+#   .ci/node.sh [COMMAND ARGS...]     default: npx tap --disable-coverage --jobs=1 test/node
 #
 # Needs root (the node changes host networking and cgroups). Installs the Debian packages it
 # lacks. The control plane scripts come from ${KEDA_CARBON_K8S_DIR:-../shared/k8s} (relative to
 # the repo root). Only one node may run on a host. COMMAND gets KEDA_CARBON_NODE_KUBECONFIG,
-# KEDA_CARBON_NODE_IMAGE (the image, loaded into the node's containerd), KUBECONFIG, K8S_HOME
-# and the K8S_* ports. Timings of each step go to stderr.
+# KEDA_CARBON_NODE_IMAGE (the release's image, loaded into the node's containerd),
+# KEDA_CARBON_RELEASE_DIR (what npm run release wrote), KUBECONFIG, K8S_HOME and the K8S_* ports.
+# The test files run one at a time: both installs own cluster-wide objects of the same names. Timings of each step go to stderr.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 k8s_dir=${KEDA_CARBON_K8S_DIR:-../shared/k8s}
 case $k8s_dir in /*) ;; *) k8s_dir=$root/$k8s_dir ;; esac
-image=${KEDA_CARBON_NODE_IMAGE:-localhost/keda-carbon:node-test}
 started=$(date +%s)
 
 say() { echo "node.sh [$(($(date +%s) - started))s] $*" >&2; }
@@ -76,19 +76,19 @@ bash "$k8s_dir/node-up.sh" >/dev/null 2>"$K8S_HOME/node-up.log" || { tail -n 20 
 say "base images"
 bash "$k8s_dir/base-image.sh" 2>"$K8S_HOME/base-image.log" >&2 || { tail -n 20 "$K8S_HOME/base-image.log" >&2; fail "base-image.sh failed"; }
 
-# npm inside the build trusts the host's CA bundle (a TLS-intercepting proxy may sit between
-# it and the registry); the mounts exist only while a RUN step runs, the image is unchanged.
-say "building $image from the Dockerfile"
-printf 'cafile=/etc/ssl/certs/ca-certificates.crt\n' >"$K8S_HOME/build-npmrc"
-buildah bud --layers -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro \
-  -v "$K8S_HOME/build-npmrc:/usr/local/etc/npmrc:ro" --target runtime -t "$image" "$root" >"$K8S_HOME/build.log" 2>&1 \
-  || { tail -n 30 "$K8S_HOME/build.log" >&2; fail "the image did not build"; }
-buildah push "$image" "docker-archive:$K8S_HOME/image.tar:$image" >/dev/null 2>&1 || fail "buildah push failed"
-ctr --address "$K8S_HOME/node/containerd/containerd.sock" -n k8s.io images import "$K8S_HOME/image.tar" >/dev/null || fail "ctr import failed"
-rm -f "$K8S_HOME/image.tar"
-export KEDA_CARBON_NODE_IMAGE=$image KEDA_CARBON_NODE_HOSTS_MARK=$hosts_mark
+# The image is the release's (npm run release): the chart, the plain manifest and the image
+# archive are built here exactly as a user takes them, and the tests install those.
+say "building the release (chart, manifest, image from the Dockerfile)"
+bash "$root/.ci/tools.sh" >&2 || fail "tools.sh could not install helm and kubectl"
+release_dir=$K8S_HOME/release
+bash "$root/.ci/release.sh" --out "$release_dir" >"$K8S_HOME/release.log" 2>&1 \
+  || { tail -n 30 "$K8S_HOME/release.log" >&2; fail "the release did not build"; }
+image=$(sed -n 's/^image: //p' "$K8S_HOME/release.log")
+archive=$(ls "$release_dir"/keda-carbon-image-*.oci.tar)
+ctr --address "$K8S_HOME/node/containerd/containerd.sock" -n k8s.io images import "$archive" >/dev/null || fail "ctr import failed"
+export KEDA_CARBON_NODE_IMAGE=$image KEDA_CARBON_NODE_HOSTS_MARK=$hosts_mark KEDA_CARBON_RELEASE_DIR=$release_dir
 say "ready: image $image loaded into the node"
 
 cd "$root" || exit 2
-[[ $# -gt 0 ]] || set -- npx tap --disable-coverage --timeout=1800 test/node
+[[ $# -gt 0 ]] || set -- npx tap --disable-coverage --jobs=1 --timeout=1800 test/node
 "$@"

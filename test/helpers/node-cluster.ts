@@ -195,3 +195,49 @@ export async function addHostsLine(ip: string, name: string): Promise<() => Prom
     );
   };
 }
+
+/** A ScaledObject manifest (JSON) with the given declared max, for `kubectl create -f -`. */
+export function scaledObject(ns: string, name: string, max: number): string {
+  return JSON.stringify({
+    apiVersion: 'keda.sh/v1alpha1',
+    kind: 'ScaledObject',
+    metadata: { name, namespace: ns },
+    spec: {
+      minReplicaCount: 1,
+      maxReplicaCount: max,
+      scaleTargetRef: { name: 'web' },
+      triggers: [{ type: 'cpu', metricType: 'Utilization', metadata: { value: '60' } }],
+    },
+  });
+}
+
+/**
+ * Creates a ScaledObject once a second (names `PREFIX-N`, declared max 30+N) until `stop`
+ * settles, bounded to 400 writes. Every answer is the object as stored, so each write is
+ * checked on its own with `mutated`: with failurePolicy Ignore a missed mutation is otherwise
+ * silent.
+ */
+export async function writeUntil(
+  c: NodeCluster,
+  ns: string,
+  prefix: string,
+  stop: Promise<unknown>,
+  mutated: (stored: unknown, max: number) => boolean,
+): Promise<{ writes: number; failed: string[]; unmutated: string[] }> {
+  let done = false;
+  void stop.finally(() => (done = true)).catch(() => {});
+  const failed: string[] = [];
+  const unmutated: string[] = [];
+  let writes = 0;
+  for (let i = 0; i < 400 && !done; i++) {
+    const tick = Date.now();
+    const name = `${prefix}-${i}`;
+    const r = await c.run(['create', '-o', 'json', '-f', '-'], scaledObject(ns, name, 30 + i), 20_000);
+    writes++;
+    if (r.status !== 0) failed.push(`${name}: ${r.stderr.trim()}`);
+    else if (!mutated(JSON.parse(r.stdout), 30 + i)) unmutated.push(`${name}: ${r.stdout.slice(0, 300)}`);
+    const wait = tick + 1000 - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  return { writes, failed, unmutated };
+}
