@@ -119,11 +119,11 @@ t.test("the chart's RBAC, applied: serve and the restore Job have exactly the ri
     // serve, certificates.mode self: its own Secret and its own webhook configuration, by name
     [full, 'get', `secrets/${full}-tls`, customNs, true],
     [full, 'update', `secrets/${full}-tls`, customNs, true],
-    [full, 'patch', `secrets/${full}-tls`, customNs, true],
+    [full, 'patch', `secrets/${full}-tls`, customNs, false],
     [full, 'get', 'secrets/other', customNs, false],
     [full, 'create', 'secrets', customNs, false],
     [full, 'delete', `secrets/${full}-tls`, customNs, false],
-    [full, 'patch', `${MWC}/${full}`, undefined, true],
+    [full, 'patch', `${MWC}/${full}`, undefined, false],
     [full, 'update', `${MWC}/${full}`, undefined, true],
     [full, 'patch', `${MWC}/other`, undefined, false],
     [full, 'delete', `${MWC}/${full}`, undefined, false],

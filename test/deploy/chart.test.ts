@@ -166,14 +166,14 @@ t.test('certificates: self passes the contract flags; cert-manager and external 
   t.same(one(self, 'Secret', 'keda-carbon-tls'), { ...one(self, 'Secret', 'keda-carbon-tls'), type: 'Opaque' });
   t.notOk(one(self, 'Secret', 'keda-carbon-tls').data, 'created empty');
   t.same(one(self, 'Role', 'keda-carbon-tls').rules, [
-    { apiGroups: [''], resources: ['secrets'], resourceNames: ['keda-carbon-tls'], verbs: ['get', 'update', 'patch'] },
+    { apiGroups: [''], resources: ['secrets'], resourceNames: ['keda-carbon-tls'], verbs: ['get', 'update'] },
   ]);
   t.same(one(self, 'ClusterRole', 'keda-carbon-webhook-config').rules, [
     {
       apiGroups: ['admissionregistration.k8s.io'],
       resources: ['mutatingwebhookconfigurations'],
       resourceNames: ['keda-carbon'],
-      verbs: ['get', 'update', 'patch'],
+      verbs: ['get', 'update'],
     },
   ]);
   const ext = helmTemplate(['--set', 'certificates.mode=external', '--set', 'certificates.secretName=mine', '--set', 'certificates.caBundle=Q0E=']);

@@ -155,12 +155,13 @@ t.test('the manifests apply, and the ServiceAccount has exactly its rights', asy
     // self-managed certificates: that one Secret and that one webhook configuration
     ['get', 'secrets/keda-carbon-tls', 'keda-carbon'],
     ['update', 'secrets/keda-carbon-tls', 'keda-carbon'],
-    ['patch', 'secrets/keda-carbon-tls', 'keda-carbon'],
     ['get', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/keda-carbon'],
     ['update', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/keda-carbon'],
-    ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/keda-carbon'],
   ];
   const denied: Array<[string, string, string?]> = [
+    // serve reads and replaces (PUT) its Secret and webhook configuration; it never patches them
+    ['patch', 'secrets/keda-carbon-tls', 'keda-carbon'],
+    ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/keda-carbon'],
     ['get', 'scaledobjects.keda.sh', 'team-a'],
     ['create', 'scaledobjects.keda.sh', 'team-a'],
     ['update', 'scaledobjects.keda.sh', 'team-a'],
