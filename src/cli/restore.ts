@@ -10,7 +10,8 @@ import { command, OUTPUT_FLAG, outputFlag, UsageError, type CommandIO, type Comm
 
 export const RESTORE = {
   name: 'restore',
-  synopsis: '[-n NAMESPACE | -A] [--dry-run] [--kubeconfig FILE] [--webhook-config NAME] [--deployment NAMESPACE/NAME] [--lease-name NAME] [-o text|json]',
+  synopsis:
+    '[-A | -n NAMESPACE] [--dry-run] [--kubeconfig FILE] [--webhook-config NAME] [--deployment NAMESPACE/NAME] [--lease-name NAME] [--wait-timeout DURATION] [-o text|json]',
   about: `Gives every ScaledObject and ScaledJob keda-carbon wrote to its declared max back
 (from keda-carbon.io/declared-max-replica-count) and removes the annotations keda-carbon
 wrote. Run it before uninstalling. With --webhook-config and --deployment it first removes
