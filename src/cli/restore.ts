@@ -137,7 +137,7 @@ async function restore(flags: Flags, io: CommandIO): Promise<number> {
     );
     const lease = await waitForLeaseRelease({ client, namespace: o.deployment.namespace, name: o.leaseName, timeoutMs: o.waitMs, once: o.dryRun });
     steps.push({ step: 'lease', ...lease });
-    const waited = lease.waitedMs > 0 ? ` after ${(lease.waitedMs / 1000).toFixed(1)} s` : '';
+    const waited = lease.waitedMs >= 1000 ? ` after ${(lease.waitedMs / 1000).toFixed(1)} s` : '';
     const state = {
       absent: 'not found (no controller ran with it)',
       released: `released${waited}`,
