@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { DEFAULT_TOUCH } from '../config/config.js';
 import { durationMs } from '../core/duration.js';
 import { connectCluster } from '../cluster/kubeconfig.js';
+import { DEFAULT_LEASE_NAME } from '../cluster/lease.js';
 import { PoliteClient } from '../cluster/polite.js';
 import { isFailure, restoreObjects, type ObjectOutcome, type RestoreObjectsResult } from '../cluster/restore.js';
 import { deleteWebhookConfig, scaleDeploymentToZero, waitForLeaseRelease } from '../cluster/restore-steps.js';
@@ -24,7 +25,7 @@ keda-carbon never touched are not written. Exits 1 when some object could not be
     kubeconfig: { type: 'string', arg: 'FILE', help: 'cluster credentials (default: KUBECONFIG, the in-cluster service account, ~/.kube/config)' },
     'webhook-config': { type: 'string', arg: 'NAME', help: 'first delete this MutatingWebhookConfiguration (gone already is fine)' },
     deployment: { type: 'string', arg: 'NAMESPACE/NAME', help: "first scale keda-carbon's Deployment to 0 and wait until its Lease is released or expired" },
-    'lease-name': { type: 'string', arg: 'NAME', help: "the controller's Lease in the Deployment's namespace (default keda-carbon-retouch)" },
+    'lease-name': { type: 'string', arg: 'NAME', help: `the controller's Lease in the Deployment's namespace (default ${DEFAULT_LEASE_NAME})` },
     'wait-timeout': { type: 'string', arg: 'DURATION', help: 'how long to wait for the Lease (default 2m)' },
     output: OUTPUT_FLAG,
   },
@@ -67,7 +68,7 @@ function options(flags: Flags): Options {
     namespace: flags['all-namespaces'] ? null : flags.namespace === undefined ? undefined : checkName(flags.namespace, 'namespace'),
     webhookConfig: flags['webhook-config'] === undefined ? undefined : checkName(flags['webhook-config'], 'webhook-config'),
     deployment: deploymentFlag(flags.deployment),
-    leaseName: checkName(flags['lease-name'] ?? 'keda-carbon-retouch', 'lease-name'),
+    leaseName: checkName(flags['lease-name'] ?? DEFAULT_LEASE_NAME, 'lease-name'),
     waitMs,
   };
 }
