@@ -153,6 +153,11 @@ async function restoreOne(o: RestoreObjectsOptions, c: Candidate): Promise<Objec
   }
 }
 
+/** No answer came for one object (the polite client gave up retrying): it is reported and the others go on. */
+function unanswered(c: Candidate, err: Error): ObjectOutcome {
+  return { kind: c.kind, namespace: c.namespace, name: c.name, result: 'failed', from: undefined, to: undefined, removed: [], message: err.message };
+}
+
 /** Run `work` over `items` with at most `limit` at once, keeping the order of the input in the output. */
 async function pool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -185,7 +190,7 @@ export async function restoreObjects(o: RestoreObjectsOptions): Promise<RestoreO
     listed += got.listed;
     candidates.push(...got.candidates);
   }
-  const outcomes = await pool(candidates, o.concurrency ?? 8, (c) => restoreOne(o, c));
+  const outcomes = await pool(candidates, o.concurrency ?? 8, (c) => restoreOne(o, c).catch((err: Error) => unanswered(c, err)));
   return { listed, outcomes, notServed };
 }
 

@@ -185,3 +185,23 @@ t.test('a Lease nobody renews expires; one renewed past the timeout fails the wa
   await t.rejects(waitForLeaseRelease({ client, namespace: live, name: 'keda-carbon-retouch', timeoutMs: 500, pollMs: 100 }), LeaseWaitTimeout);
   t.match(await waitForLeaseRelease({ client, namespace: live, name: 'no-such-lease', timeoutMs: 500 }), { result: 'absent' });
 });
+
+t.test('an object whose patch gets no answer is reported; the others are still restored', async (t) => {
+  const ns = `kc-noanswer-${c.id}`;
+  await createNamespace(c, ns, {});
+  await createObject(c, 'scaledobjects', ns, 'down', 3, webhookAnnotations('20', 3));
+  await createObject(c, 'scaledobjects', ns, 'up', 3, webhookAnnotations('20', 3));
+  const failing: KubeApi = {
+    watch: c.api.watch,
+    async request(method, path, options) {
+      if (method === 'PATCH' && path.includes('/down?')) throw new Error('socket hang up');
+      return c.api.request(method, path, options);
+    },
+  };
+  const client = new PoliteClient(failing, { qps: 50, burst: 50, maxInFlight: 8, maxAttempts: 2, backoffBaseMs: 1 });
+  const result = await restoreObjects({ client, namespace: ns, dryRun: false });
+  const by = Object.fromEntries(result.outcomes.map((o) => [o.name, o]));
+  t.match(by.down, { result: 'failed', message: 'socket hang up' });
+  t.match(by.up, { result: 'restored', to: 20 });
+  t.equal((await stored(c, 'scaledobjects', ns, 'down')).max, 3, 'the unanswered object is as it was');
+});
