@@ -3,6 +3,9 @@
  * loopback API server (KEDA_CARBON_E2E_KUBECONFIG, `bash .ci/cluster.sh npx tap ...`) it
  * removes the webhook, stops the controller, restores, and prints what it did.
  */
+import { writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import t from 'tap';
 import { main } from '../../src/cli/main.js';
 import { ANNOTATION } from '../../src/core/names.js';
@@ -133,5 +136,75 @@ if (!kubeconfig) {
     t.match(r.out, `${plain}/ScaledObject/broken: NOT RESTORED (${ANNOTATION.declared} is "many", not a replica count: left as it is)`);
     t.match(r.out, `${plain}/ScaledObject/fine: max 3 -> 9, annotations removed`);
     t.match(r.out, /restored 1 of 2 .*; 1 not restored/);
+  });
+}
+
+if (kubeconfig) {
+  const c = connect(kubeconfig);
+  t.test('restore needs no more than list and patch on the KEDA objects and a few verbs by name', async (t) => {
+    const [sys, ns, mwc, sa] = [`kc-rbac-sys-${c.id}`, `kc-rbac-${c.id}`, `kc-rbac-${c.id}`, 'keda-carbon-restore'];
+    await createNamespace(c, sys, {});
+    await createNamespace(c, ns, {});
+    await createObject(c, 'scaledobjects', ns, 'web', 3, webhookAnnotations('20', 3));
+    await c.call('POST', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', [201], { metadata: { name: mwc }, webhooks: [] });
+    const labels = { app: 'keda-carbon' };
+    await c.call('POST', `/apis/apps/v1/namespaces/${sys}/deployments`, [201], {
+      metadata: { name: 'keda-carbon' },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: { metadata: { labels }, spec: { containers: [{ name: 'serve', image: 'keda-carbon:test' }] } },
+      },
+    });
+    await c.call('POST', `/apis/coordination.k8s.io/v1/namespaces/${sys}/leases`, [201], {
+      metadata: { name: 'keda-carbon-retouch' },
+      spec: { holderIdentity: null },
+    });
+    const rbac = '/apis/rbac.authorization.k8s.io/v1';
+    const subjects = [{ kind: 'ServiceAccount', name: sa, namespace: sys }];
+    await c.call('POST', `${rbac}/clusterroles`, [201], {
+      metadata: { name: mwc },
+      rules: [
+        { apiGroups: ['keda.sh'], resources: ['scaledobjects', 'scaledjobs'], verbs: ['list', 'patch'] },
+        { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: [mwc], verbs: ['delete'] },
+      ],
+    });
+    await c.call('POST', `${rbac}/clusterrolebindings`, [201], {
+      metadata: { name: mwc },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: mwc },
+      subjects,
+    });
+    await c.call('POST', `${rbac}/namespaces/${sys}/roles`, [201], {
+      metadata: { name: sa },
+      rules: [
+        { apiGroups: ['apps'], resources: ['deployments/scale'], resourceNames: ['keda-carbon'], verbs: ['get', 'patch'] },
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['keda-carbon-retouch'], verbs: ['get'] },
+      ],
+    });
+    await c.call('POST', `${rbac}/namespaces/${sys}/rolebindings`, [201], {
+      metadata: { name: sa },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: sa },
+      subjects,
+    });
+    t.teardown(async () => {
+      await c.call('DELETE', `${rbac}/clusterrolebindings/${mwc}`, [200, 404]);
+      await c.call('DELETE', `${rbac}/clusterroles/${mwc}`, [200, 404]);
+    });
+    // The admin kubeconfig, acting as the Job's service account (`as:` is kubectl's --as).
+    const asJob = join(t.testdir(), 'kubeconfig');
+    const admin = await readFile(kubeconfig, 'utf8');
+    const user = /^(\s+)((token|client-certificate(-data)?):.*)$/m;
+    t.match(admin, user, 'the admin kubeconfig has a user to act through');
+    writeFileSync(asJob, admin.replace(user, `$1$2\n$1as: system:serviceaccount:${sys}:${sa}`));
+    const args = ['--kubeconfig', asJob, '-n', ns, '--webhook-config', mwc, '--deployment', `${sys}/keda-carbon`];
+    const dry = await run([...args, '--dry-run']);
+    t.equal(dry.code, 0, dry.err);
+    const r = await run(args);
+    t.equal(r.code, 0, r.err);
+    t.match(r.out, `${ns}/ScaledObject/web: max 3 -> 20, annotations removed`);
+    t.same(await stored(c, 'scaledobjects', ns, 'web').then((s) => [s.max, s.ours]), [20, []]);
+    const outside = await run(['--kubeconfig', asJob, '-n', ns, '--webhook-config', 'some-other-webhook']);
+    t.equal(outside.code, 1, 'a webhook configuration it was not granted is refused');
+    t.match(outside.err, /answered 403/);
   });
 }
