@@ -12,6 +12,7 @@ Commands:
   simulate   the cap timeline of a policy over a forecast
   convert    turn an Azure CarbonAwareKedaScaler into keda-carbon annotations
   certs      make a CA and serving certificate for the webhook Service
+  restore    give every object keda-carbon capped its declared max back (run before uninstalling)
   help CMD   the options of one command (the same as 'keda-carbon CMD --help')
 
 Exit codes: 0 done; 1 a failure (a source or the API server that could not be reached, a
@@ -30,6 +31,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   simulate: async () => (await import('./simulate.js')).runSimulate,
   convert: async () => (await import('./convert.js')).runConvert,
   certs: async () => (await import('./certs.js')).runCerts,
+  restore: async () => (await import('./restore.js')).runRestore,
 };
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { RuntimeConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { EventRecorder } from './events.js';
-import { LeaderElector } from './lease.js';
+import { DEFAULT_LEASE_NAME, LeaderElector } from './lease.js';
 import { NamespaceCache } from './namespaces.js';
 import { PoliteClient } from './polite.js';
 import { Controller, type ControllerOptions } from './controller.js';
@@ -96,7 +96,7 @@ function createElector(
   },
 ): LeaderElector {
   const { controller, namespaces, hpas } = parts;
-  const leaseName = options.leaseName ?? (parts.env.KEDA_CARBON_LEASE_NAME?.trim() || 'keda-carbon-retouch');
+  const leaseName = options.leaseName ?? (parts.env.KEDA_CARBON_LEASE_NAME?.trim() || DEFAULT_LEASE_NAME);
   options.metrics.leader?.set({ lease: leaseName }, 0);
   return new LeaderElector({
     api: options.api,

@@ -1,6 +1,9 @@
 import type { Logger } from '../log.js';
 import { ApiError, type KubeApi, systemClock, type Clock } from '../ports.js';
 
+/** The re-touch controller's Lease unless KEDA_CARBON_LEASE_NAME names another. */
+export const DEFAULT_LEASE_NAME = 'keda-carbon-retouch';
+
 export interface LeaseSpec {
   holderIdentity?: string | null;
   leaseDurationSeconds?: number;

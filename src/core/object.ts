@@ -37,7 +37,7 @@ const isReplicaCount = (n: unknown): n is number => typeof n === 'number' && Num
  * Only what fits KEDA's int32: a larger number would be written back in exponent form
  * ("1e+21") that no longer reads as a count, and the declared max would be lost.
  */
-function replicaCount(v: unknown): number | null {
+export function replicaCount(v: unknown): number | null {
   const n = typeof v === 'string' && /^\d{1,10}$/.test(v) ? Number(v) : v;
   return isReplicaCount(n) ? n : null;
 }

@@ -4,13 +4,15 @@ import t, { type Test } from 'tap';
 import { CERTS } from '../../src/cli/certs.js';
 import { CONVERT } from '../../src/cli/convert.js';
 import { EXPLAIN } from '../../src/cli/explain.js';
+import { RESTORE } from '../../src/cli/restore.js';
 import { INTENSITY } from '../../src/cli/intensity.js';
 import { helpText, parseFlags, type CommandIO, type CommandSpec } from '../../src/cli/io.js';
 import { COMMANDS, main } from '../../src/cli/main.js';
 import { SERVE } from '../../src/cli/serve.js';
 import { SIMULATE } from '../../src/cli/simulate.js';
+import { FakeKube } from '../helpers/fake-kube.js';
 
-const SPECS: CommandSpec[] = [SERVE, EXPLAIN, INTENSITY, SIMULATE, CONVERT, CERTS];
+const SPECS: CommandSpec[] = [SERVE, EXPLAIN, INTENSITY, SIMULATE, CONVERT, CERTS, RESTORE];
 
 function capture(env: Record<string, string | undefined> = {}) {
   const out: string[] = [];
@@ -56,6 +58,19 @@ function workdir(t: Test) {
   writeFileSync(join(dir, 'flag.yaml'), config(3, join(dir, 'flag.csv')));
   mkdirSync(join(dir, 'a-directory'));
   return dir;
+}
+
+/** A kubeconfig for an API server with no objects: enough for restore to list and print. */
+async function fakeKubeconfig(t: Test, dir: string): Promise<string> {
+  const fake = new FakeKube();
+  await fake.start();
+  t.teardown(() => fake.close());
+  const path = join(dir, 'kubeconfig');
+  writeFileSync(
+    path,
+    `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: '${fake.url}', insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+  );
+  return path;
 }
 
 t.test('every command main knows has a flag table, and each table is the whole story', async (t) => {
@@ -116,6 +131,7 @@ t.test('-o json parses as JSON on every command that prints a result; other form
     simulate: ['simulate', '--policy', join(dir, 'policy.yaml'), '--config', join(dir, 'env.yaml')],
     convert: ['convert', '-f', fixture],
     certs: ['certs', '--service', 'webhook', '--namespace', 'ns', '--secret-manifest', '--validity-days', '1'],
+    restore: ['restore', '-A', '--kubeconfig', await fakeKubeconfig(t, dir)],
   };
   const withOutput = SPECS.filter((s) => 'output' in s.flags).map((s) => s.name);
   t.same(Object.keys(cases).sort(), withOutput.sort(), 'every command with -o is run here');
