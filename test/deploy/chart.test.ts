@@ -197,7 +197,7 @@ t.test('pre-delete restore Job and helm test Pod', async (t) => {
   }
   t.same(one(objs, 'ClusterRole', 'keda-carbon-restore').rules, [
     { apiGroups: ['keda.sh'], resources: ['scaledobjects', 'scaledjobs'], verbs: ['list', 'patch'] },
-    { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['keda-carbon'], verbs: ['get', 'delete'] },
+    { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['keda-carbon'], verbs: ['delete'] },
   ]);
   const pod = one(objs, 'Pod', 'keda-carbon-test');
   t.equal(pod.metadata.annotations?.['helm.sh/hook'], 'test');

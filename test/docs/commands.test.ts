@@ -77,7 +77,7 @@ t.test('every documented command prints what the docs show', async (t) => {
 });
 
 t.test('commands a reader types say npx keda-carbon: nothing puts keda-carbon on the PATH', async (t) => {
-  const typed = /(^|[^\w/-])(?<!npx )keda-carbon (serve|explain|intensity|simulate|convert|certs|help) +[-[A-Z]/;
+  const typed = /(^|[^\w/-])(?<!npx )keda-carbon (serve|explain|intensity|simulate|convert|certs|restore|help) +[-[A-Z]/;
   for (const file of DOCS) {
     for (const [line, block] of fencedBlocks(await readFile(join(ROOT, file), 'utf8'))) {
       block.forEach((l, i) => {
