@@ -4,6 +4,7 @@
  * it through the Service. Runs under .ci/node.sh (npm run test:node); skips otherwise.
  */
 import t, { type Test } from 'tap';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { Agent, request as httpsRequest } from 'node:https';
@@ -19,8 +20,11 @@ import {
   NodeCluster,
   nodeKubeconfig,
   NS,
+  ROOT,
   SKIP_MESSAGE,
+  scaledObject,
   waitFor,
+  writeUntil,
   type Run,
 } from '../helpers/node-cluster.js';
 
@@ -58,20 +62,6 @@ t.teardown(async () => {
   await removeHosts?.();
   await rm(tree.dir, { recursive: true, force: true });
 });
-
-function scaledObject(ns: string, name: string, max: number): string {
-  return JSON.stringify({
-    apiVersion: 'keda.sh/v1alpha1',
-    kind: 'ScaledObject',
-    metadata: { name, namespace: ns },
-    spec: {
-      minReplicaCount: 1,
-      maxReplicaCount: max,
-      scaleTargetRef: { name: 'web' },
-      triggers: [{ type: 'cpu', metricType: 'Utilization', metadata: { value: '60' } }],
-    },
-  });
-}
 
 /** True when the object as stored carries our mutation for a declared max of `max`. */
 function mutated(o: any, max: number): boolean {
@@ -290,25 +280,6 @@ t.test('deleting the leader Pod: another replica takes the Lease and runs the ti
   t.equal(rolled.status, 0, 'a replacement replica is Ready');
 });
 
-/** Writes once a second until `stop` resolves (bounded to 400), each checked as stored. */
-async function writeUntil(ns: string, stop: Promise<unknown>): Promise<{ writes: number; failed: string[]; unmutated: string[] }> {
-  let done = false;
-  void stop.finally(() => (done = true));
-  const failed: string[] = [];
-  const unmutated: string[] = [];
-  let writes = 0;
-  for (let i = 0; i < 400 && !done; i++) {
-    const tick = Date.now();
-    const r = await c.run(['create', '-o', 'json', '-f', '-'], scaledObject(ns, `r-${i}`, 30 + i), 20_000);
-    writes++;
-    if (r.status !== 0) failed.push(`r-${i}: ${r.stderr.trim()}`);
-    else if (!mutated(JSON.parse(r.stdout), 30 + i)) unmutated.push(`r-${i}: ${r.stdout.slice(0, 300)}`);
-    const wait = tick + 1000 - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  }
-  return { writes, failed, unmutated };
-}
-
 t.test('certificate rotation as certs-scripts/README.md says: no call fails, the overlay holds what the cluster holds', async (t) => {
   const ns = `${TEAM}-rotate`;
   await c.must(['create', 'namespace', ns]);
@@ -324,7 +295,7 @@ t.test('certificate rotation as certs-scripts/README.md says: no call fails, the
   const before = await c.json(['get', 'mutatingwebhookconfiguration', 'keda-carbon']);
 
   const rotation = certsScript(tree.dir, 'rotate.sh', ['--apply-dir', tree.mine], kubeconfig, 400_000);
-  const writes = await writeUntil(ns, rotation);
+  const writes = await writeUntil(c, ns, 'r', rotation, (o, max) => mutated(o, max));
   const rotated = await rotation;
   t.equal(rotated.status, 0, `rotate.sh ${rotated.stderr}`);
   t.comment(`rotation: ${writes.writes} writes, ${writes.failed.length} failed, ${writes.unmutated.length} stored unmutated`);
@@ -410,7 +381,19 @@ function post(ip: string, body: string, agent: Agent): Promise<string> {
   });
 }
 
-t.test('uninstall as docs/install.md says runs without error, also a second time', async (t) => {
+t.test('uninstall as docs/install.md says: restore first gives every max back, then the delete runs without error, also a second time', async (t) => {
+  const ours = (o: any) => Object.keys(o.metadata.annotations ?? {}).filter((k) => k.startsWith('keda-carbon.io/'));
+  const all = await c.json(['get', 'scaledobjects', '-A']);
+  const capped = (all.items as any[]).filter((o) => o.metadata.namespace.startsWith(TEAM) && o.metadata.annotations?.[DECLARED] !== undefined);
+  t.ok(capped.length > 10, `objects capped before the uninstall (${capped.length})`);
+  const restored = await cli(['restore', '-A', '--webhook-config', 'keda-carbon', '--deployment', `${NS}/keda-carbon`]);
+  t.equal(restored.status, 0, `keda-carbon restore ${restored.stdout.slice(-500)}${restored.stderr}`);
+  const after = await c.json(['get', 'scaledobjects', '-A']);
+  const wrong = capped
+    .map((b) => [b, (after.items as any[]).find((o) => o.metadata.uid === b.metadata.uid)])
+    .filter(([b, o]) => !o || o.spec.maxReplicaCount !== Number(b.metadata.annotations[DECLARED]) || ours(o).length > 0)
+    .map(([b, o]) => `${b.metadata.namespace}/${b.metadata.name}: ${o ? `max ${o.spec.maxReplicaCount}, ${ours(o).join(' ')}` : 'gone'}`);
+  t.same(wrong, [], 'every capped object is back at its declared max with no annotation of ours');
   for (const round of [1, 2]) {
     const hook = await c.run(['delete', 'mutatingwebhookconfiguration', 'keda-carbon', '--ignore-not-found']);
     t.equal(hook.status, 0, `round ${round}: delete mutatingwebhookconfiguration ${hook.stderr}`);
@@ -419,4 +402,21 @@ t.test('uninstall as docs/install.md says runs without error, also a second time
   }
   const left = await c.run(['get', 'mutatingwebhookconfiguration', 'keda-carbon']);
   t.not(left.status, 0, 'the webhook configuration is gone');
+  const o = JSON.parse(await c.must(['create', '-o', 'json', '-f', '-'], scaledObject(TEAM, 'after-uninstall', 33)));
+  t.equal(o.spec.maxReplicaCount, 33, 'a write after the uninstall is stored as written');
 });
+
+/** The keda-carbon command of this checkout, against the node's cluster. */
+function cli(args: string[]): Promise<Run> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [...process.execArgv, join(ROOT, 'src/cli/main.ts'), ...args, '--kubeconfig', kubeconfig!],
+      { timeout: 300_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const status = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        done({ status, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+  });
+}
