@@ -237,7 +237,10 @@ export class WorkQueue {
       this.forget(key);
       if (outcome?.requeueAfter !== undefined) this.addAfter(key, outcome.requeueAfter);
     } catch (err) {
-      if (!this.stopped) this.o.onError?.(key, err, this.addRateLimited(key));
+      if (!this.stopped) {
+        const retryMs = this.addRateLimited(key);
+        this.o.onError?.(key, err, retryMs);
+      }
     } finally {
       this.done(key);
     }
