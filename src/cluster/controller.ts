@@ -68,6 +68,7 @@ export class Controller {
       concurrency: opts.config().touch.maxInFlight,
       clock: this.clock,
       onError: (key, err, retryMs) => this.failed(key, err, retryMs),
+      onDue: (keys) => this.due(keys),
       ...(opts.backoffInitialMs !== undefined ? { backoffInitialMs: opts.backoffInitialMs } : {}),
       ...(opts.backoffMaxMs !== undefined ? { backoffMaxMs: opts.backoffMaxMs } : {}),
     });
@@ -208,6 +209,15 @@ export class Controller {
     }
     if (due.length > 0) this.batch('cache', 'forecast: a cap changes now', due, true);
     return { requeueAfter: this.pollMs };
+  }
+
+  /** Objects whose cap-change moment came: reported together, as one pass. */
+  private due(keys: readonly string[]): void {
+    const objects = keys.filter((k) => !k.startsWith(':'));
+    if (objects.length === 0 || !this.running) return;
+    this.reports.begin('cache', 'forecast: a cap changes now', objects.length);
+    // The queue adds the keys right after this returns; the pass ends once they are worked off.
+    queueMicrotask(() => this.reports.end('cache'));
   }
 
   private failed(key: string, err: unknown, retryMs: number): void {

@@ -18,6 +18,8 @@ export interface WorkQueueOptions {
   backoffMaxMs?: number;
   /** A handler threw; the key comes back in `retryMs`. */
   onError?: (key: string, err: unknown, retryMs: number) => void;
+  /** Keys whose `addAfter` moment came, just before they are added (retries after a failure are not among them). */
+  onDue?: (keys: readonly string[]) => void;
 }
 
 /** A min-heap of (at, key); stale entries (a key re-delayed earlier, or already added) are skipped on pop. */
@@ -88,6 +90,8 @@ export class WorkQueue {
   private readonly delayed = new Map<string, number>();
   private readonly heap = new DelayHeap();
   private readonly failures = new Map<string, number>();
+  /** Keys delayed by their backoff, not by a moment they asked for. */
+  private readonly retrying = new Set<string>();
   private timer: unknown;
   private timerAt = Infinity;
   private idleWaiters: Array<() => void> = [];
@@ -154,6 +158,7 @@ export class WorkQueue {
     this.failures.set(key, n);
     const ms = this.backoff(n);
     this.addAfter(key, ms);
+    if (this.delayed.get(key) === this.clock.now() + ms) this.retrying.add(key);
     return ms;
   }
 
@@ -176,6 +181,7 @@ export class WorkQueue {
     this.delayed.clear();
     this.heap.clear();
     this.failures.clear();
+    this.retrying.clear();
     this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = Infinity;
@@ -209,12 +215,17 @@ export class WorkQueue {
     this.timer = undefined;
     this.timerAt = Infinity;
     const now = this.clock.now();
+    const keys: string[] = [];
+    const due: string[] = [];
     while (this.heap.peek() <= now) {
       const { at, key } = this.heap.pop()!;
       if (this.delayed.get(key) !== at) continue;
       this.delayed.delete(key);
-      this.add(key);
+      keys.push(key);
+      if (!this.retrying.delete(key)) due.push(key);
     }
+    if (due.length > 0) this.o.onDue?.(due);
+    for (const key of keys) this.add(key);
     if (this.heap.size > 0) this.arm();
   }
 

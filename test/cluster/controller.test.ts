@@ -147,6 +147,11 @@ t.test('objects created and edited after the first sweep follow band changes and
   t.equal(s.controller.counts.relistPasses, 1, 'one sweep: the first');
   t.equal(s.lines.filter((l) => l.includes('"msg":"sweep finished"')).length, 1);
   t.equal(s.controller.counts.failed, 0, 'every due touch succeeded the first time');
+  t.ok(
+    s.lines.some((l) => l.includes('"msg":"cache pass finished"') && l.includes('"reason":"forecast: a cap changes now"') && l.includes('"changed":2')),
+    'the band change reconciled both objects as one pass',
+    { lines: s.lines.filter((l) => l.includes('pass finished')) },
+  );
   const inlineEvent = () =>
     s.fake.events.find((e) => (e.involvedObject as { name: string } | undefined)?.name === 'inline' && String(e.message).includes('3 -> 10'));
   await s.drive(() => inlineEvent() !== undefined, 'the Event (recorded after the touch answered)');

@@ -185,3 +185,22 @@ t.test('stop drops what is queued, delayed and backed off, waits for running key
   await q.idle();
   t.same(at('new'), [5000]);
 });
+
+t.test('onDue hears the keys whose moment came, together, but not retries after a failure', async (t) => {
+  const due: string[][] = [];
+  const { clock, q } = recording(
+    async (key) => {
+      if (key === 'bad') throw new Error('no');
+      return undefined;
+    },
+    { onDue: (keys) => due.push([...keys]) },
+  );
+  q.addAfter('a', 1000);
+  q.addAfter('b', 1000);
+  q.add('bad');
+  await clock.advance(0);
+  await clock.advance(1000);
+  t.same(due, [['a', 'b']], 'one batch at the shared moment; the retry of bad at 500 ms is not in it');
+  t.ok(q.retries('bad') >= 2, 'bad was retried meanwhile');
+  await q.stop();
+});
