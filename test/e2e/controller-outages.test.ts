@@ -143,7 +143,7 @@ t.test('the kube-apiserver stopped for 30 s across the band change: every object
   t.ok(pid > 1, `the kube-apiserver runs as pid ${pid}`);
   const apps = `kc-out-stopped-${c.id}`;
   const boundary = Date.now() + 50_000;
-  await scenario(t, apps, boundary);
+  const webhook = await scenario(t, apps, boundary);
 
   const stopAt = boundary - 10_000;
   t.ok(Date.now() < stopAt, 'set up before the outage begins');
@@ -157,4 +157,8 @@ t.test('the kube-apiserver stopped for 30 s across the band change: every object
   await waitFor('every object at its declared 10', () => everyCapped(apps, 10), 30_000, 500);
   const took = Date.now() - backAt;
   t.ok(took <= 30_000, `every object capped ${took} ms after the API server came back (at most 30 s)`);
+  // Which way it recovered depends on how long the Lease went unrenewed: worth a line in the output.
+  const lost = logsWith(webhook, 'lost leadership (could not renew the Lease within the renew deadline): re-touch timer stopped').length;
+  const failed = logsWith(webhook, 'touch failed; retrying with backoff').filter((l) => l.namespace === apps).length;
+  t.comment(`during the outage: leadership lost ${lost} time(s), ${failed} touch(es) failed and were retried`);
 });
