@@ -224,6 +224,12 @@ t.test('a touch that keeps failing is retried with a growing backoff until it su
   );
   t.match(failures()[0], { kind: 'ScaledObject', namespace: 'labelled', name: 'web', status: 500, retries: 1 });
   t.equal(s.max('labelled', 'web'), 3, 'still the old cap');
+  // An edit does not wait out the backoff (16 s now): its watch event brings the key back at once.
+  const before = failures().length;
+  const editedAt = s.clock.now();
+  s.fake.updateObject('scaledobjects', 'labelled', 'web', (o) => ({ ...o, metadata: { ...o.metadata, labels: { edited: 'yes' } } }));
+  await s.drive(() => failures().length > before, 'a touch right after the edit', 20);
+  t.ok(s.clock.now() - editedAt < 2000, 'tried again within 2 s of the edit');
   s.fake.faults = [];
   await s.drive(() => s.max('labelled', 'web') === 10, 'the retry after the API server takes writes again', 200);
   t.equal(s.lists(), 2, 'no list: the queue retried it');
