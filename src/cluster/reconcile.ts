@@ -90,6 +90,11 @@ export class Reconciler {
 
   constructor(private readonly d: ReconcilerDeps) {}
 
+  /**
+   * Bring one object to the cap the pure core gives now. Resolves with when to call it
+   * again (one boundary delay past its next cap change); rejects with TouchFailedError when
+   * its touch failed, so the queue retries it with backoff.
+   */
   async reconcile(key: string): Promise<Outcome> {
     const entry = this.d.objects.get(key);
     const now = this.d.clock.now();
@@ -98,7 +103,8 @@ export class Reconciler {
     if (!entry || !v) return {};
     if (v.differs && !this.suppressed(key, entry, v.target)) await this.touch(key, entry, v.target);
     const at = v.subject && config.touch.followForecast ? this.nextChange(v.subject, now, config) : null;
-    return at === null ? {} : { requeueAfter: at - now + this.d.boundaryDelayMs };
+    // A touch may have taken a while (the client's own retries): measure from its end.
+    return at === null ? {} : { requeueAfter: at - this.d.clock.now() + this.d.boundaryDelayMs };
   }
 
   /** The moment the cap of `key` changes next, as last reconciled (null: none known). */
