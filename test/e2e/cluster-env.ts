@@ -139,7 +139,7 @@ export interface Webhook {
 /** Start `keda-carbon serve` on the e2e cluster with a `file` forecast this test controls. */
 export async function startWebhook(
   c: Cluster,
-  options: { leaseNamespace: string; touch?: string; forecast?: Point[]; dir?: string; env?: Record<string, string> },
+  options: { leaseNamespace: string; touch?: string; forecast?: Point[]; dir?: string; env?: Record<string, string>; startupMs?: number },
 ): Promise<Webhook> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'keda-carbon-e2e-')));
   const forecast = join(dir, 'forecast.json');
@@ -163,11 +163,15 @@ touch:
 invalidPolicy: deny
 `,
   );
-  const serve = await startServe(['--kubeconfig', c.kubeconfig, '--cert-dir', join(dir, `tls-${randomBytes(2).toString('hex')}`), '--config', config], {
-    POD_NAMESPACE: options.leaseNamespace,
-    KEDA_CARBON_LEASE_NAME: `e2e-${c.id}`,
-    ...options.env,
-  });
+  const serve = await startServe(
+    ['--kubeconfig', c.kubeconfig, '--cert-dir', join(dir, `tls-${randomBytes(2).toString('hex')}`), '--config', config],
+    {
+      POD_NAMESPACE: options.leaseNamespace,
+      KEDA_CARBON_LEASE_NAME: `e2e-${c.id}`,
+      ...options.env,
+    },
+    options.startupMs,
+  );
   return { dir, forecast, serve };
 }
 

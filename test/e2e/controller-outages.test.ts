@@ -51,7 +51,8 @@ const until = (at: number) => new Promise((r) => setTimeout(r, Math.max(0, at - 
  */
 async function scenario(t: Test, apps: string): Promise<Webhook> {
   await createNamespace(c, apps, { 'keda-carbon-e2e': c.id });
-  const webhook = await startWebhook(c, { leaseNamespace: system, forecast: [[Date.now() - 60 * MINUTE, 300, 400]] });
+  // A generous start: on a loaded machine the first serve of a run has taken more than 30 s.
+  const webhook = await startWebhook(c, { leaseNamespace: system, forecast: [[Date.now() - 60 * MINUTE, 300, 400]], startupMs: 120_000 });
   t.teardown(() => webhook.serve.stop());
   await registerWebhook(t, c, webhook, apps);
   for (const name of names) {
