@@ -1,19 +1,17 @@
 import type { CarbonSnapshot } from '../core/carbon.js';
 import type { RuntimeConfig } from '../config/config.js';
-import { nextCapChange } from '../core/moments.js';
-import { specMax } from '../core/object.js';
-import { RESTORED } from '../core/plan.js';
 import type { Logger } from '../log.js';
-import { evaluateObject, type EvaluationContext } from './evaluate.js';
 import type { EventRecorder } from './events.js';
 import type { Ledger } from './ledger.js';
 import type { CachedObject, KedaPlural, ObjectCache } from './objects.js';
 import type { PoliteClient } from './polite.js';
-import { WorkQueue } from './queue.js';
+import { WorkQueue, type Outcome } from './queue.js';
+import { Reconciler, TouchFailedError, type ControllerCounts } from './reconcile.js';
+import { PassReports, type PassKind } from './report.js';
 import { NamespaceScope, type NamespaceLabels } from './scope.js';
-import { SubjectIndex } from './subjects.js';
-import { touchObject, whyOf, type TouchResult } from './touch.js';
-import { AbortedError, systemClock, type CarbonReader, type Clock, type MetricsSink } from '../ports.js';
+import { systemClock, type CarbonReader, type Clock, type MetricsSink } from '../ports.js';
+
+export type { ControllerCounts } from './reconcile.js';
 
 export interface ControllerOptions {
   objects: ObjectCache;
@@ -29,139 +27,102 @@ export interface ControllerOptions {
   clock?: Clock;
   /** How often to compare the carbon snapshot for new data (default 5 s; an identity check). */
   pollMs?: number;
-  /** Evaluate this long after a cap-change moment, so the webhook surely decides past it (default 1 s). */
+  /** Reconcile this long after a cap-change moment, so the webhook surely decides past it (default 1 s). */
   boundaryDelayMs?: number;
-  /** Cache changes arriving within this window are evaluated together (default 100 ms). */
-  batchMs?: number;
-  /** Shortest time between two passes over every object that a due moment starts (default 1 s). */
-  minGapMs?: number;
+  /** The first retry delay of a failed reconcile (default 500 ms), doubling per failure up to `backoffMaxMs` (default 60 s). */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
 }
 
-/** Our own write, per object: what it returned, so a cache that lags behind it does not cause a second touch. */
-interface Written {
-  readonly resourceVersion: string | undefined;
-  readonly target: number;
-  readonly applied: boolean;
-}
-
-/** Totals since start, for the log, the tests and the benchmark. */
-export interface ControllerCounts {
-  fullPasses: number;
-  relistPasses: number;
-  incrementalPasses: number;
-  evaluated: number;
-  queued: number;
-  touched: number;
-  changed: number;
-  unapplied: number;
-  failed: number;
-  invalid: number;
-}
-
-type PassContext = EvaluationContext & { readonly selector: string };
-
-const numeric = (rv: string | undefined): number | undefined => (rv !== undefined && /^\d{1,15}$/.test(rv) ? Number(rv) : undefined);
-
-/** True when resourceVersion `a` is known to be newer than `b` (both etcd revisions). */
-function newer(a: string | undefined, b: string | undefined): boolean {
-  const x = numeric(a);
-  const y = numeric(b);
-  return x !== undefined && y !== undefined && x > y;
-}
+/** Queue keys that are not objects (object keys are `plural/namespace/name`). */
+const RESYNC = ':resync';
+const CARBON = ':carbon';
 
 /**
- * The leader's re-touch controller, in the shape of kubernetes/sample-controller: the
- * object cache reports every change, changed objects are evaluated with the pure decision,
- * those whose stored cap differs go through a rate-limited work queue that touches them,
- * and one timer wakes at the earliest moment any cached object's cap can change. The API
- * server is listed only when a watch demands it and every `touch.interval` as a safety net.
+ * The leader's re-touch controller, in the shape of controller-runtime: the object cache's
+ * events, a namespace relabel, a config reload, new carbon data (only the keys whose cap it
+ * moves), each object's next cap-change moment and the periodic resync all put keys on one
+ * delaying, rate-limited work queue, and `Reconciler.reconcile(key)` does the rest. The
+ * queue holds the only timer; the API server is listed only when a watch demands it and
+ * every `touch.interval` as the safety net.
  */
 export class Controller {
+  readonly counts: ControllerCounts = { fullPasses: 0, relistPasses: 0, evaluated: 0, queued: 0, touched: 0, changed: 0, unapplied: 0, failed: 0, invalid: 0 };
   private readonly clock: Clock;
-  private readonly o: Required<Pick<ControllerOptions, 'pollMs' | 'boundaryDelayMs' | 'batchMs' | 'minGapMs'>>;
+  private readonly pollMs: number;
+  private readonly boundaryDelayMs: number;
   private readonly queue: WorkQueue;
-  private readonly scope: NamespaceScope;
-  private readonly subjects = new SubjectIndex();
-  /** Per object: the cap its plan sets, and whether the stored object differs from the plan (`planDiffers`). */
-  private readonly targets = new Map<string, { readonly cap: number; readonly differs: boolean }>();
-  private readonly written = new Map<string, Written>();
-  private readonly dirty = new Set<string>();
-  /** Namespaces whose labels changed since the last pass, for its log line. */
-  private readonly changedNamespaces = new Set<string>();
-  private fullReason: string | undefined;
-  private relisted = false;
+  private readonly reconciler: Reconciler;
+  private readonly reports: PassReports;
+  /** Kinds whose list is under way: the sweep is reported once all are listed. */
+  private readonly listing = new Set<KedaPlural>();
   private running = false;
   private abort: AbortController | undefined;
-  private timer: unknown;
-  private timerAt = Infinity;
-  private resyncAt = Infinity;
-  private lastFullAt = -Infinity;
-  private due: { version: number; snapshot: CarbonSnapshot; config: RuntimeConfig; at: number | null } | undefined;
-  /** Kinds whose list is under way: a pass over every object waits for them. */
-  private readonly listing = new Set<KedaPlural>();
-  readonly counts: ControllerCounts = {
-    fullPasses: 0,
-    relistPasses: 0,
-    incrementalPasses: 0,
-    evaluated: 0,
-    queued: 0,
-    touched: 0,
-    changed: 0,
-    unapplied: 0,
-    failed: 0,
-    invalid: 0,
-  };
+  private snapshot: CarbonSnapshot | undefined;
 
   constructor(private readonly opts: ControllerOptions) {
     this.clock = opts.clock ?? systemClock;
-    this.o = { pollMs: 5_000, boundaryDelayMs: 1_000, batchMs: 100, minGapMs: 1_000, ...opts };
-    this.queue = new WorkQueue((key) => this.work(key), opts.config().touch.maxInFlight);
-    this.scope = new NamespaceScope(opts.namespaces);
+    this.pollMs = opts.pollMs ?? 5_000;
+    this.boundaryDelayMs = opts.boundaryDelayMs ?? 1_000;
+    this.queue = new WorkQueue((key) => this.handle(key), {
+      concurrency: opts.config().touch.maxInFlight,
+      clock: this.clock,
+      onError: (key, err, retryMs) => this.failed(key, err, retryMs),
+      onDue: (keys) => this.due(keys),
+      ...(opts.backoffInitialMs !== undefined ? { backoffInitialMs: opts.backoffInitialMs } : {}),
+      ...(opts.backoffMaxMs !== undefined ? { backoffMaxMs: opts.backoffMaxMs } : {}),
+    });
+    this.reconciler = new Reconciler({
+      ...opts,
+      scope: new NamespaceScope(opts.namespaces),
+      metrics: opts.metrics,
+      ledger: opts.ledger,
+      clock: this.clock,
+      counts: this.counts,
+      requeue: (key) => this.enqueue(key),
+      boundaryDelayMs: this.boundaryDelayMs,
+      signal: () => this.abort?.signal,
+    });
+    this.reports = new PassReports({ counts: this.counts, logger: opts.logger, metrics: opts.metrics, idle: () => this.queue.idle() });
   }
 
   get isRunning(): boolean {
     return this.running;
   }
 
-  /** The moment the timer will next evaluate for a due cap change (null: none within `touch.interval`). */
-  get nextDue(): number | null {
-    return this.due?.at ?? null;
+  /** When the cap of the object under `key` changes next (null: no change known within `touch.interval`). */
+  nextChange(key: string): number | null {
+    return this.reconciler.nextChangeOf(key);
   }
 
-  /** Resolves once no touch is queued or running. */
+  /** Resolves once no key is ready or being reconciled. */
   idle(): Promise<void> {
     return this.queue.idle();
   }
 
-  /** Leadership gained: fill the object cache; the first complete list starts the first pass. */
+  /** Leadership gained: fill the object cache; each kind's first list enqueues its objects. */
   start(signal: AbortSignal): void {
     if (this.running || signal.aborted) return;
     this.running = true;
     this.abort = new AbortController();
     signal.addEventListener('abort', () => void this.stop(), { once: true });
     this.queue.restart();
-    this.resyncAt = this.clock.now() + this.opts.config().touch.intervalMs;
     for (const plural of this.opts.objects.informers.keys()) this.listing.add(plural);
+    this.snapshot = this.opts.carbon.snapshot();
+    this.queue.addAfter(RESYNC, this.opts.config().touch.intervalMs);
+    this.queue.addAfter(CARBON, this.pollMs);
     this.opts.objects.start();
   }
 
-  /** Leadership lost or shutting down: stop the cache, drop queued touches, wait for running ones. */
+  /** Leadership lost or shutting down: stop the cache, drop every queued key, wait for running reconciles. */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    this.clearTimer();
     this.abort?.abort();
     this.opts.objects.stop();
-    this.dirty.clear();
-    this.changedNamespaces.clear();
     this.listing.clear();
-    this.fullReason = undefined;
-    this.relisted = false;
-    this.subjects.clear();
-    this.targets.clear();
-    this.written.clear();
-    this.opts.ledger?.clear();
-    this.due = undefined;
+    this.reports.clear();
+    this.reconciler.clear();
     await this.queue.stop();
   }
 
@@ -169,306 +130,104 @@ export class Controller {
   objectChanged(key: string, before: CachedObject | undefined, after: CachedObject | undefined): void {
     this.opts.metrics?.cacheEvents?.inc({ resource: key.slice(0, key.indexOf('/')), type: !before ? 'added' : !after ? 'deleted' : 'modified' });
     if (!after && before) this.opts.events.forgetInvalid(before.uid);
-    this.markDirty(key);
+    if (!this.running) return;
+    this.opts.metrics?.evaluations?.inc({ trigger: 'change' });
+    this.enqueue(key);
   }
 
-  /** A kind was listed from the API server (start, resync, 410 Gone): look at every object again. */
+  /** A kind was listed from the API server (start, resync, 410 Gone): every object of it again. */
   listed(plural: KedaPlural, reason: string): void {
     this.opts.metrics?.cacheLists?.inc({ resource: plural, reason });
-    this.relisted = true;
+    if (!this.running) return;
     this.listing.delete(plural);
-    this.markAll(reason === 'start' ? 'became leader' : reason);
+    // A list is the safety net: an object whose touch did not apply gets one more.
+    this.reconciler.forgetWrites();
+    const informer = this.opts.objects.informers.get(plural);
+    this.batch('sweep', reason === 'start' ? 'became leader' : reason, informer ? [...informer.values()].map((e) => e.key) : [], this.listing.size === 0);
   }
 
   /** A namespace's labels changed: its objects may have another policy, or fall in or out of scope. */
   namespaceChanged(namespace: string): void {
     if (!this.running) return;
-    this.changedNamespaces.add(namespace);
-    for (const entry of this.opts.objects.values()) if (entry.namespace === namespace) this.dirty.add(entry.key);
-    this.soon();
+    const keys: string[] = [];
+    for (const entry of this.opts.objects.values()) if (entry.namespace === namespace) keys.push(entry.key);
+    this.batch('namespace', 'namespace relabelled', keys, true, namespace);
   }
 
   /** Policies, scope or limits may have changed: every object again. */
   reconfigure(): void {
-    const t = this.opts.config().touch;
-    this.queue.setConcurrency(t.maxInFlight);
-    this.markAll('configuration reloaded');
-  }
-
-  private markDirty(key: string): void {
+    const touch = this.opts.config().touch;
+    this.queue.setConcurrency(touch.maxInFlight);
     if (!this.running) return;
-    this.dirty.add(key);
-    this.soon();
+    this.queue.addAfter(RESYNC, touch.intervalMs);
+    this.batch(
+      'cache',
+      'configuration reloaded',
+      [...this.opts.objects.values()].map((e) => e.key),
+      true,
+    );
   }
 
-  private markAll(reason: string): void {
-    if (!this.running) return;
-    this.fullReason = this.fullReason && this.fullReason !== reason ? `${this.fullReason}; ${reason}` : reason;
-    this.soon();
+  private enqueue(key: string): void {
+    if (this.running) this.queue.add(key);
   }
 
-  private soon(): void {
-    this.arm(this.clock.now() + this.o.batchMs);
+  private batch(kind: PassKind, reason: string, keys: readonly string[], complete: boolean, namespace?: string): void {
+    this.reports.begin(kind, reason, keys.length, namespace);
+    for (const key of keys) this.queue.add(key);
+    if (complete) this.reports.end(kind);
   }
 
-  private clearTimer(): void {
-    this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = Infinity;
+  private async handle(key: string): Promise<Outcome> {
+    if (!this.running) return {};
+    if (key === RESYNC) return this.resync();
+    if (key === CARBON) return this.pollCarbon();
+    return this.reconciler.reconcile(key);
   }
 
-  /** Wake at `at` unless a wake-up is set earlier already. */
-  private arm(at: number): void {
-    if (!this.running || at >= this.timerAt) return;
-    this.clearTimer();
-    this.timerAt = at;
-    this.timer = this.clock.setTimeout(() => this.tick(), Math.max(0, at - this.clock.now()));
-  }
-
-  private tick(): void {
-    this.timer = undefined;
-    this.timerAt = Infinity;
-    if (!this.running) return;
-    const now = this.clock.now();
-    const config = this.opts.config();
-    if (now >= this.resyncAt) {
-      this.resyncAt = now + config.touch.intervalMs;
-      this.opts.logger.info({ intervalMs: config.touch.intervalMs }, 'periodic resync: listing ScaledObjects and ScaledJobs again');
-      for (const plural of this.opts.objects.informers.keys()) this.listing.add(plural);
-      this.opts.objects.resync();
-    } else if (this.opts.objects.isSynced) {
-      this.step(now, config);
-    }
-    this.armNext(now, config);
-  }
-
-  private step(now: number, config: RuntimeConfig): void {
-    if (this.fullReason !== undefined && this.listing.size === 0) {
-      this.evaluateAll(this.fullReason, now, config);
-      return;
-    }
-    if (this.dirty.size > 0) this.evaluateDirty(now, config);
-    const due = config.touch.followForecast ? this.dueAt(now, config) : null;
-    if (due !== null && due + this.o.boundaryDelayMs <= now && now - this.lastFullAt >= this.o.minGapMs) {
-      this.evaluateAll('forecast: a cap changes now', now, config);
-    }
-  }
-
-  private armNext(now: number, config: RuntimeConfig): void {
-    let next = this.resyncAt;
-    if (this.fullReason !== undefined || this.dirty.size > 0) next = Math.min(next, now + this.o.batchMs);
-    if (config.touch.followForecast && this.opts.objects.isSynced) {
-      const due = this.dueAt(now, config);
-      if (due !== null) next = Math.min(next, Math.max(due + this.o.boundaryDelayMs, this.lastFullAt + this.o.minGapMs));
-      next = Math.min(next, now + this.o.pollMs);
-    }
-    this.arm(next);
-  }
-
-  /** The next moment a cached object's cap changes; recomputed only when subjects, data or config did. */
-  private dueAt(now: number, config: RuntimeConfig): number | null {
-    const snapshot = this.opts.carbon.snapshot();
-    const version = this.subjects.version;
-    const d = this.due;
-    if (d && d.version === version && d.snapshot === snapshot && d.config === config) return d.at;
-    const at = nextCapChange(this.subjects.subjects(), snapshot, now, config.touch.intervalMs);
-    this.due = { version, snapshot, config, at };
-    if (at !== null) this.opts.logger.debug({ at: new Date(at).toISOString(), subjects: this.subjects.size }, 'next cap change');
-    return at;
-  }
-
-  private context(now: number, config: RuntimeConfig): PassContext {
-    return {
-      config,
-      selector: config.touch.namespaceSelector,
-      carbon: this.opts.carbon.snapshot(),
-      now,
-      policyFor: (ns) => this.opts.namespaces.policyFor(ns),
-    };
-  }
-
-  private evaluateAll(reason: string, now: number, config: RuntimeConfig): void {
-    const started = performance.now();
-    const relisted = this.relisted;
-    this.fullReason = undefined;
-    this.relisted = false;
-    this.dirty.clear();
-    this.changedNamespaces.clear();
-    this.lastFullAt = now;
-    // A list is the safety net: an object whose touch did not apply gets one more.
-    if (relisted) this.written.clear();
-    const before = { ...this.counts };
-    const ctx = this.context(now, config);
-    const invalid = new Set<string>();
-    let seen = 0;
-    for (const entry of this.opts.objects.values()) if (this.evaluateOne(entry.key, entry, ctx, invalid)) seen++;
-    for (const key of this.targets.keys()) if (!this.opts.objects.get(key)) this.forget(key);
-    this.opts.events.retainInvalid(invalid);
-    this.counts.fullPasses++;
-    if (relisted) this.counts.relistPasses++;
-    this.reportPass(reason, relisted, seen, before, performance.now() - started);
-  }
-
-  private evaluateDirty(now: number, config: RuntimeConfig): void {
-    const ctx = this.context(now, config);
-    const keys = [...this.dirty];
-    const namespaces = [...this.changedNamespaces];
-    this.dirty.clear();
-    this.changedNamespaces.clear();
-    this.counts.incrementalPasses++;
-    const before = { queued: this.counts.queued, invalid: this.counts.invalid };
-    for (const key of keys) {
-      const entry = this.opts.objects.get(key);
-      if (entry) this.evaluateOne(key, entry, ctx, undefined);
-      else this.forget(key);
-    }
-    this.opts.metrics?.evaluations?.inc({ trigger: 'change' });
-    const fields = { objects: keys.length, queued: this.counts.queued - before.queued, invalid: this.counts.invalid - before.invalid };
-    // Object edits are routine (debug); a namespace relabel is an operator's act worth a line.
-    if (namespaces.length > 0) this.opts.logger.info({ ...fields, namespaces }, 'objects of a relabelled namespace evaluated');
-    else this.opts.logger.debug(fields, 'changed objects evaluated');
-  }
-
-  private forget(key: string): void {
-    this.subjects.delete(key);
-    this.targets.delete(key);
-    this.written.delete(key);
-    this.opts.ledger?.delete(key);
-  }
-
-  /** Decide one object; queue a touch when its stored cap differs. False when it is out of scope. */
-  private evaluateOne(key: string, entry: CachedObject, ctx: PassContext, invalid: Set<string> | undefined): boolean {
-    const inScope = this.scope.includes(entry.namespace, ctx.selector);
-    if (inScope !== true) {
-      this.forget(key);
-      if (inScope instanceof Promise)
-        inScope.then(
-          () => this.markDirty(key),
-          () => undefined,
-        );
-      return false;
-    }
-    this.counts.evaluated++;
-    const v = evaluateObject(entry, ctx);
-    if (v.kind === 'pending') {
-      this.forget(key);
-      v.wait.then(
-        () => this.markDirty(key),
-        () => undefined,
-      );
-      return true;
-    }
-    if (v.kind !== 'apply') {
-      this.forget(key);
-      if (v.kind === 'invalid') this.reportInvalid(entry, v.message, invalid);
-      return true;
-    }
-    this.opts.events.forgetInvalid(entry.uid);
-    this.subjects.set(key, v.subject);
-    this.targets.set(key, { cap: v.target, differs: v.differs });
-    if (v.ledger) this.opts.ledger?.set(key, entry.namespace, v.ledger.policy, v.ledger.mode, v.target, v.ledger.declared);
-    else this.opts.ledger?.delete(key);
-    if (v.differs && !this.suppressed(key, entry, v.target)) {
-      this.counts.queued++;
-      this.queue.add(key);
-    }
-    return true;
-  }
-
-  private reportInvalid(entry: CachedObject, message: string, invalid: Set<string> | undefined): void {
-    this.counts.invalid++;
-    this.opts.metrics?.sweepObjects.inc({ outcome: 'invalid' });
-    if (entry.uid) invalid?.add(entry.uid);
-    void this.opts.events.invalidPolicy({ kind: entry.kind, object: entry.object }, message, this.abort?.signal);
-  }
-
-  /** Whether touching would only repeat our own last write (the cache lags behind it, or it did not apply). */
-  private suppressed(key: string, entry: CachedObject, target: number): boolean {
-    const w = this.written.get(key);
-    if (!w) return false;
-    if (newer(w.resourceVersion, entry.resourceVersion)) return true;
-    if (w.resourceVersion === entry.resourceVersion) return !w.applied && w.target === target;
-    this.written.delete(key);
-    return false;
+  private resync(): Outcome {
+    const intervalMs = this.opts.config().touch.intervalMs;
+    this.opts.logger.info({ intervalMs }, 'periodic resync: listing ScaledObjects and ScaledJobs again');
+    for (const plural of this.opts.objects.informers.keys()) this.listing.add(plural);
+    this.opts.objects.resync();
+    return { requeueAfter: intervalMs };
   }
 
   /**
-   * Log a pass over every object once its touches are done, with what they did. A pass
-   * after a list is a "sweep" (log, `sweeps` metrics); one over the cache alone is not.
+   * New carbon data: reconcile now the keys of every subject whose cap it changes, and
+   * bring the others' due moments forward where it moved them earlier.
    */
-  private reportPass(reason: string, relisted: boolean, seen: number, before: ControllerCounts, ms: number): void {
-    const m = this.opts.metrics;
-    m?.evaluations?.inc({ trigger: relisted ? 'list' : 'all' });
-    if (relisted) {
-      m?.sweepObjects.inc({ outcome: 'seen' }, seen);
-      m?.sweepDuration.observe(ms / 1000);
+  private pollCarbon(): Outcome {
+    const snapshot = this.opts.carbon.snapshot();
+    if (snapshot === this.snapshot || !this.opts.config().touch.followForecast) return { requeueAfter: this.pollMs };
+    this.snapshot = snapshot;
+    const now = this.clock.now();
+    const due: string[] = [];
+    for (const { at, keys } of [...this.reconciler.dueGroups()]) {
+      if (at <= now) for (const key of keys) due.push(key);
+      else for (const key of keys) this.queue.addAfter(key, at - now + this.boundaryDelayMs);
     }
-    const queued = this.counts.queued - before.queued;
-    void this.queue.idle().then(() => {
-      const c = this.counts;
-      const failed = c.failed - before.failed;
-      if (relisted) m?.sweeps.inc({ result: failed === 0 ? 'ok' : 'error' });
-      const fields = {
-        reason,
-        seen,
-        queued,
-        touched: c.touched - before.touched,
-        changed: c.changed - before.changed,
-        unapplied: c.unapplied - before.unapplied,
-        failed,
-        invalid: c.invalid - before.invalid,
-        cpuMs: Math.round(ms),
-      };
-      const msg = relisted ? 'sweep finished' : 'cache pass finished';
-      if (failed === 0) this.opts.logger.info(fields, msg);
-      else this.opts.logger.warn(fields, msg);
-    });
+    if (due.length > 0) this.batch('cache', 'forecast: a cap changes now', due, true);
+    return { requeueAfter: this.pollMs };
   }
 
-  /** The work queue's handler: touch one object if its stored cap still differs. */
-  private async work(key: string): Promise<void> {
-    const entry = this.opts.objects.get(key);
-    const planned = this.targets.get(key);
-    if (!this.running || !entry || !planned?.differs || this.suppressed(key, entry, planned.cap)) return;
-    const target = planned.cap;
-    this.counts.touched++;
-    this.opts.metrics?.sweepObjects.inc({ outcome: 'touched' });
-    let result: TouchResult;
-    try {
-      result = await touchObject(this.opts.client, entry, this.clock.now(), this.abort?.signal);
-    } catch (err) {
-      if (err instanceof AbortedError) return;
-      result = { outcome: 'failed', status: 0, message: (err as Error).message };
-    }
-    await this.touched(key, entry, target, result);
+  /** Objects whose cap-change moment came: reported together, as one pass. */
+  private due(keys: readonly string[]): void {
+    const objects = keys.filter((k) => !k.startsWith(':'));
+    if (objects.length === 0 || !this.running) return;
+    this.reports.begin('cache', 'forecast: a cap changes now', objects.length);
+    // The queue adds the keys right after this returns; the pass ends once they are worked off.
+    queueMicrotask(() => this.reports.end('cache'));
   }
 
-  private async touched(key: string, entry: CachedObject, target: number, result: TouchResult): Promise<void> {
-    const where = { kind: entry.kind, namespace: entry.namespace, name: entry.name };
-    if (result.outcome === 'gone') return;
-    if (result.outcome === 'failed') {
-      this.counts.failed++;
-      this.opts.metrics?.sweepObjects.inc({ outcome: 'failed' });
-      this.opts.logger.warn({ ...where, status: result.status, message: result.message }, 'touch failed; the next change, due moment or resync tries again');
-      return;
+  private failed(key: string, err: unknown, retryMs: number): void {
+    const retries = this.queue.retries(key);
+    if (err instanceof TouchFailedError) {
+      const e = this.opts.objects.get(key);
+      const where = e ? { kind: e.kind, namespace: e.namespace, name: e.name } : { key };
+      this.opts.logger.warn({ ...where, status: err.status, message: err.message, retryMs, retries }, 'touch failed; retrying with backoff');
+    } else {
+      this.opts.logger.warn({ key, err: (err as Error).message, retryMs, retries }, 'reconcile failed; retrying with backoff');
     }
-    const rv = (result.stored.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
-    this.written.set(key, { resourceVersion: rv, target, applied: result.outcome === 'changed' });
-    if (result.outcome === 'unapplied') {
-      this.counts.unapplied++;
-      this.opts.metrics?.sweepObjects.inc({ outcome: 'unapplied' });
-      this.opts.logger.warn(
-        { ...where, cap: specMax(entry.object), expected: target },
-        'touched, but the stored cap did not change: is the webhook registered and reachable from the API server?',
-      );
-      return;
-    }
-    this.counts.changed++;
-    this.opts.metrics?.sweepObjects.inc({ outcome: 'changed' });
-    // An observe-mode status that moved is not a cap change: no Event.
-    if (result.from === result.to) return;
-    // The webhook drops its status only when it restores the declared max.
-    const why = whyOf(result.stored, RESTORED);
-    await this.opts.events.capChanged({ kind: entry.kind, object: result.stored }, result.from ?? 100, result.to ?? 100, why, this.abort?.signal);
   }
 }

@@ -28,7 +28,7 @@ export interface ClusterOptions {
   metrics: MetricsSink;
   clock?: Clock;
   /** For tests: the controller's timings (see ControllerOptions). */
-  controller?: Pick<ControllerOptions, 'pollMs' | 'boundaryDelayMs' | 'batchMs' | 'minGapMs'>;
+  controller?: Pick<ControllerOptions, 'pollMs' | 'boundaryDelayMs' | 'backoffInitialMs' | 'backoffMaxMs'>;
 }
 
 export interface ClusterIntegration {

@@ -20,11 +20,7 @@ export interface InformerOptions<T> {
   keep(object: unknown): T | null;
   /** Every add, update and delete after the first list; not called for the first list itself. */
   onChange?: ChangeHandler<T>;
-  /**
-   * What to store when an object is seen again (default `after`). Returning `before`, updated
-   * in place, keeps long-lived entries long-lived: an edit that changes nothing we keep
-   * then allocates nothing that outlives the event.
-   */
+  /** What to store when an object is seen again (default `after`); `before` updated in place keeps an unchanged entry long-lived. */
   merge?: (before: T, after: T) => T;
   /** After a relist: true when a kept entry did not change, so no change is reported for it. */
   unchanged?: (before: T, after: T) => boolean;
@@ -89,10 +85,6 @@ export class Informer<T> {
     return this.store.values();
   }
 
-  entries(): IterableIterator<[string, T]> {
-    return this.store.entries();
-  }
-
   /** Fill a gap the watch has not covered yet (a GET on a cache miss); never overwrites. */
   fill(key: string, value: T): void {
     if (!this.store.has(key)) this.store.set(key, value);
@@ -106,10 +98,7 @@ export class Informer<T> {
 
   stop(): void {
     this.stopped = true;
-    this.generation++;
-    this.closeWatch?.();
-    this.closeWatch = undefined;
-    this.clock.clearTimeout(this.retry);
+    this.cancel();
     this.releaseWaiters();
   }
 
@@ -122,11 +111,16 @@ export class Informer<T> {
   /** List again now (the periodic resync); the running watch is replaced. */
   resync(): void {
     if (this.stopped) return;
+    this.cancel();
+    void this.relist('resync');
+  }
+
+  /** End the running list, watch or retry: whatever they still report is ignored. */
+  private cancel(): void {
     this.generation++;
     this.closeWatch?.();
     this.closeWatch = undefined;
     this.clock.clearTimeout(this.retry);
-    void this.relist('resync');
   }
 
   private releaseWaiters(): void {
@@ -267,14 +261,8 @@ export class Informer<T> {
   }
 
   private watchEnded(err: Error | undefined, received: boolean): void {
-    if (err instanceof ApiError && err.status === 410) {
-      this.gone();
-      return;
-    }
-    if (err) {
-      this.backoff(`watching ${this.o.resource} failed`, err, () => this.watch());
-      return;
-    }
+    if (err instanceof ApiError && err.status === 410) return void this.gone();
+    if (err) return void this.backoff(`watching ${this.o.resource} failed`, err, () => this.watch());
     // A healthy watch closed at its timeout: resume where it left off. One that ended with
     // nothing in it waits a moment, so a misbehaving server cannot make this a busy loop.
     if (received) {

@@ -2,20 +2,21 @@ import type { CapSubject } from '../core/moments.js';
 import type { Policy } from '../core/policy.js';
 
 /**
- * The cap subjects of every cached object, kept per object and counted per distinct
+ * The cap subjects of every cached object, kept per object and grouped per distinct
  * subject: 10,000 objects under a few policies are a handful of subjects for
- * `nextCapChange`. An inline policy text shared by many objects parses to one Policy.
+ * `nextCapChange`, and new carbon data enqueues only the keys of subjects whose cap moves. An inline policy text shared by many objects parses to one Policy.
  */
 export class SubjectIndex {
   private readonly byKey = new Map<string, string>();
-  private readonly distinct = new Map<string, { subject: CapSubject; count: number }>();
+  private readonly distinct = new Map<string, { subject: CapSubject; keys: Set<string> }>();
   private readonly policyIds = new WeakMap<Policy, number>();
   private nextPolicyId = 0;
   private list: CapSubject[] | undefined;
   /** Bumped on every change that alters the distinct set, so callers can cache on it. */
   version = 0;
 
-  private idOf(s: CapSubject): string {
+  /** The same id for equal subjects (same Policy object, declared, min, annotation and cap). */
+  idOf(s: CapSubject): string {
     let id = this.policyIds.get(s.policy);
     if (id === undefined) {
       id = ++this.nextPolicyId;
@@ -28,15 +29,15 @@ export class SubjectIndex {
     const id = subject ? this.idOf(subject) : undefined;
     const old = this.byKey.get(key);
     if (old === id) return;
-    if (old !== undefined) this.release(old);
+    if (old !== undefined) this.release(old, key);
     if (id === undefined) {
       this.byKey.delete(key);
       return;
     }
     this.byKey.set(key, id);
     const d = this.distinct.get(id);
-    if (d) d.count++;
-    else this.changed(() => this.distinct.set(id, { subject: subject!, count: 1 }));
+    if (d) d.keys.add(key);
+    else this.changed(() => this.distinct.set(id, { subject: subject!, keys: new Set([key]) }));
   }
 
   delete(key: string): void {
@@ -48,6 +49,12 @@ export class SubjectIndex {
     this.changed(() => this.distinct.clear());
   }
 
+  /** The subject `key` was last set to. */
+  subjectOf(key: string): CapSubject | undefined {
+    const id = this.byKey.get(key);
+    return id === undefined ? undefined : this.distinct.get(id)?.subject;
+  }
+
   get size(): number {
     return this.distinct.size;
   }
@@ -57,9 +64,15 @@ export class SubjectIndex {
     return this.list;
   }
 
-  private release(id: string): void {
+  /** Each distinct subject with the keys of the objects that share it. */
+  groups(): IterableIterator<{ readonly subject: CapSubject; readonly keys: ReadonlySet<string> }> {
+    return this.distinct.values();
+  }
+
+  private release(id: string, key: string): void {
     const d = this.distinct.get(id)!;
-    if (--d.count === 0) this.changed(() => this.distinct.delete(id));
+    d.keys.delete(key);
+    if (d.keys.size === 0) this.changed(() => this.distinct.delete(id));
   }
 
   private changed(fn: () => void): void {

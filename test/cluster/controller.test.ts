@@ -8,10 +8,9 @@ import { PoliteClient } from '../../src/cluster/polite.js';
 import { parseConfigText, type RuntimeConfig } from '../../src/config/config.js';
 import type { CarbonSnapshot } from '../../src/core/carbon.js';
 import { ANNOTATION } from '../../src/core/names.js';
-import { planObject } from '../../src/core/plan.js';
-import { resolvePolicy } from '../../src/core/resolve.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { HOUR, MINUTE, hourly } from '../helpers/carbon.js';
+import { webhook } from '../helpers/admit.js';
 import { FakeClock } from '../helpers/clock.js';
 import { FakeKube, type FakeObject } from '../helpers/fake-kube.js';
 import { captureLogger } from '../helpers/log.js';
@@ -33,20 +32,7 @@ async function realTick(ms = 5): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
-/** A mutating-webhook stand-in on the fake API: the same pure steps admission runs, at the fake clock's time. */
-function webhook(fake: FakeKube, clock: FakeClock, cfg: () => RuntimeConfig, carbon: () => CarbonSnapshot) {
-  return (_plural: string, obj: FakeObject, old: FakeObject | undefined): FakeObject => {
-    const label = fake.namespaces.get(obj.metadata.namespace!)?.metadata.labels?.['keda-carbon.io/policy'] ?? null;
-    const resolution = resolvePolicy(obj, cfg(), label);
-    const plan = planObject({ object: obj, oldObject: old ?? null, resolution, carbon: carbon(), now: clock.now(), invalidPolicy: 'warn' });
-    if (plan.kind !== 'apply') return obj;
-    const annotations = { ...obj.metadata.annotations, ...plan.setAnnotations };
-    for (const k of plan.removeAnnotations) delete annotations[k];
-    return { ...obj, metadata: { ...obj.metadata, annotations }, spec: { ...obj.spec, maxReplicaCount: plan.maxReplicaCount } };
-  };
-}
-
-async function setup(t: Test, opts: { admit?: boolean; carbon?: CarbonSnapshot } = {}) {
+async function setup(t: Test, opts: { admit?: boolean; carbon?: CarbonSnapshot; maxAttempts?: number } = {}) {
   const fake = new FakeKube();
   await fake.start();
   t.teardown(() => fake.close());
@@ -66,7 +52,7 @@ async function setup(t: Test, opts: { admit?: boolean; carbon?: CarbonSnapshot }
   const api = kubeApiFromUrl(fake.url);
   const { logger, lines } = captureLogger();
   const metrics = createMetrics();
-  const client = new PoliteClient(api, { qps: 1000, burst: 1000, maxInFlight: 8 });
+  const client = new PoliteClient(api, { qps: 1000, burst: 1000, maxInFlight: 8, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) });
   const events = new EventRecorder(client, logger, 'test', clock.now);
   let controller: Controller | undefined;
   const namespaces = new NamespaceCache({ api, logger, onLabelsChange: (ns) => controller?.namespaceChanged(ns) });
@@ -139,16 +125,17 @@ t.test('objects created and edited after the first sweep follow band changes and
   });
   await s.drive(() => s.max('team', 'sched') === 3, 'the new object capped by a touch');
   t.equal(s.max('team', 'inline'), 3, 'capped on create by the webhook');
-  t.equal(s.controller.nextDue, H0 + 60 * MINUTE, 'the next moment: the band change at 11:00');
+  t.equal(s.controller.nextChange('scaledobjects/team/inline'), H0 + 60 * MINUTE, 'the next moment of inline: the band change at 11:00');
+  t.equal(s.controller.nextChange('scaledobjects/team/sched'), H0 + 60 * MINUTE, 'sched too: its window (11:35) comes after the band change');
 
   s.fake.updateObject('scaledobjects', 'team', 'sched', (o) => ({ ...o, spec: { ...o.spec, environmentalImpact: JSON.parse(scheduled('55-56 10 * * *')) } }));
-  await s.drive(() => s.controller.nextDue === H0 + 55 * MINUTE, 'the edited window is the next moment');
+  await s.drive(() => s.controller.nextChange('scaledobjects/team/sched') === H0 + 55 * MINUTE, 'the edited window is the next moment');
 
   await s.jumpTo(H0 + 55 * MINUTE - 500);
   t.equal(s.max('team', 'sched'), 3, 'not before the window');
   await s.drive(() => s.max('team', 'sched') === 10, 'eco mode off in the window');
   t.ok(s.clock.now() - (H0 + 55 * MINUTE) <= 5000, 'within 5 s of the window start');
-  await s.drive(() => s.controller.nextDue === H0 + 57 * MINUTE, 'the window end is next');
+  await s.drive(() => s.controller.nextChange('scaledobjects/team/sched') === H0 + 57 * MINUTE, 'the window end is next');
   await s.jumpTo(H0 + 57 * MINUTE - 500);
   await s.drive(() => s.max('team', 'sched') === 3, 'capped again after the window');
 
@@ -159,9 +146,11 @@ t.test('objects created and edited after the first sweep follow band changes and
   t.equal(s.lists(), listsAfterStart, 'no list since the first sweep');
   t.equal(s.controller.counts.relistPasses, 1, 'one sweep: the first');
   t.equal(s.lines.filter((l) => l.includes('"msg":"sweep finished"')).length, 1);
+  t.equal(s.controller.counts.failed, 0, 'every due touch succeeded the first time');
   t.ok(
-    s.lines.some((l) => l.includes('"msg":"cache pass finished"') && l.includes('"reason":"forecast: a cap changes now"')),
-    'the due moments ran over the cache',
+    s.lines.some((l) => l.includes('"msg":"cache pass finished"') && l.includes('"reason":"forecast: a cap changes now"') && l.includes('"changed":2')),
+    'the band change reconciled both objects as one pass',
+    { lines: s.lines.filter((l) => l.includes('pass finished')) },
   );
   const inlineEvent = () =>
     s.fake.events.find((e) => (e.involvedObject as { name: string } | undefined)?.name === 'inline' && String(e.message).includes('3 -> 10'));
@@ -170,7 +159,10 @@ t.test('objects created and edited after the first sweep follow band changes and
 
   s.fake.deleteObject('scaledobjects', 'team', 'inline');
   s.fake.deleteObject('scaledobjects', 'team', 'sched');
-  await s.drive(() => s.controller.nextDue === null, 'no subject left: nothing to wake for');
+  await s.drive(
+    () => s.controller.nextChange('scaledobjects/team/inline') === null && s.controller.nextChange('scaledobjects/team/sched') === null,
+    'deleted: no moment left to wake for',
+  );
 });
 
 t.test('an enforce status written before the line always carried its mode is not a reason to touch', async (t) => {
@@ -211,6 +203,38 @@ t.test('a touch the webhook does not apply is reported once, not repeated for it
     s.lines.find((l) => l.includes('"msg":"sweep finished"')),
     /"touched":1,"changed":0,"unapplied":1/,
   );
+});
+
+t.test('a touch that keeps failing is retried with a growing backoff until it succeeds, with no list', async (t) => {
+  // One attempt per touch: what retries here is the work queue.
+  const s = await setup(t, { maxAttempts: 1 });
+  s.create('labelled', 'web', 10);
+  await s.start();
+  t.equal(s.max('labelled', 'web'), 3);
+  s.fake.faults = [(r) => (r.method === 'PATCH' ? { status: 500 } : undefined)];
+  await s.jumpTo(H0 + 60 * MINUTE - 500);
+  const failures = () => s.lines.filter((l) => l.includes('"msg":"touch failed; retrying with backoff"')).map((l) => JSON.parse(l));
+  await s.drive(() => failures().length >= 5, 'five failed touches', 200);
+  t.same(
+    failures()
+      .slice(0, 5)
+      .map((f) => f.retryMs),
+    [500, 1000, 2000, 4000, 8000],
+    'the delay doubles per failure',
+  );
+  t.match(failures()[0], { kind: 'ScaledObject', namespace: 'labelled', name: 'web', status: 500, retries: 1 });
+  t.equal(s.max('labelled', 'web'), 3, 'still the old cap');
+  // An edit does not wait out the backoff (16 s now): its watch event brings the key back at once.
+  const before = failures().length;
+  const editedAt = s.clock.now();
+  s.fake.updateObject('scaledobjects', 'labelled', 'web', (o) => ({ ...o, metadata: { ...o.metadata, labels: { edited: 'yes' } } }));
+  await s.drive(() => failures().length > before, 'a touch right after the edit', 20);
+  t.ok(s.clock.now() - editedAt < 2000, 'tried again within 2 s of the edit');
+  s.fake.faults = [];
+  await s.drive(() => s.max('labelled', 'web') === 10, 'the retry after the API server takes writes again', 200);
+  t.equal(s.lists(), 2, 'no list: the queue retried it');
+  await s.drive(() => s.controller.counts.changed === 1, 'the touch counted');
+  t.equal(s.controller.counts.failed, failures().length, 'every failure counted');
 });
 
 t.test('namespace labels, scope and invalid policies', async (t) => {

@@ -139,7 +139,15 @@ export interface Webhook {
 /** Start `keda-carbon serve` on the e2e cluster with a `file` forecast this test controls. */
 export async function startWebhook(
   c: Cluster,
-  options: { leaseNamespace: string; touch?: string; forecast?: Point[]; dir?: string; env?: Record<string, string>; webhookOnly?: boolean },
+  options: {
+    leaseNamespace: string;
+    touch?: string;
+    forecast?: Point[];
+    dir?: string;
+    env?: Record<string, string>;
+    webhookOnly?: boolean;
+    startupMs?: number;
+  },
 ): Promise<Webhook> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'keda-carbon-e2e-')));
   const forecast = join(dir, 'forecast.json');
@@ -165,11 +173,15 @@ invalidPolicy: deny
   );
   // webhookOnly: no credentials, so no re-touch controller writes behind the test's back.
   const access = options.webhookOnly ? [] : ['--kubeconfig', c.kubeconfig];
-  const serve = await startServe([...access, '--cert-dir', join(dir, `tls-${randomBytes(2).toString('hex')}`), '--config', config], {
-    POD_NAMESPACE: options.leaseNamespace,
-    KEDA_CARBON_LEASE_NAME: `e2e-${c.id}`,
-    ...options.env,
-  });
+  const serve = await startServe(
+    [...access, '--cert-dir', join(dir, `tls-${randomBytes(2).toString('hex')}`), '--config', config],
+    {
+      POD_NAMESPACE: options.leaseNamespace,
+      KEDA_CARBON_LEASE_NAME: `e2e-${c.id}`,
+      ...options.env,
+    },
+    options.startupMs,
+  );
   return { dir, forecast, serve };
 }
 
