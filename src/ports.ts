@@ -59,7 +59,7 @@ export interface MetricsSink {
   cacheEvents?: CounterSink;
   /** Lists of the object cache, by resource and reason (start, resync, 410 Gone). */
   cacheLists?: CounterSink;
-  /** Controller passes, by trigger (change: changed objects only; all: every cached object; list: after a list). */
+  /** Controller passes, by trigger (change: one per object or namespace event, that object or namespace only; all: every cached object; list: after a list). */
   evaluations?: CounterSink;
   /** Where the leader's ledger is read from at scrape time (see docs/measuring-the-effect.md). */
   ledger?: LedgerSink;

@@ -117,7 +117,7 @@ function sweepMetrics(registry: Registry) {
     }),
     evaluations: new Counter({
       name: 'keda_carbon_controller_passes_total',
-      help: 'Controller passes, by trigger (change: changed objects only; all: every cached object; list: after a list).',
+      help: 'Controller passes, by trigger (change: one per object or namespace event, that object or namespace only; all: every cached object; list: after a list).',
       labelNames: ['trigger'] as const,
       registers: [registry],
     }),
