@@ -444,7 +444,7 @@ export class Controller {
   }
 
   private async touched(key: string, entry: CachedObject, target: number, result: TouchResult): Promise<void> {
-    const where = { kind: entry.kind, namespace: entry.namespace, name: entry.name };
+    const where = { kind: entry.kind, namespace: entry.namespace, objectName: entry.name };
     if (result.outcome === 'gone') return;
     if (result.outcome === 'failed') {
       this.counts.failed++;
