@@ -69,3 +69,12 @@ t.test('troubleshooting: the verbs it names for Events are the ones the base RBA
   const named = [...(m?.[1] ?? '').matchAll(/\w+/g)].map((v) => v[0]).filter((w) => w !== 'and');
   t.same(named.sort(), [...granted].sort());
 });
+
+t.test("README: the Quick start's ports are chosen with serve's own flags and variables", async (t) => {
+  const readme = await read('README.md');
+  const { SERVE } = await import('../../src/cli/serve.js');
+  t.ok(readme.includes('npm start -- --port 9443 --metrics-port 9090'), 'the flags, through npm start');
+  t.ok(readme.includes(`${SERVE.flags.port.env}=9443 ${SERVE.flags['metrics-port'].env}=9090 npm start`), 'the variables');
+  const pkg = JSON.parse(await read('package.json')) as { scripts: { start: string } };
+  t.match(pkg.scripts.start, / serve$/, 'npm start runs serve, so what follows -- goes to it');
+});
