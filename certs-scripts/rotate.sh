@@ -3,7 +3,13 @@
 #   1. make a new CA and certificate,
 #   2. trust old and new CA at once (caBundle holds both),
 #   3. replace the Secret (the pods reload it in place, no restart),
-#   4. wait until every pod has the new certificate, then trust only the new CA.
+#   4. wait until every pod has the new certificate, check that the API server still calls the
+#      webhook (a server-side dry-run create of a ScaledObject with an inline policy must come
+#      back capped), then trust only the new CA.
+# The new certificate carries every name of the current one (read from the Secret), so extra
+# names given to self-managed.sh (--ip-address, --dns-name) survive; more can be added here.
+# If the API server cannot call the webhook, before or after the switch, the script stops
+# with an error and leaves the old CA trusted.
 # With the self-managed overlay (the default when it holds tls/), every step is written into
 # the overlay and applied from it with server-side apply, as `kubectl apply --server-side -k`
 # does: afterwards the overlay holds what the cluster holds and the next `apply -k` changes
@@ -14,8 +20,11 @@
 #                                [--secret keda-carbon-tls] [--webhook keda-carbon] [--wait 180]
 #                                [--overlay webhook-config/overlays/self-managed|none]
 #                                [--apply-dir DIR] [--validity-days 365]
-# Needs kubectl with rights to apply the MutatingWebhookConfiguration and the Secret, and to
-# exec into the webhook's pods (to see the new certificate arrive).
+#                                [--ip-address IP]... [--dns-name NAME]... [--check-namespace default]
+# Needs kubectl with rights to apply the MutatingWebhookConfiguration and the Secret, to read
+# the Secret, to exec into the webhook's pods (to see the new certificate arrive) and to
+# create ScaledObjects (dry run only, nothing is stored) in --check-namespace, a namespace
+# the webhook is called for.
 set -euo pipefail
 # shellcheck source=certs-scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,6 +37,8 @@ wait_s=180
 overlay=$REPO_ROOT/webhook-config/overlays/self-managed
 apply_dir=
 days=365
+extra=()
+check_ns=default
 while (($#)); do
   case $1 in
     --service) service=${2:?}; shift 2 ;;
@@ -38,11 +49,14 @@ while (($#)); do
     --overlay) overlay=${2:?}; shift 2 ;;
     --apply-dir) apply_dir=${2:?}; shift 2 ;;
     --validity-days) days=${2:?}; shift 2 ;;
+    --ip-address|--dns-name) extra+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --check-namespace) check_ns=${2:?}; shift 2 ;;
     -h|--help) usage "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
-valid_name "$service" && valid_name "$namespace" || die "invalid --service or --namespace"
+if ! valid_name "$service" || ! valid_name "$namespace"; then die "invalid --service or --namespace"; fi
+valid_name "$check_ns" || die "invalid --check-namespace"
 [[ $wait_s =~ ^[0-9]+$ ]] || die "--wait must be a number of seconds"
 KUBECTL=${KUBECTL:-kubectl}
 
@@ -53,12 +67,69 @@ apply_dir=${apply_dir:-$overlay}
 
 old_bundle=$("$KUBECTL" get mutatingwebhookconfiguration "$webhook" -o jsonpath='{.webhooks[0].clientConfig.caBundle}') \
   || die "cannot read MutatingWebhookConfiguration $webhook"
-new_bundle=$(keda_carbon certs --service "$service" --namespace "$namespace" --out-dir "$work/tls" --validity-days "$days")
+# names_of PEM_FILE : the current certificate's names beyond the Service's own four, as
+# --dns-name/--ip-address arguments, one per line
+names_of() {
+  # shellcheck disable=SC2016 # JavaScript, not shell: nothing in it is for bash to expand
+  node -e '
+    const { X509Certificate } = require("crypto");
+    const [file, ...own] = process.argv.slice(1);
+    const san = new X509Certificate(require("fs").readFileSync(file)).subjectAltName ?? "";
+    for (const entry of san.split(", ").filter(Boolean)) {
+      const at = entry.indexOf(":");
+      const [type, value] = [entry.slice(0, at), entry.slice(at + 1)];
+      if (type === "DNS" && !own.includes(value)) console.log(`--dns-name\n${value}`);
+      else if (type === "IP Address") console.log(`--ip-address\n${value}`);
+      else if (type !== "DNS") { console.error(`a name of a kind keda-carbon certs cannot make: ${entry}`); process.exit(1); }
+    }' "$1" "$service" "$service.$namespace" "$service.$namespace.svc" "$service.$namespace.svc.cluster.local"
+}
+
+# webhook_called : a server-side dry run of a ScaledObject whose inline policy caps it at 1
+# comes back capped, so the API server called the webhook and trusted its certificate
+# (failurePolicy Ignore would otherwise let it through unchanged). Nothing is stored.
+webhook_called() {
+  local max
+  max=$("$KUBECTL" create --dry-run=server -o 'jsonpath={.spec.maxReplicaCount}' -f - 2>"$work/probe.err" <<PROBE
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  generateName: keda-carbon-rotate-probe-
+  namespace: $check_ns
+  annotations:
+    keda-carbon.io/environmental-impact: '{"carbon":[{"measuredEmission":0,"allowedMaxReplicaCount":1}]}'
+spec:
+  scaleTargetRef: {name: keda-carbon-rotate-probe}
+  maxReplicaCount: 10
+  triggers: [{type: cpu, metricType: Utilization, metadata: {value: "60"}}]
+PROBE
+  ) && [[ $max == 1 ]]
+}
+
+# until_webhook_called SECONDS : webhook_called, tried every 2 s for up to SECONDS
+until_webhook_called() {
+  local deadline=$((SECONDS + $1))
+  until webhook_called; do
+    ((SECONDS < deadline)) || return 1
+    sleep 2
+  done
+}
+
+"$KUBECTL" get secret "$secret" -n "$namespace" -o 'jsonpath={.data.tls\.crt}' | base64 -d >"$work/current.crt" \
+  || die "cannot read the certificate of Secret $namespace/$secret"
+names=$(names_of "$work/current.crt") || die "cannot read the names of the current certificate in Secret $namespace/$secret"
+mapfile -t kept <<<"$names"
+[[ -n $names ]] || kept=()
+((${#kept[@]} == 0)) || note "the new certificate keeps the current one's names: ${kept[*]}"
+
+until_webhook_called 10 || die "the API server does not call the webhook even before the rotation (a dry-run ScaledObject in $check_ns came back uncapped: $(tr '\n' ' ' <"$work/probe.err")); nothing was changed. Is --check-namespace one the webhook is called for?"
+
+new_bundle=$(keda_carbon certs --service "$service" --namespace "$namespace" --out-dir "$work/tls" --validity-days "$days" "${kept[@]}" "${extra[@]}")
 
 # apply_rendered KIND NAME : server-side apply one object of the kustomization, with kubectl's
 # own field manager, so the fields stay owned by whoever runs `kubectl apply --server-side -k`
 apply_rendered() {
   "$KUBECTL" kustomize "$apply_dir" >"$work/rendered.yaml" || die "kubectl kustomize $apply_dir failed"
+  # shellcheck disable=SC2016 # JavaScript, not shell: nothing in it is for bash to expand
   node -e '
     const fs = require("fs");
     const [file, kind, name] = process.argv.slice(1);
@@ -109,6 +180,7 @@ replace_secret() {
 # every Running pod of the Service has the new certificate file, and has had time to load it
 pods_have_new_cert() {
   local pods pod selector
+  # shellcheck disable=SC2016 # a Go template, not shell
   selector=$("$KUBECTL" get service "$service" -n "$namespace" -o go-template='{{range $k, $v := .spec.selector}}{{$k}}={{$v}},{{end}}') || return 1
   pods=$("$KUBECTL" get pods -n "$namespace" -l "${selector%,}" --field-selector=status.phase=Running -o name) || return 1
   [[ -n $pods ]] || return 1
@@ -132,6 +204,11 @@ until pods_have_new_cert; do
 done
 # the pods re-read the files on an interval; give them that long to switch
 sleep 15
+
+# Both CAs are still trusted, but the old one cannot vouch for the new certificate: a call
+# that works now works with the new CA alone.
+until_webhook_called 60 || die "the API server no longer calls the webhook with the new certificate (a dry-run ScaledObject in $check_ns came back uncapped: $(tr '\n' ' ' <"$work/probe.err")); the caBundle still trusts both CAs. Compare the names of the new certificate with the address in the webhook's clientConfig"
+note "the API server calls the webhook with the new certificate"
 
 patch_bundle "$new_bundle"
 note "caBundle now trusts only the new CA"

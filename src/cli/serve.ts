@@ -1,6 +1,6 @@
 import { durationMs } from '../core/duration.js';
 import { createLogger, type Logger } from '../log.js';
-import { createRuntime, StartupError, type Runtime } from '../server/runtime.js';
+import { createRuntime, PortInUseError, StartupError, type Runtime } from '../server/runtime.js';
 import { SHUTDOWN_AFTER_DRAIN_MS } from '../server/shutdown.js';
 import type { SecretTlsOptions } from '../server/tls-source.js';
 import { CONFIG_FLAG, intFlag, parseFlags, portFlag, UsageError, type CommandIO, type CommandSpec, type FlagValues } from './io.js';
@@ -132,11 +132,17 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
     });
   } catch (err) {
     if (!(err instanceof StartupError)) throw err;
-    io.stderr.write(`keda-carbon serve: ${err.message}\n`);
+    io.stderr.write(`keda-carbon serve: ${err.message}${err instanceof PortInUseError ? portHint(err) : ''}\n`);
     return 2;
   }
   onSignals(runtime, logger, drainMs);
   return 0;
+}
+
+/** How to choose another port: the flag and the environment variable that set this one. */
+function portHint(err: PortInUseError): string {
+  const flag = err.option === 'port' ? 'port' : 'metrics-port';
+  return `; choose another with --${flag} PORT or ${SERVE.flags[flag].env}`;
 }
 
 /** Resolves true when `p` settles within `ms`. */

@@ -224,7 +224,7 @@ export class Controller {
     const retries = this.queue.retries(key);
     if (err instanceof TouchFailedError) {
       const e = this.opts.objects.get(key);
-      const where = e ? { kind: e.kind, namespace: e.namespace, name: e.name } : { key };
+      const where = e ? { kind: e.kind, namespace: e.namespace, objectName: e.name } : { key };
       this.opts.logger.warn({ ...where, status: err.status, message: err.message, retryMs, retries }, 'touch failed; retrying with backoff');
     } else {
       this.opts.logger.warn({ key, err: (err as Error).message, retryMs, retries }, 'reconcile failed; retrying with backoff');

@@ -96,11 +96,11 @@ export class EventRecorder {
         return;
       }
       this.counts.failed++;
-      this.logger.warn({ namespace, name, reason, status: res.status }, 'could not record an Event on the object');
+      this.logger.warn({ namespace, objectName: name, reason, status: res.status }, 'could not record an Event on the object');
     } catch (err) {
       if (err instanceof AbortedError) return;
       this.counts.failed++;
-      this.logger.warn({ namespace, name, reason, err: (err as Error).message }, 'could not record an Event on the object');
+      this.logger.warn({ namespace, objectName: name, reason, err: (err as Error).message }, 'could not record an Event on the object');
     }
   }
 }

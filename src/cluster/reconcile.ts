@@ -227,7 +227,7 @@ export class Reconciler {
       c.unapplied++;
       this.d.metrics?.sweepObjects.inc({ outcome: 'unapplied' });
       this.d.logger.warn(
-        { kind: entry.kind, namespace: entry.namespace, name: entry.name, cap: specMax(entry.object), expected: target },
+        { kind: entry.kind, namespace: entry.namespace, objectName: entry.name, cap: specMax(entry.object), expected: target },
         'touched, but the stored cap did not change: is the webhook registered and reachable from the API server?',
       );
       return;

@@ -250,6 +250,10 @@ function healthMetrics(registry: Registry) {
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'keda_carbon_' });
+  // prom-client adds gauges named *_total for active handles, requests and resources, and
+  // `promtool check metrics` rejects a gauge named like a counter. Each is the sum of the
+  // gauge by type of the same name without _total, which stays.
+  for (const kind of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`keda_carbon_nodejs_active_${kind}_total`);
   return {
     registry,
     ...admissionMetrics(registry),

@@ -13,7 +13,7 @@ interface Fields {
   reqId: string;
   kind: string;
   namespace: string | undefined;
-  name: string | undefined;
+  objectName: string | undefined;
   operation: string;
   dryRun: boolean;
   result: string;
@@ -30,7 +30,9 @@ function fieldsOf(reqId: string, body: unknown, outcome: AdmissionOutcome, reaso
     kind: outcome.kind,
     // A hand-made review can carry a name of any length: the log line stays bounded.
     namespace: typeof req?.namespace === 'string' ? clip(req.namespace, NAME_LOG_LENGTH) : undefined,
-    name: typeof req?.name === 'string' ? clip(req.name, NAME_LOG_LENGTH) : undefined,
+    // objectName, not name: the logger's base already writes "name" and a line must not
+    // carry a key twice (log pipelines keep only one)
+    objectName: typeof req?.name === 'string' ? clip(req.name, NAME_LOG_LENGTH) : undefined,
     operation: outcome.operation,
     dryRun: req?.dryRun === true,
     result: outcome.result,
@@ -55,12 +57,12 @@ function members(f: Fields, reasonJson: string, msg: string): string | null {
   const reqId = jsonString(f.reqId);
   const kind = jsonString(f.kind);
   const namespace = f.namespace === undefined ? '' : jsonString(f.namespace);
-  const name = f.name === undefined ? '' : jsonString(f.name);
+  const name = f.objectName === undefined ? '' : jsonString(f.objectName);
   const operation = jsonString(f.operation);
   if (reqId === null || kind === null || namespace === null || name === null || operation === null) return null;
   const cap = f.cap === undefined ? '' : `,"cap":{"from":${jsonNumber(f.cap.from)},"to":${jsonNumber(f.cap.to)}}`;
   return (
-    `,"reqId":${reqId},"kind":${kind}${namespace && `,"namespace":${namespace}`}${name && `,"name":${name}`}` +
+    `,"reqId":${reqId},"kind":${kind}${namespace && `,"namespace":${namespace}`}${name && `,"objectName":${name}`}` +
     `,"operation":${operation},"dryRun":${f.dryRun},"result":"${f.result}"${cap},"reason":${reasonJson},"msg":"${msg}"`
   );
 }

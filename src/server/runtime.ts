@@ -42,6 +42,27 @@ export class StartupError extends Error {
   }
 }
 
+/** A port `serve` was asked to listen on is taken; `option` names the option that chose it. */
+export class PortInUseError extends StartupError {
+  constructor(
+    readonly option: 'port' | 'metricsPort',
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(`${option === 'port' ? 'the webhook' : 'the metrics'} port ${port} is already in use on ${host}`);
+  }
+}
+
+/** Listens, turning a taken port into a PortInUseError: a raw EADDRINUSE names neither the port's purpose nor the way out. */
+async function listenOn(app: { listen(o: { host: string; port: number }): Promise<unknown> }, host: string, port: number, option: 'port' | 'metricsPort') {
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(option, host, port);
+    throw err;
+  }
+}
+
 export interface Runtime {
   /** The bound ports (the options may ask for 0). */
   readonly port: number;
@@ -175,10 +196,10 @@ async function listen(o: RuntimeOptions, parts: Parts, state: { config: RuntimeC
     logger: o.logger,
     https: tls.initial,
   });
-  await parts.app.listen({ host: o.host, port: o.port });
+  await listenOn(parts.app, o.host, o.port, 'port');
   parts.gate = shutdownGate(parts.app.server, { logger: o.logger });
   parts.metricsApp = buildMetricsApp(metrics, () => carbon.recordMetrics());
-  await parts.metricsApp.listen({ host: o.host, port: o.metricsPort });
+  await listenOn(parts.metricsApp, o.host, o.metricsPort, 'metricsPort');
   return { port: (parts.app.server.address() as AddressInfo).port, metricsPort: (parts.metricsApp.server.address() as AddressInfo).port };
 }
 

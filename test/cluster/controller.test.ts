@@ -13,6 +13,7 @@ import { HOUR, MINUTE, hourly } from '../helpers/carbon.js';
 import { webhook } from '../helpers/admit.js';
 import { FakeClock } from '../helpers/clock.js';
 import { FakeKube, type FakeObject } from '../helpers/fake-kube.js';
+import { duplicateKeys } from '../helpers/json-keys.js';
 import { captureLogger } from '../helpers/log.js';
 
 const H0 = Date.UTC(2026, 10, 23, 10, 0, 0);
@@ -198,7 +199,9 @@ t.test('a touch the webhook does not apply is reported once, not repeated for it
     await s.clock.advance(100);
   }
   t.equal(s.fake.counts.patches, 1, 'touched once');
-  t.ok(s.lines.some((l) => l.includes('is the webhook registered and reachable')));
+  const unapplied = s.lines.find((l) => l.includes('is the webhook registered and reachable')) ?? '';
+  t.match(JSON.parse(unapplied || '{}'), { name: 'keda-carbon', namespace: 'labelled', objectName: 'web' });
+  for (const line of s.lines) t.same(duplicateKeys(line), [], line.slice(0, 120));
   t.match(
     s.lines.find((l) => l.includes('"msg":"sweep finished"')),
     /"touched":1,"changed":0,"unapplied":1/,

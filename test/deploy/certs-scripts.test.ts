@@ -55,3 +55,10 @@ t.test('self-managed.sh passes --ip-address and --dns-name through to keda-carbo
   t.ok(args.includes('--out-dir') && args[args.indexOf('--out-dir') + 1] === join(dir, 'tls'));
   t.match(await readFile(join(dir, 'ca-bundle.patch.yaml'), 'utf8'), /value: QUJD/);
 });
+
+const noShellcheck = spawnSync('shellcheck', ['--version'], { stdio: 'ignore' }).status !== 0;
+t.test('the certs-scripts are shellcheck-clean', { skip: noShellcheck && 'shellcheck is not installed (Debian: apt-get install shellcheck)' }, async (t) => {
+  const scripts = ['lib.sh', 'self-managed.sh', 'rotate.sh', 'cert-manager.sh'].map((s) => join(SCRIPTS, s));
+  const run = spawnSync('shellcheck', ['-x', ...scripts], { encoding: 'utf8', cwd: join(SCRIPTS, '..') });
+  t.equal(run.status, 0, run.stdout);
+});

@@ -52,7 +52,7 @@ t.test('the chart, the manifest and the checksums carry package.json version', a
   const sums = (await readFile(join(out, 'SHA256SUMS'), 'utf8')).trim().split('\n');
   t.equal(sums.length, 2, 'a checksum for the chart and the manifest');
   for (const line of sums) {
-    const [sum, file = ""] = line.split(/\s+/);
+    const [sum, file = ''] = line.split(/\s+/);
     t.equal(
       createHash('sha256')
         .update(await readFile(join(out, file)))

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { type Document, parseAllDocuments } from 'yaml';
 import { handleAdmission } from '../../src/admission/handler.js';
 import { parseConfigText } from '../../src/config/config.js';
 import { PROVIDERS } from '../../src/config/intensity.js';
@@ -56,4 +57,24 @@ t.test("tools.md: schedules and the duration override carry over, but the operat
   const row = (key: string) => doc.split('\n').find((l) => l.startsWith(`| \`spec.ecoModeOff.${key}\``)) ?? '';
   t.match(row('recurringSchedule'), /one minute earlier: a reconcile during 22:59 already turns eco mode off/);
   t.match(row('carbonIntensityDuration'), /with 45 it acts after 44 minutes/);
+});
+
+t.test('troubleshooting: the verbs it names for Events are the ones the base RBAC grants', async (t) => {
+  const rbac = (parseAllDocuments(await read('webhook-config/base/rbac.yaml')) as Document[]).map((d) => d.toJS());
+  const rules = rbac.flatMap((o: { rules?: { resources?: string[]; verbs: string[] }[] }) => o.rules ?? []);
+  const granted = rules.filter((r) => r.resources?.includes('events')).flatMap((r) => r.verbs);
+  t.ok(granted.length > 0, 'the base RBAC grants something on events');
+  const m = /Events on the objects it caps \(needs ([^()]*?) on events/.exec((await read('docs/troubleshooting.md')).replace(/\s+/g, ' '));
+  t.ok(m, 'troubleshooting names the verbs');
+  const named = [...(m?.[1] ?? '').matchAll(/\w+/g)].map((v) => v[0]).filter((w) => w !== 'and');
+  t.same(named.sort(), [...granted].sort());
+});
+
+t.test("README: the Quick start's ports are chosen with serve's own flags and variables", async (t) => {
+  const readme = await read('README.md');
+  const { SERVE } = await import('../../src/cli/serve.js');
+  t.ok(readme.includes('npm start -- --port 9443 --metrics-port 9090'), 'the flags, through npm start');
+  t.ok(readme.includes(`${SERVE.flags.port.env}=9443 ${SERVE.flags['metrics-port'].env}=9090 npm start`), 'the variables');
+  const pkg = JSON.parse(await read('package.json')) as { scripts: { start: string } };
+  t.match(pkg.scripts.start, / serve$/, 'npm start runs serve, so what follows -- goes to it');
 });

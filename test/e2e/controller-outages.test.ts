@@ -117,7 +117,7 @@ t.test('PATCHes refused while the band changes: every object capped within 90 s 
 
   // The band change: every due touch is refused and comes back with backoff.
   const failures = () => logsWith(webhook, 'touch failed; retrying with backoff').filter((l) => l.namespace === apps);
-  await waitFor('refused touches after the band change', async () => new Set(failures().map((l) => l.name)).size === OBJECTS, 60_000);
+  await waitFor('refused touches after the band change', async () => new Set(failures().map((l) => l.objectName)).size === OBJECTS, 60_000);
   await until(boundary + 30_000);
   for (const name of names) t.equal(await getMax(c, 'scaledobjects', apps, name), 3, `${name} still at 3 while updates are refused`);
   await c.call('DELETE', `${path}/${refuse}`, [200]);
@@ -127,7 +127,7 @@ t.test('PATCHes refused while the band changes: every object capped within 90 s 
   await waitFor('every object at its declared 10', () => everyCapped(apps, 10), 90_000, 500);
   const took = Date.now() - allowedAt;
   t.ok(took <= 90_000, `every object capped ${took} ms after the refusal ended (at most 90 s)`);
-  const retries = failures().filter((l) => l.name === 'app-0');
+  const retries = failures().filter((l) => l.objectName === 'app-0');
   t.ok(retries.length >= 3, 'app-0 was retried several times', { retries });
   const delays = retries.map((l) => l.retryMs as number);
   t.ok(

@@ -1,16 +1,12 @@
-import { pino, type Logger } from 'pino';
-import { Writable } from 'node:stream';
+import { createLogger, type Logger } from '../../src/log.js';
 
-/** A pino logger at debug level whose lines land in `lines` (raw JSON text). */
+/**
+ * The process's JSON logger (its base fields included) at debug level, whose lines land in
+ * `lines` (raw JSON text).
+ */
 export function captureLogger(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(String(chunk));
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
+  return { logger: createLogger({ level: 'debug', destination: { write: (s: string) => void lines.push(s) } }), lines };
 }
 
 /** A stdout/stderr stand-in that keeps what was written. */

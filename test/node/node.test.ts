@@ -123,7 +123,7 @@ t.test('install: the image runs as two Ready Pods and caps through the Service',
   t.equal(created.metadata.annotations[DECLARED], '20', 'declared max kept');
   const logs = (await Promise.all(pods.map((p) => c.logs(p.metadata.name)))).flat();
   t.ok(
-    logs.some((l) => l.msg === 'cap set' && l.namespace === TEAM && l.name === 'web'),
+    logs.some((l) => l.msg === 'cap set' && l.namespace === TEAM && l.objectName === 'web'),
     'a Pod logged the cap',
   );
 });

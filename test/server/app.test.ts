@@ -166,7 +166,7 @@ t.test('a review that changes a cap writes one log line with the object, the cap
     reqId: String,
     kind: 'ScaledObject',
     namespace: 'probe',
-    name: 'so-b2',
+    objectName: 'so-b2',
     operation: 'CREATE',
     dryRun: false,
     result: 'patched',

@@ -74,7 +74,7 @@ t.test('a denial for a 1 MiB value, on an object with 1 MiB names: response and 
     const denial = lines.find((l) => l.includes('denied invalid policy'));
     t.ok(denial, `${name}: the denial is logged`);
     t.ok((denial ?? '').length < 2048, `${name}: log line of ${denial?.length} bytes`);
-    t.match(denial, /"name":"n+\.\.\. \(1048576 chars\)"/, `${name}: the name cut, with its length`);
+    t.match(denial, /"objectName":"n+\.\.\. \(1048576 chars\)"/, `${name}: the name cut, with its length`);
     t.match(denial, /"namespace":"s+\.\.\. \(1048576 chars\)"/);
   }
 });

@@ -3,6 +3,7 @@ import t from 'tap';
 import type { AdmissionOutcome, AdmissionResult } from '../../src/admission/handler.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { outcomeLog } from '../../src/server/outcome-log.js';
+import { duplicateKeys } from '../helpers/json-keys.js';
 
 /** A logger from createLogger writing into an array. */
 function capture(level = 'info'): { lines: string[]; logger: Logger } {
@@ -95,11 +96,22 @@ t.test('outcome lines built without pino are the lines pino writes, to the chara
     const time = JSON.parse(line).time;
     t.ok(time >= before && time <= Date.now(), 'the time of writing');
   }
-  // The logger's own name comes first; the object's name, a later key, wins when parsed.
+  // The logger's own name comes first; the object's name has a key of its own.
   t.equal(
     sameTime(lines[0]!),
-    `{"level":30,"time":0,"name":"keda-carbon","reqId":"req-1","kind":"ScaledObject","namespace":"probe","name":"so-b2","operation":"CREATE","dryRun":false,"result":"patched","cap":{"from":10,"to":2},"reason":${JSON.stringify(REASON)},"msg":"cap set"}\n`,
+    `{"level":30,"time":0,"name":"keda-carbon","reqId":"req-1","kind":"ScaledObject","namespace":"probe","objectName":"so-b2","operation":"CREATE","dryRun":false,"result":"patched","cap":{"from":10,"to":2},"reason":${JSON.stringify(REASON)},"msg":"cap set"}\n`,
   );
+});
+
+t.test('no outcome line carries a key twice, whether pino or the fast path wrote it', async (t) => {
+  t.same(duplicateKeys('{"name":"keda-carbon","kind":"k","name":"so"}'), ['.name'], 'the check sees a repeated key');
+  const { lines, logger } = capture();
+  const log = outcomeLog(logger)!;
+  for (const c of [...wellFormed, ...illFormed]) log(c.reqId, c.body, c.outcome);
+  const pinoLines = throughPino('info', [...wellFormed, ...illFormed]);
+  t.equal(lines.length + pinoLines.length, 22);
+  for (const line of [...lines, ...pinoLines]) t.same(duplicateKeys(line), [], line.slice(0, 120));
+  t.match(JSON.parse(lines[0]!), { name: 'keda-carbon', namespace: 'probe', objectName: 'so-b2' });
 });
 
 t.test('the configured level holds: at warn only failures are written', async (t) => {

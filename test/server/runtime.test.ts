@@ -127,7 +127,7 @@ t.test('a start that fails halfway closes what it had started', async (t) => {
   const first = await createRuntime(options({}, logger));
   t.teardown(() => first.close());
   // the same port again: the carbon refresher has started when listen fails
-  await t.rejects(createRuntime(options({ port: first.port }, logger)), { code: 'EADDRINUSE' });
+  await t.rejects(createRuntime(options({ port: first.port }, logger)), { name: 'StartupError', option: 'port', port: first.port });
   t.equal((await get(first.metricsPort, '/metrics')).status, 200, 'the first runtime is untouched');
 });
 
