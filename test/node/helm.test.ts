@@ -125,7 +125,7 @@ t.test(`helm install into ${NS}: two Ready replicas, certificates made in the cl
   );
   t.equal(capped.spec.maxReplicaCount, CAP, 'capped in storage');
 
-  const tested = await helm(['test', RELEASE, '-n', NS, '--timeout', '3m']);
+  const tested = await helm(['test', RELEASE, '-n', NS, '--logs', '--timeout', '3m']);
   t.equal(tested.status, 0, `helm test ${tested.stdout}${tested.stderr}`);
 });
 
