@@ -5,6 +5,7 @@ import type { KedaObject } from '../core/object.js';
 import { planObject, type Plan } from '../core/plan.js';
 import { resolvePolicy } from '../core/resolve.js';
 import { AnswerMemo } from './memo.js';
+import { type PolicyTextCache, policyTexts } from './policy-cache.js';
 import { buildPatch, unpatchable } from './patch.js';
 import {
   allowed,
@@ -26,6 +27,8 @@ export interface AdmissionDeps {
   now(): number;
   /** Where answers are reused while they stay right; one per process when not given. */
   memo?: AnswerMemo | undefined;
+  /** Parsed annotation policies; the process's one cache unless given. */
+  policyTexts?: PolicyTextCache | undefined;
 }
 
 const processMemo = new AnswerMemo();
@@ -102,7 +105,7 @@ async function decideVerdict(
   const warnings: string[] = [];
   const objectNamespace = object.metadata?.namespace;
   const nsPolicy = await namespacePolicy(deps, request.namespace ?? (typeof objectNamespace === 'string' ? objectNamespace : undefined), warnings);
-  const resolution = resolvePolicy(object, config, nsPolicy);
+  const resolution = resolvePolicy(object, config, nsPolicy, (deps.policyTexts ?? policyTexts).read);
   const carbon = deps.carbon.snapshot();
   const now = deps.now();
   const invalidPolicy = config.invalidPolicy;
