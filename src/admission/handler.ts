@@ -4,6 +4,7 @@ import { KEDA_DEFAULT_MAX } from '../core/names.js';
 import type { KedaObject } from '../core/object.js';
 import { planObject, type Plan } from '../core/plan.js';
 import { resolvePolicy } from '../core/resolve.js';
+import { isPlainObject } from '../util/object.js';
 import { AnswerMemo } from './memo.js';
 import { type PolicyTextCache, policyTexts } from './policy-cache.js';
 import { buildPatch, unpatchable } from './patch.js';
@@ -48,9 +49,7 @@ export interface AdmissionOutcome {
 
 const KEDA_KINDS = new Set(['ScaledObject', 'ScaledJob']);
 
-function isObject(v: unknown): v is KedaObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+const isObject = (v: unknown): v is KedaObject => isPlainObject(v);
 
 async function namespacePolicy(deps: AdmissionDeps, namespace: string | undefined, warnings: string[]): Promise<string | null> {
   if (!deps.namespaces || !namespace) return null;

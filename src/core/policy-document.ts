@@ -1,4 +1,3 @@
-import { FieldError } from './field-error.js';
 import {
   allowedMax,
   type Band,
@@ -12,7 +11,8 @@ import {
   sortedBands,
   timeZone,
 } from './policy-rules.js';
-import { type DocOf, integer, list, number, object, oneOf, type OutOf, optional, refine, required } from './schema.js';
+import { FieldError } from './field-error.js';
+import { type DocOf, fail, integer, list, number, object, oneOf, type OutOf, optional, parseAs, refine, required } from './schema.js';
 
 /**
  * The policy document (PRODUCT.md section 1), declared once. This declaration is the
@@ -153,10 +153,10 @@ export const policyDocument = object(
     notMapping: (got) => `a policy must be a mapping with "carbon" or "maxReplicasByCarbonIntensity", got ${got}`,
     check(doc) {
       if (has(doc.carbon) && has(doc.maxReplicasByCarbonIntensity)) {
-        throw new FieldError('maxReplicasByCarbonIntensity', 'cannot be used together with carbon: choose one form');
+        fail('maxReplicasByCarbonIntensity', 'cannot be used together with carbon: choose one form');
       }
       if (!has(doc.carbon) && !has(doc.maxReplicasByCarbonIntensity)) {
-        throw new FieldError('carbon', 'is required (or use the Azure-operator form maxReplicasByCarbonIntensity)');
+        fail('carbon', 'is required (or use the Azure-operator form maxReplicasByCarbonIntensity)');
       }
     },
     schema: {
@@ -187,10 +187,5 @@ export type Policy = OutOf<typeof policyDocument>;
 
 /** Validate an already-decoded policy document (e.g. `spec.environmentalImpact`). */
 export function validatePolicy(doc: unknown): Policy {
-  try {
-    return policyDocument.parse(doc, '');
-  } catch (err) {
-    if (err instanceof FieldError && !(err instanceof PolicyError)) throw new PolicyError(err.field, err.rule);
-    throw err;
-  }
+  return parseAs(policyDocument, doc, PolicyError);
 }

@@ -1,7 +1,6 @@
 import { CronExpressionParser, type CronExpression } from 'cron-parser';
 import { durationMs } from './duration.js';
-import { FieldError } from './field-error.js';
-import { custom, number, type Node, show } from './schema.js';
+import { custom, fail, number, type Node, show } from './schema.js';
 
 /** The leaves of the policy document whose rules are their own (see policy-document.ts). */
 
@@ -37,12 +36,12 @@ export const allowedMax: Node<number | string, AllowedMax> = custom(
       const m = PERCENT.exec(v);
       const pct = m ? Number(m[1]) : NaN;
       if (!(pct > 0 && pct <= 100)) {
-        throw new FieldError(field, `must be an integer >= 1 or a percentage of the declared max from "1%" to "100%", got ${show(v)}`);
+        fail(field, `must be an integer >= 1 or a percentage of the declared max from "1%" to "100%", got ${show(v)}`);
       }
       return { kind: 'percent', value: pct };
     }
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-      throw new FieldError(field, `must be an integer >= 1 or a percentage of the declared max such as "50%", got ${show(v)}`);
+      fail(field, `must be an integer >= 1 or a percentage of the declared max such as "50%", got ${show(v)}`);
     }
     return { kind: 'count', value: v };
   },
@@ -70,7 +69,7 @@ export const emission: Node<number | string, Pick<Band, 'threshold' | 'percentil
     else if (/^p\d+\.\d+$/i.test(text)) rule = `a percentile must be a whole number from p1 to p99, got ${show(v)}`;
     else if (/^P\d+$/.test(text)) rule = `a percentile is written with a lower-case p, e.g. "p80", got ${show(v)}`;
     else if (/%\s*$/.test(text)) rule = `a threshold is gCO2eq/kWh or a percentile such as "p80", not a percentage, got ${show(v)}`;
-    throw new FieldError(field, rule);
+    fail(field, rule);
   },
 );
 
@@ -90,18 +89,18 @@ export function sortedBands(bands: Band[], field: string, thresholdName: string)
   );
   for (let i = 1; i < bands.length; i++) {
     if (written(bands[i]!) === written(bands[i - 1]!)) {
-      throw new FieldError(field, `two rules have the same ${thresholdName} ${written(bands[i]!)}`);
+      fail(field, `two rules have the same ${thresholdName} ${written(bands[i]!)}`);
     }
   }
   return bands;
 }
 
 export const timeZone: Node<string, string> = custom('IANA time zone', { type: 'string', minLength: 1, maxLength: 64 }, (v, field) => {
-  if (typeof v !== 'string' || v.trim() === '') throw new FieldError(field, `must be an IANA time zone such as "Europe/Amsterdam", got ${show(v)}`);
+  if (typeof v !== 'string' || v.trim() === '') fail(field, `must be an IANA time zone such as "Europe/Amsterdam", got ${show(v)}`);
   try {
     new Intl.DateTimeFormat('en', { timeZone: v });
   } catch {
-    throw new FieldError(field, `is not a known IANA time zone: ${show(v)}`);
+    fail(field, `is not a known IANA time zone: ${show(v)}`);
   }
   return v;
 });
@@ -110,10 +109,10 @@ export const timeZone: Node<string, string> = custom('IANA time zone', { type: '
 export function cronLine(maxLength: number): Node<string, string> {
   return custom('5-field cron line', { type: 'string', minLength: 9, maxLength }, (line, field) => {
     if (typeof line === 'string' && line.length > maxLength) {
-      throw new FieldError(field, `is ${line.length} characters long; a cron line may have at most ${maxLength}`);
+      fail(field, `is ${line.length} characters long; a cron line may have at most ${maxLength}`);
     }
     if (typeof line !== 'string' || line.trim().split(/\s+/).length !== 5) {
-      throw new FieldError(field, `must be a cron expression with 5 fields (minute hour day-of-month month day-of-week), got ${show(line)}`);
+      fail(field, `must be a cron expression with 5 fields (minute hour day-of-month month day-of-week), got ${show(line)}`);
     }
     return line;
   });
@@ -129,7 +128,7 @@ export function compileSchedule(line: string, tz: string, field: string): Recurr
   try {
     expr = CronExpressionParser.parse(line, { tz, strict: false });
   } catch (err) {
-    throw new FieldError(field, `is not a valid cron expression (${(err as Error).message}): ${show(line)}`);
+    fail(field, `is not a valid cron expression (${(err as Error).message}): ${show(line)}`);
   }
   let memoMinute = NaN;
   let memoMatch = false;
@@ -155,7 +154,7 @@ export const onMissingData: Node<OnMissingData | string, OnMissingData> = custom
     if (v === 'declared' || v === 'hold') return v;
     if (typeof v === 'number' && Number.isInteger(v) && v >= 1) return v;
     if (typeof v === 'string' && /^\d+$/.test(v) && Number(v) >= 1) return Number(v);
-    throw new FieldError(field, `must be "declared", "hold" or an integer cap >= 1, got ${show(v)}`);
+    fail(field, `must be "declared", "hold" or an integer cap >= 1, got ${show(v)}`);
   },
 );
 
@@ -167,8 +166,7 @@ export function hours(min: number, max: number, example: string): Node<string | 
     { 'x-kubernetes-int-or-string': true, minimum: min * 3600, maximum: max * 3600, pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h|d))+$' },
     (v, field) => {
       const ms = durationMs(v);
-      if (ms === null || ms < min * HOUR || ms > max * HOUR)
-        throw new FieldError(field, `must be a duration from ${range} such as "${example}", got ${show(v)}`);
+      if (ms === null || ms < min * HOUR || ms > max * HOUR) fail(field, `must be a duration from ${range} such as "${example}", got ${show(v)}`);
       return ms;
     },
   );

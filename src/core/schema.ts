@@ -15,6 +15,26 @@ import { FieldError } from './field-error.js';
 
 export type JsonSchema = { readonly [key: string]: unknown };
 
+// The error the walk in progress throws: a document's own subclass of FieldError (see
+// `parseAs`), made once where the rule is broken. Walks are synchronous, so one slot holds it.
+let errorClass: typeof FieldError = FieldError;
+
+/** Throw the current walk's error for `field` breaking `rule`. */
+export function fail(field: string, rule: string): never {
+  throw new errorClass(field, rule);
+}
+
+/** Parse `v` as the document `node` declares; a broken rule throws `Err`. */
+export function parseAs<O>(node: Node<unknown, O>, v: unknown, Err: typeof FieldError): O {
+  const outer = errorClass;
+  errorClass = Err;
+  try {
+    return node.parse(v, '');
+  } finally {
+    errorClass = outer;
+  }
+}
+
 export interface Node<D, O> {
   /** Validates `v` found at field path `at` and returns its parsed form; throws FieldError. */
   readonly parse: (v: unknown, at: string) => O;
@@ -102,9 +122,9 @@ export function object<F extends Fields, R = Parsed<F>>(
   const known = new Set(keys);
   const expected = `unknown field (expected one of ${keys.join(', ')})`;
   const parse = (v: unknown, at: string): R => {
-    if (!isPlainObject(v)) throw new FieldError(at, options.notMapping(show(v)));
+    if (!isPlainObject(v)) fail(at, options.notMapping(show(v)));
     for (const key in v) {
-      if (!known.has(key)) throw new FieldError(fieldPath(at, clip(key, 60)), expected);
+      if (!known.has(key)) fail(fieldPath(at, clip(key, 60)), expected);
     }
     options.check?.(v, at);
     const out: Record<string, unknown> = {};
@@ -138,8 +158,8 @@ export interface ListOptions {
 export function list<D, O>(item: Node<D, O>, options: ListOptions): Node<D[], O[]> {
   const min = options.min ?? 0;
   const parse = (v: unknown, at: string): O[] => {
-    if (!Array.isArray(v) || v.length < min) throw new FieldError(at, options.notList(show(v)));
-    if (v.length > options.max) throw new FieldError(at, `has ${v.length} ${options.items}; at most ${options.max} are allowed`);
+    if (!Array.isArray(v) || v.length < min) fail(at, options.notList(show(v)));
+    if (v.length > options.max) fail(at, `has ${v.length} ${options.items}; at most ${options.max} are allowed`);
     return v.map((x, i) => item.parse(x, `${at}[${i}]`));
   };
   return {
@@ -154,7 +174,7 @@ export function list<D, O>(item: Node<D, O>, options: ListOptions): Node<D[], O[
 export function number(min: number): Node<number, number> {
   return {
     parse(v, at) {
-      if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new FieldError(at, `must be a number >= ${min}, got ${show(v)}`);
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < min) fail(at, `must be a number >= ${min}, got ${show(v)}`);
       return v;
     },
     type: `number >= ${min}`,
@@ -166,7 +186,7 @@ export function number(min: number): Node<number, number> {
 export function integer(min: number): Node<number, number> {
   return {
     parse(v, at) {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new FieldError(at, `must be an integer >= ${min}, got ${show(v)}`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(at, `must be an integer >= ${min}, got ${show(v)}`);
       return v;
     },
     type: `integer >= ${min}`,
@@ -180,7 +200,7 @@ export function oneOf<const V extends string>(values: readonly V[]): Node<V, V> 
   const rule = `must be ${quoted.length > 1 ? `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}` : quoted[0]}`;
   return {
     parse(v, at) {
-      if (!values.includes(v as V)) throw new FieldError(at, `${rule}, got ${show(v)}`);
+      if (!values.includes(v as V)) fail(at, `${rule}, got ${show(v)}`);
       return v as V;
     },
     type: values.map((x) => `\`${x}\``).join(' \\| '),
