@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import { ANNOTATION } from '../core/names.js';
 import { FieldError } from '../core/field-error.js';
-import { PolicyError, validatePolicy } from '../core/policy.js';
+import { PolicyError, type PolicyDocument, validatePolicy } from '../core/policy.js';
 import { readYamlItems, type YamlItem } from '../util/yaml-docs.js';
 import { isPlainObject } from '../util/object.js';
 
@@ -15,14 +15,15 @@ export class ConvertError extends FieldError {
   }
 }
 
-/** The policy document we produce: the Azure form, which keeps the operator's band semantics. */
-export interface ConvertedPolicy {
-  maxReplicasByCarbonIntensity: { carbonIntensityThreshold: number; maxReplicas: number }[];
-  ecoModeOff?: {
-    recurringSchedule?: string[];
-    carbonIntensityDuration?: { carbonIntensityThreshold: number; overrideEcoAfterDurationInMins: number };
-  };
-}
+/**
+ * The policy document we produce: the Azure form, which keeps the operator's band
+ * semantics. Its type is the declared document's, so convert cannot write a field the
+ * webhook does not know.
+ */
+export type ConvertedPolicy = PolicyDocument & {
+  maxReplicasByCarbonIntensity: NonNullable<PolicyDocument['maxReplicasByCarbonIntensity']>;
+  ecoModeOff?: NonNullable<PolicyDocument['ecoModeOff']>;
+};
 
 export interface Conversion {
   /** `namespace/name` of the CarbonAwareKedaScaler. */
