@@ -4,7 +4,9 @@ import { KEDA_DEFAULT_MAX } from '../core/names.js';
 import type { KedaObject } from '../core/object.js';
 import { planObject, type Plan } from '../core/plan.js';
 import { resolvePolicy } from '../core/resolve.js';
+import { isPlainObject } from '../util/object.js';
 import { AnswerMemo } from './memo.js';
+import { type PolicyTextCache, policyTexts } from './policy-cache.js';
 import { buildPatch, unpatchable } from './patch.js';
 import {
   allowed,
@@ -26,6 +28,8 @@ export interface AdmissionDeps {
   now(): number;
   /** Where answers are reused while they stay right; one per process when not given. */
   memo?: AnswerMemo | undefined;
+  /** Parsed annotation policies; the process's one cache unless given. */
+  policyTexts?: PolicyTextCache | undefined;
 }
 
 const processMemo = new AnswerMemo();
@@ -45,9 +49,7 @@ export interface AdmissionOutcome {
 
 const KEDA_KINDS = new Set(['ScaledObject', 'ScaledJob']);
 
-function isObject(v: unknown): v is KedaObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+const isObject = (v: unknown): v is KedaObject => isPlainObject(v);
 
 async function namespacePolicy(deps: AdmissionDeps, namespace: string | undefined, warnings: string[]): Promise<string | null> {
   if (!deps.namespaces || !namespace) return null;
@@ -102,7 +104,7 @@ async function decideVerdict(
   const warnings: string[] = [];
   const objectNamespace = object.metadata?.namespace;
   const nsPolicy = await namespacePolicy(deps, request.namespace ?? (typeof objectNamespace === 'string' ? objectNamespace : undefined), warnings);
-  const resolution = resolvePolicy(object, config, nsPolicy);
+  const resolution = resolvePolicy(object, config, nsPolicy, (deps.policyTexts ?? policyTexts).read);
   const carbon = deps.carbon.snapshot();
   const now = deps.now();
   const invalidPolicy = config.invalidPolicy;

@@ -3,6 +3,7 @@ import type { CapSubject } from '../core/moments.js';
 import { ecoModeOffByAnnotation, minReplicas } from '../core/object.js';
 import { planDiffers, planObject } from '../core/plan.js';
 import { resolvePolicy, type PolicyConfig } from '../core/resolve.js';
+import { policyTexts } from '../admission/policy-cache.js';
 import type { CachedObject } from './objects.js';
 
 export interface EvaluationContext {
@@ -52,7 +53,7 @@ export function evaluateObject(entry: CachedObject, ctx: EvaluationContext): Ver
   const label = ctx.policyFor(entry.namespace);
   if (label instanceof Promise) return { kind: 'pending', wait: label };
   const object = entry.object;
-  const resolution = resolvePolicy(object, ctx.config, label);
+  const resolution = resolvePolicy(object, ctx.config, label, policyTexts.read);
   if (resolution.kind === 'invalid') return { kind: 'invalid', message: resolution.message };
   const plan = planObject({ object, oldObject: object, resolution, carbon: ctx.carbon, now: ctx.now, invalidPolicy: ctx.config.invalidPolicy });
   if (plan.kind !== 'apply') return { kind: 'none' };

@@ -1,5 +1,6 @@
 import { ANNOTATION } from '../core/names.js';
 import type { KedaObject } from '../core/object.js';
+import { slimStatus } from '../core/status.js';
 import type { Logger } from '../log.js';
 import { Informer, type ChangeHandler } from './informer.js';
 import type { Clock, KubeApi } from '../ports.js';
@@ -14,23 +15,6 @@ export type KedaPlural = (typeof KEDA_RESOURCES)[number]['plural'];
 
 /** The annotations the decision reads; the others (last-applied configuration and the like) are dropped. */
 const READ_ANNOTATIONS = [ANNOTATION.environmentalImpact, ANNOTATION.policy, ANNOTATION.ecoMode, ANNOTATION.declared] as const;
-
-/**
- * Of our status line the decision reads only `cap` (is the stored max still the cap we
- * wrote?) and `mode` (is an observe-mode status current?); keeping just those saves most
- * of the line's bytes on every cached object. `enforce` and no mode at all (a line from an
- * earlier version) mean the same, so both keep only the cap.
- */
-function slimStatus(raw: unknown): string | undefined {
-  if (typeof raw !== 'string') return undefined;
-  try {
-    const { cap, mode } = (JSON.parse(raw) as { cap?: unknown; mode?: unknown } | null) ?? {};
-    if (typeof cap !== 'number') return undefined;
-    return mode === 'observe' ? `{"cap":${cap},"mode":"observe"}` : `{"cap":${cap}}`;
-  } catch {
-    return undefined;
-  }
-}
 
 /** What the cache keeps of one ScaledObject or ScaledJob: only what the decision reads. */
 export interface CachedObject {

@@ -1,10 +1,4 @@
+import { FieldError } from '../core/field-error.js';
+
 /** A configuration problem, always naming the key (`intensity.refreshInterval`) and the rule. */
-export class ConfigError extends Error {
-  constructor(
-    readonly key: string,
-    readonly problem: string,
-  ) {
-    super(`${key}: ${problem}`);
-    this.name = 'ConfigError';
-  }
-}
+export class ConfigError extends FieldError {}

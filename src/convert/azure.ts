@@ -1,31 +1,29 @@
 import { stringify } from 'yaml';
 import { ANNOTATION } from '../core/names.js';
-import { PolicyError, validatePolicy } from '../core/policy.js';
+import { FieldError } from '../core/field-error.js';
+import { PolicyError, type PolicyDocument, validatePolicy } from '../core/policy.js';
 import { readYamlItems, type YamlItem } from '../util/yaml-docs.js';
+import { isPlainObject } from '../util/object.js';
 
 export const AZURE_API_VERSION = 'carbonaware.kubernetes.azure.com/v1alpha1';
 export const AZURE_KIND = 'CarbonAwareKedaScaler';
 
 /** An input object we cannot convert; the message names the object and the field. */
-export class ConvertError extends Error {
-  constructor(
-    readonly object: string,
-    readonly field: string,
-    rule: string,
-  ) {
-    super(`${object}: ${field ? `${field}: ` : ''}${rule}`);
-    this.name = 'ConvertError';
+export class ConvertError extends FieldError {
+  constructor(object: string, field: string, rule: string) {
+    super(field, rule, object);
   }
 }
 
-/** The policy document we produce: the Azure form, which keeps the operator's band semantics. */
-export interface ConvertedPolicy {
-  maxReplicasByCarbonIntensity: { carbonIntensityThreshold: number; maxReplicas: number }[];
-  ecoModeOff?: {
-    recurringSchedule?: string[];
-    carbonIntensityDuration?: { carbonIntensityThreshold: number; overrideEcoAfterDurationInMins: number };
-  };
-}
+/**
+ * The policy document we produce: the Azure form, which keeps the operator's band
+ * semantics. Its type is the declared document's, so convert cannot write a field the
+ * webhook does not know.
+ */
+export type ConvertedPolicy = PolicyDocument & {
+  maxReplicasByCarbonIntensity: NonNullable<PolicyDocument['maxReplicasByCarbonIntensity']>;
+  ecoModeOff?: NonNullable<PolicyDocument['ecoModeOff']>;
+};
 
 export interface Conversion {
   /** `namespace/name` of the CarbonAwareKedaScaler. */
@@ -37,7 +35,6 @@ export interface Conversion {
 }
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const show = (v: unknown): string => (v === undefined ? 'nothing' : JSON.stringify(v));
 
 /** Kubernetes object names (DNS-1123 subdomains): also what makes them safe unquoted in a shell line. */
@@ -63,12 +60,12 @@ export function readObjects(text: string, file: string): { label: string; value:
 }
 
 function labelOf(v: unknown, fallback: string): string {
-  const meta = isObj(v) && isObj(v.metadata) ? v.metadata : {};
+  const meta = isPlainObject(v) && isPlainObject(v.metadata) ? v.metadata : {};
   if (typeof meta.name !== 'string' || meta.name === '') return fallback;
   return `${typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : 'default'}/${meta.name}`;
 }
 
-export const isAzureScaler = (v: unknown): boolean => isObj(v) && v.kind === AZURE_KIND;
+export const isAzureScaler = (v: unknown): boolean => isPlainObject(v) && v.kind === AZURE_KIND;
 
 function required<T>(v: T | undefined | null, object: string, field: string, what: string): T {
   if (v === undefined || v === null) throw new ConvertError(object, field, `is required (${what})`);
@@ -106,7 +103,7 @@ export function convertScaler(value: unknown, label: string, now = Date.now()): 
   }
   const eco = spec.ecoModeOff;
   if (eco !== undefined && eco !== null) {
-    if (!isObj(eco)) throw new ConvertError(label, 'spec.ecoModeOff', `must be a mapping, got ${show(eco)}`);
+    if (!isPlainObject(eco)) throw new ConvertError(label, 'spec.ecoModeOff', `must be a mapping, got ${show(eco)}`);
     const ecoOut = ecoModeOffOf(eco, label);
     if (ecoOut.recurringSchedule || ecoOut.carbonIntensityDuration) policy.ecoModeOff = ecoOut;
     notes.push(...customScheduleNotes(eco.customSchedule, label, target.kind, target.namespace, target.name, now));
@@ -124,11 +121,11 @@ export function convertScaler(value: unknown, label: string, now = Date.now()): 
 
 /** The scaler's spec, once kind and apiVersion say it is one. */
 function scalerSpec(value: unknown, label: string): Obj {
-  if (!isObj(value)) throw new ConvertError(label, '', `must be a mapping (a Kubernetes object), got ${show(value)}`);
+  if (!isPlainObject(value)) throw new ConvertError(label, '', `must be a mapping (a Kubernetes object), got ${show(value)}`);
   if (value.kind !== AZURE_KIND) throw new ConvertError(label, 'kind', `must be ${AZURE_KIND}, got ${show(value.kind)}`);
   if (value.apiVersion !== AZURE_API_VERSION) throw new ConvertError(label, 'apiVersion', `must be ${AZURE_API_VERSION}, got ${show(value.apiVersion)}`);
   const spec = required(value.spec, label, 'spec', 'the scaler spec');
-  if (!isObj(spec)) throw new ConvertError(label, 'spec', `must be a mapping, got ${show(spec)}`);
+  if (!isPlainObject(spec)) throw new ConvertError(label, 'spec', `must be a mapping, got ${show(spec)}`);
   return spec;
 }
 
@@ -137,7 +134,7 @@ function targetOf(spec: Obj, label: string): Conversion['target'] {
   const kind = typeof kedaTarget === 'string' ? TARGETS[kedaTarget] : undefined;
   if (!kind) throw new ConvertError(label, 'spec.kedaTarget', `must be scaledobjects.keda.sh or scaledjobs.keda.sh, got ${show(kedaTarget)}`);
   const ref = required(spec.kedaTargetRef, label, 'spec.kedaTargetRef', 'the name and namespace of the KEDA object');
-  if (!isObj(ref)) throw new ConvertError(label, 'spec.kedaTargetRef', `must be a mapping with name and namespace, got ${show(ref)}`);
+  if (!isPlainObject(ref)) throw new ConvertError(label, 'spec.kedaTargetRef', `must be a mapping with name and namespace, got ${show(ref)}`);
   const name = k8sName(ref.name, label, 'spec.kedaTargetRef.name');
   const namespace = k8sName(
     required(ref.namespace, label, 'spec.kedaTargetRef.namespace', 'the namespace of the KEDA object'),
@@ -158,7 +155,7 @@ function bandsOf(spec: Obj, label: string): ConvertedPolicy['maxReplicasByCarbon
   }
   return bandsRaw.map((b, i) => {
     const at = `spec.maxReplicasByCarbonIntensity[${i}]`;
-    if (!isObj(b)) throw new ConvertError(label, at, `must be a mapping with carbonIntensityThreshold and maxReplicas, got ${show(b)}`);
+    if (!isPlainObject(b)) throw new ConvertError(label, at, `must be a mapping with carbonIntensityThreshold and maxReplicas, got ${show(b)}`);
     return {
       carbonIntensityThreshold: int(b.carbonIntensityThreshold, label, `${at}.carbonIntensityThreshold`, 0),
       maxReplicas: int(b.maxReplicas, label, `${at}.maxReplicas`, 0),
@@ -176,7 +173,7 @@ function ecoModeOffOf(eco: Obj, label: string): NonNullable<ConvertedPolicy['eco
   }
   const dur = eco.carbonIntensityDuration;
   if (dur === undefined || dur === null) return ecoOut;
-  if (!isObj(dur)) throw new ConvertError(label, 'spec.ecoModeOff.carbonIntensityDuration', `must be a mapping, got ${show(dur)}`);
+  if (!isPlainObject(dur)) throw new ConvertError(label, 'spec.ecoModeOff.carbonIntensityDuration', `must be a mapping, got ${show(dur)}`);
   const threshold = dur.carbonIntensityThreshold ?? 0;
   const minutes = dur.overrideEcoAfterDurationInMins ?? 0;
   // An empty block reads as zeros in the operator (Go zero values): no override.
@@ -216,7 +213,7 @@ function customScheduleNotes(v: unknown, label: string, kind: string, namespace:
   if (!Array.isArray(v)) throw new ConvertError(label, 'spec.ecoModeOff.customSchedule', `must be a list of {startTime, endTime}, got ${show(v)}`);
   return v.map((w, i) => {
     const at = `spec.ecoModeOff.customSchedule[${i}]`;
-    if (!isObj(w)) throw new ConvertError(label, at, `must be a mapping with startTime and endTime, got ${show(w)}`);
+    if (!isPlainObject(w)) throw new ConvertError(label, at, `must be a mapping with startTime and endTime, got ${show(w)}`);
     const start = typeof w.startTime === 'string' ? Date.parse(w.startTime) : NaN;
     const end = typeof w.endTime === 'string' ? Date.parse(w.endTime) : NaN;
     if (Number.isNaN(start))
@@ -231,12 +228,12 @@ function customScheduleNotes(v: unknown, label: string, kind: string, namespace:
 
 function dataSourceNotes(v: unknown, label: string): string[] {
   if (v === undefined || v === null) return [];
-  if (!isObj(v)) throw new ConvertError(label, 'spec.carbonIntensityForecastDataSource', `must be a mapping, got ${show(v)}`);
+  if (!isPlainObject(v)) throw new ConvertError(label, 'spec.carbonIntensityForecastDataSource', `must be a mapping, got ${show(v)}`);
   const global = 'the data source is global in keda-carbon (the intensity block of its configuration), not per target';
   const out: string[] = [];
   const cm = v.localConfigMap;
   const configMap =
-    isObj(cm) && (cm.name || cm.namespace || cm.key)
+    isPlainObject(cm) && (cm.name || cm.namespace || cm.key)
       ? `intensity: {provider: exporter-configmap, configMap: {namespace: ${typeof cm.namespace === 'string' ? cm.namespace : 'kube-system'}, name: ${typeof cm.name === 'string' ? cm.name : 'carbon-intensity'}, key: ${typeof cm.key === 'string' ? cm.key : 'data'}}}`
       : null;
   // The operator uses the mock data whenever mockCarbonForecast is true, the ConfigMap otherwise.
@@ -309,7 +306,7 @@ export function convertText(text: string, file: string, now = Date.now()): { con
   const seen = new Map<string, string>();
   for (const { label, value } of readObjects(text, file)) {
     if (!isAzureScaler(value)) {
-      skipped.push(`${label} (${isObj(value) && typeof value.kind === 'string' ? value.kind : 'no kind'})`);
+      skipped.push(`${label} (${isPlainObject(value) && typeof value.kind === 'string' ? value.kind : 'no kind'})`);
       continue;
     }
     const c = convertScaler(value, label, now);

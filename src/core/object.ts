@@ -1,5 +1,6 @@
 import { brief } from './brief.js';
 import { ANNOTATION, KEDA_DEFAULT_MAX } from './names.js';
+import { type CarbonStatus, decodeStatus } from './status.js';
 
 /** The few parts of a ScaledObject or ScaledJob the decision reads. */
 export interface KedaObject {
@@ -8,24 +9,7 @@ export interface KedaObject {
   [k: string]: unknown;
 }
 
-/** The status annotation we write: one line of JSON. */
-export interface CarbonStatus {
-  cap: number;
-  declared: number;
-  intensity: number | null;
-  /** marginal, average or unknown: what kind of intensity `intensity` is. */
-  signal?: string;
-  source: string;
-  dataTime: string | null;
-  rule: string | null;
-  ecoMode: 'on' | 'off';
-  /**
-   * In observe mode `cap` is the cap the policy would set and the spec is the user's.
-   * Lines written by earlier versions carry `mode` only in observe mode: absent reads as enforce.
-   */
-  mode?: 'enforce' | 'observe';
-  evaluatedAt: string;
-}
+export type { CarbonStatus } from './status.js';
 
 /** KEDA declares `maxReplicaCount` as an int32: the largest count it can store. */
 export const MAX_REPLICA_COUNT = 2_147_483_647;
@@ -63,15 +47,9 @@ export function specMax(obj: KedaObject | null | undefined): number | undefined 
   return typeof v === 'number' ? v : undefined;
 }
 
-export function readStatus(obj: KedaObject | null | undefined): CarbonStatus | null {
-  const raw = annotationsOf(obj)[ANNOTATION.status];
-  if (typeof raw !== 'string') return null;
-  try {
-    const s = JSON.parse(raw) as CarbonStatus;
-    return s && typeof s === 'object' ? s : null;
-  } catch {
-    return null;
-  }
+/** Our status annotation on `obj`, decoded (see status.ts), or null. */
+export function readStatus(obj: KedaObject | null | undefined): Readonly<CarbonStatus> | null {
+  return decodeStatus(annotationsOf(obj)[ANNOTATION.status]);
 }
 
 /**

@@ -2,17 +2,8 @@ import type { CarbonSnapshot } from './carbon.js';
 import { ANNOTATION, KEDA_DEFAULT_MAX, OWNED_ANNOTATIONS } from './names.js';
 import type { Resolution } from './resolve.js';
 import { decide, type Decision } from './decide.js';
-import {
-  annotationsOf,
-  declaredMax,
-  ecoModeOffByAnnotation,
-  invalidSpecMax,
-  minReplicas,
-  readStatus,
-  specMax,
-  type CarbonStatus,
-  type KedaObject,
-} from './object.js';
+import { annotationsOf, declaredMax, ecoModeOffByAnnotation, invalidSpecMax, minReplicas, readStatus, specMax, type KedaObject } from './object.js';
+import { type CarbonStatus, encodeStatus, sameStatus } from './status.js';
 
 /**
  * What should become of one object: the pure step shared by admission (which turns it
@@ -58,8 +49,13 @@ export function isoTime(ms: number): string {
   return lastIso;
 }
 
-function statusLine(d: Decision, now: number, previous: string | undefined, previousStatus: CarbonStatus | null, mode: 'enforce' | 'observe'): string {
-  // Keys in the order PRODUCT.md section 3 shows them.
+function statusLine(
+  d: Decision,
+  now: number,
+  previous: string | undefined,
+  previousStatus: Readonly<CarbonStatus> | null,
+  mode: 'enforce' | 'observe',
+): string {
   const status: CarbonStatus = {
     cap: d.cap,
     declared: d.declared,
@@ -74,12 +70,8 @@ function statusLine(d: Decision, now: number, previous: string | undefined, prev
   };
   // Keep the previous line when only evaluatedAt would differ: the same inputs must give
   // an empty patch, or every reinvocation and every unrelated update would rewrite it.
-  if (previous !== undefined && previousStatus) {
-    const keys = Object.keys(status) as (keyof CarbonStatus)[];
-    const same = keys.length === Object.keys(previousStatus).length && keys.every((k) => k === 'evaluatedAt' || previousStatus[k] === status[k]);
-    if (same) return previous;
-  }
-  return JSON.stringify(status);
+  if (previous !== undefined && previousStatus && sameStatus(status, previousStatus)) return previous;
+  return encodeStatus(status);
 }
 
 function changeWarning(from: number, to: number, why: string): string[] {

@@ -1,7 +1,7 @@
 import { clip } from './brief.js';
 import type { KedaObject } from './object.js';
 import { ANNOTATION, DISABLED } from './names.js';
-import { PolicyError, parsePolicyTextCached, validatePolicy, type Policy } from './policy.js';
+import { PolicyError, parsePolicyText, validatePolicy, type Policy } from './policy.js';
 
 /** Where an object's policy comes from (PRODUCT.md section 2, first match wins). */
 export type Resolution =
@@ -49,17 +49,25 @@ function named(name: string, origin: string, config: PolicyConfig): Resolution {
   return { kind: 'invalid', origin, message: `${origin} names policy "${clip(name, 100)}", which the keda-carbon configuration does not define`, own: false };
 }
 
+/** How a policy written as text is read: `parsePolicyText`, or a cache of its answers. */
+export type PolicyTextReader = (text: string) => Policy;
+
 /**
  * Resolve the policy for `object`. `namespacePolicy` is the namespace's
  * `keda-carbon.io/policy` label (null when it has none or it is not known): the caller
- * looks it up, so this stays pure.
+ * looks it up, so this stays pure. Long-running callers pass `readText` with a cache.
  */
-export function resolvePolicy(object: KedaObject, config: PolicyConfig, namespacePolicy: string | null): Resolution {
-  const r = resolveSource(object, config, namespacePolicy);
+export function resolvePolicy(
+  object: KedaObject,
+  config: PolicyConfig,
+  namespacePolicy: string | null,
+  readText: PolicyTextReader = parsePolicyText,
+): Resolution {
+  const r = resolveSource(object, config, namespacePolicy, readText);
   return r.kind === 'policy' && config.mode === 'observe' ? { ...r, policy: observed(r.policy), origin: `${r.origin}, observe mode by the configuration` } : r;
 }
 
-function resolveSource(object: KedaObject, config: PolicyConfig, namespacePolicy: string | null): Resolution {
+function resolveSource(object: KedaObject, config: PolicyConfig, namespacePolicy: string | null, readText: PolicyTextReader): Resolution {
   const inline = object.spec?.environmentalImpact;
   if (inline !== undefined && inline !== null) {
     return fromDocument('spec.environmentalImpact', () => validatePolicy(inline));
@@ -67,7 +75,7 @@ function resolveSource(object: KedaObject, config: PolicyConfig, namespacePolicy
   const annotations = object.metadata?.annotations ?? {};
   const text = annotations[ANNOTATION.environmentalImpact];
   if (typeof text === 'string') {
-    return fromDocument(`annotation ${ANNOTATION.environmentalImpact}`, () => parsePolicyTextCached(text));
+    return fromDocument(`annotation ${ANNOTATION.environmentalImpact}`, () => readText(text));
   }
   const byName = annotations[ANNOTATION.policy]?.trim();
   if (byName) {

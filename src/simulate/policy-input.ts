@@ -1,6 +1,7 @@
 import { ANNOTATION, KEDA_DEFAULT_MAX } from '../core/names.js';
 import { parsePolicyText, PolicyError, validatePolicy, type Policy } from '../core/policy.js';
 import { readYamlDocuments } from '../util/yaml-docs.js';
+import { isPlainObject } from '../util/object.js';
 
 export interface PolicyInput {
   readonly policy: Policy;
@@ -12,7 +13,6 @@ export interface PolicyInput {
 }
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Read `--policy FILE`: either a policy document (YAML or JSON, section 1 of the product
@@ -24,7 +24,7 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 export function readPolicyInput(text: string, file: string): PolicyInput {
   const docs = readYamlDocuments(text, file);
   if (docs.length === 0) throw new Error(`${file}: empty: expected a policy document or a ScaledObject/ScaledJob with a policy`);
-  const kedaObjects = docs.filter((d): d is Obj => isObj(d) && (d.kind === 'ScaledObject' || d.kind === 'ScaledJob'));
+  const kedaObjects = docs.filter((d): d is Obj => isPlainObject(d) && (d.kind === 'ScaledObject' || d.kind === 'ScaledJob'));
   if (kedaObjects.length === 0) {
     if (docs.length > 1) throw new Error(`${file}: ${docs.length} YAML documents; a policy file holds one policy document`);
     return { policy: wrap(() => validatePolicy(docs[0]), file), origin: file };
@@ -44,25 +44,25 @@ export function readPolicyInput(text: string, file: string): PolicyInput {
   const src = policySource(object)!;
   const where = `${file}: ${String(object.kind)} ${objectName(object)} ${src.field}`;
   const policy = wrap(() => (typeof src.value === 'string' ? parsePolicyText(src.value) : validatePolicy(src.value)), where);
-  const spec = isObj(object.spec) ? object.spec : {};
+  const spec = isPlainObject(object.spec) ? object.spec : {};
   const declared = spec.maxReplicaCount === undefined ? KEDA_DEFAULT_MAX : count(spec.maxReplicaCount, `${where}: spec.maxReplicaCount`, 1);
   const minReplicas = spec.minReplicaCount === undefined ? 0 : count(spec.minReplicaCount, `${where}: spec.minReplicaCount`, 0);
   return { policy, origin: `${String(object.kind)} ${objectName(object)} (${src.field})`, declared, minReplicas };
 }
 
 function policySource(o: Obj): { field: string; value: unknown } | null {
-  const spec = isObj(o.spec) ? o.spec : {};
+  const spec = isPlainObject(o.spec) ? o.spec : {};
   if (spec.environmentalImpact !== undefined && spec.environmentalImpact !== null)
     return { field: 'spec.environmentalImpact', value: spec.environmentalImpact };
-  const meta = isObj(o.metadata) ? o.metadata : {};
-  const annotations = isObj(meta.annotations) ? meta.annotations : {};
+  const meta = isPlainObject(o.metadata) ? o.metadata : {};
+  const annotations = isPlainObject(meta.annotations) ? meta.annotations : {};
   const text = annotations[ANNOTATION.environmentalImpact];
   if (text !== undefined && text !== null) return { field: `annotation ${ANNOTATION.environmentalImpact}`, value: String(text) };
   return null;
 }
 
 function objectName(o: Obj): string {
-  const meta = isObj(o.metadata) ? o.metadata : {};
+  const meta = isPlainObject(o.metadata) ? o.metadata : {};
   return `${typeof meta.namespace === 'string' ? meta.namespace : 'default'}/${typeof meta.name === 'string' ? meta.name : '(unnamed)'}`;
 }
 

@@ -1,16 +1,6 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import t from 'tap';
 import { brief } from '../../src/core/brief.js';
-import {
-  estimateDepth,
-  parsePolicyText,
-  parsePolicyTextCached,
-  policyCacheStats,
-  POLICY_CACHE_BYTES,
-  POLICY_LIMITS,
-  validatePolicy,
-} from '../../src/core/policy.js';
+import { estimateDepth, parsePolicyText, POLICY_LIMITS, validatePolicy } from '../../src/core/policy.js';
 
 const RULE = 'carbon:\n- {measuredEmission: 300, allowedMaxReplicaCount: 2}\n';
 const LIMIT = POLICY_LIMITS.textBytes;
@@ -30,12 +20,7 @@ t.test('the text size limit is checked in bytes and named in the message', async
   const emoji = `${RULE}# ${'😀'.repeat(2000)}`;
   t.throws(() => parsePolicyText(`${emoji}${'😀'.repeat(2100)}`), { message: /the limit is 16384 bytes/ }, 'surrogate pairs count as four bytes');
   t.equal(parsePolicyText(emoji).bands.length, 1, '8,000 bytes of emoji are fine');
-
-  const before = policyCacheStats().entries;
-  const huge = padded(256 * 1024 + 1);
-  t.throws(() => parsePolicyTextCached(huge), { message: 'the policy text is over 256 KiB; the limit is 16384 bytes (16 KiB)' });
-  t.throws(() => parsePolicyTextCached(huge), { message: /the limit is 16384 bytes/ }, 'refused again');
-  t.equal(policyCacheStats().entries, before, 'an oversized text is never cached');
+  t.throws(() => parsePolicyText(padded(256 * 1024 + 1)), { message: 'the policy text is over 256 KiB; the limit is 16384 bytes (16 KiB)' });
 });
 
 t.test('nesting is bounded before the YAML parser sees the text', async (t) => {
@@ -136,35 +121,4 @@ t.test('__proto__ and constructor keys in a policy are unknown fields, and pollu
     message: /^carbon\[0\]\.__proto__: unknown field/,
   });
   t.equal(({} as Record<string, unknown>).polluted, undefined);
-});
-
-/** The heap after a full collection, as exactly as the process can tell. */
-function heapAfterGc(): number {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
-
-t.test('the policy cache stays under its byte bound after many distinct large documents', async (t) => {
-  const start = heapAfterGc();
-  for (let i = 0; i < 1200; i++) parsePolicyTextCached(padded(LIMIT, `valid ${i} `));
-  let refused = 0;
-  for (let i = 0; i < 300; i++) {
-    try {
-      parsePolicyTextCached(`${padded(LIMIT - 40, `broken ${i} `)}\nonMissingData: x`);
-    } catch {
-      refused++;
-    }
-  }
-  t.equal(refused, 300, 'broken documents are refused (and their errors cached)');
-  const schedules = Array.from({ length: 50 }, (_, i) => `"${i % 60} ${i % 24} * * *"`).join(', ');
-  for (let i = 0; i < 60; i++) parsePolicyTextCached(`${RULE}ecoModeOff: {recurringSchedule: [${schedules}]}\n# ${i}`);
-  const stats = policyCacheStats();
-  t.ok(stats.bytes <= POLICY_CACHE_BYTES, `estimated ${stats.bytes} bytes in ${stats.entries} entries`);
-  t.ok(stats.entries > 10, 'the cache still holds policies');
-  const grown = heapAfterGc() - start;
-  // The estimate is per entry, not measured: the heap it stands for must not be far above it.
-  t.ok(grown < POLICY_CACHE_BYTES * 1.5, `heap grew by ${(grown / 2 ** 20).toFixed(1)} MiB for a bound of ${POLICY_CACHE_BYTES / 2 ** 20} MiB`);
 });

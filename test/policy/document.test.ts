@@ -1,5 +1,5 @@
 import t from 'tap';
-import { type PolicyError, parsePolicyText, parsePolicyTextCached, validatePolicy } from '../../src/core/policy.js';
+import { type PolicyError, parsePolicyText, validatePolicy } from '../../src/core/policy.js';
 
 const PRODUCT_EXAMPLE = `
 carbon:
@@ -166,13 +166,4 @@ t.test('every invalid document names the field and the rule', async (t) => {
   })();
   t.equal(err?.field, 'carbon[0].measuredEmission');
   t.equal(err?.rule, 'must be a number >= 0, got -1');
-});
-
-t.test('the text cache returns the same policy and remembers errors', async (t) => {
-  const text = '{"carbon":[{"measuredEmission":1,"allowedMaxReplicaCount":2}]}';
-  t.equal(parsePolicyTextCached(text), parsePolicyTextCached(text), 'same object from the cache');
-  t.throws(() => parsePolicyTextCached('{"carbon":[]}'), { name: 'PolicyError' });
-  t.throws(() => parsePolicyTextCached('{"carbon":[]}'), { name: 'PolicyError' }, 'cached errors throw again');
-  for (let i = 0; i < 1100; i++) parsePolicyTextCached(`{"carbon":[{"measuredEmission":${i},"allowedMaxReplicaCount":2}]}`);
-  t.not(parsePolicyTextCached(text), undefined, 'still parses after the cache evicted entries');
 });

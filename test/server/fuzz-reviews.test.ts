@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import jsonpatch from 'fast-json-patch';
 import t, { type Test } from 'tap';
 import { loadConfigFile } from '../../src/config/config.js';
-import { policyCacheStats, POLICY_CACHE_BYTES } from '../../src/core/policy.js';
+import { POLICY_CACHE_BYTES, policyTexts } from '../../src/admission/policy-cache.js';
 import { buildApp } from '../../src/server/app.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { captureLogger } from '../helpers/log.js';
@@ -309,7 +309,7 @@ t.test('2,000 hostile reviews through the app', async (t) => {
   }
   t.comment(JSON.stringify(tally));
   check(t, failures, tally, COUNT);
-  t.ok(policyCacheStats().bytes <= POLICY_CACHE_BYTES, 'the policy cache kept its bound');
+  t.ok(policyTexts.stats().bytes <= POLICY_CACHE_BYTES, 'the policy cache kept its bound');
   await checkLabels(t, await metrics.registry.metrics());
   const longest = lines.reduce((m, l) => Math.max(m, l.length), 0);
   t.ok(longest < 4096, `every log line short (longest ${longest} bytes of ${lines.length})`);

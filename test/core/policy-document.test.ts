@@ -1,0 +1,60 @@
+import t from 'tap';
+import { parse as parseYaml } from 'yaml';
+import { POLICY_LIMITS, type PolicyDocument, policyDocument, validatePolicy } from '../../src/core/policy-document.js';
+import { CRD_PATCH, crdPatch, fieldTable, generatedFiles, withBlock } from '../helpers/generated.js';
+
+t.test('the checked-in CRD patch and README table are the ones the declaration generates', async (t) => {
+  for (const file of await generatedFiles()) {
+    t.equal(file.actual, file.expected, `${file.path} is up to date (run npm run gen after changing src/core/policy-document.ts)`);
+  }
+});
+
+t.test('the CRD schema carries the validator limits', async (t) => {
+  const [op] = parseYaml(crdPatch()) as { path: string; value: Record<string, any> }[];
+  t.match(op!.path, /properties\/environmentalImpact$/, CRD_PATCH);
+  const props = op!.value.properties;
+  t.same(Object.keys(props), Object.keys(policyDocument.fields!), 'every top-level field, in declaration order');
+  t.equal(props.carbon.maxItems, POLICY_LIMITS.rules);
+  t.equal(props.maxReplicasByCarbonIntensity.maxItems, POLICY_LIMITS.rules);
+  t.equal(props.ecoModeOff.properties.recurringSchedule.maxItems, POLICY_LIMITS.schedules);
+  t.equal(props.ecoModeOff.properties.recurringSchedule.items.maxLength, POLICY_LIMITS.cronLine);
+  t.same(props.carbon.items.required, ['measuredEmission', 'allowedMaxReplicaCount']);
+  t.equal(op!.value.type, 'object');
+  t.notOk(op!.value.required, 'neither form is required by itself: a CEL rule asks for exactly one');
+  // the schema's patterns agree with the validator on the values both see as strings
+  const allowed = new RegExp(props.carbon.items.properties.allowedMaxReplicaCount.pattern);
+  for (const v of ['50%', ' 12.5 % ', '100%']) {
+    t.ok(allowed.test(v), `${v} passes the CRD pattern`);
+    t.ok(validatePolicy({ carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: v }] }), `${v} passes the validator`);
+  }
+  const missing = new RegExp(props.onMissingData.pattern);
+  for (const v of ['declared', 'hold', '3'])
+    t.ok(missing.test(v) && validatePolicy({ carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }], onMissingData: v }));
+  for (const v of ['0', 'fail']) t.notOk(missing.test(v), `${v} fails the CRD pattern too`);
+  const window = props.relativeWindow.properties.past;
+  t.match(window, { 'x-kubernetes-int-or-string': true, minimum: 3600, maximum: 7 * 24 * 3600 }, 'a bare number is seconds, as in the validator');
+});
+
+t.test('the README table lists every field with its default', async (t) => {
+  const table = fieldTable();
+  t.match(table, '| `ecoModeOff.carbonIntensityDuration.overrideEcoAfterDurationInMins` | integer >= 1 | required |');
+  t.match(table, '| `mode` | `enforce` \\| `observe` | enforce |');
+  t.match(table, '| `relativeWindow.past` | duration, 1h to 7d | 24h |');
+  t.throws(() => withBlock('# no markers here\n', table), /has no block between/);
+});
+
+t.test('the document type is the declaration', async (t) => {
+  const doc: PolicyDocument = {
+    carbon: [{ measuredEmission: 'p80', allowedMaxReplicaCount: '50%' }],
+    ecoModeOff: { timeZone: 'Europe/Berlin', recurringSchedule: ['* 8 * * 1-5'] },
+    relativeWindow: { past: '12h' },
+    mode: 'observe',
+  };
+  const policy = validatePolicy(doc);
+  t.equal(policy.form, 'carbon');
+  t.equal(policy.mode, 'observe');
+  t.equal(policy.relativeWindow.pastMs, 12 * 3_600_000);
+  t.equal(policy.relativeWindow.aheadMs, 24 * 3_600_000, 'an absent part takes its default');
+  t.equal(policy.ecoModeOff.schedules[0]!.matches(Date.parse('2026-01-05T07:30:00Z')), true, 'compiled in the declared zone (08:30 Berlin)');
+  t.equal(policy.onMissingData, 'declared');
+});
