@@ -2,7 +2,8 @@
 # Copies into files/ what the chart shares with the kustomize components, so the two installs
 # render the same objects from one source: the environmental-impact CRDs (rendered from the
 # component by kustomize), the PrometheusRule and the Grafana dashboard. Run it after changing
-# any of those; test/deploy/chart.test.ts fails while a copy differs from its source.
+# any of those (npm run gen runs it after generating the CRD schema); test/deploy/chart.test.ts
+# fails while a copy differs from its source.
 set -euo pipefail
 chart=$(cd "$(dirname "$0")" && pwd)
 config=$(dirname "$chart")
