@@ -15,6 +15,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import { runCerts } from '../../src/cli/certs.js';
+import { compose } from '../helpers/manifests.js';
 import { requireTools } from '../helpers/tools.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -48,16 +49,6 @@ async function freePort(): Promise<number> {
 function render(dir: string): Obj[] {
   const out = execFileSync(KUBECTL, ['kustomize', dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   return parseAllDocuments(out).map((d) => d.toJS() as Obj);
-}
-
-async function compose(dir: string, resources: string[], components: string[], extra = ''): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  const rel = (p: string) => relative(dir, p);
-  await writeFile(
-    join(dir, 'kustomization.yaml'),
-    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: ${JSON.stringify(resources.map(rel))}\ncomponents: ${JSON.stringify(components.map(rel))}\n${extra}`,
-  );
-  return dir;
 }
 
 const work = await mkdtemp(join(tmpdir(), 'keda-carbon-cluster-'));
