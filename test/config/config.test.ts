@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { DEFAULT_TOUCH, loadConfigFile, parseConfig, parseConfigText } from '../../src/config/config.js';
-import { parseDuration } from '../../src/config/duration.js';
 
 t.test('embedded defaults: sample source, one example policy, deny invalid policies', async (t) => {
   const c = await loadConfigFile(undefined);
@@ -92,15 +91,6 @@ t.test('a config file on disk', async (t) => {
   const c = await loadConfigFile(path);
   t.equal(c.policies.get('night')?.form, 'azure');
   t.equal(c.defaultPolicy, 'night');
-});
-
-t.test('durations', async (t) => {
-  t.equal(parseDuration('90s', 'k'), 90_000);
-  t.equal(parseDuration('1h30m', 'k'), 5_400_000);
-  t.equal(parseDuration('250ms', 'k'), 250);
-  t.equal(parseDuration('1d', 'k'), 86_400_000);
-  t.equal(parseDuration(30, 'k'), 30_000, 'a bare number is seconds');
-  for (const bad of ['', '5', '5x', 'm5', -1, null]) t.throws(() => parseDuration(bad, 'a.b'), { message: /^a\.b: must be a duration/ }, JSON.stringify(bad));
 });
 
 t.test('intensity.signal and emissionFactorType', async (t) => {
