@@ -249,7 +249,7 @@ t.test('broken files: unnamed objects are named by document index', async (t) =>
     () => convertText('kind: ConfigMap\nmetadata: {name: a}\n', 'in.yaml'),
     /^in\.yaml: no CarbonAwareKedaScaler \(carbonaware\.kubernetes\.azure\.com\/v1alpha1\) found; found default\/a \(ConfigMap\)$/,
   );
-  t.throws(() => convertText('a: [1, 2\n', 'in.yaml'), /^in\.yaml: line \d+: not valid YAML/);
+  t.throws(() => convertText('a: [1, 2\n', 'in.yaml'), /^in\.yaml: line \d+, column \d+: not valid YAML/);
   t.throws(() => convertText('', 'in.yaml'), /no CarbonAwareKedaScaler/);
 });
 
@@ -273,7 +273,7 @@ t.test('the command: usage errors and exit codes through main', async (t) => {
   t.equal(bad.out(), '', 'nothing printed for a broken input');
   const yamlDir = t.testdir({ 'broken.yaml': 'kind: CarbonAwareKedaScaler\nspec: [1, 2\n', 'none.yaml': 'kind: ConfigMap\n' });
   for (const [file, says] of [
-    ['broken.yaml', /^keda-carbon convert: .*broken\.yaml: line \d+: not valid YAML: [^\n]+\n$/],
+    ['broken.yaml', /^keda-carbon convert: .*broken\.yaml: line \d+, column \d+: not valid YAML: [^\n]*[^:\n]\n$/],
     ['none.yaml', /^keda-carbon convert: .*none\.yaml: no CarbonAwareKedaScaler .*found; found .*\(ConfigMap\)\n$/],
   ] as const) {
     const c = capture();
