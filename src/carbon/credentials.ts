@@ -1,4 +1,5 @@
 import { readFile as fsReadFile } from 'node:fs/promises';
+import { fsReason } from '../util/fs-reason.js';
 import { SourceError } from './errors.js';
 
 export interface CredentialDeps {
@@ -25,8 +26,7 @@ export async function readCredential(ref: CredentialRef, deps: CredentialDeps): 
     try {
       text = await (deps.readFile ?? ((p: string) => fsReadFile(p, 'utf8')))(ref.filePath);
     } catch (err) {
-      const code = (err as { code?: string }).code ?? 'unreadable';
-      throw new SourceError('config', `${ref.fileKey}: cannot read credential file ${ref.filePath} (${code})`);
+      throw new SourceError('config', `${ref.fileKey}: cannot read credential file ${ref.filePath}: ${fsReason(err)}`);
     }
     const value = text.trim();
     if (value === '') throw new SourceError('config', `${ref.fileKey}: credential file ${ref.filePath} is empty`);

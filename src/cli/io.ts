@@ -155,10 +155,15 @@ export async function readInput(path: string, io: CommandIO): Promise<string> {
 
 export type CommandBody<F extends FlagTable> = (flags: FlagValues<F>, io: CommandIO, fromEnv: ReadonlySet<string>) => Promise<number>;
 
-/** Input errors (bad flags, unreadable or invalid files, an invalid configuration) exit 2; other failures 1. */
+/** Errors that mean the input is wrong, not that something failed: the user must change the input. */
+const INPUT_ERRORS = new Set(['UsageError', 'ConfigError', 'ConvertError']);
+
+/**
+ * Input errors (bad flags, unreadable or invalid files, an invalid configuration, a manifest
+ * `convert` cannot read) exit 2; other failures 1.
+ */
 export function exitCodeOf(err: unknown): number {
-  const name = (err as Error | undefined)?.name;
-  return name === 'UsageError' || name === 'ConfigError' ? 2 : 1;
+  return INPUT_ERRORS.has((err as Error | undefined)?.name ?? '') ? 2 : 1;
 }
 
 /**

@@ -6,6 +6,7 @@ import { PolicyError, validatePolicy, type Policy } from '../core/policy.js';
 import { parseDuration } from './duration.js';
 import { ConfigError } from './errors.js';
 import { fsReason } from '../util/fs-reason.js';
+import { yamlProblem } from '../core/yaml-error.js';
 import { parseLabelSelector } from './label-selector.js';
 import { isPlainObject } from '../util/object.js';
 
@@ -158,7 +159,7 @@ export function parseConfigText(text: string, origin: string): RuntimeConfig {
   try {
     raw = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(origin, `not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    throw new ConfigError(origin, yamlProblem(err));
   }
   return parseConfig(raw);
 }

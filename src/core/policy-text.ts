@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { clip } from './brief.js';
+import { yamlProblem } from './yaml-error.js';
 import { type Policy, POLICY_LIMITS, PolicyError, validatePolicy } from './policy-document.js';
 
 /**
@@ -87,7 +88,7 @@ export function parsePolicyText(text: string): Policy {
     if (/alias count/i.test(message)) {
       throw new PolicyError('', `its YAML aliases expand too far (at most ${POLICY_LIMITS.aliases} aliased nodes)`);
     }
-    throw new PolicyError('', `not valid YAML or JSON: ${clip(message)}`);
+    throw new PolicyError('', clip(yamlProblem(err, 'YAML or JSON')));
   }
   return validatePolicy(doc);
 }

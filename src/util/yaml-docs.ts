@@ -1,16 +1,11 @@
 import { parseAllDocuments } from 'yaml';
+import { yamlProblem } from '../core/yaml-error.js';
 import { isPlainObject } from './object.js';
 
 /** One object of a YAML stream and where it stood: `document 2` or `document 1 item 3`. */
 export interface YamlItem {
   value: unknown;
   place: string;
-}
-
-function syntaxError(origin: string, error: { message: string; linePos?: readonly { line: number }[] | undefined }): Error {
-  const line = error.linePos?.[0]?.line;
-  const reason = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
-  return new Error(`${origin}${line === undefined ? '' : `: line ${line}`}: not valid YAML: ${reason}`);
 }
 
 /**
@@ -25,7 +20,7 @@ export function readYamlItems(text: string, origin: string): YamlItem[] {
   for (const doc of parseAllDocuments(text)) {
     index++;
     const error = doc.errors[0];
-    if (error) throw syntaxError(origin, error);
+    if (error) throw new Error(`${origin}: ${yamlProblem(error)}`);
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
     if (isPlainObject(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items)) {

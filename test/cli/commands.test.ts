@@ -209,7 +209,7 @@ t.test('explain names the file and line of a YAML error, and a file with no KEDA
   const dir = workdir(t);
   const broken = await run(['explain', '-f', join(dir, 'broken.yaml'), '--intensity', '1']);
   t.equal(broken.code, 2);
-  t.match(broken.err, new RegExp(`^keda-carbon explain: ${join(dir, 'broken.yaml')}: line 13: not valid YAML: `));
+  t.match(broken.err, new RegExp(`^keda-carbon explain: ${join(dir, 'broken.yaml')}: line 13, column \\d+: not valid YAML: `));
   const other = await run(['explain', '-f', join(dir, 'azure.yaml'), '--intensity', '1']);
   t.equal(other.code, 2);
   t.equal(other.err, `keda-carbon explain: ${join(dir, 'azure.yaml')}: no ScaledObject or ScaledJob found\n`);

@@ -140,25 +140,6 @@ t.test('pages of namespaces are followed', async (t) => {
   t.equal(cache.policyFor('ns-1200'), 'last');
 });
 
-t.test('label selectors for the timer scope', async (t) => {
-  const { parseLabelSelector } = await import('../../src/config/label-selector.js');
-  const sel = parseLabelSelector('team=a, env!=prod,keda-carbon.io/policy,!legacy');
-  t.equal(sel({ team: 'a', env: 'dev', 'keda-carbon.io/policy': 'x' }), true);
-  t.equal(sel({ team: 'a', env: 'prod', 'keda-carbon.io/policy': 'x' }), false);
-  t.equal(sel({ team: 'a', 'keda-carbon.io/policy': 'x', legacy: '' }), false);
-  t.equal(sel({ team: 'b', 'keda-carbon.io/policy': 'x' }), false);
-  t.equal(parseLabelSelector('a==b')({ a: 'b' }), true);
-  t.throws(() => parseLabelSelector(' , '), /empty label selector/);
-  t.throws(() => parseLabelSelector('a b=c'), /is not a label key/);
-  t.throws(() => parseLabelSelector('a b'), /is not key, !key, key=value, key!=value, key in/);
-  const set = parseLabelSelector('kubernetes.io/metadata.name notin (kube-system,keda-carbon), tier in (web, api)');
-  t.equal(set({ 'kubernetes.io/metadata.name': 'shop', tier: 'web' }), true);
-  t.equal(set({ 'kubernetes.io/metadata.name': 'kube-system', tier: 'web' }), false, 'notin excludes');
-  t.equal(set({ tier: 'api' }), true, 'notin matches a missing label, as in Kubernetes');
-  t.equal(set({ 'kubernetes.io/metadata.name': 'shop', tier: 'batch' }), false, 'in requires a listed value');
-  t.equal(set({ 'kubernetes.io/metadata.name': 'shop' }), false, 'in requires the label');
-});
-
 t.test('the cache keeps labels for the selector', async (t) => {
   const { fake, cache } = await setup(t);
   cache.start();

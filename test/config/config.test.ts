@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { DEFAULT_TOUCH, loadConfigFile, parseConfig, parseConfigText } from '../../src/config/config.js';
-import { parseDuration } from '../../src/config/duration.js';
 
 t.test('embedded defaults: sample source, one example policy, deny invalid policies', async (t) => {
   const c = await loadConfigFile(undefined);
@@ -73,13 +72,14 @@ t.test('config errors name the key', async (t) => {
     [{ touch: { qps: 0 } }, /^touch\.qps: must be a number greater than 0/],
     [{ touch: { burst: 1.5 } }, /^touch\.burst: must be a whole number greater than 0/],
     [{ touch: { every: '1h' } }, /^touch\.every: unknown key/],
-    [{ touch: { namespaceSelector: 'a b' } }, /^touch\.namespaceSelector: label selector term "a b" is not key/],
+    [{ touch: { namespaceSelector: 'a b' } }, /^touch\.namespaceSelector: label selector "a b": found "b" where an operator/],
+    [{ touch: { namespaceSelector: 'a=b=c' } }, /^touch\.namespaceSelector: label selector "a=b=c": found "=" where "," or the end was expected/],
     [{ touch: { namespaceSelector: 3 } }, /^touch\.namespaceSelector: must be a label selector string/],
     [{ intensity: { provider: 'nope' } }, /^intensity\.provider: must be one of/],
     [{ intensity: { provider: 'sample', refreshInterval: '1s' } }, /^intensity\.refreshInterval: must be at least 10s/],
   ];
   for (const [raw, message] of cases) t.throws(() => parseConfig(raw), { name: 'ConfigError', message }, String(message));
-  t.throws(() => parseConfigText('a: [', 'cfg.yaml'), { name: 'ConfigError', message: /^cfg\.yaml: not valid YAML/ });
+  t.throws(() => parseConfigText('a: [', 'cfg.yaml'), { name: 'ConfigError', message: /^cfg\.yaml: line 1, column 5: not valid YAML: [^\n]*[^:\n]$/ });
   await t.rejects(loadConfigFile('/nonexistent/keda-carbon.yaml'), { name: 'ConfigError', message: /cannot read the config file: no such file/ });
 });
 
@@ -91,15 +91,6 @@ t.test('a config file on disk', async (t) => {
   const c = await loadConfigFile(path);
   t.equal(c.policies.get('night')?.form, 'azure');
   t.equal(c.defaultPolicy, 'night');
-});
-
-t.test('durations', async (t) => {
-  t.equal(parseDuration('90s', 'k'), 90_000);
-  t.equal(parseDuration('1h30m', 'k'), 5_400_000);
-  t.equal(parseDuration('250ms', 'k'), 250);
-  t.equal(parseDuration('1d', 'k'), 86_400_000);
-  t.equal(parseDuration(30, 'k'), 30_000, 'a bare number is seconds');
-  for (const bad of ['', '5', '5x', 'm5', -1, null]) t.throws(() => parseDuration(bad, 'a.b'), { message: /^a\.b: must be a duration/ }, JSON.stringify(bad));
 });
 
 t.test('intensity.signal and emissionFactorType', async (t) => {

@@ -249,7 +249,7 @@ t.test('broken files: unnamed objects are named by document index', async (t) =>
     () => convertText('kind: ConfigMap\nmetadata: {name: a}\n', 'in.yaml'),
     /^in\.yaml: no CarbonAwareKedaScaler \(carbonaware\.kubernetes\.azure\.com\/v1alpha1\) found; found default\/a \(ConfigMap\)$/,
   );
-  t.throws(() => convertText('a: [1, 2\n', 'in.yaml'), /^in\.yaml: line \d+: not valid YAML/);
+  t.throws(() => convertText('a: [1, 2\n', 'in.yaml'), /^in\.yaml: line \d+, column \d+: not valid YAML/);
   t.throws(() => convertText('', 'in.yaml'), /no CarbonAwareKedaScaler/);
 });
 
@@ -265,12 +265,22 @@ t.test('the command: usage errors and exit codes through main', async (t) => {
   t.equal(missing.err(), 'keda-carbon convert: cannot read /nonexistent/in.yaml: no such file\n');
   const dir = t.testdir({ 'bad.yaml': SAMPLE.replace('scaledobjects.keda.sh', 'scaledobjects.keda') });
   const bad = capture();
-  t.equal(await main(['convert', '-f', join(dir, 'bad.yaml')], bad.io), 1);
+  t.equal(await main(['convert', '-f', join(dir, 'bad.yaml')], bad.io), 2, 'a scaler that cannot be converted is an input error');
   t.match(
     bad.err(),
     /default\/carbonawarekedascaler-sample: spec\.kedaTarget: must be scaledobjects\.keda\.sh or scaledjobs\.keda\.sh, got "scaledobjects\.keda"/,
   );
   t.equal(bad.out(), '', 'nothing printed for a broken input');
+  const yamlDir = t.testdir({ 'broken.yaml': 'kind: CarbonAwareKedaScaler\nspec: [1, 2\n', 'none.yaml': 'kind: ConfigMap\n' });
+  for (const [file, says] of [
+    ['broken.yaml', /^keda-carbon convert: .*broken\.yaml: line \d+, column \d+: not valid YAML: [^\n]*[^:\n]\n$/],
+    ['none.yaml', /^keda-carbon convert: .*none\.yaml: no CarbonAwareKedaScaler .*found; found .*\(ConfigMap\)\n$/],
+  ] as const) {
+    const c = capture();
+    t.equal(await main(['convert', '-f', join(yamlDir, file)], c.io), 2, `${file}: exit 2, as every command on bad input`);
+    t.match(c.err(), says);
+    t.equal(c.out(), '', `${file}: nothing on stdout`);
+  }
   const help = capture();
   t.equal(await main(['convert', '--help'], help.io), 0);
   t.match(help.out(), /Usage: keda-carbon convert -f FILE/);

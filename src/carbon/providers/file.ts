@@ -7,6 +7,7 @@ import { asArray, asObject, parseNumber, parseTime } from '../validate.js';
 import type { SourceDeps } from './deps.js';
 import type { IntensitySource } from '../source.js';
 import { watchFile } from '../../util/watch-file.js';
+import { fsReason } from '../../util/fs-reason.js';
 
 /** A stat every few seconds catches what fs.watch misses; the refresh interval is the backstop. */
 const POLL_MS = 5_000;
@@ -88,7 +89,7 @@ export function createFileSource(cfg: IntensityConfig, deps: SourceDeps): Intens
         return points;
       } catch (err) {
         if (err instanceof SourceError) throw err;
-        throw new SourceError('unavailable', `file: cannot read ${path} (${(err as { code?: string }).code ?? (err as Error).message})`);
+        throw new SourceError('unavailable', `file: cannot read ${path}: ${fsReason(err)}`);
       }
     },
     watch(onChange) {
@@ -96,7 +97,7 @@ export function createFileSource(cfg: IntensityConfig, deps: SourceDeps): Intens
       // rather than write it in place; watchFile sees both, and nothing else in the directory.
       return watchFile(path, onChange, {
         intervalMs: POLL_MS,
-        onWatchError: (err) => deps.logger?.warn({ err: err.message, path }, 'file: cannot watch the forecast file; polling it'),
+        onWatchError: (err) => deps.logger?.warn({ err: fsReason(err), path }, 'file: cannot watch the forecast file; polling it'),
       });
     },
   };

@@ -137,7 +137,7 @@ t.test('credentials: env var, mounted file, never in messages', async (t) => {
     }).fetch(AbortSignal.timeout(5000)),
     {
       kind: 'config',
-      message: 'intensity.tokenFile: cannot read credential file /missing (ENOENT)',
+      message: 'intensity.tokenFile: cannot read credential file /missing: no such file',
     },
   );
 });

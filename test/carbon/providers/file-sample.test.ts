@@ -110,9 +110,17 @@ t.test('watch ignores other files in the directory', async (t) => {
   t.ok(changes >= 1, 'the forecast file itself does');
 });
 
-t.test('a missing file is unavailable, naming the path', async (t) => {
-  const src = createFileSource(parseIntensityConfig({ provider: 'file', path: join(dir, 'nope.json') }), { env: {} });
-  await t.rejects(src.fetch(AbortSignal.timeout(1000)), { kind: 'unavailable', message: /file: cannot read .*nope.json \(ENOENT\)/ });
+t.test('an unreadable file is unavailable, naming the path and saying why in words', async (t) => {
+  const folder = join(dir, 'a-folder.json');
+  mkdirSync(folder);
+  const cases: [path: string, message: string][] = [
+    [join(dir, 'nope.json'), `file: cannot read ${join(dir, 'nope.json')}: no such file`],
+    [folder, `file: cannot read ${folder}: is a directory`],
+  ];
+  for (const [path, message] of cases) {
+    const src = createFileSource(parseIntensityConfig({ provider: 'file', path }), { env: {} });
+    await t.rejects(src.fetch(AbortSignal.timeout(1000)), { kind: 'unavailable', message }, path);
+  }
 });
 
 t.test('sample: the bundled day replayed onto yesterday, today and tomorrow', async (t) => {
