@@ -225,7 +225,7 @@ t.test('a touch that keeps failing is retried with a growing backoff until it su
     [500, 1000, 2000, 4000, 8000],
     'the delay doubles per failure',
   );
-  t.match(failures()[0], { kind: 'ScaledObject', namespace: 'labelled', name: 'web', status: 500, retries: 1 });
+  t.match(failures()[0], { kind: 'ScaledObject', namespace: 'labelled', objectName: 'web', status: 500, retries: 1 });
   t.equal(s.max('labelled', 'web'), 3, 'still the old cap');
   // An edit does not wait out the backoff (16 s now): its watch event brings the key back at once.
   const before = failures().length;
