@@ -1,4 +1,5 @@
-import { convertText, formatAnnotate, formatPatch } from '../convert/azure.js';
+import { convertText } from '../convert/azure.js';
+import { formatAnnotate, formatPatch } from '../convert/format.js';
 import { command, OUTPUT_FLAG, outputFlag, readInput, UsageError, type CommandIO, type CommandSpec, type FlagValues } from './io.js';
 
 export const CONVERT = {

@@ -5,7 +5,8 @@ import t from 'tap';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { runConvert } from '../../src/cli/convert.js';
 import { main } from '../../src/cli/main.js';
-import { convertScaler, convertText, formatAnnotate, shellQuote } from '../../src/convert/azure.js';
+import { convertScaler, convertText } from '../../src/convert/azure.js';
+import { formatAnnotate, shellQuote } from '../../src/convert/format.js';
 import { parsePolicyText } from '../../src/core/policy.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'azure', 'carbonawarekedascaler-sample.yaml');
