@@ -1,5 +1,5 @@
 import { CronExpressionParser, type CronExpression } from 'cron-parser';
-import { durationMs } from './duration.js';
+import { DURATION_PATTERN, durationMs } from './duration.js';
 import { custom, fail, number, type Node, show } from './schema.js';
 
 /** The leaves of the policy document whose rules are their own (see policy-document.ts). */
@@ -163,7 +163,7 @@ export function hours(min: number, max: number, example: string): Node<string | 
   const range = `${min}h to ${max % 24 === 0 ? `${max / 24}d` : `${max}h`}`;
   return custom(
     `duration, ${range}`,
-    { 'x-kubernetes-int-or-string': true, minimum: min * 3600, maximum: max * 3600, pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h|d))+$' },
+    { 'x-kubernetes-int-or-string': true, minimum: min * 3600, maximum: max * 3600, pattern: DURATION_PATTERN },
     (v, field) => {
       const ms = durationMs(v);
       if (ms === null || ms < min * HOUR || ms > max * HOUR) fail(field, `must be a duration from ${range} such as "${example}", got ${show(v)}`);
