@@ -1,14 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { parseIntensityConfig, type IntensityConfig } from './intensity.js';
+import { type IntensityConfig, DEFAULT_INTENSITY, intensityBlock } from './intensity.js';
+import { clip } from '../core/brief.js';
 import { DISABLED } from '../core/names.js';
-import { PolicyError, validatePolicy, type Policy } from '../core/policy.js';
-import { parseDuration } from './duration.js';
+import { policyDocument, type Policy } from '../core/policy-document.js';
+import { custom, type DocOf, fail, isPlainObject, object, oneOf, optional, parseAs, show } from '../core/schema.js';
+import { duration, flag, positive } from './fields.js';
 import { ConfigError } from './errors.js';
 import { fsReason } from '../util/fs-reason.js';
 import { yamlProblem } from '../core/yaml-error.js';
 import { parseLabelSelector } from './label-selector.js';
-import { isPlainObject } from '../util/object.js';
 
 export interface TouchConfig {
   intervalMs: number;
@@ -25,7 +26,7 @@ export interface TouchConfig {
   namespaceSelector: string;
 }
 
-/** The validated configuration file (PRODUCT.md section 5). */
+/** The validated configuration file (PRODUCT.md section 5), as `configDocument` parses it. */
 export interface RuntimeConfig {
   intensity: IntensityConfig;
   policies: ReadonlyMap<string, Policy>;
@@ -45,93 +46,94 @@ export const DEFAULT_TOUCH: TouchConfig = {
   namespaceSelector: 'kubernetes.io/metadata.name notin (kube-system,kube-node-lease,keda-carbon)',
 };
 
-const TOP_KEYS = new Set(['intensity', 'policies', 'defaultPolicy', 'touch', 'invalidPolicy', 'mode']);
-const TOUCH_KEYS = new Set(['interval', 'followForecast', 'qps', 'burst', 'maxInFlight', 'namespaceSelector']);
+const POLICY_NAME = /^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$/;
 
-function positiveNumber(v: unknown, key: string, integer: boolean): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
-    throw new ConfigError(key, `must be a ${integer ? 'whole ' : ''}number greater than 0, got ${JSON.stringify(v)}`);
+/** Named policy documents, each validated where it stands (`policies.standard.carbon[0]...`). */
+const policies = custom<Record<string, DocOf<typeof policyDocument>>, Map<string, Policy>>(
+  'mapping of policy name to [policy document](#the-policy-document)',
+  { type: 'object', additionalProperties: { type: 'object' } },
+  (raw, at) => {
+    if (!isPlainObject(raw)) fail(at, `must be a mapping of policy name to policy document, got ${show(raw)}`);
+    const out = new Map<string, Policy>();
+    for (const [name, doc] of Object.entries(raw)) {
+      const field = `${at}.${clip(name, 60)}`;
+      if (name === DISABLED) fail(field, `"${DISABLED}" is reserved: it opts an object out`);
+      if (!POLICY_NAME.test(name) || name.length > 63) {
+        fail(field, 'a policy name must be a valid label value: lower-case letters, digits, "-", "_" or ".", at most 63 characters');
+      }
+      out.set(name, policyDocument.parse(doc, field));
+    }
+    return out;
+  },
+);
+
+const namespaceSelector = custom<string, string>('label selector', { type: 'string' }, (v, at) => {
+  if (typeof v !== 'string') fail(at, `must be a label selector string, got ${show(v)}`);
+  try {
+    parseLabelSelector(v);
+  } catch (err) {
+    fail(at, (err as Error).message);
   }
   return v;
-}
+});
 
-function parsePolicies(raw: unknown): Map<string, Policy> {
-  const policies = new Map<string, Policy>();
-  if (raw === undefined || raw === null) return policies;
-  if (!isPlainObject(raw)) throw new ConfigError('policies', 'must be a mapping of policy name to policy document');
-  for (const [name, doc] of Object.entries(raw)) {
-    if (name === DISABLED) throw new ConfigError(`policies.${name}`, `"${DISABLED}" is reserved: it opts an object out`);
-    if (!/^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$/.test(name) || name.length > 63) {
-      throw new ConfigError(
-        `policies.${name}`,
-        'a policy name must be a valid label value: lower-case letters, digits, "-", "_" or ".", at most 63 characters',
-      );
-    }
-    try {
-      policies.set(name, validatePolicy(doc));
-    } catch (err) {
-      if (err instanceof PolicyError) throw new ConfigError(err.field ? `policies.${name}.${err.field}` : `policies.${name}`, err.rule);
-      throw err;
-    }
-  }
-  return policies;
-}
+const touch = object(
+  {
+    interval: optional(duration({ ms: 60_000, text: '1m' }), DEFAULT_TOUCH.intervalMs, 'How often the controller re-touches every opted-in object.', '1h'),
+    followForecast: optional(flag, DEFAULT_TOUCH.followForecast, 'Also touch at the moments the forecast changes a cap.', 'true'),
+    qps: optional(positive(false), DEFAULT_TOUCH.qps, 'Client-side rate limit towards the API server, requests per second.', String(DEFAULT_TOUCH.qps)),
+    burst: optional(positive(true), DEFAULT_TOUCH.burst, 'Requests allowed above qps in a burst.', String(DEFAULT_TOUCH.burst)),
+    maxInFlight: optional(positive(true), DEFAULT_TOUCH.maxInFlight, 'Requests to the API server at once.', String(DEFAULT_TOUCH.maxInFlight)),
+    namespaceSelector: optional(
+      namespaceSelector,
+      DEFAULT_TOUCH.namespaceSelector,
+      "The namespaces whose objects are touched (Kubernetes' label selector syntax); the default skips those the webhook excludes.",
+      `\`${DEFAULT_TOUCH.namespaceSelector}\``,
+    ),
+  },
+  { notMapping: (got) => `must be a mapping, got ${got}` },
+  ({ interval, ...rest }): TouchConfig => ({ intervalMs: interval, ...rest }),
+);
 
-function parseTouch(raw: unknown): TouchConfig {
-  const touch = { ...DEFAULT_TOUCH };
-  if (raw === undefined || raw === null) return touch;
-  if (!isPlainObject(raw)) throw new ConfigError('touch', 'must be a mapping');
-  for (const key of Object.keys(raw)) {
-    if (!TOUCH_KEYS.has(key)) throw new ConfigError(`touch.${key}`, `unknown key (known: ${[...TOUCH_KEYS].join(', ')})`);
-  }
-  if (raw.interval !== undefined) touch.intervalMs = parseDuration(raw.interval, 'touch.interval');
-  if (touch.intervalMs < 60_000) throw new ConfigError('touch.interval', 'must be at least 1m');
-  if (raw.followForecast !== undefined) {
-    if (typeof raw.followForecast !== 'boolean')
-      throw new ConfigError('touch.followForecast', `must be true or false, got ${JSON.stringify(raw.followForecast)}`);
-    touch.followForecast = raw.followForecast;
-  }
-  if (raw.qps !== undefined) touch.qps = positiveNumber(raw.qps, 'touch.qps', false);
-  if (raw.burst !== undefined) touch.burst = positiveNumber(raw.burst, 'touch.burst', true);
-  if (raw.maxInFlight !== undefined) touch.maxInFlight = positiveNumber(raw.maxInFlight, 'touch.maxInFlight', true);
-  if (raw.namespaceSelector !== undefined && raw.namespaceSelector !== null) {
-    if (typeof raw.namespaceSelector !== 'string')
-      throw new ConfigError('touch.namespaceSelector', `must be a label selector string, got ${JSON.stringify(raw.namespaceSelector)}`);
-    try {
-      parseLabelSelector(raw.namespaceSelector);
-    } catch (err) {
-      throw new ConfigError('touch.namespaceSelector', (err as Error).message);
-    }
-    touch.namespaceSelector = raw.namespaceSelector;
-  }
-  return touch;
-}
+/** Checked once the policies are known: it names one of them. */
+const defaultPolicy = custom<string, unknown>('policy name', { type: 'string' }, (v) => v);
 
-/** Validate a decoded config document; every error names the key. */
+/**
+ * The configuration file (PRODUCT.md section 5), declared once: its validator (`parseConfig`),
+ * its type as written (`ConfigDocument`) and the README's configuration table (generated by
+ * `npm run gen`, checked by a test). A new key is one entry here, plus the code that reads it.
+ */
+export const configDocument = object(
+  {
+    intensity: optional(intensityBlock, null, 'The carbon-intensity source: one per webhook (docs/providers.md).', 'the bundled sample curve'),
+    policies: optional(policies, new Map<string, Policy>(), 'The policies objects can name.', 'none'),
+    defaultPolicy: optional(defaultPolicy, null, 'The policy for objects that name none; null: they are left alone.', 'null'),
+    touch: optional(touch, null, 'The re-touch controller.'),
+    invalidPolicy: optional(oneOf(['deny', 'warn']), 'deny', "What an object's own invalid policy gets: a denied write, or a warning.", 'deny'),
+    mode: optional(oneOf(['enforce', 'observe']), 'enforce', 'observe puts every policy in observe mode (the rollout switch).', 'enforce'),
+  },
+  { notMapping: (got) => `the config file must be a YAML mapping, got ${got}` },
+  (c): RuntimeConfig => {
+    if (c.defaultPolicy !== null && (typeof c.defaultPolicy !== 'string' || !c.policies.has(c.defaultPolicy))) {
+      fail('defaultPolicy', `must name a policy under policies (have: ${[...c.policies.keys()].join(', ') || 'none'}), got ${show(c.defaultPolicy)}`);
+    }
+    return {
+      ...c,
+      intensity: c.intensity ?? { ...DEFAULT_INTENSITY },
+      // A fresh map per file: the absent value is shared.
+      policies: new Map(c.policies),
+      defaultPolicy: c.defaultPolicy as string | null,
+      touch: c.touch ?? { ...DEFAULT_TOUCH },
+    };
+  },
+);
+
+/** The configuration file as written (YAML decoded). */
+export type ConfigDocument = DocOf<typeof configDocument>;
+
+/** Validate a decoded config document; every error names the key. An empty file is every key at its default. */
 export function parseConfig(raw: unknown): RuntimeConfig {
-  if (raw === undefined || raw === null) raw = {};
-  if (!isPlainObject(raw)) throw new ConfigError('(top level)', 'the config file must be a YAML mapping');
-  for (const key of Object.keys(raw)) {
-    if (!TOP_KEYS.has(key)) throw new ConfigError(key, `unknown key (known: ${[...TOP_KEYS].join(', ')})`);
-  }
-  const policies = parsePolicies(raw.policies);
-  let defaultPolicy: string | null = null;
-  if (raw.defaultPolicy !== undefined && raw.defaultPolicy !== null) {
-    if (typeof raw.defaultPolicy !== 'string' || !policies.has(raw.defaultPolicy)) {
-      throw new ConfigError(
-        'defaultPolicy',
-        `must name a policy under policies (have: ${[...policies.keys()].join(', ') || 'none'}), got ${JSON.stringify(raw.defaultPolicy)}`,
-      );
-    }
-    defaultPolicy = raw.defaultPolicy;
-  }
-  const invalidPolicy = raw.invalidPolicy ?? 'deny';
-  if (invalidPolicy !== 'deny' && invalidPolicy !== 'warn') {
-    throw new ConfigError('invalidPolicy', `must be "deny" or "warn", got ${JSON.stringify(invalidPolicy)}`);
-  }
-  const mode = raw.mode ?? 'enforce';
-  if (mode !== 'enforce' && mode !== 'observe') throw new ConfigError('mode', `must be "enforce" or "observe", got ${JSON.stringify(mode)}`);
-  return { intensity: parseIntensityConfig(raw.intensity), policies, defaultPolicy, touch: parseTouch(raw.touch), invalidPolicy, mode };
+  return parseAs(configDocument, raw ?? {}, ConfigError);
 }
 
 /** The embedded defaults `npm start` runs on: the bundled sample curve and one example policy. */

@@ -1,7 +1,7 @@
 import { ConfigError } from './errors.js';
-import { parseDuration } from './duration.js';
-import { isPlainObject } from '../util/object.js';
+import { duration, named, text } from './fields.js';
 import { SIGNALS, type Signal } from '../core/carbon.js';
+import { custom, type DocOf, fail, fieldPath, object, oneOf, optional, parseAs, show } from '../core/schema.js';
 
 export const PROVIDERS = [
   'exporter-configmap',
@@ -58,46 +58,8 @@ export const DEFAULT_INTENSITY: IntensityConfig = {
   configMap: { namespace: 'kube-system', name: 'carbon-intensity', key: 'data' },
 };
 
-const KNOWN_KEYS = new Set([
-  'provider',
-  'location',
-  'baseUrl',
-  'refreshInterval',
-  'maxDataAge',
-  'timeout',
-  'tokenEnv',
-  'tokenFile',
-  'usernameEnv',
-  'usernameFile',
-  'passwordEnv',
-  'passwordFile',
-  'query',
-  'path',
-  'configMap',
-  'signal',
-  'emissionFactorType',
-]);
-
 /** Providers whose API says what its numbers are: their signal is not configurable. */
 export const PROVIDER_SIGNAL: Partial<Record<ProviderName, Signal>> = { watttime: 'marginal', electricitymaps: 'average', 'uk-carbon-intensity': 'average' };
-
-function signalKeys(r: Record<string, unknown>, cfg: IntensityConfig, prefix: string): void {
-  if (r.signal !== undefined && r.signal !== null) {
-    const own = PROVIDER_SIGNAL[cfg.provider];
-    if (own) throw new ConfigError(`${prefix}.signal`, `${cfg.provider} reports ${own} intensity itself; remove the key`);
-    if (typeof r.signal !== 'string' || !(SIGNALS as readonly string[]).includes(r.signal)) {
-      throw new ConfigError(`${prefix}.signal`, `must be one of ${SIGNALS.join(', ')}, got ${JSON.stringify(r.signal)}`);
-    }
-    cfg.signal = r.signal as Signal;
-  }
-  if (r.emissionFactorType !== undefined && r.emissionFactorType !== null) {
-    if (cfg.provider !== 'electricitymaps') throw new ConfigError(`${prefix}.emissionFactorType`, `is an Electricity Maps setting, not one of ${cfg.provider}`);
-    if (r.emissionFactorType !== 'lifecycle' && r.emissionFactorType !== 'direct') {
-      throw new ConfigError(`${prefix}.emissionFactorType`, `must be lifecycle or direct, got ${JSON.stringify(r.emissionFactorType)}`);
-    }
-    cfg.emissionFactorType = r.emissionFactorType;
-  }
-}
 
 /** `lat,lon` for Electricity Maps' coordinate lookup, e.g. `52.52,13.405`. */
 export function parseCoordinates(location: string): { lat: number; lon: number } | undefined {
@@ -106,123 +68,136 @@ export function parseCoordinates(location: string): { lat: number; lon: number }
   return { lat: Number(m[1]), lon: Number(m[2]) };
 }
 
-function optionalString(raw: Record<string, unknown>, key: string, prefix: string): string | undefined {
-  const v = raw[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || v.trim() === '') throw new ConfigError(`${prefix}.${key}`, 'must be a non-empty string');
-  return v;
-}
-
-type ProviderCheck = (cfg: IntensityConfig, prefix: string) => void;
-
-function required(key: 'location' | 'baseUrl' | 'path' | 'query', why = ''): ProviderCheck {
-  return (cfg, prefix) => {
-    if (cfg[key] === undefined || cfg[key] === '') throw new ConfigError(`${prefix}.${key}`, `is required for provider ${cfg.provider}${why}`);
-  };
-}
-
-/** The user runs these: there is no public endpoint to default to. */
-const requiredBaseUrl = required('baseUrl', ' (it has no public endpoint to default to)');
-
-function checkElectricityMaps(cfg: IntensityConfig, prefix: string): void {
-  required('location')(cfg, prefix);
-  const c = parseCoordinates(cfg.location);
-  if (c && (Math.abs(c.lat) > 90 || Math.abs(c.lon) > 180)) {
-    throw new ConfigError(`${prefix}.location`, `coordinates ${cfg.location} are out of range (latitude -90..90, longitude -180..180)`);
-  }
-  if (cfg.tokenEnv === undefined && cfg.tokenFile === undefined) cfg.tokenEnv = 'ELECTRICITYMAPS_TOKEN';
-}
-
-function checkWattTime(cfg: IntensityConfig, prefix: string): void {
-  required('location')(cfg, prefix);
-  if (cfg.usernameEnv === undefined && cfg.usernameFile === undefined) cfg.usernameEnv = 'WATTTIME_USERNAME';
-  if (cfg.passwordEnv === undefined && cfg.passwordFile === undefined) cfg.passwordEnv = 'WATTTIME_PASSWORD';
-}
+type Needed = 'location' | 'baseUrl' | 'query' | 'path';
 
 /**
- * Each provider's own rules: what it requires and the defaults it fills in. A location is
- * optional where it only filters (exporter-configmap, file) or means nothing (sample, prometheus).
+ * Each provider's own options: the keys it requires, in the order they are checked, and
+ * what it fills in or checks beyond them. A location is optional where it only filters
+ * (exporter-configmap, file) or means nothing (sample, prometheus).
  */
-const PROVIDER_CHECKS: Record<ProviderName, ProviderCheck> = {
-  'exporter-configmap': () => undefined,
-  electricitymaps: checkElectricityMaps,
-  watttime: checkWattTime,
-  'uk-carbon-intensity': required('location'),
-  'carbon-aware-sdk': (cfg, prefix) => {
-    required('location')(cfg, prefix);
-    requiredBaseUrl(cfg, prefix);
+const PROVIDER_OPTIONS: Record<ProviderName, { needs: readonly Needed[]; complete?: (cfg: IntensityConfig, at: string) => void }> = {
+  'exporter-configmap': { needs: [] },
+  electricitymaps: {
+    needs: ['location'],
+    complete(cfg, at) {
+      const c = parseCoordinates(cfg.location);
+      if (c && (Math.abs(c.lat) > 90 || Math.abs(c.lon) > 180)) {
+        fail(fieldPath(at, 'location'), `coordinates ${cfg.location} are out of range (latitude -90..90, longitude -180..180)`);
+      }
+      if (cfg.tokenEnv === undefined && cfg.tokenFile === undefined) cfg.tokenEnv = 'ELECTRICITYMAPS_TOKEN';
+    },
   },
-  prometheus: (cfg, prefix) => {
-    requiredBaseUrl(cfg, prefix);
-    required('query')(cfg, prefix);
+  watttime: {
+    needs: ['location'],
+    complete(cfg) {
+      if (cfg.usernameEnv === undefined && cfg.usernameFile === undefined) cfg.usernameEnv = 'WATTTIME_USERNAME';
+      if (cfg.passwordEnv === undefined && cfg.passwordFile === undefined) cfg.passwordEnv = 'WATTTIME_PASSWORD';
+    },
   },
-  file: required('path'),
-  sample: () => undefined,
+  'uk-carbon-intensity': { needs: ['location'] },
+  'carbon-aware-sdk': { needs: ['location', 'baseUrl'] },
+  prometheus: { needs: ['baseUrl', 'query'] },
+  file: { needs: ['path'] },
+  sample: { needs: [] },
 };
 
-function parseProvider(r: Record<string, unknown>, prefix: string): ProviderName {
-  for (const k of Object.keys(r)) {
-    if (!KNOWN_KEYS.has(k)) throw new ConfigError(`${prefix}.${k}`, `unknown key (known: ${[...KNOWN_KEYS].join(', ')})`);
-  }
-  const provider = r.provider ?? 'sample';
-  if (typeof provider !== 'string' || !(PROVIDERS as readonly string[]).includes(provider)) {
-    throw new ConfigError(`${prefix}.provider`, `must be one of ${PROVIDERS.join(', ')}, got ${JSON.stringify(provider)}`);
-  }
-  return provider as ProviderName;
-}
+/** "required for file", for the docs: which providers need `key`. */
+const requiredFor = (key: Needed): string => `required for ${PROVIDERS.filter((p) => PROVIDER_OPTIONS[p].needs.includes(key)).join(', ')}`;
 
-function parseTimings(r: Record<string, unknown>, prefix: string, cfg: IntensityConfig): void {
-  if (r.refreshInterval !== undefined) cfg.refreshIntervalMs = parseDuration(r.refreshInterval, `${prefix}.refreshInterval`);
-  if (r.maxDataAge !== undefined) cfg.maxDataAgeMs = parseDuration(r.maxDataAge, `${prefix}.maxDataAge`);
-  if (r.timeout !== undefined) cfg.timeoutMs = parseDuration(r.timeout, `${prefix}.timeout`);
-  if (cfg.refreshIntervalMs < 10_000) throw new ConfigError(`${prefix}.refreshInterval`, 'must be at least 10s');
-  if (cfg.timeoutMs <= 0) throw new ConfigError(`${prefix}.timeout`, 'must be greater than 0');
-}
-
-function parseConfigMapRef(cm: unknown, prefix: string): IntensityConfig['configMap'] {
-  if (!isPlainObject(cm)) throw new ConfigError(`${prefix}.configMap`, 'must be a mapping of namespace, name, key');
-  const d = DEFAULT_INTENSITY.configMap;
-  return {
-    namespace: optionalString(cm, 'namespace', `${prefix}.configMap`) ?? d.namespace,
-    name: optionalString(cm, 'name', `${prefix}.configMap`) ?? d.name,
-    key: optionalString(cm, 'key', `${prefix}.configMap`) ?? d.key,
-  };
-}
-
-function checkBaseUrl(baseUrl: string, prefix: string): void {
+const baseUrl = custom<string, string>('http(s) URL', { type: 'string', pattern: '^https?://' }, (v, at) => {
+  const s = text.parse(v, at);
   let url: URL | undefined;
   try {
-    url = new URL(baseUrl);
+    url = new URL(s);
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new ConfigError(`${prefix}.baseUrl`, `must be an http or https URL, got ${JSON.stringify(baseUrl)}`);
-  }
-  if (url.username || url.password) {
-    throw new ConfigError(`${prefix}.baseUrl`, 'must not carry credentials; use tokenEnv/tokenFile or usernameEnv/passwordEnv');
-  }
-}
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) fail(at, `must be an http or https URL, got ${show(s)}`);
+  if (url.username || url.password) fail(at, 'must not carry credentials; use tokenEnv/tokenFile or usernameEnv/passwordEnv');
+  return s;
+});
 
-const STRING_KEYS = ['baseUrl', 'tokenEnv', 'tokenFile', 'usernameEnv', 'usernameFile', 'passwordEnv', 'passwordFile', 'query', 'path'] as const;
+const configMap = object(
+  {
+    namespace: optional(text, DEFAULT_INTENSITY.configMap.namespace, 'Namespace of the ConfigMap.', DEFAULT_INTENSITY.configMap.namespace),
+    name: optional(text, DEFAULT_INTENSITY.configMap.name, 'Name of the ConfigMap.', DEFAULT_INTENSITY.configMap.name),
+    key: optional(text, DEFAULT_INTENSITY.configMap.key, 'Key in its binaryData (or data).', DEFAULT_INTENSITY.configMap.key),
+  },
+  { notMapping: (got) => `must be a mapping of namespace, name, key, got ${got}` },
+);
 
-/**
- * Validate the `intensity:` block; every error names the key. The keys every provider
- * shares are read here; what one provider requires is its own entry in PROVIDER_CHECKS.
- */
+const has = (v: unknown): boolean => v !== undefined && v !== null;
+const CREDENTIAL = 'Never the secret itself: ';
+
+/** The `intensity:` block, declared once: its validator, its type and its rows of the README's configuration table. */
+export const intensityBlock = object(
+  {
+    provider: optional(named(PROVIDERS), 'sample' as ProviderName, 'Where the intensity comes from (docs/providers.md).', 'sample'),
+    location: optional(
+      text,
+      null,
+      "Zone, region, region id or postcode as the provider names it; `auto` maps the node's cloud region.",
+      requiredFor('location'),
+    ),
+    baseUrl: optional(baseUrl, null, 'For proxies, mirrors and self-hosted sources; http(s), without credentials.', requiredFor('baseUrl')),
+    refreshInterval: optional(duration({ ms: 10_000, text: '10s' }), DEFAULT_INTENSITY.refreshIntervalMs, 'Time between fetches, with ±10% jitter.', '5m'),
+    maxDataAge: optional(duration(), DEFAULT_INTENSITY.maxDataAgeMs, "Older data is stale: the policy's onMissingData applies.", '2h'),
+    timeout: optional(duration({ ms: 1, text: '0' }), DEFAULT_INTENSITY.timeoutMs, 'Per request.', '10s'),
+    tokenEnv: optional(
+      text,
+      null,
+      `${CREDENTIAL}the environment variable holding the token (electricitymaps, prometheus).`,
+      'ELECTRICITYMAPS_TOKEN for electricitymaps',
+    ),
+    tokenFile: optional(text, null, `${CREDENTIAL}a mounted file holding the token; wins over tokenEnv.`),
+    usernameEnv: optional(text, null, `${CREDENTIAL}the environment variable holding the WattTime user.`, 'WATTTIME_USERNAME for watttime'),
+    usernameFile: optional(text, null, `${CREDENTIAL}a mounted file holding the WattTime user; wins over usernameEnv.`),
+    passwordEnv: optional(text, null, `${CREDENTIAL}the environment variable holding the WattTime password.`, 'WATTTIME_PASSWORD for watttime'),
+    passwordFile: optional(text, null, `${CREDENTIAL}a mounted file holding the WattTime password; wins over passwordEnv.`),
+    query: optional(text, null, 'prometheus: the instant PromQL query, returning one sample in gCO2eq/kWh.', requiredFor('query')),
+    path: optional(text, null, 'file: the JSON or CSV forecast file.', requiredFor('path')),
+    configMap: optional(configMap, DEFAULT_INTENSITY.configMap, 'exporter-configmap: where the exporter writes.'),
+    signal: optional(
+      named(SIGNALS),
+      null,
+      'What the numbers are, for sources that cannot know (exporter-configmap, carbon-aware-sdk, prometheus, file, sample).',
+      'unknown',
+    ),
+    emissionFactorType: optional(oneOf(['lifecycle', 'direct']), null, 'electricitymaps only: the emission factors asked of the API.', "the API's (lifecycle)"),
+  },
+  {
+    notMapping: (got) => `must be a mapping, got ${got}`,
+    // Keys that belong to other providers are refused before their values are read.
+    check(raw, at) {
+      const provider = raw.provider ?? 'sample';
+      if (!PROVIDERS.includes(provider as ProviderName)) return;
+      const own = PROVIDER_SIGNAL[provider as ProviderName];
+      if (own && has(raw.signal)) fail(fieldPath(at, 'signal'), `${provider} reports ${own} intensity itself; remove the key`);
+      if (provider !== 'electricitymaps' && has(raw.emissionFactorType)) {
+        fail(fieldPath(at, 'emissionFactorType'), `is an Electricity Maps setting, not one of ${provider}`);
+      }
+    },
+  },
+  ({ refreshInterval, maxDataAge, timeout, ...keys }, at): IntensityConfig => {
+    // An absent optional key is left out, not null, as the providers read it.
+    const cfg = { ...keys, location: keys.location ?? (keys.provider === 'sample' ? 'sample' : '') } as IntensityConfig;
+    for (const k of Object.keys(cfg) as (keyof IntensityConfig)[]) if (cfg[k] === null) delete cfg[k];
+    Object.assign(cfg, { refreshIntervalMs: refreshInterval, maxDataAgeMs: maxDataAge, timeoutMs: timeout });
+    const options = PROVIDER_OPTIONS[cfg.provider];
+    for (const key of options.needs) {
+      if (!cfg[key])
+        fail(fieldPath(at, key), `is required for provider ${cfg.provider}${key === 'baseUrl' ? ' (it has no public endpoint to default to)' : ''}`);
+    }
+    options.complete?.(cfg, at);
+    return cfg;
+  },
+);
+
+/** The `intensity:` block as written. */
+export type IntensityDocument = DocOf<typeof intensityBlock>;
+
+/** Validate the `intensity:` block; every error names the key. Absent, the bundled sample curve. */
 export function parseIntensityConfig(raw: unknown, prefix = 'intensity'): IntensityConfig {
   if (raw === undefined || raw === null) return { ...DEFAULT_INTENSITY };
-  if (!isPlainObject(raw)) throw new ConfigError(prefix, 'must be a mapping');
-  const provider = parseProvider(raw, prefix);
-  const cfg: IntensityConfig = { ...DEFAULT_INTENSITY, provider, location: optionalString(raw, 'location', prefix) ?? (provider === 'sample' ? 'sample' : '') };
-  parseTimings(raw, prefix, cfg);
-  for (const k of STRING_KEYS) {
-    const v = optionalString(raw, k, prefix);
-    if (v !== undefined) cfg[k] = v;
-  }
-  if (raw.configMap !== undefined) cfg.configMap = parseConfigMapRef(raw.configMap, prefix);
-  if (cfg.baseUrl !== undefined) checkBaseUrl(cfg.baseUrl, prefix);
-  PROVIDER_CHECKS[provider](cfg, prefix);
-  signalKeys(raw, cfg, prefix);
-  return cfg;
+  return parseAs(intensityBlock, raw, ConfigError, prefix);
 }

@@ -12,7 +12,7 @@ import {
   timeZone,
 } from './policy-rules.js';
 import { FieldError } from './field-error.js';
-import { type DocOf, fail, integer, list, number, object, oneOf, type OutOf, optional, parseAs, refine, required } from './schema.js';
+import { type DocOf, fail, fieldPath, integer, list, number, object, oneOf, type OutOf, optional, parseAs, refine, required } from './schema.js';
 
 /**
  * The policy document (PRODUCT.md section 1), declared once. This declaration is the
@@ -151,12 +151,13 @@ export const policyDocument = object(
   },
   {
     notMapping: (got) => `a policy must be a mapping with "carbon" or "maxReplicasByCarbonIntensity", got ${got}`,
-    check(doc) {
+    // `at` is empty for a document of its own, `policies.NAME` for one inside the configuration.
+    check(doc, at) {
       if (has(doc.carbon) && has(doc.maxReplicasByCarbonIntensity)) {
-        fail('maxReplicasByCarbonIntensity', 'cannot be used together with carbon: choose one form');
+        fail(fieldPath(at, 'maxReplicasByCarbonIntensity'), 'cannot be used together with carbon: choose one form');
       }
       if (!has(doc.carbon) && !has(doc.maxReplicasByCarbonIntensity)) {
-        fail('carbon', 'is required (or use the Azure-operator form maxReplicasByCarbonIntensity)');
+        fail(fieldPath(at, 'carbon'), 'is required (or use the Azure-operator form maxReplicasByCarbonIntensity)');
       }
     },
     schema: {

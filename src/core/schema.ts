@@ -24,12 +24,12 @@ export function fail(field: string, rule: string): never {
   throw new errorClass(field, rule);
 }
 
-/** Parse `v` as the document `node` declares; a broken rule throws `Err`. */
-export function parseAs<O>(node: Node<unknown, O>, v: unknown, Err: typeof FieldError): O {
+/** Parse `v` as the document `node` declares, found at `at` (empty: the whole document); a broken rule throws `Err`. */
+export function parseAs<O>(node: Node<unknown, O>, v: unknown, Err: typeof FieldError, at = ''): O {
   const outer = errorClass;
   errorClass = Err;
   try {
-    return node.parse(v, '');
+    return node.parse(v, at);
   } finally {
     errorClass = outer;
   }

@@ -25,7 +25,7 @@ t.test('errors name the key', async (t) => {
     [{ provider: 'carbon-aware-sdk', baseUrl: 'http://sdk' }, 'intensity.location', /is required for provider carbon-aware-sdk/],
     [{ provider: 'prometheus', baseUrl: 'http://prom' }, 'intensity.query', /is required for provider prometheus/],
     [{ provider: 'file' }, 'intensity.path', /is required for provider file/],
-    [{ provider: 'sample', colour: 'green' }, 'intensity.colour', /unknown key/],
+    [{ provider: 'sample', colour: 'green' }, 'intensity.colour', /unknown field/],
     [{ provider: 'nope' }, 'intensity.provider', /must be one of exporter-configmap, electricitymaps/],
     [{ refreshInterval: '5s' }, 'intensity.refreshInterval', /must be at least 10s/],
     [{ timeout: 0 }, 'intensity.timeout', /must be greater than 0/],

@@ -51,8 +51,8 @@ invalidPolicy: warn
 
 t.test('config errors name the key', async (t) => {
   const cases: Array<[unknown, RegExp]> = [
-    [[1], /^\(top level\): the config file must be a YAML mapping/],
-    [{ polices: {} }, /^polices: unknown key/],
+    [[1], /^the config file must be a YAML mapping, got \[1\]$/],
+    [{ polices: {} }, /^polices: unknown field \(expected one of intensity, policies, defaultPolicy, touch, invalidPolicy, mode\)$/],
     [{ policies: [] }, /^policies: must be a mapping/],
     [
       { policies: { standard: { carbon: [{ measuredEmission: -1, allowedMaxReplicaCount: 1 }] } } },
@@ -71,7 +71,7 @@ t.test('config errors name the key', async (t) => {
     [{ touch: { followForecast: 'yes' } }, /^touch\.followForecast: must be true or false/],
     [{ touch: { qps: 0 } }, /^touch\.qps: must be a number greater than 0/],
     [{ touch: { burst: 1.5 } }, /^touch\.burst: must be a whole number greater than 0/],
-    [{ touch: { every: '1h' } }, /^touch\.every: unknown key/],
+    [{ touch: { every: '1h' } }, /^touch\.every: unknown field/],
     [{ touch: { namespaceSelector: 'a b' } }, /^touch\.namespaceSelector: label selector "a b": found "b" where an operator/],
     [{ touch: { namespaceSelector: 'a=b=c' } }, /^touch\.namespaceSelector: label selector "a=b=c": found "=" where "," or the end was expected/],
     [{ touch: { namespaceSelector: 3 } }, /^touch\.namespaceSelector: must be a label selector string/],
@@ -100,7 +100,10 @@ t.test('intensity.signal and emissionFactorType', async (t) => {
     [{ provider: 'file', path: 'f.csv', signal: 'mean' }, 'intensity.signal: must be one of marginal, average, unknown, got "mean"'],
     [{ provider: 'watttime', location: 'CAISO_NORTH', signal: 'average' }, 'intensity.signal: watttime reports marginal intensity itself; remove the key'],
     [{ provider: 'electricitymaps', location: 'DE', signal: 'marginal' }, 'intensity.signal: electricitymaps reports average intensity itself; remove the key'],
-    [{ provider: 'electricitymaps', location: 'DE', emissionFactorType: 'scope3' }, 'intensity.emissionFactorType: must be lifecycle or direct, got "scope3"'],
+    [
+      { provider: 'electricitymaps', location: 'DE', emissionFactorType: 'scope3' },
+      'intensity.emissionFactorType: must be "lifecycle" or "direct", got "scope3"',
+    ],
     [{ provider: 'sample', emissionFactorType: 'direct' }, 'intensity.emissionFactorType: is an Electricity Maps setting, not one of sample'],
   ];
   for (const [intensity, message] of bad) t.throws(() => parseConfig({ intensity }), { message }, message);
