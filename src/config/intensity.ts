@@ -132,16 +132,26 @@ const CREDENTIAL = 'Never the secret itself: ';
 /** The `intensity:` block, declared once: its validator, its type and its rows of the README's configuration table. */
 export const intensityBlock = object(
   {
-    provider: optional(named(PROVIDERS), 'sample' as ProviderName, 'Where the intensity comes from (docs/providers.md).', 'sample'),
+    provider: optional(named(PROVIDERS), 'sample' as ProviderName, 'One of the providers described in docs/providers.md.', 'sample'),
     location: optional(
       text,
       null,
       "Zone, region, region id or postcode as the provider names it; `auto` maps the node's cloud region.",
       requiredFor('location'),
     ),
-    baseUrl: optional(baseUrl, null, 'For proxies, mirrors and self-hosted sources; http(s), without credentials.', requiredFor('baseUrl')),
+    baseUrl: optional(
+      baseUrl,
+      null,
+      'For proxies, mirrors and self-hosted sources; http(s), without credentials.',
+      `the provider's public API; ${requiredFor('baseUrl')}`,
+    ),
     refreshInterval: optional(duration({ ms: 10_000, text: '10s' }), DEFAULT_INTENSITY.refreshIntervalMs, 'Time between fetches, with ±10% jitter.', '5m'),
-    maxDataAge: optional(duration(), DEFAULT_INTENSITY.maxDataAgeMs, "Older data is stale: the policy's onMissingData applies.", '2h'),
+    maxDataAge: optional(
+      duration(),
+      DEFAULT_INTENSITY.maxDataAgeMs,
+      "Data whose last successful fetch is older than this is stale: the policy's onMissingData applies.",
+      '2h',
+    ),
     timeout: optional(duration({ ms: 1, text: '0' }), DEFAULT_INTENSITY.timeoutMs, 'Per request.', '10s'),
     tokenEnv: optional(
       text,
@@ -160,7 +170,7 @@ export const intensityBlock = object(
     signal: optional(
       named(SIGNALS),
       null,
-      'What the numbers are, for sources that cannot know (exporter-configmap, carbon-aware-sdk, prometheus, file, sample).',
+      'What the numbers are, for sources that cannot know (exporter-configmap, carbon-aware-sdk, prometheus, file, sample); refused for the others, which say it themselves.',
       'unknown',
     ),
     emissionFactorType: optional(oneOf(['lifecycle', 'direct']), null, 'electricitymaps only: the emission factors asked of the API.', "the API's (lifecycle)"),

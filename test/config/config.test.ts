@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { DEFAULT_TOUCH, loadConfigFile, parseConfig, parseConfigText } from '../../src/config/config.js';
+import { type ConfigDocument, configDocument, DEFAULT_TOUCH, loadConfigFile, parseConfig, parseConfigText } from '../../src/config/config.js';
+import { fieldTable, generatedFiles, PROVIDERS_DOC, README, TABLES } from '../helpers/generated.js';
 
 t.test('embedded defaults: sample source, one example policy, deny invalid policies', async (t) => {
   const c = await loadConfigFile(undefined);
@@ -108,4 +109,43 @@ t.test('intensity.signal and emissionFactorType', async (t) => {
   ];
   for (const [intensity, message] of bad) t.throws(() => parseConfig({ intensity }), { message }, message);
   t.equal(parseConfig({ intensity: { provider: 'electricitymaps', location: 'DE', emissionFactorType: 'direct' } }).intensity.emissionFactorType, 'direct');
+});
+
+t.test('the configuration tables in the docs are the ones the declaration generates', async (t) => {
+  const files = await generatedFiles();
+  for (const path of [README, PROVIDERS_DOC]) {
+    const file = files.find((f) => f.path === path)!;
+    t.equal(file.actual, file.expected, `${path} is up to date (run npm run gen after changing src/config/config.ts or intensity.ts)`);
+  }
+  const table = fieldTable(configDocument, TABLES.find((x) => x.name === 'config-fields')!);
+  t.same(
+    [...table.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!).filter((path) => !path.includes('.')),
+    Object.keys(configDocument.fields!),
+    'every top-level key, in declaration order',
+  );
+  t.match(table, '| `touch.interval` | duration >= 1m | 1h |');
+  t.match(table, '| `intensity.path` | string | required for file |');
+  t.match(table, '| `intensity.location` | string | required for electricitymaps, watttime, uk-carbon-intensity, carbon-aware-sdk |');
+  t.match(table, '| `invalidPolicy` | `deny` \\| `warn` | deny |');
+});
+
+t.test('the declared type is the file as written', async (t) => {
+  const doc: ConfigDocument = {
+    intensity: { provider: 'file', path: '/data/forecast.csv', refreshInterval: '10m' },
+    policies: { night: { maxReplicasByCarbonIntensity: [{ carbonIntensityThreshold: 400, maxReplicas: 4 }] } },
+    defaultPolicy: 'night',
+    touch: { interval: 7200, qps: 5 },
+    mode: 'observe',
+  };
+  const c = parseConfig(doc);
+  t.match(c.intensity, { provider: 'file', path: '/data/forecast.csv', refreshIntervalMs: 600_000, location: '' });
+  t.notOk('baseUrl' in c.intensity, 'a key left out stays out of the parsed block');
+  t.match(c.touch, { intervalMs: 7_200_000, qps: 5, burst: DEFAULT_TOUCH.burst });
+  t.equal(c.mode, 'observe');
+  t.not(parseConfig({}).touch, DEFAULT_TOUCH, 'each parse gets its own touch block');
+  t.throws(
+    () => parseConfig({ policies: { night: { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }], maxReplicasByCarbonIntensity: [] } } }),
+    { name: 'ConfigError', message: /^policies\.night\.maxReplicasByCarbonIntensity: cannot be used together with carbon/ },
+    'a rule across fields of a policy names the policy too',
+  );
 });
