@@ -1,11 +1,12 @@
 import { ANNOTATION } from '../core/names.js';
 import { FieldError } from '../core/field-error.js';
 import { PolicyError, type PolicyDocument, validatePolicy } from '../core/policy.js';
+import { parseAs } from '../core/schema.js';
 import { readYamlItems, type YamlItem } from '../util/yaml-docs.js';
 import { isPlainObject } from '../util/object.js';
+import { AZURE_API_VERSION, AZURE_KIND, azureScaler, type ScalerSpec } from './azure-scaler.js';
 
-export const AZURE_API_VERSION = 'carbonaware.kubernetes.azure.com/v1alpha1';
-export const AZURE_KIND = 'CarbonAwareKedaScaler';
+export { AZURE_API_VERSION, AZURE_KIND } from './azure-scaler.js';
 
 /** An input object we cannot convert; the message names the object and the field. */
 export class ConvertError extends FieldError {
@@ -33,17 +34,6 @@ export interface Conversion {
   readonly notes: readonly string[];
 }
 
-type Obj = Record<string, unknown>;
-const show = (v: unknown): string => (v === undefined ? 'nothing' : JSON.stringify(v));
-
-/** Kubernetes object names (DNS-1123 subdomains): also what makes them safe unquoted in a shell line. */
-const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-
-const TARGETS: Record<string, 'ScaledObject' | 'ScaledJob'> = {
-  'scaledobjects.keda.sh': 'ScaledObject',
-  'scaledjobs.keda.sh': 'ScaledJob',
-};
-
 /**
  * Every object in a YAML stream (multi-document, and `List`s unrolled), each with a label
  * for messages: its `namespace/name` when it has one, else its document (and item) index.
@@ -66,22 +56,6 @@ function labelOf(v: unknown, fallback: string): string {
 
 export const isAzureScaler = (v: unknown): boolean => isPlainObject(v) && v.kind === AZURE_KIND;
 
-function required<T>(v: T | undefined | null, object: string, field: string, what: string): T {
-  if (v === undefined || v === null) throw new ConvertError(object, field, `is required (${what})`);
-  return v;
-}
-
-function int(v: unknown, object: string, field: string, min: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ConvertError(object, field, `must be an integer >= ${min}, got ${show(v)}`);
-  return v;
-}
-
-function k8sName(v: unknown, object: string, field: string): string {
-  if (typeof v !== 'string' || !K8S_NAME.test(v))
-    throw new ConvertError(object, field, `must be a Kubernetes object name (lower-case letters, digits, "-" and "."), got ${show(v)}`);
-  return v;
-}
-
 /**
  * One CarbonAwareKedaScaler to the equivalent keda-carbon policy for its target. The bands
  * keep the operator's own form and numbers (`maxReplicasByCarbonIntensity`, whose upper-bound
@@ -90,8 +64,8 @@ function k8sName(v: unknown, object: string, field: string): string {
  */
 export function convertScaler(value: unknown, label: string, now = Date.now()): Conversion {
   const spec = scalerSpec(value, label);
-  const target = targetOf(spec, label);
-  const bands = bandsOf(spec, label);
+  const target = targetOf(spec);
+  const bands = bandsOf(spec);
   const policy: ConvertedPolicy = { maxReplicasByCarbonIntensity: bands };
   const notes: string[] = [];
   const zero = bands.filter((b) => b.maxReplicas === 0);
@@ -101,14 +75,13 @@ export function convertScaler(value: unknown, label: string, now = Date.now()): 
     );
   }
   const eco = spec.ecoModeOff;
-  if (eco !== undefined && eco !== null) {
-    if (!isPlainObject(eco)) throw new ConvertError(label, 'spec.ecoModeOff', `must be a mapping, got ${show(eco)}`);
-    const ecoOut = ecoModeOffOf(eco, label);
+  if (eco !== null) {
+    const ecoOut = ecoModeOffOf(eco);
     if (ecoOut.recurringSchedule || ecoOut.carbonIntensityDuration) policy.ecoModeOff = ecoOut;
-    notes.push(...customScheduleNotes(eco.customSchedule, label, target.kind, target.namespace, target.name, now));
-    notes.push(...ecoMaxNotes(eco.maxReplicas, bands, label, target.kind));
+    notes.push(...customScheduleNotes(eco.customSchedule, target.kind, target.namespace, target.name, now));
+    notes.push(...ecoMaxNotes(eco.maxReplicas, bands, target.kind));
   }
-  notes.push(...dataSourceNotes(spec.carbonIntensityForecastDataSource, label));
+  notes.push(...dataSourceNotes(spec.carbonIntensityForecastDataSource));
   try {
     validatePolicy(policy);
   } catch (err) {
@@ -118,77 +91,37 @@ export function convertScaler(value: unknown, label: string, now = Date.now()): 
   return { scaler: label, target, policy, notes };
 }
 
-/** The scaler's spec, once kind and apiVersion say it is one. */
-function scalerSpec(value: unknown, label: string): Obj {
-  if (!isPlainObject(value)) throw new ConvertError(label, '', `must be a mapping (a Kubernetes object), got ${show(value)}`);
-  if (value.kind !== AZURE_KIND) throw new ConvertError(label, 'kind', `must be ${AZURE_KIND}, got ${show(value.kind)}`);
-  if (value.apiVersion !== AZURE_API_VERSION) throw new ConvertError(label, 'apiVersion', `must be ${AZURE_API_VERSION}, got ${show(value.apiVersion)}`);
-  const spec = required(value.spec, label, 'spec', 'the scaler spec');
-  if (!isPlainObject(spec)) throw new ConvertError(label, 'spec', `must be a mapping, got ${show(spec)}`);
-  return spec;
-}
-
-function targetOf(spec: Obj, label: string): Conversion['target'] {
-  const kedaTarget = spec.kedaTarget;
-  const kind = typeof kedaTarget === 'string' ? TARGETS[kedaTarget] : undefined;
-  if (!kind) throw new ConvertError(label, 'spec.kedaTarget', `must be scaledobjects.keda.sh or scaledjobs.keda.sh, got ${show(kedaTarget)}`);
-  const ref = required(spec.kedaTargetRef, label, 'spec.kedaTargetRef', 'the name and namespace of the KEDA object');
-  if (!isPlainObject(ref)) throw new ConvertError(label, 'spec.kedaTargetRef', `must be a mapping with name and namespace, got ${show(ref)}`);
-  const name = k8sName(ref.name, label, 'spec.kedaTargetRef.name');
-  const namespace = k8sName(
-    required(ref.namespace, label, 'spec.kedaTargetRef.namespace', 'the namespace of the KEDA object'),
-    label,
-    'spec.kedaTargetRef.namespace',
-  );
-  return { kind, namespace, name };
-}
-
-function bandsOf(spec: Obj, label: string): ConvertedPolicy['maxReplicasByCarbonIntensity'] {
-  const bandsRaw = spec.maxReplicasByCarbonIntensity;
-  if (!Array.isArray(bandsRaw) || bandsRaw.length === 0) {
-    throw new ConvertError(
-      label,
-      'spec.maxReplicasByCarbonIntensity',
-      `must be a non-empty list of {carbonIntensityThreshold, maxReplicas}, got ${show(bandsRaw)}`,
-    );
+/** The scaler's spec, read as `azureScaler` declares it; a broken rule names the object and the field. */
+function scalerSpec(value: unknown, label: string): ScalerSpec {
+  try {
+    return parseAs(azureScaler, value, FieldError).spec;
+  } catch (err) {
+    if (err instanceof FieldError) throw new ConvertError(label, err.field, err.rule);
+    throw err;
   }
-  return bandsRaw.map((b, i) => {
-    const at = `spec.maxReplicasByCarbonIntensity[${i}]`;
-    if (!isPlainObject(b)) throw new ConvertError(label, at, `must be a mapping with carbonIntensityThreshold and maxReplicas, got ${show(b)}`);
-    return {
-      carbonIntensityThreshold: int(b.carbonIntensityThreshold, label, `${at}.carbonIntensityThreshold`, 0),
-      maxReplicas: int(b.maxReplicas, label, `${at}.maxReplicas`, 0),
-    };
-  });
 }
+
+function targetOf(spec: ScalerSpec): Conversion['target'] {
+  return { kind: spec.kedaTarget, namespace: spec.kedaTargetRef.namespace, name: spec.kedaTargetRef.name };
+}
+
+function bandsOf(spec: ScalerSpec): ConvertedPolicy['maxReplicasByCarbonIntensity'] {
+  return spec.maxReplicasByCarbonIntensity.map((b) => ({ carbonIntensityThreshold: b.carbonIntensityThreshold, maxReplicas: b.maxReplicas }));
+}
+
+type EcoModeOff = NonNullable<ScalerSpec['ecoModeOff']>;
 
 /** The parts of `ecoModeOff` that carry over: recurring schedules and the duration override. */
-function ecoModeOffOf(eco: Obj, label: string): NonNullable<ConvertedPolicy['ecoModeOff']> {
+function ecoModeOffOf(eco: EcoModeOff): NonNullable<ConvertedPolicy['ecoModeOff']> {
   const ecoOut: NonNullable<ConvertedPolicy['ecoModeOff']> = {};
-  if (eco.recurringSchedule !== undefined && eco.recurringSchedule !== null) {
-    if (!Array.isArray(eco.recurringSchedule))
-      throw new ConvertError(label, 'spec.ecoModeOff.recurringSchedule', `must be a list of cron expressions, got ${show(eco.recurringSchedule)}`);
-    if (eco.recurringSchedule.length > 0) ecoOut.recurringSchedule = eco.recurringSchedule as string[];
-  }
-  const dur = eco.carbonIntensityDuration;
-  if (dur === undefined || dur === null) return ecoOut;
-  if (!isPlainObject(dur)) throw new ConvertError(label, 'spec.ecoModeOff.carbonIntensityDuration', `must be a mapping, got ${show(dur)}`);
-  const threshold = dur.carbonIntensityThreshold ?? 0;
-  const minutes = dur.overrideEcoAfterDurationInMins ?? 0;
-  // An empty block reads as zeros in the operator (Go zero values): no override.
-  if (!(threshold === 0 && minutes === 0)) {
-    ecoOut.carbonIntensityDuration = {
-      carbonIntensityThreshold: int(threshold, label, 'spec.ecoModeOff.carbonIntensityDuration.carbonIntensityThreshold', 0),
-      overrideEcoAfterDurationInMins: int(minutes, label, 'spec.ecoModeOff.carbonIntensityDuration.overrideEcoAfterDurationInMins', 1),
-    };
-  }
+  if (eco.recurringSchedule.length > 0) ecoOut.recurringSchedule = eco.recurringSchedule;
+  if (eco.carbonIntensityDuration) ecoOut.carbonIntensityDuration = eco.carbonIntensityDuration;
   return ecoOut;
 }
 
 /** `ecoModeOff.maxReplicas` has no equivalent: say what happens instead. */
-function ecoMaxNotes(v: unknown, bands: ConvertedPolicy['maxReplicasByCarbonIntensity'], label: string, kind: string): string[] {
-  if (v === undefined || v === null) return [];
-  const ecoMax = int(v, label, 'spec.ecoModeOff.maxReplicas', 0);
+function ecoMaxNotes(ecoMax: number | null, bands: ConvertedPolicy['maxReplicasByCarbonIntensity'], kind: string): string[] {
+  if (ecoMax === null) return [];
   if (ecoMax === 0) {
     // Advising spec.maxReplicaCount 0 would be advice KEDA refuses; and every band is above 0.
     return [
@@ -207,36 +140,25 @@ function ecoMaxNotes(v: unknown, bands: ConvertedPolicy['maxReplicasByCarbonInte
   return notes;
 }
 
-function customScheduleNotes(v: unknown, label: string, kind: string, namespace: string, name: string, now: number): string[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw new ConvertError(label, 'spec.ecoModeOff.customSchedule', `must be a list of {startTime, endTime}, got ${show(v)}`);
-  return v.map((w, i) => {
-    const at = `spec.ecoModeOff.customSchedule[${i}]`;
-    if (!isPlainObject(w)) throw new ConvertError(label, at, `must be a mapping with startTime and endTime, got ${show(w)}`);
-    const start = typeof w.startTime === 'string' ? Date.parse(w.startTime) : NaN;
-    const end = typeof w.endTime === 'string' ? Date.parse(w.endTime) : NaN;
-    if (Number.isNaN(start))
-      throw new ConvertError(label, `${at}.startTime`, `must be an RFC 3339 time such as "2023-03-14T22:00:00Z", got ${show(w.startTime)}`);
-    if (Number.isNaN(end)) throw new ConvertError(label, `${at}.endTime`, `must be an RFC 3339 time such as "2023-03-14T23:59:59Z", got ${show(w.endTime)}`);
-    if (end <= start) throw new ConvertError(label, `${at}.endTime`, `must be after startTime ${String(w.startTime)}, got ${String(w.endTime)}`);
-    const window = `${String(w.startTime)} to ${String(w.endTime)}`;
-    if (end <= now) return `ecoModeOff.customSchedule window ${window} has no equivalent; it is over, so nothing is lost.`;
+function customScheduleNotes(windows: EcoModeOff['customSchedule'], kind: string, namespace: string, name: string, now: number): string[] {
+  return windows.map((w) => {
+    const window = `${w.startTime} to ${w.endTime}`;
+    if (w.end <= now) return `ecoModeOff.customSchedule window ${window} has no equivalent; it is over, so nothing is lost.`;
     return `ecoModeOff.customSchedule window ${window} has no equivalent (keda-carbon has no one-off windows): at its start run "kubectl annotate ${kind.toLowerCase()} -n ${namespace} ${name} ${ANNOTATION.ecoMode}=off --overwrite", at its end "kubectl annotate ${kind.toLowerCase()} -n ${namespace} ${name} ${ANNOTATION.ecoMode}-".`;
   });
 }
 
-function dataSourceNotes(v: unknown, label: string): string[] {
-  if (v === undefined || v === null) return [];
-  if (!isPlainObject(v)) throw new ConvertError(label, 'spec.carbonIntensityForecastDataSource', `must be a mapping, got ${show(v)}`);
+function dataSourceNotes(v: ScalerSpec['carbonIntensityForecastDataSource']): string[] {
+  if (v === null) return [];
   const global = 'the data source is global in keda-carbon (the intensity block of its configuration), not per target';
   const out: string[] = [];
   const cm = v.localConfigMap;
   const configMap =
-    isPlainObject(cm) && (cm.name || cm.namespace || cm.key)
-      ? `intensity: {provider: exporter-configmap, configMap: {namespace: ${typeof cm.namespace === 'string' ? cm.namespace : 'kube-system'}, name: ${typeof cm.name === 'string' ? cm.name : 'carbon-intensity'}, key: ${typeof cm.key === 'string' ? cm.key : 'data'}}}`
+    cm && (cm.name || cm.namespace || cm.key)
+      ? `intensity: {provider: exporter-configmap, configMap: {namespace: ${cm.namespace ?? 'kube-system'}, name: ${cm.name ?? 'carbon-intensity'}, key: ${cm.key ?? 'data'}}}`
       : null;
   // The operator uses the mock data whenever mockCarbonForecast is true, the ConfigMap otherwise.
-  if (v.mockCarbonForecast === true) {
+  if (v.mockCarbonForecast) {
     out.push(
       `carbonIntensityForecastDataSource.mockCarbonForecast: ${global}; the closest is "intensity: {provider: sample}", a bundled 24-hour curve for trying it out.`,
     );

@@ -110,6 +110,8 @@ export interface ObjectOptions {
   readonly check?: (obj: Record<string, unknown>, at: string) => void;
   /** Extra JSON Schema keywords on the object (e.g. `x-kubernetes-validations`). */
   readonly schema?: JsonSchema;
+  /** Keys it does not declare are left alone: another program's object, of which only some fields are read. */
+  readonly open?: boolean;
 }
 
 /** A mapping with known fields, parsed in declaration order; an unknown key is an error. */
@@ -123,8 +125,10 @@ export function object<F extends Fields, R = Parsed<F>>(
   const expected = `unknown field (expected one of ${keys.join(', ')})`;
   const parse = (v: unknown, at: string): R => {
     if (!isPlainObject(v)) fail(at, options.notMapping(show(v)));
-    for (const key in v) {
-      if (!known.has(key)) fail(fieldPath(at, clip(key, 60)), expected);
+    if (!options.open) {
+      for (const key in v) {
+        if (!known.has(key)) fail(fieldPath(at, clip(key, 60)), expected);
+      }
     }
     options.check?.(v, at);
     const out: Record<string, unknown> = {};
