@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import t from 'tap';
 import { type ConfigDocument, configDocument, DEFAULT_TOUCH, loadConfigFile, parseConfig, parseConfigText } from '../../src/config/config.js';
 import { fieldTable, generatedFiles, PROVIDERS_DOC, README, TABLES } from '../helpers/generated.js';
@@ -143,6 +144,10 @@ t.test('the declared type is the file as written', async (t) => {
   t.match(c.touch, { intervalMs: 7_200_000, qps: 5, burst: DEFAULT_TOUCH.burst });
   t.equal(c.mode, 'observe');
   t.not(parseConfig({}).touch, DEFAULT_TOUCH, 'each parse gets its own touch block');
+  t.ok(
+    isDeepStrictEqual(parseConfig({ intensity: {} }).intensity, parseConfig({}).intensity),
+    'an empty intensity block is the default: a reload keeps the source',
+  );
   t.throws(
     () => parseConfig({ policies: { night: { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }], maxReplicasByCarbonIntensity: [] } } }),
     { name: 'ConfigError', message: /^policies\.night\.maxReplicasByCarbonIntensity: cannot be used together with carbon/ },
