@@ -1,4 +1,4 @@
-import { cronLine } from '../core/policy-rules.js';
+import { cronLine, lacksOffset, rfc3339 } from '../core/policy-rules.js';
 import { POLICY_LIMITS } from '../core/policy-document.js';
 import { custom, type DocOf, fail, fieldPath, integer, list, object, type OutOf, optional, required, show } from '../core/schema.js';
 
@@ -41,12 +41,19 @@ const kedaTarget = custom<keyof typeof TARGETS, 'ScaledObject' | 'ScaledJob'>(
   },
 );
 
-/** An RFC 3339 time, kept as written (the notes quote it) with its instant. */
+/**
+ * A time of a custom schedule. The operator's API calls its times UTC; one without an
+ * offset (which its Go parser refuses) is read as UTC and keeps what was `written`, for a note.
+ */
 const time = (example: string) =>
-  custom<string, { text: string; at: number }>('RFC 3339 time', { type: 'string', format: 'date-time' }, (v, at) => {
-    const ms = typeof v === 'string' ? Date.parse(v) : Number.NaN;
-    if (Number.isNaN(ms)) fail(at, `must be an RFC 3339 time such as "${example}", got ${show(v)}`);
-    return { text: v as string, at: ms };
+  custom<string, { at: number; text: string; field: string; written: string | null }>('RFC 3339 time', { type: 'string', format: 'date-time' }, (v, field) => {
+    const written = typeof v === 'string' ? v : '';
+    const at = rfc3339(written);
+    if (at !== null) return { at, text: written, field, written: null };
+    const utc = lacksOffset(written) ? `${written.trim().replace(' ', 'T')}Z` : '';
+    const atUtc = rfc3339(utc);
+    if (atUtc === null) fail(field, `must be an RFC 3339 time such as "${example}", got ${show(v)}`);
+    return { at: atUtc, text: utc, field, written };
   });
 
 /** The rule when a required mapping is missing, or is something else. */
@@ -61,9 +68,9 @@ const band = object(
 const window = object(
   { startTime: required(time('2023-03-14T22:00:00Z'), 'When eco mode goes off.'), endTime: required(time('2023-03-14T23:59:59Z'), 'When it comes back.') },
   { notMapping: mapping(null, ' with startTime and endTime'), open: true },
-  ({ startTime, endTime }, at) => {
-    if (endTime.at <= startTime.at) fail(fieldPath(at, 'endTime'), `must be after startTime ${startTime.text}, got ${endTime.text}`);
-    return { startTime: startTime.text, endTime: endTime.text, start: startTime.at, end: endTime.at };
+  (w, at) => {
+    if (w.endTime.at <= w.startTime.at) fail(fieldPath(at, 'endTime'), `must be after startTime ${w.startTime.text}, got ${w.endTime.text}`);
+    return w;
   },
 );
 

@@ -1,4 +1,3 @@
-import { ANNOTATION } from '../core/names.js';
 import { FieldError } from '../core/field-error.js';
 import { PolicyError, type PolicyDocument, validatePolicy } from '../core/policy.js';
 import { parseAs } from '../core/schema.js';
@@ -59,8 +58,9 @@ export const isAzureScaler = (v: unknown): boolean => isPlainObject(v) && v.kind
 /**
  * One CarbonAwareKedaScaler to the equivalent keda-carbon policy for its target. The bands
  * keep the operator's own form and numbers (`maxReplicasByCarbonIntensity`, whose upper-bound
- * semantics keda-carbon implements as they are); recurring schedules (UTC in both) and the
- * duration override carry over. The produced document passes `validatePolicy` or this throws.
+ * semantics keda-carbon implements as they are); recurring schedules (UTC in both), custom
+ * schedules (as one-off windows) and the duration override carry over. The produced document
+ * passes `validatePolicy` or this throws.
  */
 export function convertScaler(value: unknown, label: string, now = Date.now()): Conversion {
   const spec = scalerSpec(value, label);
@@ -77,8 +77,10 @@ export function convertScaler(value: unknown, label: string, now = Date.now()): 
   const eco = spec.ecoModeOff;
   if (eco !== null) {
     const ecoOut = ecoModeOffOf(eco);
-    if (ecoOut.recurringSchedule || ecoOut.carbonIntensityDuration) policy.ecoModeOff = ecoOut;
-    notes.push(...customScheduleNotes(eco.customSchedule, target.kind, target.namespace, target.name, now));
+    const custom = customScheduleOf(eco.customSchedule, now);
+    if (custom.windows.length > 0) ecoOut.windows = custom.windows;
+    if (ecoOut.recurringSchedule || ecoOut.carbonIntensityDuration || ecoOut.windows) policy.ecoModeOff = ecoOut;
+    notes.push(...custom.notes);
     notes.push(...ecoMaxNotes(eco.maxReplicas, bands, target.kind));
   }
   notes.push(...dataSourceNotes(spec.carbonIntensityForecastDataSource));
@@ -140,12 +142,28 @@ function ecoMaxNotes(ecoMax: number | null, bands: ConvertedPolicy['maxReplicasB
   return notes;
 }
 
-function customScheduleNotes(windows: EcoModeOff['customSchedule'], kind: string, namespace: string, name: string, now: number): string[] {
-  return windows.map((w) => {
-    const window = `${w.startTime} to ${w.endTime}`;
-    if (w.end <= now) return `ecoModeOff.customSchedule window ${window} has no equivalent; it is over, so nothing is lost.`;
-    return `ecoModeOff.customSchedule window ${window} has no equivalent (keda-carbon has no one-off windows): at its start run "kubectl annotate ${kind.toLowerCase()} -n ${namespace} ${name} ${ANNOTATION.ecoMode}=off --overwrite", at its end "kubectl annotate ${kind.toLowerCase()} -n ${namespace} ${name} ${ANNOTATION.ecoMode}-".`;
-  });
+type Window = NonNullable<NonNullable<ConvertedPolicy['ecoModeOff']>['windows']>[number];
+
+/**
+ * `customSchedule` to `ecoModeOff.windows`, times kept as written. The operator reads both
+ * with Go's time.RFC3339, which requires an offset (its API calls the times UTC), and is off
+ * while start < now < end; a window is [start, end), the same but for the instant of start.
+ * A time without an offset (read as UTC by the declaration, as the operator's API documents)
+ * is noted. A window already over is left out, with a note.
+ */
+function customScheduleOf(v: EcoModeOff['customSchedule'], now: number): { windows: Window[]; notes: string[] } {
+  const windows: Window[] = [];
+  const notes: string[] = [];
+  for (const w of v) {
+    for (const time of [w.startTime, w.endTime]) {
+      if (time.written !== null) {
+        notes.push(`${time.field.slice('spec.'.length)} ${time.written} has no offset; read as UTC, as the operator's API documents its times: ${time.text}.`);
+      }
+    }
+    if (w.endTime.at <= now) notes.push(`ecoModeOff.customSchedule window ${w.startTime.text} to ${w.endTime.text} is over, so it is left out.`);
+    else windows.push({ start: w.startTime.text, end: w.endTime.text });
+  }
+  return { windows, notes };
 }
 
 function dataSourceNotes(v: ScalerSpec['carbonIntensityForecastDataSource']): string[] {

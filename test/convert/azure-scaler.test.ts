@@ -30,9 +30,19 @@ t.test('the type is the scaler as written, the parsed form what convert maps', a
   };
   const { spec } = read(doc);
   t.equal(spec.kedaTarget, 'ScaledObject', 'the resource becomes the kind it names');
-  t.same(spec.ecoModeOff?.customSchedule, [
-    { startTime: '2026-01-01T22:00:00Z', endTime: '2026-01-01T23:00:00Z', start: Date.parse('2026-01-01T22:00:00Z'), end: Date.parse('2026-01-01T23:00:00Z') },
-  ]);
+  const [w] = spec.ecoModeOff!.customSchedule;
+  t.same(w!.startTime, {
+    at: Date.parse('2026-01-01T22:00:00Z'),
+    text: '2026-01-01T22:00:00Z',
+    field: 'spec.ecoModeOff.customSchedule[0].startTime',
+    written: null,
+  });
+  const local = read(scaler({ ecoModeOff: { customSchedule: [{ startTime: '2026-01-01T22:00:00', endTime: '2026-01-01T23:00:00Z' }] } }));
+  t.match(
+    local.spec.ecoModeOff!.customSchedule[0]!.startTime,
+    { text: '2026-01-01T22:00:00Z', written: '2026-01-01T22:00:00' },
+    'no offset: read as UTC, what was written kept for the note',
+  );
   t.same(spec.ecoModeOff?.recurringSchedule, [], 'absent lists read as empty');
   t.equal(spec.carbonIntensityForecastDataSource, null);
 });
