@@ -49,12 +49,28 @@ t.test('the document type is the declaration', async (t) => {
     ecoModeOff: { timeZone: 'Europe/Berlin', recurringSchedule: ['* 8 * * 1-5'] },
     relativeWindow: { past: '12h' },
     mode: 'observe',
+    wattsPerReplica: 12.5,
   };
   const policy = validatePolicy(doc);
+  t.equal(policy.wattsPerReplica, 12.5);
   t.equal(policy.form, 'carbon');
   t.equal(policy.mode, 'observe');
   t.equal(policy.relativeWindow.pastMs, 12 * 3_600_000);
   t.equal(policy.relativeWindow.aheadMs, 24 * 3_600_000, 'an absent part takes its default');
   t.equal(policy.ecoModeOff.schedules[0]!.matches(Date.parse('2026-01-05T07:30:00Z')), true, 'compiled in the declared zone (08:30 Berlin)');
   t.equal(policy.onMissingData, 'declared');
+});
+
+t.test('wattsPerReplica: a number of watts above 0, null when absent (the configuration default applies)', async (t) => {
+  const base = { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }] };
+  t.equal(validatePolicy(base).wattsPerReplica, null);
+  t.equal(validatePolicy({ ...base, wattsPerReplica: 0.5 }).wattsPerReplica, 0.5);
+  for (const v of [0, -3, '40', Number.POSITIVE_INFINITY])
+    t.throws(() => validatePolicy({ ...base, wattsPerReplica: v }), {
+      field: 'wattsPerReplica',
+      message: /^wattsPerReplica: must be a number of watts > 0, got /,
+    });
+  const [op] = parseYaml(crdPatch()) as { value: Record<string, any> }[];
+  t.same(op!.value.properties.wattsPerReplica.exclusiveMinimum, 0, 'the API server refuses what the validator refuses');
+  t.match(fieldTable(), '| `wattsPerReplica` | number > 0 | the configuration default |');
 });
