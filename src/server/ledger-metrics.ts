@@ -72,10 +72,24 @@ const GRAMS_COUNTERS: readonly [string, string, keyof Omit<LedgerGrams, 'signal'
  */
 export function ledgerMetrics(registry: Registry): { ledger: LedgerSink } {
   let source: (() => readonly LedgerRow[]) | null = null;
+  // One scrape reads the ledger once: its series then stand at one instant, so ratios between
+  // them (grams over replica-seconds) are exact, and the ledger is not brought up to date
+  // once per metric. The registry calls every metric's collect in one synchronous loop; the
+  // reading is dropped at the next microtask, before anything else can run.
+  let read: readonly LedgerRow[] | undefined;
+  const rows = (): readonly LedgerRow[] => {
+    if (read === undefined) {
+      read = source?.() ?? [];
+      queueMicrotask(() => {
+        read = undefined;
+      });
+    }
+    return read;
+  };
   const labelsOf = (row: LedgerRow) => ({ namespace: row.namespace, policy: row.policy, mode: row.mode });
   const fill = (metric: Gauge<string> | Counter<string>, field: keyof LedgerRow) => {
     metric.reset();
-    for (const row of source?.() ?? []) {
+    for (const row of rows()) {
       if (metric instanceof Gauge) metric.set(labelsOf(row), row[field] as number);
       else metric.inc(labelsOf(row), row[field] as number);
     }
@@ -87,7 +101,7 @@ export function ledgerMetrics(registry: Registry): { ledger: LedgerSink } {
     registers: [registry],
     collect(this: Gauge<string>) {
       this.reset();
-      for (const row of source?.() ?? []) if (row.held !== undefined) this.set(labelsOf(row), row.held);
+      for (const row of rows()) if (row.held !== undefined) this.set(labelsOf(row), row.held);
     },
   });
   for (const [name, help, field] of LEDGER_GAUGES) {
@@ -120,7 +134,7 @@ export function ledgerMetrics(registry: Registry): { ledger: LedgerSink } {
       registers: [registry],
       collect(this: Counter<string>) {
         this.reset();
-        for (const row of source?.() ?? []) {
+        for (const row of rows()) {
           for (const g of row.grams ?? []) {
             const value = g[field];
             // Sums of products may land a rounding error below zero; a counter cannot.
@@ -134,6 +148,7 @@ export function ledgerMetrics(registry: Registry): { ledger: LedgerSink } {
     ledger: {
       attach: (s) => {
         source = s;
+        read = undefined;
       },
     },
   };
