@@ -65,28 +65,38 @@ const GRAMS_COUNTERS: readonly [string, string, keyof Omit<LedgerGrams, 'signal'
   ],
 ];
 
+type Rows = () => readonly LedgerRow[];
+
 /**
- * The carbon ledger, read from the leader's controller at scrape time: gauges and counters
- * per namespace, policy and mode, and grams also by signal. A replica that does not lead
- * has no source and exports no series.
+ * The leader's ledger as one scrape reads it: once, so its series stand at one instant and
+ * ratios between them (grams over replica-seconds) are exact, and the ledger is not brought
+ * up to date once per metric. The registry calls every metric's collect in one synchronous
+ * loop; the reading is dropped at the next microtask, before anything else can run.
  */
-export function ledgerMetrics(registry: Registry): { ledger: LedgerSink } {
-  let source: (() => readonly LedgerRow[]) | null = null;
-  // One scrape reads the ledger once: its series then stand at one instant, so ratios between
-  // them (grams over replica-seconds) are exact, and the ledger is not brought up to date
-  // once per metric. The registry calls every metric's collect in one synchronous loop; the
-  // reading is dropped at the next microtask, before anything else can run.
+function scrapeReader(): { rows: Rows; attach: LedgerSink['attach'] } {
+  let source: Rows | null = null;
   let read: readonly LedgerRow[] | undefined;
-  const rows = (): readonly LedgerRow[] => {
-    if (read === undefined) {
-      read = source?.() ?? [];
-      queueMicrotask(() => {
-        read = undefined;
-      });
-    }
-    return read;
+  return {
+    rows: () => {
+      if (read === undefined) {
+        read = source?.() ?? [];
+        queueMicrotask(() => {
+          read = undefined;
+        });
+      }
+      return read;
+    },
+    attach: (s) => {
+      source = s;
+      read = undefined;
+    },
   };
-  const labelsOf = (row: LedgerRow) => ({ namespace: row.namespace, policy: row.policy, mode: row.mode });
+}
+
+const labelsOf = (row: LedgerRow) => ({ namespace: row.namespace, policy: row.policy, mode: row.mode });
+
+/** Gauges and counters per namespace, policy and mode. */
+function rowMetrics(registry: Registry, rows: Rows): void {
   const fill = (metric: Gauge<string> | Counter<string>, field: keyof LedgerRow) => {
     metric.reset();
     for (const row of rows()) {
@@ -126,6 +136,10 @@ export function ledgerMetrics(registry: Registry): { ledger: LedgerSink } {
       },
     });
   }
+}
+
+/** Grams counters, also by signal; a row without grams exports none. */
+function gramsMetrics(registry: Registry, rows: Rows): void {
   for (const [name, help, field] of GRAMS_COUNTERS) {
     new Counter({
       name,
@@ -144,12 +158,15 @@ export function ledgerMetrics(registry: Registry): { ledger: LedgerSink } {
       },
     });
   }
-  return {
-    ledger: {
-      attach: (s) => {
-        source = s;
-        read = undefined;
-      },
-    },
-  };
+}
+
+/**
+ * The carbon ledger, read from the leader's controller at scrape time. A replica that does
+ * not lead has no source and exports no series.
+ */
+export function ledgerMetrics(registry: Registry): { ledger: LedgerSink } {
+  const reader = scrapeReader();
+  rowMetrics(registry, reader.rows);
+  gramsMetrics(registry, reader.rows);
+  return { ledger: { attach: reader.attach } };
 }
