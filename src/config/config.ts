@@ -35,6 +35,8 @@ export interface RuntimeConfig {
   invalidPolicy: 'deny' | 'warn';
   /** `observe` puts every policy in observe mode (the rollout switch); `enforce` leaves each policy's own mode. */
   mode: 'enforce' | 'observe';
+  /** Watts per replica for the ledger's grams, where a policy does not give its own; null books no grams. */
+  wattsPerReplica: number | null;
 }
 
 export const DEFAULT_TOUCH: TouchConfig = {
@@ -111,6 +113,12 @@ export const configDocument = object(
     touch: optional(touch, null, 'The re-touch controller.'),
     invalidPolicy: optional(oneOf(['deny', 'warn']), 'deny', "What an object's own invalid policy gets: a denied write, or a warning.", 'deny'),
     mode: optional(oneOf(['enforce', 'observe']), 'enforce', 'observe puts every policy in observe mode (the rollout switch).', 'enforce'),
+    wattsPerReplica: optional(
+      positive(false),
+      null,
+      "Watts one replica draws, for the ledger's grams CO2eq where a policy gives none; null books no grams.",
+      'null',
+    ),
   },
   { notMapping: (got) => `the config file must be a YAML mapping, got ${got}` },
   (c): RuntimeConfig => {
