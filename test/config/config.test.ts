@@ -56,7 +56,7 @@ invalidPolicy: warn
 t.test('config errors name the key', async (t) => {
   const cases: Array<[unknown, RegExp]> = [
     [[1], /^the config file must be a YAML mapping, got \[1\]$/],
-    [{ polices: {} }, /^polices: unknown field \(expected one of intensity, policies, defaultPolicy, touch, invalidPolicy, mode\)$/],
+    [{ polices: {} }, /^polices: unknown field \(expected one of intensity, policies, defaultPolicy, touch, invalidPolicy, mode, wattsPerReplica\)$/],
     [{ policies: [] }, /^policies: must be a mapping/],
     [
       { policies: { standard: { carbon: [{ measuredEmission: -1, allowedMaxReplicaCount: 1 }] } } },
