@@ -9,6 +9,8 @@ import {
   onMissingData,
   type RecurringSchedule,
   sortedBands,
+  span,
+  stepPercent,
   timeZone,
 } from './policy-rules.js';
 import { FieldError } from './field-error.js';
@@ -118,6 +120,21 @@ const relativeWindow = object(
   (w): RelativeWindow => ({ pastMs: w.past, aheadMs: w.ahead }),
 );
 
+/** How a falling cap comes down: at most `maxPercent` of the cap in force per step, one step per `everyMs`. */
+export interface StepDown {
+  readonly maxPercent: number;
+  readonly everyMs: number;
+}
+
+const stepDown = object(
+  {
+    maxPercent: required(stepPercent, 'At most this share of the cap in force is taken away per step (rounded down, but at least one replica).'),
+    every: required(span(60_000, HOUR, '5m'), 'Time between two steps (1m to 1h).'),
+  },
+  { notMapping: (got) => `must be a mapping such as {maxPercent: 50, every: 5m}, got ${got}` },
+  (s): StepDown => ({ maxPercent: s.maxPercent, everyMs: s.every }),
+);
+
 const has = (v: unknown): boolean => v !== undefined && v !== null;
 
 /** The document: its fields in the order messages and docs list them. */
@@ -148,6 +165,7 @@ export const policyDocument = object(
       'enforce caps spec.maxReplicaCount; observe only writes the cap it would set into the status annotation.',
       'enforce',
     ),
+    stepDown: optional(stepDown, null, 'A falling cap comes down in steps from the cap in force; a rising cap, eco mode off and removal apply at once.'),
   },
   {
     notMapping: (got) => `a policy must be a mapping with "carbon" or "maxReplicasByCarbonIntensity", got ${got}`,
