@@ -2,7 +2,7 @@ import type { CarbonSnapshot, IntensityPoint, Signal } from './carbon.js';
 import { currentIntensity, stayedAtOrAbove } from './view.js';
 import type { AllowedMax, Band, Policy } from './policy.js';
 import { resolvePercentiles } from './percentile.js';
-import { type InForce, type Stepping, stepText, stepTowards } from './step-down.js';
+import { type InForce, type Stepping, stepped } from './step-down.js';
 
 export interface DecisionInput {
   readonly policy: Policy;
@@ -267,9 +267,7 @@ function byBand(f: Frame, policy: Policy, point: IntensityPoint, ladder: Ladder)
  */
 export function decide(input: DecisionInput): Decision {
   const d = decideBand(input);
-  if (!input.policy.stepDown || !input.inForce) return d;
-  const s = stepTowards(input.policy.stepDown, input.inForce, d.cap, input.now);
-  return s.step ? { ...d, cap: s.cap, step: s.step, reason: `${d.reason}; ${stepText(input.inForce.cap, s.cap, s.step)}` } : d;
+  return input.policy.stepDown && input.inForce ? stepped(d, input.policy.stepDown, input.inForce, input.now) : d;
 }
 
 function decideBand(input: DecisionInput): Decision {
@@ -286,6 +284,8 @@ function decideBand(input: DecisionInput): Decision {
     signal: carbon.signal ?? 'unknown',
   };
   if (input.ecoModeOffAnnotation) return result(f, f.declared, null, 'off', 'eco mode off by annotation keda-carbon.io/eco-mode', []);
+  const window = policy.ecoModeOff.windows.find((w) => w.start <= now && now < w.end);
+  if (window) return result(f, f.declared, null, 'off', `eco mode off: window ${window.text}`, []);
   const schedule = policy.ecoModeOff.schedules.find((s) => s.matches(now));
   if (schedule) return result(f, f.declared, null, 'off', `eco mode off: recurringSchedule "${schedule.expression}" (${policy.ecoModeOff.timeZone})`, []);
   if (!point) return missingData(f, input, (current as { reason: string }).reason);

@@ -3,6 +3,7 @@ import {
   type Band,
   compileSchedule,
   cronLine,
+  type EcoWindow,
   emission,
   HOUR,
   hours,
@@ -12,6 +13,7 @@ import {
   span,
   stepPercent,
   timeZone,
+  timestamp,
 } from './policy-rules.js';
 import { FieldError } from './field-error.js';
 import { type DocOf, fail, integer, list, number, object, oneOf, type OutOf, optional, parseAs, refine, required } from './schema.js';
@@ -46,6 +48,8 @@ export const POLICY_LIMITS = {
   schedules: 50,
   /** Characters in one cron line. */
   cronLine: 256,
+  /** One-off windows in `ecoModeOff.windows`. */
+  windows: 50,
 } as const;
 
 /** The reference window of percentile bands, around `now`. */
@@ -89,6 +93,21 @@ const carbonIntensityDuration = object(
   (d) => ({ threshold: d.carbonIntensityThreshold, minutes: d.overrideEcoAfterDurationInMins }),
 );
 
+const ecoWindow = object(
+  {
+    start: required(timestamp, 'From when eco mode is off (inclusive), e.g. "2026-12-24T00:00:00Z".'),
+    end: required(timestamp, 'Until when eco mode is off (exclusive); after start.'),
+  },
+  {
+    notMapping: (got) => `must be a mapping with start and end (RFC 3339 times), got ${got}`,
+    schema: { 'x-kubernetes-validations': [{ rule: 'timestamp(self.end) > timestamp(self.start)', message: 'end must be after start' }] },
+  },
+  ({ start, end }, at): EcoWindow => {
+    if (end.at <= start.at) fail(`${at}.end`, `must be after start ${start.text}, got ${end.text}`);
+    return { start: start.at, end: end.at, text: `${start.text}..${end.text}` };
+  },
+);
+
 const ecoModeOff = object(
   {
     recurringSchedule: optional(
@@ -101,12 +120,18 @@ const ecoModeOff = object(
       'Cron lines (5 fields); eco mode is off during every minute a line matches.',
     ),
     timeZone: optional(timeZone, 'UTC', 'IANA time zone for recurringSchedule.', 'UTC'),
+    windows: optional(
+      list(ecoWindow, { max: POLICY_LIMITS.windows, items: 'windows', notList: (got) => `must be a list of {start, end}, got ${got}` }),
+      [],
+      'One-off windows (a release, a sale, a holiday) in which eco mode is off; past ones are ignored.',
+    ),
     carbonIntensityDuration: optional(carbonIntensityDuration, null, 'After intensity stayed >= the threshold this long, eco mode is off.'),
   },
   { notMapping: (got) => `must be a mapping, got ${got}` },
   (e, at) => ({
     schedules: e.recurringSchedule.map((line, i): RecurringSchedule => compileSchedule(line, e.timeZone, `${at}.recurringSchedule[${i}]`)),
     timeZone: e.timeZone,
+    windows: e.windows,
     duration: e.carbonIntensityDuration,
   }),
 );
@@ -156,7 +181,11 @@ export const policyDocument = object(
       'Azure-operator form; each threshold is an upper bound of its band.',
       'instead of carbon',
     ),
-    ecoModeOff: optional(ecoModeOff, { schedules: [], timeZone: 'UTC', duration: null }, 'When the declared maxReplicaCount applies regardless of carbon.'),
+    ecoModeOff: optional(
+      ecoModeOff,
+      { schedules: [], timeZone: 'UTC', windows: [], duration: null },
+      'When the declared maxReplicaCount applies regardless of carbon.',
+    ),
     onMissingData: optional(onMissingData, 'declared', 'Without current data: the declared max, the cap already on the object, or a fixed cap.', 'declared'),
     relativeWindow: optional(relativeWindow, DEFAULT_WINDOW, 'The window percentile bands are resolved over, around now (each part 1h to 7d).'),
     mode: optional(

@@ -45,3 +45,14 @@ export function stepText(from: number, cap: number, step: Stepping): string {
     ? `step-down holds ${cap} towards ${step.target} until ${next}`
     : `step-down ${from} -> ${cap} towards ${step.target}, next step at ${next}`;
 }
+
+/** A decision with the step applied: the step as its cap, the band's cap as the step's target. */
+export function stepped<D extends { readonly cap: number; readonly reason: string; readonly step: Stepping | null }>(
+  d: D,
+  rule: StepDown,
+  inForce: InForce,
+  now: number,
+): D {
+  const s = stepTowards(rule, inForce, d.cap, now);
+  return s.step ? { ...d, cap: s.cap, step: s.step, reason: `${d.reason}; ${stepText(inForce.cap, s.cap, s.step)}` } : d;
+}

@@ -205,74 +205,58 @@ for (const f of FORMS) {
   });
 }
 
-// Step-down: over one fall from 40 to a band cap of 4, explain (text and JSON) on the stored
-// object and simulate over the same forecast say what the webhook then writes, step by step.
-const STEPPED = '{"carbon":[{"measuredEmission":500,"allowedMaxReplicaCount":4}],"stepDown":{"maxPercent":50,"every":"1m"}}';
+// A one-off window: a millisecond before its start, at its start, a millisecond before its
+// end and at its end, explain (text and JSON), simulate and the webhook's patch, status and
+// warning must tell the same story: the cap, eco mode, and the window named as the reason.
+const WINDOW = { start: '2026-12-24T00:20:00+01:00', end: '2026-12-26T23:45:30Z' }; // inside hourly points
+const WINDOW_TEXT = `${WINDOW.start}..${WINDOW.end}`;
+const WINDOW_POLICY = JSON.stringify({ carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: 10 }], ecoModeOff: { windows: [WINDOW] } });
 
-t.test('step-down: explain and simulate agree with each step the webhook writes', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-bounds-'));
+t.test('a one-off window: explain, simulate and the webhook agree at its start and end', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-window-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const start = Date.parse(AT);
-  const forecast = join(dir, 'forecast.csv');
-  await writeFile(forecast, `timestamp,duration,value\n${new Date(start - 30 * 60_000).toISOString()},30,100\n${AT},60,600\n`);
-  const sim = async (): Promise<Array<{ start: string; cap: number }>> => {
-    let out = '';
-    const io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => true }, env: {} };
-    const policyFile = join(dir, 'policy.json');
-    await writeFile(policyFile, STEPPED);
-    t.equal(await main(['simulate', '--policy', policyFile, '--forecast', forecast, '--declared', '40', '-o', 'json'], io), 0);
-    return JSON.parse(out).timeline;
-  };
-  const timeline = await sim();
-  const config = parseConfigText('{}', 'test');
-  const r = structuredClone(loadReview('scaledobject-update.kubectl-annotate'));
-  let stored = r.request.object;
-  stored.metadata.annotations = { 'keda-carbon.io/environmental-impact': STEPPED };
-  stored.spec.maxReplicaCount = 40;
-  const written: Array<[number, number]> = [];
-  for (const at of [0, 30_000, 60_000, 120_000, 180_000].map((ms) => start + ms)) {
-    const file = join(dir, 'object.json');
-    await writeFile(file, JSON.stringify(stored));
-    const atText = new Date(at).toISOString();
-    let text = '';
-    let json = '';
-    for (const [output, put] of [
-      ['text', (s: string) => (text += s)],
-      ['json', (s: string) => (json += s)],
-    ] as const) {
-      const io = { stdout: { write: put }, stderr: { write: () => true }, env: {} };
-      t.equal(await main(['explain', '-f', file, '--intensity', '600', '--at', atText, '-o', output], io), 0);
-    }
-    const review = structuredClone(r);
-    review.request.oldObject = structuredClone(stored);
-    review.request.object = structuredClone(stored);
-    const outcome = await handleAdmission(review, { config: () => config, carbon: { snapshot: () => steady(600, at) }, now: () => at });
-    const after = applyResponsePatch(stored, outcome.review.response);
-    const status = JSON.parse(after.metadata.annotations[STATUS]);
-    const [explained] = JSON.parse(json);
-    t.equal(explained.plan.maxReplicaCount, after.spec.maxReplicaCount, `${atText}: explain's JSON cap is the one stored`);
-    t.equal(explained.plan.decision.step?.target, status.stepTarget, `${atText}: explain's step target is the status's`);
-    const line = /^ {2}step-down:\s+(.*)$/m.exec(text)?.[1];
-    t.equal(line === undefined ? undefined : /next step at (\S+)/.exec(line)?.[1], status.nextStepAt, `${atText}: explain's next step is the status's`);
-    const capLine = /^ {2}cap:\s+(.*)$/m.exec(text)?.[1];
-    const from = stored.spec.maxReplicaCount;
-    t.equal(
-      capLine,
-      from === after.spec.maxReplicaCount ? `${from} (unchanged)` : `maxReplicaCount ${from} -> ${after.spec.maxReplicaCount}`,
-      `${atText}: ${capLine}`,
-    );
-    if (from !== after.spec.maxReplicaCount) written.push([at, after.spec.maxReplicaCount]);
-    stored = after;
+  const [object, forecast] = [join(dir, 'object.yaml'), join(dir, 'forecast.csv')];
+  await writeFile(object, AZURE_OBJECT.replace(`'${AZURE_POLICY}'`, `'${WINDOW_POLICY}'`).replace('maxReplicaCount: 200', 'maxReplicaCount: 40'));
+  const hours = Array.from({ length: 5 * 24 }, (_, i) => `${new Date(Date.parse('2026-12-23T00:00:00Z') + i * 3_600_000).toISOString()},60,600`);
+  await writeFile(forecast, `timestamp,duration,value\n${hours.join('\n')}\n`);
+  const [sim, code] = await run(['simulate', '--policy', object, '--forecast', forecast, '-o', 'json']);
+  t.equal(code, 0);
+  const timeline: { start: string; end: string; cap: number; ecoMode: string; reason: string }[] = JSON.parse(sim).timeline;
+  const [start, end] = [Date.parse(WINDOW.start), Date.parse(WINDOW.end)];
+  for (const [at, off] of [
+    [start - 1, false],
+    [start, true],
+    [end - 1, true],
+    [end, false],
+  ] as const) {
+    const iso = new Date(at).toISOString();
+    await t.test(`${iso}: eco mode ${off ? 'off' : 'on'}`, async (t) => {
+      const [cap, ecoMode, why] = off ? [40, 'off', `eco mode off: window ${WINDOW_TEXT}`] : [10, 'on', '600 gCO2eq/kWh >= 300'];
+      const [text] = await run(['explain', '-f', object, '--intensity', '600', '--at', iso]);
+      t.match(text, new RegExp(`^  eco mode: +${ecoMode}$`, 'm'), 'explain text: eco mode');
+      t.match(text, `  why:          ${why}\n`, 'explain text: why, naming the window');
+      t.match(text, new RegExp(`^  cap: +maxReplicaCount 40 -> ${cap}$|^  cap: +${cap} \\(unchanged\\)$`, 'm'), 'explain text: the cap');
+      const [json] = await run(['explain', '-f', object, '--intensity', '600', '--at', iso, '-o', 'json']);
+      const plan = JSON.parse(json)[0].plan;
+      t.same([plan.maxReplicaCount, plan.decision.ecoMode, plan.decision.reason], [cap, ecoMode, why], 'explain json');
+      const iv = timeline.find((x) => Date.parse(x.start) <= at && at < Date.parse(x.end))!;
+      t.same([iv.cap, iv.ecoMode, iv.reason], [cap, ecoMode, why], `simulate: ${iv.start}..${iv.end}`);
+      const review = structuredClone(loadReview('scaledobject-create.kubectl-apply'));
+      review.request.object.metadata.annotations = { 'keda-carbon.io/environmental-impact': WINDOW_POLICY };
+      review.request.object.spec.maxReplicaCount = 40;
+      const config = parseConfigText('{}', 'test');
+      const outcome = await handleAdmission(review, { config: () => config, carbon: { snapshot: () => steady(600, at) }, now: () => at });
+      const stored = applyResponsePatch(review.request.object, outcome.review.response);
+      const status = JSON.parse(stored.metadata.annotations[STATUS]);
+      t.same([stored.spec.maxReplicaCount, status.cap, status.ecoMode], [cap, cap, ecoMode], 'webhook: the stored cap and the status annotation');
+      t.same(outcome.review.response.warnings ?? [], cap === 40 ? [] : [`keda-carbon: maxReplicaCount 40 -> ${cap} (${why})`], 'webhook: the warning');
+    });
   }
-  t.same(
-    written.map(([at, cap]) => [new Date(at).toISOString(), cap]),
-    [20, 10, 5, 4].map((cap, i) => [new Date(start + i * 60_000).toISOString(), cap]),
-    'the webhook: 20, then 10, 5 and 4 a minute apart',
-  );
-  const simulated = timeline.filter((iv) => Date.parse(iv.start) >= start && Date.parse(iv.start) <= start + 180_000);
-  t.same(
-    simulated.map((iv) => [iv.start, iv.cap]),
-    written.map(([at, cap]) => [new Date(at).toISOString(), cap]),
-    'simulate: the same steps at the same times',
-  );
 });
+
+async function run(args: string[]): Promise<[string, number]> {
+  let out = '';
+  const io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => true }, env: {} };
+  const code = await main(args, io);
+  return [out, code];
+}
