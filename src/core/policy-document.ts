@@ -16,7 +16,7 @@ import {
   timestamp,
 } from './policy-rules.js';
 import { FieldError } from './field-error.js';
-import { type DocOf, fail, integer, list, number, object, oneOf, type OutOf, optional, parseAs, refine, required } from './schema.js';
+import { custom, type DocOf, fail, integer, list, number, object, oneOf, type OutOf, optional, parseAs, refine, required, show } from './schema.js';
 
 /**
  * The policy document (PRODUCT.md section 1), declared once. This declaration is the
@@ -160,6 +160,12 @@ const stepDown = object(
   (s): StepDown => ({ maxPercent: s.maxPercent, everyMs: s.every }),
 );
 
+/** Watts drawn by one replica: any number above 0 (a fraction of a watt is a real, idle service). */
+export const watts = custom<number, number>('number > 0', { type: 'number', exclusiveMinimum: 0 }, (v, at) => {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(at, `must be a number of watts > 0, got ${show(v)}`);
+  return v;
+});
+
 const has = (v: unknown): boolean => v !== undefined && v !== null;
 
 /** The document: its fields in the order messages and docs list them. */
@@ -195,6 +201,13 @@ export const policyDocument = object(
       'enforce',
     ),
     stepDown: optional(stepDown, null, 'A falling cap comes down in steps from the cap in force; a rising cap, eco mode off and removal apply at once.'),
+
+    wattsPerReplica: optional(
+      watts,
+      null,
+      "Power one replica draws (W), for the estimated grams CO2eq in the ledger; the configuration's wattsPerReplica applies when absent.",
+      'the configuration default',
+    ),
   },
   {
     notMapping: (got) => `a policy must be a mapping with "carbon" or "maxReplicasByCarbonIntensity", got ${got}`,

@@ -49,8 +49,10 @@ t.test('the document type is the declaration', async (t) => {
     ecoModeOff: { timeZone: 'Europe/Berlin', recurringSchedule: ['* 8 * * 1-5'] },
     relativeWindow: { past: '12h' },
     mode: 'observe',
+    wattsPerReplica: 12.5,
   };
   const policy = validatePolicy(doc);
+  t.equal(policy.wattsPerReplica, 12.5);
   t.equal(policy.form, 'carbon');
   t.equal(policy.mode, 'observe');
   t.equal(policy.relativeWindow.pastMs, 12 * 3_600_000);
@@ -123,4 +125,18 @@ t.test('the CRD schema of a window: the same shape, and a CEL rule for end after
   for (const v of ['2026-12-24T00:00:00Z', '2026-12-24T00:00:00.5+01:00']) t.ok(pattern.test(v), `${v} passes the CRD pattern`);
   for (const v of ['2026-12-24T00:00:00', '2026-12-24 00:00:00Z', '2026-12-24t00:00:00z'])
     t.notOk(pattern.test(v), `${v} fails the CRD pattern as it fails the validator`);
+});
+
+t.test('wattsPerReplica: a number of watts above 0, null when absent (the configuration default applies)', async (t) => {
+  const base = { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }] };
+  t.equal(validatePolicy(base).wattsPerReplica, null);
+  t.equal(validatePolicy({ ...base, wattsPerReplica: 0.5 }).wattsPerReplica, 0.5);
+  for (const v of [0, -3, '40', Number.POSITIVE_INFINITY])
+    t.throws(() => validatePolicy({ ...base, wattsPerReplica: v }), {
+      field: 'wattsPerReplica',
+      message: /^wattsPerReplica: must be a number of watts > 0, got /,
+    });
+  const [op] = parseYaml(crdPatch()) as { value: Record<string, any> }[];
+  t.same(op!.value.properties.wattsPerReplica.exclusiveMinimum, 0, 'the API server refuses what the validator refuses');
+  t.match(fieldTable(), '| `wattsPerReplica` | number > 0 | the configuration default |');
 });
