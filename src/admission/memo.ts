@@ -101,7 +101,9 @@ export class AnswerMemo {
     const { object, carbon, now } = input;
     const oldObject = input.oldObject ?? null;
     const objectPart = objectKey(object, oldObject);
-    if (objectPart === null) return encode(input);
+    // A step-down decides from the stored object and its next step's time, which the key
+    // and `changeMoments` do not hold: such answers are made afresh.
+    if (objectPart === null || input.policy.stepDown) return encode(input);
     const key = `${this.idOf(input.policy)}|${this.idOf(carbon)}|${input.origin.length}:${input.origin}|${objectPart}`;
     const hit = this.entries.get(key);
     if (hit !== undefined && now >= hit.from && now < hit.until) {

@@ -1,6 +1,7 @@
 import type { CarbonSnapshot } from '../core/carbon.js';
 import type { RuntimeConfig } from '../config/config.js';
-import type { ChosenBand } from '../core/decide.js';
+import type { ChosenBand, Decision } from '../core/decide.js';
+import type { Policy } from '../core/policy.js';
 import { declaredMax, minReplicas, specMax, type KedaObject } from '../core/object.js';
 import { planObject, type Plan } from '../core/plan.js';
 import { resolvePolicy, type Resolution } from '../core/resolve.js';
@@ -52,6 +53,12 @@ function capLine(plan: Extract<Plan, { kind: 'apply' }>, current: number | undef
   return current === cap ? `${cap} (unchanged)` : `maxReplicaCount ${current ?? 100} -> ${cap}`;
 }
 
+/** A step-down under way: where it is heading, when the next step comes, and the rule. */
+function stepLine(step: NonNullable<Decision['step']>, rule: Policy['stepDown']): string {
+  const per = rule ? ` (at most ${rule.maxPercent}% of the cap in force every ${rule.everyMs / 60_000} min)` : '';
+  return `towards ${step.target}, next step at ${new Date(step.nextStepAt).toISOString()}${per}`;
+}
+
 function describe(object: KedaObject, resolution: Resolution, plan: Plan): string {
   const meta = object.metadata ?? {};
   const lines = [`${String(object.kind ?? 'object')} ${meta.namespace ?? 'default'}/${meta.name ?? '(unnamed)'}`];
@@ -82,6 +89,7 @@ function describe(object: KedaObject, resolution: Resolution, plan: Plan): strin
     row('rule:', d.band ? ruleLine(d.band, d.declared) : 'none');
     row('why:', d.reason);
     row('cap:', capLine(plan, current, d.cap));
+    if (d.step && resolution.kind === 'policy') row('step-down:', stepLine(d.step, resolution.policy.stepDown));
   }
   // The cap change is already on the `cap:` line; show only the other warnings.
   const warnings = plan.kind === 'apply' ? (plan.decision?.warnings ?? []) : plan.warnings;

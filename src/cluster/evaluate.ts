@@ -64,7 +64,14 @@ export function evaluateObject(entry: CachedObject, ctx: EvaluationContext): Ver
   const d = plan.decision;
   const subject: CapSubject | undefined =
     resolution.kind === 'policy' && d
-      ? { policy: resolution.policy, declared: d.declared, minReplicas: minReplicas(object), ecoModeOffAnnotation: ecoModeOffByAnnotation(object), cap: d.cap }
+      ? {
+          policy: resolution.policy,
+          declared: d.declared,
+          minReplicas: minReplicas(object),
+          ecoModeOffAnnotation: ecoModeOffByAnnotation(object),
+          cap: d.cap,
+          nextStepAt: d.step?.nextStepAt ?? null,
+        }
       : undefined;
   const differs = planDiffers(object, plan);
   if (!subject) return { kind: 'apply', target: plan.maxReplicaCount, differs, reason: plan.reason, subject };

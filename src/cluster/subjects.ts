@@ -15,14 +15,14 @@ export class SubjectIndex {
   /** Bumped on every change that alters the distinct set, so callers can cache on it. */
   version = 0;
 
-  /** The same id for equal subjects (same Policy object, declared, min, annotation and cap). */
+  /** The same id for equal subjects (same Policy object, declared, min, annotation, cap and next step). */
   idOf(s: CapSubject): string {
     let id = this.policyIds.get(s.policy);
     if (id === undefined) {
       id = ++this.nextPolicyId;
       this.policyIds.set(s.policy, id);
     }
-    return `${id}/${s.declared}/${s.minReplicas}/${s.ecoModeOffAnnotation ? 1 : 0}/${s.cap}`;
+    return `${id}/${s.declared}/${s.minReplicas}/${s.ecoModeOffAnnotation ? 1 : 0}/${s.cap}/${s.nextStepAt ?? ''}`;
   }
 
   set(key: string, subject: CapSubject | undefined): void {

@@ -2,6 +2,7 @@ import type { CarbonSnapshot, IntensityPoint, Signal } from './carbon.js';
 import { currentIntensity, stayedAtOrAbove } from './view.js';
 import type { AllowedMax, Band, Policy } from './policy.js';
 import { resolvePercentiles } from './percentile.js';
+import { type InForce, type Stepping, stepped } from './step-down.js';
 
 export interface DecisionInput {
   readonly policy: Policy;
@@ -15,6 +16,8 @@ export interface DecisionInput {
   readonly ecoModeOffAnnotation: boolean;
   readonly carbon: CarbonSnapshot;
   readonly now: number;
+  /** Under `stepDown`: the cap in force that a falling cap steps down from (absent: applies at once, as on create). */
+  readonly inForce?: InForce | undefined;
 }
 
 /**
@@ -46,10 +49,7 @@ interface Frame {
   readonly declared: number;
   /** max(1, minReplicaCount): the cap never goes below it. */
   readonly floor: number;
-  /**
-   * The intensity as shown (gCO2eq/kWh): one decimal, or as many as it takes to stay on
-   * the same side of every threshold as the measured value; null without data.
-   */
+  /** The intensity as shown (gCO2eq/kWh, see `shownIntensity`); null without data. */
   readonly intensity: number | null;
   /** Start of the data point used (RFC 3339), or null without data. */
   readonly dataTime: string | null;
@@ -69,6 +69,8 @@ export interface Decision extends Frame {
   readonly reason: string;
   /** Things the user should hear about even though the write goes through. */
   readonly warnings: readonly string[];
+  /** A step-down under way: `cap` is the step, `step.target` the cap the band gives. */
+  readonly step: Stepping | null;
 }
 
 // Points are immutable and shared by every request until the next refresh: format each
@@ -174,12 +176,6 @@ function rungFor(form: Policy['form'], rungs: readonly Rung[], intensity: number
   return { rung: rungs[rungs.length - 1]!, relation: '>', lower: null };
 }
 
-/** Which band of an absolute policy applies to `intensity`, or null below every carbon band. */
-export function bandFor(policy: Policy, intensity: number): { band: Band; relation: ChosenBand['relation']; lower: number | null } | null {
-  const hit = rungFor(policy.form, absoluteLadder(policy).rungs, intensity, 0);
-  return hit && { band: hit.rung.band, relation: hit.relation, lower: hit.lower };
-}
-
 /** A resolved percentile threshold as printed: one decimal unless that crosses the intensity. */
 function shownThreshold(threshold: number, intensity: number): number {
   return shownIntensity(threshold, [intensity], 1);
@@ -218,6 +214,7 @@ function result(f: Frame, cap: number, band: ChosenBand | null, ecoMode: 'on' | 
     ecoMode,
     reason,
     warnings,
+    step: null,
   };
 }
 
@@ -269,6 +266,11 @@ function byBand(f: Frame, policy: Policy, point: IntensityPoint, ladder: Ladder)
  * timer, `explain` and `simulate` all call this one function, so they cannot disagree.
  */
 export function decide(input: DecisionInput): Decision {
+  const d = decideBand(input);
+  return input.policy.stepDown && input.inForce ? stepped(d, input.policy.stepDown, input.inForce, input.now) : d;
+}
+
+function decideBand(input: DecisionInput): Decision {
   const { policy, carbon, now } = input;
   const current = currentIntensity(carbon, now);
   const point = current.state === 'ok' ? current.point : null;

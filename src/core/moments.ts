@@ -12,8 +12,10 @@ export interface CapSubject {
   readonly declared: number;
   readonly minReplicas: number;
   readonly ecoModeOffAnnotation: boolean;
-  /** The cap the object carries now; also what `onMissingData: hold` keeps. */
+  /** The cap the object carries now; also what `onMissingData: hold` keeps, and what a step-down steps from. */
   readonly cap: number;
+  /** During a step-down: when its next step is due (a moment of this subject alone). */
+  readonly nextStepAt?: number | null;
 }
 
 type Add = (t: number) => void;
@@ -79,6 +81,7 @@ function capAt(s: CapSubject, carbon: CarbonSnapshot, t: number): number {
     ecoModeOffAnnotation: s.ecoModeOffAnnotation,
     carbon,
     now: t,
+    inForce: { cap: s.cap, nextStepAt: s.nextStepAt ?? null },
   }).cap;
 }
 
@@ -86,7 +89,8 @@ function capAt(s: CapSubject, carbon: CarbonSnapshot, t: number): number {
  * The first moment in [now, now + horizonMs] at which the pure decision gives some
  * subject a cap other than the one it carries, or null when none changes in that window.
  * `now` itself is returned when a cap is already out of date. Only the `changeMoments` of
- * each subject's policy are evaluated, and only before the earliest change found so far.
+ * each subject's policy (and the due time of its next step-down step) are evaluated, and
+ * only before the earliest change found so far.
  */
 export function nextCapChange(subjects: readonly CapSubject[], carbon: CarbonSnapshot, now: number, horizonMs: number): number | null {
   const end = now + horizonMs;
@@ -101,6 +105,8 @@ export function nextCapChange(subjects: readonly CapSubject[], carbon: CarbonSna
       list = changeMoments(s.policy, carbon, now, end);
       moments.set(s.policy, list);
     }
+    const due = s.nextStepAt;
+    if (due != null && due > now && due <= end) list = [...list, due].sort((a, b) => a - b);
     for (const t of list) {
       if (first !== null && t >= first) break;
       if (capAt(s, carbon, t) !== s.cap) {

@@ -3,7 +3,8 @@ import { ANNOTATION, KEDA_DEFAULT_MAX, OWNED_ANNOTATIONS } from './names.js';
 import type { Resolution } from './resolve.js';
 import { decide, type Decision } from './decide.js';
 import { annotationsOf, declaredMax, ecoModeOffByAnnotation, invalidSpecMax, minReplicas, readStatus, specMax, type KedaObject } from './object.js';
-import { type CarbonStatus, encodeStatus, sameStatus } from './status.js';
+import { type CarbonStatus, encodeStatus, nextStepOf, sameStatus } from './status.js';
+import type { InForce } from './step-down.js';
 
 /**
  * What should become of one object: the pure step shared by admission (which turns it
@@ -68,6 +69,10 @@ function statusLine(
     mode,
     evaluatedAt: isoTime(now),
   };
+  if (d.step) {
+    status.stepTarget = d.step.target;
+    status.nextStepAt = new Date(d.step.nextStepAt).toISOString();
+  }
   // Keep the previous line when only evaluatedAt would differ: the same inputs must give
   // an empty patch, or every reinvocation and every unrelated update would rewrite it.
   if (previous !== undefined && previousStatus && sameStatus(status, previousStatus)) return previous;
@@ -107,6 +112,7 @@ export function planObject(input: PlanInput): Plan {
     ecoModeOffAnnotation: ecoModeOffByAnnotation(object),
     carbon,
     now,
+    inForce: policy.stepDown ? capInForce(oldObject, declared, observe) : undefined,
   });
   const setAnnotations = {
     [ANNOTATION.declared]: String(declared),
@@ -116,6 +122,21 @@ export function planObject(input: PlanInput): Plan {
   if (observe) return observePlan(object, decision, declared, setAnnotations, reason);
   const warnings = [...changeWarning(effectiveMax, decision.cap, decision.reason), ...decision.warnings];
   return { kind: 'apply', maxReplicaCount: decision.cap, mode: 'enforce', keepSpec: false, setAnnotations, removeAnnotations: [], warnings, reason, decision };
+}
+
+/**
+ * What a step-down steps from: the stored object's cap (in observe mode, the cap its status
+ * says we would set) and the time of its next step. Never above the declared max, so a user
+ * who lowers their own max below the cap in force gets it at once. On create there is none:
+ * nothing runs yet, so the cap applies at once.
+ */
+function capInForce(oldObject: KedaObject | null | undefined, declared: number, observe: boolean): InForce | undefined {
+  if (!oldObject) return undefined;
+  const old = readStatus(oldObject);
+  // A step-down of the other mode (observe's would-be steps, say) is not the one in force.
+  const sameMode = (old?.mode === 'observe') === observe;
+  const cap = observe && sameMode ? old!.cap : (specMax(oldObject) ?? KEDA_DEFAULT_MAX);
+  return { cap: Math.min(cap, declared), nextStepAt: sameMode ? nextStepOf(old) : null };
 }
 
 /** An object that lost its policy: the declared max back, our annotations gone. */

@@ -10,6 +10,8 @@ import {
   onMissingData,
   type RecurringSchedule,
   sortedBands,
+  span,
+  stepPercent,
   timeZone,
   timestamp,
 } from './policy-rules.js';
@@ -143,6 +145,21 @@ const relativeWindow = object(
   (w): RelativeWindow => ({ pastMs: w.past, aheadMs: w.ahead }),
 );
 
+/** How a falling cap comes down: at most `maxPercent` of the cap in force per step, one step per `everyMs`. */
+export interface StepDown {
+  readonly maxPercent: number;
+  readonly everyMs: number;
+}
+
+const stepDown = object(
+  {
+    maxPercent: required(stepPercent, 'At most this share of the cap in force is taken away per step (rounded down, but at least one replica).'),
+    every: required(span(60_000, HOUR, '5m'), 'Time between two steps (1m to 1h).'),
+  },
+  { notMapping: (got) => `must be a mapping such as {maxPercent: 50, every: 5m}, got ${got}` },
+  (s): StepDown => ({ maxPercent: s.maxPercent, everyMs: s.every }),
+);
+
 /** Watts drawn by one replica: any number above 0 (a fraction of a watt is a real, idle service). */
 export const watts = custom<number, number>('number > 0', { type: 'number', exclusiveMinimum: 0 }, (v, at) => {
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(at, `must be a number of watts > 0, got ${show(v)}`);
@@ -183,6 +200,8 @@ export const policyDocument = object(
       'enforce caps spec.maxReplicaCount; observe only writes the cap it would set into the status annotation.',
       'enforce',
     ),
+    stepDown: optional(stepDown, null, 'A falling cap comes down in steps from the cap in force; a rising cap, eco mode off and removal apply at once.'),
+
     wattsPerReplica: optional(
       watts,
       null,

@@ -166,19 +166,36 @@ export const onMissingData: Node<OnMissingData | string, OnMissingData> = custom
   },
 );
 
-/** A duration from `min` to `max` hours, written like `24h` (a bare number is seconds). */
-export function hours(min: number, max: number, example: string): Node<string | number, number> {
-  const range = `${min}h to ${max % 24 === 0 ? `${max / 24}d` : `${max}h`}`;
+const MINUTE = 60_000;
+
+/** A span as the docs write it: whole days, hours or minutes. */
+const spanText = (ms: number): string => (ms % (24 * HOUR) === 0 ? `${ms / (24 * HOUR)}d` : ms % HOUR === 0 ? `${ms / HOUR}h` : `${ms / MINUTE}m`);
+
+/** A duration from `minMs` to `maxMs`, written like `24h` or `5m` (a bare number is seconds). */
+export function span(minMs: number, maxMs: number, example: string): Node<string | number, number> {
+  const range = `${spanText(minMs)} to ${spanText(maxMs)}`;
   return custom(
     `duration, ${range}`,
-    { 'x-kubernetes-int-or-string': true, minimum: min * 3600, maximum: max * 3600, pattern: DURATION_PATTERN },
+    { 'x-kubernetes-int-or-string': true, minimum: minMs / 1000, maximum: maxMs / 1000, pattern: DURATION_PATTERN },
     (v, field) => {
       const ms = durationMs(v);
-      if (ms === null || ms < min * HOUR || ms > max * HOUR) fail(field, `must be a duration from ${range} such as "${example}", got ${show(v)}`);
+      if (ms === null || ms < minMs || ms > maxMs) fail(field, `must be a duration from ${range} such as "${example}", got ${show(v)}`);
       return ms;
     },
   );
 }
+
+/** A duration from `min` to `max` hours, written like `24h` (a bare number is seconds). */
+export function hours(min: number, max: number, example: string): Node<string | number, number> {
+  return span(min * HOUR, max * HOUR, example);
+}
+
+/** `stepDown.maxPercent`: a whole share of the cap in force, 1 to 99. */
+export const stepPercent: Node<number, number> = custom('integer, 1 to 99', { type: 'integer', minimum: 1, maximum: 99 }, (v, field) => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 99)
+    fail(field, `must be an integer from 1 to 99 (percent of the cap in force), got ${show(v)}`);
+  return v;
+});
 
 // RFC 3339 with upper-case T and Z, as the Azure operator's parser (Go's time.RFC3339) and
 // CEL's timestamp() both read it; a time without an offset is refused, not guessed.

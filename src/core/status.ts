@@ -20,6 +20,10 @@ export interface CarbonStatus {
    * Lines written by earlier versions carry `mode` only in observe mode: absent reads as enforce.
    */
   mode?: 'enforce' | 'observe';
+  /** While a step-down runs (`cap` is then a step): the cap it is heading for... */
+  stepTarget?: number;
+  /** ...and when its next step is due (RFC 3339). Both absent when no step-down runs. */
+  nextStepAt?: string;
   evaluatedAt: string;
 }
 
@@ -35,6 +39,8 @@ export function encodeStatus(s: CarbonStatus): string {
     rule: s.rule,
     ecoMode: s.ecoMode,
     mode: s.mode,
+    stepTarget: s.stepTarget,
+    nextStepAt: s.nextStepAt,
     evaluatedAt: s.evaluatedAt,
   });
 }
@@ -66,14 +72,22 @@ export function decodeStatus(raw: unknown): Readonly<CarbonStatus> | null {
 
 /**
  * Of the status the controller's cache keeps only `cap` (is the stored max still the cap we
- * wrote?) and `mode` (is an observe-mode status current?), which saves most of the line's
- * bytes on every cached object. `enforce` and no mode at all (a line from an earlier
- * version) mean the same, so both keep only the cap.
+ * wrote?), `mode` (is an observe-mode status current?) and, during a step-down, `nextStepAt`
+ * (when the next step is due), which saves most of the line's bytes on every cached object.
+ * `enforce` and no mode at all (a line from an earlier version) mean the same, so both keep
+ * only the cap.
  */
 export function slimStatus(raw: unknown): string | undefined {
   const s = decodeStatus(raw);
   if (s === null) return undefined;
-  return s.mode === 'observe' ? `{"cap":${s.cap},"mode":"observe"}` : `{"cap":${s.cap}}`;
+  const step = typeof s.nextStepAt === 'string' ? `,"nextStepAt":${JSON.stringify(s.nextStepAt)}` : '';
+  return s.mode === 'observe' ? `{"cap":${s.cap},"mode":"observe"${step}}` : `{"cap":${s.cap}${step}}`;
+}
+
+/** When the next step of a step-down is due (epoch ms), as a status records it; null when none runs. */
+export function nextStepOf(s: Readonly<CarbonStatus> | null): number | null {
+  const at = typeof s?.nextStepAt === 'string' ? Date.parse(s.nextStepAt) : Number.NaN;
+  return Number.isNaN(at) ? null : at;
 }
 
 /** Whether two lines record the same decision: every field but `evaluatedAt` equal. */

@@ -59,15 +59,19 @@ function snapshotOf(input: SimulationInput, fetchedAt: number): CarbonSnapshot {
   return { source: input.source, fetchedAt, maxDataAgeMs: Number.POSITIVE_INFINITY, points: input.points };
 }
 
-/** `decide` at each moment, held until the next one (the last until `end`). */
-function evaluate(input: SimulationInput, moments: readonly number[], end: number): CapInterval[] {
+/**
+ * `decide` at each moment, held until the next one (the last until `end`). Under `stepDown`
+ * each decision steps from the cap before it, and with `followSteps` the due time of the
+ * next step is a moment too, as it is for the controller. The first decision has no cap in
+ * force (the object is created then) and applies at once.
+ */
+function evaluate(input: SimulationInput, moments: readonly number[], end: number, followSteps = true): CapInterval[] {
   const out: CapInterval[] = [];
   let currentMax = input.declared;
+  let nextStepAt: number | null = null;
   const carbon = snapshotOf(input, moments[0]!);
-  for (let i = 0; i < moments.length; i++) {
-    const at = moments[i]!;
-    const until = i + 1 < moments.length ? moments[i + 1]! : end;
-    if (until <= at) continue;
+  for (let i = 0, at = moments[0]!; at < end; ) {
+    while (i < moments.length && moments[i]! <= at) i++;
     const d = decide({
       policy: input.policy,
       declared: input.declared,
@@ -76,26 +80,38 @@ function evaluate(input: SimulationInput, moments: readonly number[], end: numbe
       ecoModeOffAnnotation: false,
       carbon,
       now: at,
+      inForce: out.length === 0 ? undefined : { cap: currentMax, nextStepAt },
     });
     currentMax = d.cap;
-    const prev = out[out.length - 1];
-    // A moment where nothing changed (two points of one value) splits an interval: join it
-    // again. In a gap the reason names the moment; the one at the interval's start stands.
-    if (
-      prev &&
-      prev.end === at &&
-      prev.cap === d.cap &&
-      prev.intensity === d.intensity &&
-      prev.rule === d.rule &&
-      prev.ecoMode === d.ecoMode &&
-      (prev.reason === d.reason || d.intensity === null)
-    ) {
-      out[out.length - 1] = { ...prev, end: until };
-      continue;
-    }
-    out.push({ start: at, end: until, intensity: d.intensity, cap: d.cap, rule: d.rule, ecoMode: d.ecoMode, reason: d.reason });
+    nextStepAt = d.step?.nextStepAt ?? null;
+    const moment = i < moments.length ? moments[i]! : end;
+    const until = followSteps && nextStepAt !== null && nextStepAt < moment ? nextStepAt : moment;
+    push(out, at, until, d);
+    at = until;
   }
   return out;
+}
+
+/**
+ * Append the decision held over [at, until). A moment where nothing changed (two points of
+ * one value) splits an interval: join it again. In a gap the reason names the moment; the
+ * one at the interval's start stands.
+ */
+function push(out: CapInterval[], at: number, until: number, d: ReturnType<typeof decide>): void {
+  const prev = out[out.length - 1];
+  if (
+    prev &&
+    prev.end === at &&
+    prev.cap === d.cap &&
+    prev.intensity === d.intensity &&
+    prev.rule === d.rule &&
+    prev.ecoMode === d.ecoMode &&
+    (prev.reason === d.reason || d.intensity === null)
+  ) {
+    out[out.length - 1] = { ...prev, end: until };
+    return;
+  }
+  out.push({ start: at, end: until, intensity: d.intensity, cap: d.cap, rule: d.rule, ecoMode: d.ecoMode, reason: d.reason });
 }
 
 /** The Azure operator's requeue interval where no forecast point covers the moment. */
@@ -127,7 +143,7 @@ export function operatorMoments(points: readonly IntensityPoint[]): number[] {
  * rather than at each change, gives (schedules and the duration override included).
  */
 export function simulateOperator(input: SimulationInput): CapInterval[] {
-  return evaluate(input, operatorMoments(input.points), forecastSpan(input.points).end);
+  return evaluate(input, operatorMoments(input.points), forecastSpan(input.points).end, false);
 }
 
 /**

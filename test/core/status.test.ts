@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ANNOTATION } from '../../src/core/names.js';
 import { readStatus } from '../../src/core/object.js';
-import { type CarbonStatus, decodeStatus, encodeStatus, sameStatus, slimStatus } from '../../src/core/status.js';
+import { type CarbonStatus, decodeStatus, encodeStatus, nextStepOf, sameStatus, slimStatus } from '../../src/core/status.js';
 
 const STATUS: CarbonStatus = {
   cap: 3,
@@ -48,4 +48,16 @@ t.test('two lines record the same decision when only evaluatedAt differs', async
   t.ok(sameStatus({ ...STATUS, evaluatedAt: 'later' }, line));
   t.notOk(sameStatus({ ...STATUS, cap: 4 }, line));
   t.notOk(sameStatus(STATUS, decodeStatus('{"cap":3}')!), 'a line with fewer fields differs');
+});
+
+t.test('a step-down: stepTarget and nextStepAt before evaluatedAt; the slim line keeps when the next step is due', async (t) => {
+  const stepping: CarbonStatus = { ...STATUS, cap: 20, stepTarget: 4, nextStepAt: '2026-12-07T18:06:00.000Z' };
+  const line = encodeStatus(stepping);
+  t.same(Object.keys(JSON.parse(line)).slice(-3), ['stepTarget', 'nextStepAt', 'evaluatedAt']);
+  t.equal(slimStatus(line), '{"cap":20,"nextStepAt":"2026-12-07T18:06:00.000Z"}');
+  t.equal(slimStatus(encodeStatus({ ...stepping, mode: 'observe' })), '{"cap":20,"mode":"observe","nextStepAt":"2026-12-07T18:06:00.000Z"}');
+  t.equal(nextStepOf(decodeStatus(slimStatus(line))), Date.parse('2026-12-07T18:06:00.000Z'), 'the slim line decodes to the same due time');
+  t.equal(nextStepOf(decodeStatus(encodeStatus(STATUS))), null, 'no step-down: none due');
+  t.equal(nextStepOf(decodeStatus('{"cap":3,"nextStepAt":"soon"}')), null, 'a time that does not parse: none due');
+  t.equal(nextStepOf(null), null);
 });

@@ -220,6 +220,11 @@ export async function caBundle(w: Webhook): Promise<string> {
  * the API server actually calls it (a dry-run create comes back capped).
  */
 export async function registerWebhook(t: Pick<Test, 'teardown'>, c: Cluster, w: Webhook, probeNamespace: string): Promise<void> {
+  await registerWebhookAt(t, c, { url: `https://127.0.0.1:${w.serve.port}/mutate`, caBundle: await caBundle(w) }, probeNamespace);
+}
+
+/** The same, for a webhook served at `url` (e.g. in the test's own process) under the CA `caBundle` (base64 PEM). */
+export async function registerWebhookAt(t: Pick<Test, 'teardown'>, c: Cluster, at: { url: string; caBundle: string }, probeNamespace: string): Promise<void> {
   const name = `keda-carbon-e2e-${c.id}`;
   const path = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations';
   await c.call('POST', path, [201], {
@@ -229,7 +234,7 @@ export async function registerWebhook(t: Pick<Test, 'teardown'>, c: Cluster, w: 
     webhooks: [
       {
         name: `${c.id}.e2e.keda-carbon.io`,
-        clientConfig: { url: `https://127.0.0.1:${w.serve.port}/mutate`, caBundle: await caBundle(w) },
+        clientConfig: { url: at.url, caBundle: at.caBundle },
         rules: [
           {
             apiGroups: ['keda.sh'],

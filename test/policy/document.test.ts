@@ -149,7 +149,7 @@ t.test('every invalid document names the field and the rule', async (t) => {
     ],
     [
       { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 2 }], carbonn: 1 },
-      'carbonn: unknown field (expected one of carbon, maxReplicasByCarbonIntensity, ecoModeOff, onMissingData, relativeWindow, mode)',
+      'carbonn: unknown field (expected one of carbon, maxReplicasByCarbonIntensity, ecoModeOff, onMissingData, relativeWindow, mode, stepDown, wattsPerReplica)',
     ],
   ];
   for (const [doc, message] of cases) {
