@@ -124,6 +124,7 @@ async function runSimulation(flags: Flags, io: CommandIO, fromEnv: ReadonlySet<s
         declared,
         intervals: sim.intervals,
         operator: sim.operator.intervals,
+        thresholds: sim.thresholds,
       }),
     );
   }

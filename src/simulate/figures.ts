@@ -1,7 +1,8 @@
 import { validatePolicy } from '../core/policy.js';
 import { percentile } from '../core/percentile.js';
 import { idealShift, type Piece } from './ideal.js';
-import { HOUR, overlayCaps, simulateOperator, simulateTimeline, type CapInterval, type SimulationInput } from './timeline.js';
+import { thresholdSeries, type ThresholdSeries } from './thresholds.js';
+import { forecastSpan, HOUR, overlayCaps, simulateOperator, simulateTimeline, type CapInterval, type SimulationInput } from './timeline.js';
 
 export interface Figures {
   /** Length of the simulated span. */
@@ -140,16 +141,20 @@ export interface Simulation {
    */
   readonly operator: { readonly intervals: readonly CapInterval[]; readonly figures: Figures };
   readonly suggestion: Suggestion;
+  /** Each percentile band's resolved threshold over the span (empty for an absolute policy): what the chart draws. */
+  readonly thresholds: readonly ThresholdSeries[];
 }
 
 /** The whole simulation: following the forecast, re-evaluating as the Azure operator does, and suggested thresholds. */
 export function simulate(input: SimulationInput): Simulation {
   const intervals = simulateTimeline(input);
   const operator = simulateOperator(input);
+  const span = forecastSpan(input.points);
   return {
     intervals,
     figures: summarize(intervals, input.declared, floorOf(input)),
     operator: { intervals: operator, figures: summarize(overlayCaps(intervals, operator), input.declared, floorOf(input)) },
     suggestion: suggestThresholds(input),
+    thresholds: thresholdSeries(input.policy, input.points, span.start, span.end),
   };
 }
