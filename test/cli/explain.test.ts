@@ -256,4 +256,17 @@ t.test('explain --intensity with a source that cannot answer: the given value al
   t.match(r.out.stderr, /^keda-carbon explain: no window for percentile bands: .*missing\.json.*; using --intensity 400 alone\n$/);
   t.match(r.out.stdout, /thresholds: +not resolved: 1h of data/);
   t.match(r.out.stdout, /cap: +40 \(unchanged\)/, 'onMissingData declared, as in the webhook');
+
+  // A source this machine cannot open (location auto outside a cluster) is no reason to refuse a value given by hand.
+  await writeFile(
+    config,
+    'intensity:\n  provider: uk-carbon-intensity\n  location: auto\npolicies:\n  standard:\n    carbon:\n    - {measuredEmission: p50, allowedMaxReplicaCount: "50%"}\n',
+  );
+  const auto = io();
+  t.equal(await main(['explain', '-f', STANDARD, '--config', config, '--intensity', '400', '--at', '2026-11-23T11:00:00Z'], auto.io), 0);
+  t.match(
+    auto.out.stderr,
+    /^keda-carbon explain: no window for percentile bands: intensity\.location: auto needs the NODE_NAME environment variable.*; using --intensity 400 alone\n$/,
+  );
+  t.match(auto.out.stdout, /thresholds: +not resolved: 1h of data/);
 });
