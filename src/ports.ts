@@ -86,6 +86,21 @@ export interface LedgerRow {
   readonly withheldSeconds: number;
   /** ScaledObjects whose HPA runs at the cap; absent unless HPAs are read. */
   readonly held?: number;
+  /** Estimated grams CO2eq, one entry per signal the intensity had; absent unless some object has watts per replica. */
+  readonly grams?: readonly LedgerGrams[];
+}
+
+/** Grams CO2eq of one group under intensity of one signal: replicas x watts x intensity, over time. */
+export interface LedgerGrams {
+  /** `marginal`, `average` or `unknown`, as the source reports its intensity. */
+  readonly signal: string;
+  /** Of the cap (in observe mode, the cap the policy would set). */
+  readonly cap: number;
+  readonly declared: number;
+  /** Declared minus cap. */
+  readonly withheld: number;
+  /** Of the replicas the HPAs report running; absent unless HPAs are read. */
+  readonly emitted?: number;
 }
 
 export interface LedgerSink {

@@ -7,7 +7,7 @@ import { policyTexts } from '../admission/policy-cache.js';
 import type { CachedObject } from './objects.js';
 
 export interface EvaluationContext {
-  config: PolicyConfig & { invalidPolicy: 'deny' | 'warn' };
+  config: PolicyConfig & { invalidPolicy: 'deny' | 'warn'; wattsPerReplica?: number | null };
   carbon: CarbonSnapshot;
   now: number;
   /** The namespace's policy label; a Promise when the namespace cache has not seen it yet. */
@@ -40,6 +40,10 @@ export interface LedgerFacts {
   readonly policy: string;
   readonly mode: string;
   readonly declared: number;
+  /** What the ledger books as the cap: the cap in force, or in observe mode the cap the policy would set. */
+  readonly cap: number;
+  /** Watts per replica (the policy's, else the configuration's); null books no grams. */
+  readonly watts: number | null;
 }
 
 /** The policy label of a resolution: the configured name, never the user's text. */
@@ -64,6 +68,13 @@ export function evaluateObject(entry: CachedObject, ctx: EvaluationContext): Ver
       : undefined;
   const differs = planDiffers(object, plan);
   if (!subject) return { kind: 'apply', target: plan.maxReplicaCount, differs, reason: plan.reason, subject };
-  const ledger = { policy: policyLabel(resolution.kind === 'policy' ? resolution.origin : ''), mode: plan.mode, declared: subject.declared };
+  const ledger: LedgerFacts = {
+    policy: policyLabel(resolution.kind === 'policy' ? resolution.origin : ''),
+    mode: plan.mode,
+    declared: subject.declared,
+    // Observe mode leaves the declared max in force; the ledger books what it would do.
+    cap: plan.mode === 'observe' ? subject.cap : plan.maxReplicaCount,
+    watts: subject.policy.wattsPerReplica ?? ctx.config.wattsPerReplica ?? null,
+  };
   return { kind: 'apply', target: plan.maxReplicaCount, differs, reason: plan.reason, subject, ledger };
 }

@@ -6,13 +6,15 @@ import type { Clock, KubeApi } from '../ports.js';
 interface SlimHpa {
   readonly maxReplicas: number | undefined;
   readonly desiredReplicas: number | undefined;
+  /** Pods the HPA last saw running: what the ledger's emitted grams count. */
+  readonly currentReplicas: number | undefined;
   /** Condition ScalingLimited=True with reason TooManyReplicas: demand is above the max. */
   readonly tooMany: boolean;
 }
 
 interface RawHpa {
   spec?: { maxReplicas?: unknown };
-  status?: { desiredReplicas?: unknown; conditions?: { type?: unknown; status?: unknown; reason?: unknown }[] };
+  status?: { desiredReplicas?: unknown; currentReplicas?: unknown; conditions?: { type?: unknown; status?: unknown; reason?: unknown }[] };
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
@@ -21,7 +23,12 @@ export function slimHpa(raw: unknown): SlimHpa | null {
   const h = raw as RawHpa | null;
   if (!h || typeof h !== 'object') return null;
   const tooMany = (h.status?.conditions ?? []).some((c) => c.type === 'ScalingLimited' && c.status === 'True' && c.reason === 'TooManyReplicas');
-  return { maxReplicas: num(h.spec?.maxReplicas), desiredReplicas: num(h.status?.desiredReplicas), tooMany };
+  return {
+    maxReplicas: num(h.spec?.maxReplicas),
+    desiredReplicas: num(h.status?.desiredReplicas),
+    currentReplicas: num(h.status?.currentReplicas),
+    tooMany,
+  };
 }
 
 /** autoscaling/v2 where the API server serves it (1.23+), else v2beta2 (1.12 to 1.25). */
@@ -30,15 +37,28 @@ export async function hpaVersion(api: KubeApi): Promise<'v2' | 'v2beta2'> {
   return res?.status === 200 ? 'v2' : 'v2beta2';
 }
 
+const PREFIX = 'keda-hpa-';
+
+export interface HpaCacheOptions {
+  api: KubeApi;
+  logger: Logger;
+  clock?: Clock;
+  /** An HPA KEDA made for ScaledObject `namespace/name` was added, changed or deleted. */
+  onChange?: (namespace: string, name: string) => void;
+  /** After each complete list. */
+  onSynced?: () => void;
+}
+
 /**
  * The HPAs KEDA creates for ScaledObjects (`keda-hpa-<name>`, KEDA's default name), from a
- * list-watch: whether a cap really binds. Needs the optional hpa-read RBAC component.
+ * list-watch: whether a cap really binds, and how many replicas run. Needs the optional
+ * hpa-read RBAC component.
  */
 export class HpaCache {
   private informer: Informer<SlimHpa> | undefined;
   private stopped = false;
 
-  constructor(private readonly o: { api: KubeApi; logger: Logger; clock?: Clock }) {}
+  constructor(private readonly o: HpaCacheOptions) {}
 
   async start(): Promise<void> {
     this.stopped = false;
@@ -51,6 +71,11 @@ export class HpaCache {
       path: `/apis/autoscaling/${version}/horizontalpodautoscalers`,
       resource: 'horizontalpodautoscalers',
       keep: slimHpa,
+      onChange: (key) => {
+        const [namespace, hpa] = key.split('/');
+        if (hpa?.startsWith(PREFIX)) this.o.onChange?.(namespace!, hpa.slice(PREFIX.length));
+      },
+      onSynced: () => this.o.onSynced?.(),
       ...(this.o.clock ? { clock: this.o.clock } : {}),
     });
     this.informer.start();
@@ -64,8 +89,13 @@ export class HpaCache {
 
   /** Whether the ScaledObject `namespace/name` runs at `cap`: its HPA says demand is above it, or wants exactly it. */
   heldAt(namespace: string, name: string, cap: number): boolean {
-    const h = this.informer?.get(`${namespace}/keda-hpa-${name}`);
+    const h = this.informer?.get(`${namespace}/${PREFIX}${name}`);
     if (!h || h.maxReplicas !== cap) return false;
     return h.tooMany || h.desiredReplicas === cap;
+  }
+
+  /** Replicas the HPA of ScaledObject `namespace/name` reports running; undefined without one. */
+  running(namespace: string, name: string): number | undefined {
+    return this.informer?.get(`${namespace}/${PREFIX}${name}`)?.currentReplicas;
   }
 }

@@ -74,11 +74,20 @@ async function checkLeaseNamespace(api: KubeApi, namespace: string, logger: Logg
 
 /** The leader's carbon ledger, with the HPA cache when the hpa-read component sets KEDA_CARBON_READ_HPAS (it grants the rights). */
 function createLedger(options: ClusterOptions, clock: Clock): { ledger: Ledger; hpas: HpaCache | undefined } {
-  const hpas = options.env?.KEDA_CARBON_READ_HPAS === 'true' ? new HpaCache({ api: options.api, logger: options.logger, clock }) : undefined;
-  const ledger = new Ledger({
+  if (options.env?.KEDA_CARBON_READ_HPAS !== 'true') return { ledger: new Ledger({ clock, carbon: options.carbon }), hpas: undefined };
+  const hpas: HpaCache = new HpaCache({
+    api: options.api,
+    logger: options.logger,
+    clock,
+    // The replicas running change between the controller's reports: each change is booked.
+    onChange: (ns, name) => ledger.hpaChanged(ns, name),
+    onSynced: () => ledger.hpasListed(),
+  });
+  const ledger: Ledger = new Ledger({
     clock,
     carbon: options.carbon,
-    ...(hpas ? { heldAt: (ns: string, name: string, cap: number) => hpas.heldAt(ns, name, cap) } : {}),
+    heldAt: (ns, name, cap) => hpas.heldAt(ns, name, cap),
+    running: (ns, name) => hpas.running(ns, name),
   });
   return { ledger, hpas };
 }

@@ -165,7 +165,7 @@ export class Reconciler {
     else this.d.events.forgetInvalid(entry.uid);
     if (v.kind !== 'apply') return this.forget(key);
     this.subjects.set(key, v.subject);
-    if (v.ledger) this.d.ledger?.set(key, entry.namespace, v.ledger.policy, v.ledger.mode, v.target, v.ledger.declared);
+    if (v.ledger) this.d.ledger?.set(key, { namespace: entry.namespace, ...v.ledger, inForce: v.target });
     else this.d.ledger?.delete(key);
     return v;
   }

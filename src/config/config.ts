@@ -34,6 +34,8 @@ export interface RuntimeConfig {
   invalidPolicy: 'deny' | 'warn';
   /** `observe` puts every policy in observe mode (the rollout switch); `enforce` leaves each policy's own mode. */
   mode: 'enforce' | 'observe';
+  /** Watts per replica for the ledger's grams, where a policy does not give its own; null books no grams. */
+  wattsPerReplica: number | null;
 }
 
 export const DEFAULT_TOUCH: TouchConfig = {
@@ -45,7 +47,7 @@ export const DEFAULT_TOUCH: TouchConfig = {
   namespaceSelector: 'kubernetes.io/metadata.name notin (kube-system,kube-node-lease,keda-carbon)',
 };
 
-const TOP_KEYS = new Set(['intensity', 'policies', 'defaultPolicy', 'touch', 'invalidPolicy', 'mode']);
+const TOP_KEYS = new Set(['intensity', 'policies', 'defaultPolicy', 'touch', 'invalidPolicy', 'mode', 'wattsPerReplica']);
 const TOUCH_KEYS = new Set(['interval', 'followForecast', 'qps', 'burst', 'maxInFlight', 'namespaceSelector']);
 
 function positiveNumber(v: unknown, key: string, integer: boolean): number {
@@ -131,7 +133,9 @@ export function parseConfig(raw: unknown): RuntimeConfig {
   }
   const mode = raw.mode ?? 'enforce';
   if (mode !== 'enforce' && mode !== 'observe') throw new ConfigError('mode', `must be "enforce" or "observe", got ${JSON.stringify(mode)}`);
-  return { intensity: parseIntensityConfig(raw.intensity), policies, defaultPolicy, touch: parseTouch(raw.touch), invalidPolicy, mode };
+  const wattsPerReplica =
+    raw.wattsPerReplica === undefined || raw.wattsPerReplica === null ? null : positiveNumber(raw.wattsPerReplica, 'wattsPerReplica', false);
+  return { intensity: parseIntensityConfig(raw.intensity), policies, defaultPolicy, touch: parseTouch(raw.touch), invalidPolicy, mode, wattsPerReplica };
 }
 
 /** The embedded defaults `npm start` runs on: the bundled sample curve and one example policy. */

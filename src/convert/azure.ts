@@ -1,6 +1,6 @@
-import { ANNOTATION } from '../core/names.js';
 import { FieldError } from '../core/field-error.js';
 import { PolicyError, type PolicyDocument, validatePolicy } from '../core/policy.js';
+import { lacksOffset, rfc3339 } from '../core/policy-rules.js';
 import { readYamlItems, type YamlItem } from '../util/yaml-docs.js';
 import { isPlainObject } from '../util/object.js';
 
@@ -85,8 +85,8 @@ function k8sName(v: unknown, object: string, field: string): string {
 /**
  * One CarbonAwareKedaScaler to the equivalent keda-carbon policy for its target. The bands
  * keep the operator's own form and numbers (`maxReplicasByCarbonIntensity`, whose upper-bound
- * semantics keda-carbon implements as they are); recurring schedules (UTC in both) and the
- * duration override carry over. The produced document passes `validatePolicy` or this throws.
+ * semantics keda-carbon implements as they are); recurring schedules (UTC in both), custom
+ * schedules (as one-off windows) and the duration override carry over. The produced document passes `validatePolicy` or this throws.
  */
 export function convertScaler(value: unknown, label: string, now = Date.now()): Conversion {
   const spec = scalerSpec(value, label);
@@ -104,8 +104,10 @@ export function convertScaler(value: unknown, label: string, now = Date.now()): 
   if (eco !== undefined && eco !== null) {
     if (!isPlainObject(eco)) throw new ConvertError(label, 'spec.ecoModeOff', `must be a mapping, got ${show(eco)}`);
     const ecoOut = ecoModeOffOf(eco, label);
-    if (ecoOut.recurringSchedule || ecoOut.carbonIntensityDuration) policy.ecoModeOff = ecoOut;
-    notes.push(...customScheduleNotes(eco.customSchedule, label, target.kind, target.namespace, target.name, now));
+    const custom = customScheduleOf(eco.customSchedule, label, now);
+    if (custom.windows.length > 0) ecoOut.windows = custom.windows;
+    if (ecoOut.recurringSchedule || ecoOut.carbonIntensityDuration || ecoOut.windows) policy.ecoModeOff = ecoOut;
+    notes.push(...custom.notes);
     notes.push(...ecoMaxNotes(eco.maxReplicas, bands, label, target.kind));
   }
   notes.push(...dataSourceNotes(spec.carbonIntensityForecastDataSource, label));
@@ -207,22 +209,41 @@ function ecoMaxNotes(v: unknown, bands: ConvertedPolicy['maxReplicasByCarbonInte
   return notes;
 }
 
-function customScheduleNotes(v: unknown, label: string, kind: string, namespace: string, name: string, now: number): string[] {
-  if (v === undefined || v === null) return [];
+type Window = NonNullable<NonNullable<ConvertedPolicy['ecoModeOff']>['windows']>[number];
+
+/**
+ * `customSchedule` to `ecoModeOff.windows`, times kept as written. The operator reads both
+ * with Go's time.RFC3339, which requires an offset (its API calls the times UTC), and is off
+ * while start < now < end; a window is [start, end), the same but for the instant of start.
+ * A time without an offset, which the operator's parser refuses, is read as UTC as its API
+ * documents, and noted. A window already over is left out, with a note.
+ */
+function customScheduleOf(v: unknown, label: string, now: number): { windows: Window[]; notes: string[] } {
+  const windows: Window[] = [];
+  const notes: string[] = [];
+  if (v === undefined || v === null) return { windows, notes };
   if (!Array.isArray(v)) throw new ConvertError(label, 'spec.ecoModeOff.customSchedule', `must be a list of {startTime, endTime}, got ${show(v)}`);
-  return v.map((w, i) => {
+  v.forEach((w, i) => {
     const at = `spec.ecoModeOff.customSchedule[${i}]`;
     if (!isPlainObject(w)) throw new ConvertError(label, at, `must be a mapping with startTime and endTime, got ${show(w)}`);
-    const start = typeof w.startTime === 'string' ? Date.parse(w.startTime) : NaN;
-    const end = typeof w.endTime === 'string' ? Date.parse(w.endTime) : NaN;
-    if (Number.isNaN(start))
-      throw new ConvertError(label, `${at}.startTime`, `must be an RFC 3339 time such as "2023-03-14T22:00:00Z", got ${show(w.startTime)}`);
-    if (Number.isNaN(end)) throw new ConvertError(label, `${at}.endTime`, `must be an RFC 3339 time such as "2023-03-14T23:59:59Z", got ${show(w.endTime)}`);
-    if (end <= start) throw new ConvertError(label, `${at}.endTime`, `must be after startTime ${String(w.startTime)}, got ${String(w.endTime)}`);
-    const window = `${String(w.startTime)} to ${String(w.endTime)}`;
-    if (end <= now) return `ecoModeOff.customSchedule window ${window} has no equivalent; it is over, so nothing is lost.`;
-    return `ecoModeOff.customSchedule window ${window} has no equivalent (keda-carbon has no one-off windows): at its start run "kubectl annotate ${kind.toLowerCase()} -n ${namespace} ${name} ${ANNOTATION.ecoMode}=off --overwrite", at its end "kubectl annotate ${kind.toLowerCase()} -n ${namespace} ${name} ${ANNOTATION.ecoMode}-".`;
+    const start = operatorTime(w.startTime, label, `${at}.startTime`, '2023-03-14T22:00:00Z', notes);
+    const end = operatorTime(w.endTime, label, `${at}.endTime`, '2023-03-14T23:59:59Z', notes);
+    if (end.at <= start.at) throw new ConvertError(label, `${at}.endTime`, `must be after startTime ${start.text}, got ${end.text}`);
+    if (end.at <= now) notes.push(`ecoModeOff.customSchedule window ${start.text} to ${end.text} is over, so it is left out.`);
+    else windows.push({ start: start.text, end: end.text });
   });
+  return { windows, notes };
+}
+
+function operatorTime(v: unknown, label: string, field: string, example: string, notes: string[]): { at: number; text: string } {
+  const written = typeof v === 'string' ? v : '';
+  const at = rfc3339(written);
+  if (at !== null) return { at, text: written };
+  const utc = lacksOffset(written) ? `${written.trim().replace(' ', 'T')}Z` : '';
+  const atUtc = rfc3339(utc);
+  if (atUtc === null) throw new ConvertError(label, field, `must be an RFC 3339 time such as "${example}", got ${show(v)}`);
+  notes.push(`${field.slice('spec.'.length)} ${written} has no offset; read as UTC, as the operator's API documents its times: ${utc}.`);
+  return { at: atUtc, text: utc };
 }
 
 function dataSourceNotes(v: unknown, label: string): string[] {

@@ -282,6 +282,8 @@ export function decide(input: DecisionInput): Decision {
     signal: carbon.signal ?? 'unknown',
   };
   if (input.ecoModeOffAnnotation) return result(f, f.declared, null, 'off', 'eco mode off by annotation keda-carbon.io/eco-mode', []);
+  const window = policy.ecoModeOff.windows.find((w) => w.start <= now && now < w.end);
+  if (window) return result(f, f.declared, null, 'off', `eco mode off: window ${window.text}`, []);
   const schedule = policy.ecoModeOff.schedules.find((s) => s.matches(now));
   if (schedule) return result(f, f.declared, null, 'off', `eco mode off: recurringSchedule "${schedule.expression}" (${policy.ecoModeOff.timeZone})`, []);
   if (!point) return missingData(f, input, (current as { reason: string }).reason);

@@ -48,8 +48,9 @@ function scheduleEdges(s: RecurringSchedule, from: number, to: number, add: Add)
  * every input of the decision is constant, so evaluating at each is exact. They are: a
  * forecast point starts or ends; the data turns stale (`maxDataAge` after the fetch); the
  * duration override's window slides past a point edge; a recurringSchedule line starts or
- * stops matching; a point enters or leaves a percentile band's reference window. The re-touch timer (`nextCapChange`) and `simulate` both use this list:
- * a new rule in `decide` is taught here once.
+ * stops matching; a one-off window starts or ends; a point enters or leaves a percentile
+ * band's reference window. The re-touch timer (`nextCapChange`) and `simulate` both use
+ * this list: a new rule in `decide` is taught here once.
  */
 export function changeMoments(policy: Policy, carbon: CarbonSnapshot, from: number, to: number): number[] {
   const times = new Set<number>();
@@ -62,6 +63,10 @@ export function changeMoments(policy: Policy, carbon: CarbonSnapshot, from: numb
   // `currentIntensity` calls data stale once its age exceeds maxDataAge.
   if (carbon.fetchedAt !== null) add(carbon.fetchedAt + carbon.maxDataAgeMs + 1);
   for (const s of policy.ecoModeOff.schedules) scheduleEdges(s, from, to, add);
+  for (const w of policy.ecoModeOff.windows) {
+    add(w.start);
+    add(w.end);
+  }
   return [...times].sort((a, b) => a - b);
 }
 

@@ -3,6 +3,7 @@ import {
   type Band,
   compileSchedule,
   cronLine,
+  type EcoWindow,
   emission,
   HOUR,
   hours,
@@ -10,9 +11,10 @@ import {
   type RecurringSchedule,
   sortedBands,
   timeZone,
+  timestamp,
 } from './policy-rules.js';
 import { FieldError } from './field-error.js';
-import { type DocOf, fail, integer, list, number, object, oneOf, type OutOf, optional, parseAs, refine, required } from './schema.js';
+import { custom, type DocOf, fail, integer, list, number, object, oneOf, type OutOf, optional, parseAs, refine, required, show } from './schema.js';
 
 /**
  * The policy document (PRODUCT.md section 1), declared once. This declaration is the
@@ -44,6 +46,8 @@ export const POLICY_LIMITS = {
   schedules: 50,
   /** Characters in one cron line. */
   cronLine: 256,
+  /** One-off windows in `ecoModeOff.windows`. */
+  windows: 50,
 } as const;
 
 /** The reference window of percentile bands, around `now`. */
@@ -87,6 +91,21 @@ const carbonIntensityDuration = object(
   (d) => ({ threshold: d.carbonIntensityThreshold, minutes: d.overrideEcoAfterDurationInMins }),
 );
 
+const ecoWindow = object(
+  {
+    start: required(timestamp, 'From when eco mode is off (inclusive), e.g. "2026-12-24T00:00:00Z".'),
+    end: required(timestamp, 'Until when eco mode is off (exclusive); after start.'),
+  },
+  {
+    notMapping: (got) => `must be a mapping with start and end (RFC 3339 times), got ${got}`,
+    schema: { 'x-kubernetes-validations': [{ rule: 'timestamp(self.end) > timestamp(self.start)', message: 'end must be after start' }] },
+  },
+  ({ start, end }, at): EcoWindow => {
+    if (end.at <= start.at) fail(`${at}.end`, `must be after start ${start.text}, got ${end.text}`);
+    return { start: start.at, end: end.at, text: `${start.text}..${end.text}` };
+  },
+);
+
 const ecoModeOff = object(
   {
     recurringSchedule: optional(
@@ -99,12 +118,18 @@ const ecoModeOff = object(
       'Cron lines (5 fields); eco mode is off during every minute a line matches.',
     ),
     timeZone: optional(timeZone, 'UTC', 'IANA time zone for recurringSchedule.', 'UTC'),
+    windows: optional(
+      list(ecoWindow, { max: POLICY_LIMITS.windows, items: 'windows', notList: (got) => `must be a list of {start, end}, got ${got}` }),
+      [],
+      'One-off windows (a release, a sale, a holiday) in which eco mode is off; past ones are ignored.',
+    ),
     carbonIntensityDuration: optional(carbonIntensityDuration, null, 'After intensity stayed >= the threshold this long, eco mode is off.'),
   },
   { notMapping: (got) => `must be a mapping, got ${got}` },
   (e, at) => ({
     schedules: e.recurringSchedule.map((line, i): RecurringSchedule => compileSchedule(line, e.timeZone, `${at}.recurringSchedule[${i}]`)),
     timeZone: e.timeZone,
+    windows: e.windows,
     duration: e.carbonIntensityDuration,
   }),
 );
@@ -117,6 +142,12 @@ const relativeWindow = object(
   { notMapping: (got) => `must be a mapping such as {past: 24h, ahead: 24h}, got ${got}` },
   (w): RelativeWindow => ({ pastMs: w.past, aheadMs: w.ahead }),
 );
+
+/** Watts drawn by one replica: any number above 0 (a fraction of a watt is a real, idle service). */
+export const watts = custom<number, number>('number > 0', { type: 'number', exclusiveMinimum: 0 }, (v, at) => {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(at, `must be a number of watts > 0, got ${show(v)}`);
+  return v;
+});
 
 const has = (v: unknown): boolean => v !== undefined && v !== null;
 
@@ -139,7 +170,11 @@ export const policyDocument = object(
       'Azure-operator form; each threshold is an upper bound of its band.',
       'instead of carbon',
     ),
-    ecoModeOff: optional(ecoModeOff, { schedules: [], timeZone: 'UTC', duration: null }, 'When the declared maxReplicaCount applies regardless of carbon.'),
+    ecoModeOff: optional(
+      ecoModeOff,
+      { schedules: [], timeZone: 'UTC', windows: [], duration: null },
+      'When the declared maxReplicaCount applies regardless of carbon.',
+    ),
     onMissingData: optional(onMissingData, 'declared', 'Without current data: the declared max, the cap already on the object, or a fixed cap.', 'declared'),
     relativeWindow: optional(relativeWindow, DEFAULT_WINDOW, 'The window percentile bands are resolved over, around now (each part 1h to 7d).'),
     mode: optional(
@@ -147,6 +182,12 @@ export const policyDocument = object(
       'enforce',
       'enforce caps spec.maxReplicaCount; observe only writes the cap it would set into the status annotation.',
       'enforce',
+    ),
+    wattsPerReplica: optional(
+      watts,
+      null,
+      "Power one replica draws (W), for the estimated grams CO2eq in the ledger; the configuration's wattsPerReplica applies when absent.",
+      'the configuration default',
     ),
   },
   {

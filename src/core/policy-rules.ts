@@ -21,6 +21,14 @@ export interface RecurringSchedule {
   matches(at: number): boolean;
 }
 
+/** A one-off window in which eco mode is off: [start, end), as milliseconds since the epoch. */
+export interface EcoWindow {
+  readonly start: number;
+  readonly end: number;
+  /** `start..end` as written: how reasons and explain name the window. */
+  readonly text: string;
+}
+
 export const HOUR = 3_600_000;
 
 const PERCENT = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/;
@@ -171,3 +179,41 @@ export function hours(min: number, max: number, example: string): Node<string | 
     },
   );
 }
+
+// RFC 3339 with upper-case T and Z, as the Azure operator's parser (Go's time.RFC3339) and
+// CEL's timestamp() both read it; a time without an offset is refused, not guessed.
+const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,9})?(Z|([+-])(\d{2}):(\d{2}))$/;
+const NO_OFFSET = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
+
+/**
+ * An RFC 3339 time with an explicit offset (`Z` or `+hh:mm`) as milliseconds since the
+ * epoch (fractions beyond milliseconds cut), or null: another shape, no offset, or a date or
+ * time that does not exist (Date.parse rolls `02-30` over into March; a round trip catches it).
+ */
+export function rfc3339(text: string): number | null {
+  const m = RFC3339.exec(text);
+  if (!m) return null;
+  const local = Date.parse(`${m[1]}Z`);
+  if (Number.isNaN(local) || new Date(local).toISOString().slice(0, 19) !== m[1]) return null;
+  const [oh, om] = [Number(m[5] ?? 0), Number(m[6] ?? 0)];
+  if (oh > 23 || om > 59) return null;
+  const fraction = m[2] ? Number(m[2].slice(1, 4).padEnd(3, '0')) : 0;
+  return local + fraction - (m[4] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
+}
+
+/** Whether `text` is a date and time that only lacks its offset (`2026-12-24T00:00:00`). */
+export const lacksOffset = (text: string): boolean => NO_OFFSET.test(text.trim());
+
+/** A window's `start` or `end`: the time, and the text as written. */
+export const timestamp: Node<string, { at: number; text: string }> = custom(
+  'RFC 3339 time with offset',
+  { type: 'string', maxLength: 40, pattern: RFC3339.source },
+  (v, field) => {
+    const at = typeof v === 'string' ? rfc3339(v) : null;
+    if (at !== null) return { at, text: v as string };
+    if (typeof v === 'string' && lacksOffset(v)) {
+      fail(field, `has no offset: write Z for UTC or +hh:mm, e.g. "${v.trim().replace(' ', 'T')}Z", got ${show(v)}`);
+    }
+    fail(field, `must be an RFC 3339 time with an offset such as "2026-12-24T00:00:00Z" or "2026-12-24T00:00:00+01:00", got ${show(v)}`);
+  },
+);

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LedgerRow, LedgerSink } from '../ports.js';
+import { ledgerMetrics } from './ledger-metrics.js';
 
 /**
  * A labelled counter for the admission path. prom-client hashes the label set on every
@@ -121,97 +121,6 @@ function sweepMetrics(registry: Registry) {
       labelNames: ['trigger'] as const,
       registers: [registry],
     }),
-  };
-}
-
-const LEDGER_LABELS = ['namespace', 'policy', 'mode'] as const;
-
-const LEDGER_GAUGES: readonly [string, string, keyof LedgerRow][] = [
-  [
-    'keda_carbon_ledger_objects',
-    'Objects under a policy, by namespace, policy (configured name or inline) and mode (enforce, observe). Leader only.',
-    'objects',
-  ],
-  ['keda_carbon_ledger_declared_replicas', 'Sum of the declared maxReplicaCount of the objects under a policy. Leader only.', 'declared'],
-  ['keda_carbon_ledger_cap_replicas', 'Sum of the caps in force (maxReplicaCount as keda-carbon sets it). Leader only.', 'cap'],
-];
-
-const LEDGER_COUNTERS: readonly [string, string, keyof LedgerRow][] = [
-  [
-    'keda_carbon_ledger_cap_replica_seconds_total',
-    'Caps in force integrated over time (replica-seconds). Leader only; starts from zero on a new leader.',
-    'capSeconds',
-  ],
-  [
-    'keda_carbon_ledger_cap_intensity_replica_seconds_total',
-    'Caps in force times the grid intensity, integrated over time (gCO2eq/kWh x replica-seconds); divided by the cap replica-seconds it is the intensity-weighted capacity.',
-    'capIntensitySeconds',
-  ],
-  ['keda_carbon_ledger_declared_replica_seconds_total', 'Declared max integrated over time (replica-seconds).', 'declaredSeconds'],
-  [
-    'keda_carbon_ledger_declared_intensity_replica_seconds_total',
-    'Declared max times the grid intensity, integrated over time (gCO2eq/kWh x replica-seconds).',
-    'declaredIntensitySeconds',
-  ],
-  [
-    'keda_carbon_ledger_withheld_replica_seconds_total',
-    'Declared max minus cap, integrated over time (replica-seconds): an upper bound on the capacity the caps held back.',
-    'withheldSeconds',
-  ],
-];
-
-/**
- * The carbon ledger, read from the leader's controller at scrape time: gauges and counters
- * per namespace, policy and mode. A replica that does not lead has no source and exports no series.
- */
-function ledgerMetrics(registry: Registry): { ledger: LedgerSink } {
-  let source: (() => readonly LedgerRow[]) | null = null;
-  const fill = (metric: Gauge<string> | Counter<string>, field: keyof LedgerRow) => {
-    metric.reset();
-    for (const row of source?.() ?? []) {
-      const labels = { namespace: row.namespace, policy: row.policy, mode: row.mode };
-      if (metric instanceof Gauge) metric.set(labels, row[field] as number);
-      else metric.inc(labels, row[field] as number);
-    }
-  };
-  new Gauge({
-    name: 'keda_carbon_ledger_held_at_cap_objects',
-    help: 'ScaledObjects whose HPA runs at the cap (ScalingLimited/TooManyReplicas, or desired replicas equal to it). Leader only, with HPA reading on.',
-    labelNames: LEDGER_LABELS,
-    registers: [registry],
-    collect(this: Gauge<string>) {
-      this.reset();
-      for (const row of source?.() ?? []) if (row.held !== undefined) this.set({ namespace: row.namespace, policy: row.policy, mode: row.mode }, row.held);
-    },
-  });
-  for (const [name, help, field] of LEDGER_GAUGES) {
-    new Gauge({
-      name,
-      help,
-      labelNames: LEDGER_LABELS,
-      registers: [registry],
-      collect(this: Gauge<string>) {
-        fill(this, field);
-      },
-    });
-  }
-  for (const [name, help, field] of LEDGER_COUNTERS) {
-    new Counter({
-      name,
-      help,
-      labelNames: LEDGER_LABELS,
-      registers: [registry],
-      collect(this: Counter<string>) {
-        fill(this, field);
-      },
-    });
-  }
-  return {
-    ledger: {
-      attach: (s) => {
-        source = s;
-      },
-    },
   };
 }
 

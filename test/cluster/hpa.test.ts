@@ -4,12 +4,14 @@ import { kubeApiFromUrl } from '../../src/cluster/api.js';
 import { HpaCache, slimHpa } from '../../src/cluster/hpa.js';
 import { captureLogger } from '../helpers/log.js';
 import { json, startServer } from '../helpers/http.js';
+import { until } from '../helpers/until.js';
 
-const hpa = (name: string, max: number, desired: number, tooMany = false) => ({
-  metadata: { name: `keda-hpa-${name}`, namespace: 'shop', resourceVersion: '5' },
+const hpa = (name: string, max: number, desired: number, tooMany = false, current = desired, resourceVersion = '5') => ({
+  metadata: { name, namespace: 'shop', resourceVersion },
   spec: { maxReplicas: max },
   status: {
     desiredReplicas: desired,
+    currentReplicas: current,
     conditions: tooMany
       ? [{ type: 'ScalingLimited', status: 'True', reason: 'TooManyReplicas' }]
       : [{ type: 'ScalingLimited', status: 'False', reason: 'DesiredWithinRange' }],
@@ -32,11 +34,16 @@ async function apiServing(served: 'v2' | 'v2beta2') {
     json(res, 200, {
       kind: 'HorizontalPodAutoscalerList',
       metadata: { resourceVersion: '5' },
-      items: [hpa('limited', 3, 3, true), hpa('desired', 3, 3), hpa('idle', 3, 1), hpa('old-cap', 5, 5)],
+      items: [hpa('keda-hpa-limited', 3, 3, true), hpa('keda-hpa-desired', 3, 3), hpa('keda-hpa-idle', 3, 1), hpa('keda-hpa-old-cap', 5, 5)],
     });
   });
   return {
     ...srv,
+    /** Send a watch event to every open watch. */
+    send: (type: string, object: unknown) => {
+      for (const w of watches) w.write(`${JSON.stringify({ type, object })}\n`);
+    },
+    watching: () => watches.size > 0,
     close: async () => {
       for (const w of watches) w.end();
       await srv.close();
@@ -44,9 +51,9 @@ async function apiServing(served: 'v2' | 'v2beta2') {
   };
 }
 
-t.test('slimHpa keeps the max, the desired replicas and the TooManyReplicas condition', async (t) => {
-  t.same(slimHpa(hpa('a', 3, 2, true)), { maxReplicas: 3, desiredReplicas: 2, tooMany: true });
-  t.same(slimHpa({}), { maxReplicas: undefined, desiredReplicas: undefined, tooMany: false });
+t.test('slimHpa keeps the max, the desired and current replicas and the TooManyReplicas condition', async (t) => {
+  t.same(slimHpa(hpa('a', 3, 2, true, 4)), { maxReplicas: 3, desiredReplicas: 2, currentReplicas: 4, tooMany: true });
+  t.same(slimHpa({}), { maxReplicas: undefined, desiredReplicas: undefined, currentReplicas: undefined, tooMany: false });
   t.equal(slimHpa(null), null);
 });
 
@@ -74,3 +81,29 @@ for (const served of ['v2', 'v2beta2'] as const) {
     );
   });
 }
+
+t.test('the replicas running, and every change of a KEDA HPA reported by ScaledObject name', async (t) => {
+  const srv = await apiServing('v2');
+  t.teardown(() => srv.close());
+  const changes: string[] = [];
+  let lists = 0;
+  const cache = new HpaCache({
+    api: kubeApiFromUrl(srv.url),
+    logger: captureLogger().logger,
+    onChange: (ns, name) => changes.push(`${ns}/${name}`),
+    onSynced: () => lists++,
+  });
+  await cache.start();
+  t.teardown(() => cache.stop());
+  await until(() => lists === 1 && srv.watching(), 'the first list and the watch');
+  t.equal(cache.running('shop', 'idle'), 1, 'currentReplicas of keda-hpa-idle');
+  t.equal(cache.running('shop', 'missing'), undefined, 'no HPA');
+  t.same(changes, [], 'the first list is a sync, not a change');
+  srv.send('MODIFIED', hpa('keda-hpa-idle', 3, 2, false, 2, '6'));
+  srv.send('ADDED', hpa('own-hpa', 3, 2, false, 2, '7'));
+  srv.send('DELETED', hpa('keda-hpa-desired', 3, 3, false, 3, '8'));
+  await until(() => changes.length === 2, 'two changes');
+  t.same(changes, ['shop/idle', 'shop/desired'], 'an HPA KEDA did not name after a ScaledObject is not one of ours');
+  t.equal(cache.running('shop', 'idle'), 2);
+  t.equal(cache.running('shop', 'desired'), undefined, 'deleted');
+});

@@ -130,6 +130,30 @@ t.test('a stale cap is touched once; a cache that lags behind our write causes n
   t.match(s.counts, { touched: 1, changed: 1, failed: 0 });
 });
 
+t.test('a one-off window: the cap is lifted at its start and restored at its end, on the fake clock', async (t) => {
+  const s = await setup(t);
+  // 10:52:30 to 10:57:00, inside the 400 g hour: only the window changes the cap.
+  const [start, end] = [H0 + 52 * MINUTE + 30_000, H0 + 57 * MINUTE];
+  const policy = {
+    carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: 3 }],
+    ecoModeOff: { windows: [{ start: '2026-11-23T10:52:30Z', end: '2026-11-23T11:57:00+01:00' }] },
+  };
+  s.add('team', 'sale', 10, { [ANNOTATION.environmentalImpact]: JSON.stringify(policy) });
+  await s.seen('team', 'sale');
+  t.equal(s.max('sale'), 3, 'before the window: capped');
+  t.same(await s.reconciler.reconcile('scaledobjects/team/sale'), { requeueAfter: start - START + 1000 }, 'called again just after the start');
+  await s.clock.advance(start + 1000 - s.clock.now());
+  t.same(await s.reconciler.reconcile('scaledobjects/team/sale'), { requeueAfter: end - s.clock.now() + 1000 }, 'then just after the end');
+  t.equal(s.max('sale'), 10, 'inside the window: the declared max');
+  const stored = s.fake.getObject('scaledobjects', 'team', 'sale')!;
+  t.match(JSON.parse(stored.metadata.annotations![ANNOTATION.status]!), { cap: 10, ecoMode: 'off', rule: null });
+  await s.seen('team', 'sale');
+  await s.clock.advance(end + 1000 - s.clock.now());
+  await s.reconciler.reconcile('scaledobjects/team/sale');
+  t.equal(s.max('sale'), 3, 'after the window: capped again');
+  t.equal(s.fake.counts.patches, 2, 'one touch at each edge');
+});
+
 t.test('a touch the API server refuses throws, so the queue retries it', async (t) => {
   const s = await setup(t);
   s.add('team', 'web', 10);

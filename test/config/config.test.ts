@@ -11,6 +11,8 @@ t.test('embedded defaults: sample source, one example policy, deny invalid polic
   t.equal(c.defaultPolicy, null);
   t.equal(c.invalidPolicy, 'deny');
   t.same(c.touch, DEFAULT_TOUCH);
+  t.equal(c.wattsPerReplica, null, 'no grams unless watts per replica are given');
+  t.equal(parseConfig({ wattsPerReplica: 35.5 }).wattsPerReplica, 35.5, 'the default of every policy without its own');
 });
 
 t.test('the PRODUCT.md example config', async (t) => {
@@ -77,6 +79,8 @@ t.test('config errors name the key', async (t) => {
     [{ touch: { namespaceSelector: 3 } }, /^touch\.namespaceSelector: must be a label selector string/],
     [{ intensity: { provider: 'nope' } }, /^intensity\.provider: must be one of/],
     [{ intensity: { provider: 'sample', refreshInterval: '1s' } }, /^intensity\.refreshInterval: must be at least 10s/],
+    [{ wattsPerReplica: 0 }, /^wattsPerReplica: must be a number greater than 0, got 0/],
+    [{ wattsPerReplica: '40W' }, /^wattsPerReplica: must be a number greater than 0, got "40W"/],
   ];
   for (const [raw, message] of cases) t.throws(() => parseConfig(raw), { name: 'ConfigError', message }, String(message));
   t.throws(() => parseConfigText('a: [', 'cfg.yaml'), { name: 'ConfigError', message: /^cfg\.yaml: line 1, column 5: not valid YAML: [^\n]*[^:\n]$/ });

@@ -246,3 +246,52 @@ t.test('shown intensities never cross a threshold', async (t) => {
   t.equal(d.intensity, 299.96, 'the status intensity stays below 300');
   t.equal(d.reason, '299.96 gCO2eq/kWh is below every rule');
 });
+
+t.test('one-off windows: eco mode off from start (inclusive) to end (exclusive)', async (t) => {
+  const sale = parsePolicyText(`
+carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 5}]
+ecoModeOff:
+  windows:
+  - {start: 2026-12-24T00:00:00Z, end: "2026-12-27T00:00:00Z"}
+  - {start: "2026-12-31T23:00:00+01:00", end: "2027-01-01T02:00:00+01:00"}
+  recurringSchedule: ["* 12 * * *"]
+`);
+  const at = (iso: string) => {
+    const now = Date.parse(iso);
+    return decide(input({ policy: sale, now, carbon: steady(600, now) }));
+  };
+  t.equal(at('2026-12-23T23:59:59.999Z').cap, 5, 'a millisecond before the start: eco mode on');
+  const start = at('2026-12-24T00:00:00Z');
+  t.equal(start.ecoMode, 'off', 'at the start: off (inclusive)');
+  t.equal(start.cap, 100, 'the declared max applies');
+  t.equal(start.reason, 'eco mode off: window 2026-12-24T00:00:00Z..2026-12-27T00:00:00Z', 'the reason names the window as written');
+  t.same(start.warnings, []);
+  t.equal(
+    at('2026-12-25T12:30:00Z').reason,
+    'eco mode off: window 2026-12-24T00:00:00Z..2026-12-27T00:00:00Z',
+    'a window wins over a schedule that also matches',
+  );
+  t.equal(at('2026-12-26T23:59:59.999Z').ecoMode, 'off', 'the last millisecond inside');
+  const end = at('2026-12-27T00:00:00Z');
+  t.equal(end.ecoMode, 'on', 'at the end: on again (exclusive)');
+  t.equal(end.cap, 5);
+  t.equal(at('2026-12-31T21:59:00Z').ecoMode, 'on', 'offsets are honoured: 22:59+01:00 is before the second window');
+  t.equal(at('2026-12-31T22:00:00Z').reason, 'eco mode off: window 2026-12-31T23:00:00+01:00..2027-01-01T02:00:00+01:00');
+  t.equal(at('2027-01-01T01:00:00Z').ecoMode, 'on', '02:00+01:00 is 01:00Z: the end');
+  t.equal(at('2027-06-01T10:00:00Z').cap, 5, 'past windows are ignored');
+  // Missing data inside a window: eco mode off still applies (the declared max), as for a schedule.
+  const now = Date.parse('2026-12-25T00:00:00Z');
+  const gone = decide(input({ policy: validatePolicy({ ...sale0, onMissingData: 2 }), now, carbon: noData() }));
+  t.equal(gone.cap, 100);
+  t.equal(gone.ecoMode, 'off');
+  t.equal(
+    decide(input({ policy: sale, now, ecoModeOffAnnotation: true })).reason,
+    'eco mode off by annotation keda-carbon.io/eco-mode',
+    'the annotation is named first',
+  );
+});
+
+const sale0 = {
+  carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: 5 }],
+  ecoModeOff: { windows: [{ start: '2026-12-24T00:00:00Z', end: '2026-12-27T00:00:00Z' }] },
+};

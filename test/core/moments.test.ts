@@ -169,3 +169,60 @@ t.test('changeMoments: only instants inside (from, to], ascending, without repea
   t.same(changeMoments(policy, carbon, from + HOUR, from + 2 * HOUR), [from + 2 * HOUR], 'from itself is not a moment; to is');
   t.same(changeMoments(policy, carbon, from + 3 * HOUR, from + 5 * HOUR), [from + 4 * HOUR], 'the last edge + 60 min, past the forecast');
 });
+
+t.test('one-off windows: their edges are change moments, for the timer and for simulate', async (t) => {
+  const policy = validatePolicy({
+    carbon: BANDS,
+    ecoModeOff: {
+      windows: [
+        { start: '2026-12-24T01:30:00Z', end: '2026-12-24T03:00:00+01:00' }, // 01:30Z to 02:00Z
+        { start: '2026-12-24T04:17:00Z', end: '2026-12-24T05:00:00Z' }, // starts inside a point
+        { start: '2026-12-20T00:00:00Z', end: '2026-12-21T00:00:00Z' }, // past: no moment
+      ],
+    },
+  });
+  const points = series(Date.parse('2026-12-24T00:00:00Z'), 60, [600, 600, 600, 600, 600, 600]);
+  // The oracle asks decide at every minute, so these edges sit on minutes; one between
+  // minutes is checked below.
+  const changes = agree(t, policy, points);
+  t.same(iso(changes), ['2026-12-24T01:30:00.000Z', '2026-12-24T02:00:00.000Z', '2026-12-24T04:17:00.000Z', '2026-12-24T05:00:00.000Z']);
+  // Listed only while inside (from, to]: the past window's edges come up only for a span that holds them.
+  t.same(iso(changeMoments(policy, fresh(points), Date.parse('2026-12-19T00:00:00Z'), Date.parse('2026-12-22T00:00:00Z'))), [
+    '2026-12-20T00:00:00.000Z',
+    '2026-12-21T00:00:00.000Z',
+  ]);
+});
+
+t.test('a window edge between whole minutes, and one after the forecast ends, wake the timer on time', async (t) => {
+  const policy = validatePolicy({
+    carbon: BANDS,
+    ecoModeOff: {
+      windows: [
+        { start: '2026-12-24T01:17:30.250Z', end: '2026-12-24T01:45:00Z' },
+        { start: '2026-12-24T09:00:00Z', end: '2026-12-24T10:00:00Z' },
+      ],
+    },
+  });
+  const points = series(Date.parse('2026-12-24T00:00:00Z'), 60, [600, 600, 600]);
+  const carbon = fresh(points);
+  const edge = Date.parse('2026-12-24T01:17:30.250Z');
+  t.equal(decideAt(policy, carbon, edge - 1, 10).cap, 10, 'a millisecond before: capped');
+  t.equal(decideAt(policy, carbon, edge, 10).cap, DECLARED, 'at the start: the declared max');
+  const subject = (cap: number): CapSubject => ({ policy, declared: DECLARED, minReplicas: 0, ecoModeOffAnnotation: false, cap });
+  t.equal(nextCapChange([subject(10)], carbon, Date.parse('2026-12-24T01:00:00Z'), 6 * HOUR), edge, 'the timer wakes at the exact millisecond');
+  // After 03:00 there is no data (onMissingData declared: 40); the window still starts and
+  // ends, but eco mode off gives the same 40, so only the moments list carries the edges.
+  const moments = changeMoments(policy, carbon, Date.parse('2026-12-24T03:00:00Z'), Date.parse('2026-12-24T12:00:00Z'));
+  t.same(iso(moments), ['2026-12-24T09:00:00.000Z', '2026-12-24T10:00:00.000Z']);
+  const held = validatePolicy({
+    carbon: BANDS,
+    onMissingData: 3,
+    ecoModeOff: { windows: [{ start: '2026-12-24T09:00:00Z', end: '2026-12-24T10:00:00Z' }] },
+  });
+  t.equal(
+    nextCapChange([{ ...subject(3), policy: held }], carbon, Date.parse('2026-12-24T03:00:00Z'), 12 * HOUR),
+    Date.parse('2026-12-24T09:00:00Z'),
+    'without data, a fixed onMissingData cap of 3 rises to the declared max when the window starts',
+  );
+  t.equal(decideAt(held, carbon, Date.parse('2026-12-24T09:00:00Z'), 3).reason, 'eco mode off: window 2026-12-24T09:00:00Z..2026-12-24T10:00:00Z');
+});

@@ -49,12 +49,94 @@ t.test('the document type is the declaration', async (t) => {
     ecoModeOff: { timeZone: 'Europe/Berlin', recurringSchedule: ['* 8 * * 1-5'] },
     relativeWindow: { past: '12h' },
     mode: 'observe',
+    wattsPerReplica: 12.5,
   };
   const policy = validatePolicy(doc);
+  t.equal(policy.wattsPerReplica, 12.5);
   t.equal(policy.form, 'carbon');
   t.equal(policy.mode, 'observe');
   t.equal(policy.relativeWindow.pastMs, 12 * 3_600_000);
   t.equal(policy.relativeWindow.aheadMs, 24 * 3_600_000, 'an absent part takes its default');
   t.equal(policy.ecoModeOff.schedules[0]!.matches(Date.parse('2026-01-05T07:30:00Z')), true, 'compiled in the declared zone (08:30 Berlin)');
   t.equal(policy.onMissingData, 'declared');
+});
+
+t.test('one-off windows: RFC 3339 with an offset, end after start, with messages that name the field', async (t) => {
+  const doc = (w: unknown) => ({ carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }], ecoModeOff: { windows: [w] } });
+  const ok = validatePolicy(doc({ start: '2026-12-24T00:00:00.250+01:00', end: '2026-12-24T00:00:01-00:30' }));
+  t.same(ok.ecoModeOff.windows, [
+    {
+      start: Date.parse('2026-12-23T23:00:00.250Z'),
+      end: Date.parse('2026-12-24T00:30:01Z'),
+      text: '2026-12-24T00:00:00.250+01:00..2026-12-24T00:00:01-00:30',
+    },
+  ]);
+  t.same(validatePolicy(doc({ start: '2026-12-24T00:00:00Z', end: '2026-12-24T00:00:00.001Z' })).ecoModeOff.windows.length, 1, 'one millisecond is a window');
+  t.same(validatePolicy({ carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }] }).ecoModeOff.windows, [], 'none by default');
+  const bad: Array<[unknown, string]> = [
+    [
+      { start: '2026-12-24T00:00:00', end: '2026-12-27T00:00:00Z' },
+      'ecoModeOff.windows[0].start: has no offset: write Z for UTC or +hh:mm, e.g. "2026-12-24T00:00:00Z", got "2026-12-24T00:00:00"',
+    ],
+    [
+      { start: '2026-12-24T00:00:00Z', end: '2026-12-27 00:00' },
+      'ecoModeOff.windows[0].end: has no offset: write Z for UTC or +hh:mm, e.g. "2026-12-27T00:00Z", got "2026-12-27 00:00"',
+    ],
+    [
+      { start: '2026-12-27T00:00:00Z', end: '2026-12-24T00:00:00Z' },
+      'ecoModeOff.windows[0].end: must be after start 2026-12-27T00:00:00Z, got 2026-12-24T00:00:00Z',
+    ],
+    [
+      { start: '2026-12-24T01:00:00+01:00', end: '2026-12-24T00:00:00Z' },
+      'ecoModeOff.windows[0].end: must be after start 2026-12-24T01:00:00+01:00, got 2026-12-24T00:00:00Z',
+    ],
+    [
+      { start: '2027-02-29T00:00:00Z', end: '2027-03-02T00:00:00Z' },
+      'ecoModeOff.windows[0].start: must be an RFC 3339 time with an offset such as "2026-12-24T00:00:00Z" or "2026-12-24T00:00:00+01:00", got "2027-02-29T00:00:00Z"',
+    ],
+    [{ start: '2026-12-24T24:00:00Z', end: '2026-12-25T01:00:00Z' }, 'ecoModeOff.windows[0].start: must be an RFC 3339 time with an offset'],
+    [{ start: '2026-12-24T00:00:00+25:00', end: '2026-12-25T01:00:00Z' }, 'ecoModeOff.windows[0].start: must be an RFC 3339 time with an offset'],
+    [{ start: 'christmas', end: '2026-12-25T01:00:00Z' }, 'ecoModeOff.windows[0].start: must be an RFC 3339 time'],
+    [
+      { start: 1798070400000, end: '2026-12-25T01:00:00Z' },
+      'ecoModeOff.windows[0].start: must be an RFC 3339 time with an offset such as "2026-12-24T00:00:00Z" or "2026-12-24T00:00:00+01:00", got 1798070400000',
+    ],
+    [
+      { start: '2026-12-24T00:00:00Z' },
+      'ecoModeOff.windows[0].end: must be an RFC 3339 time with an offset such as "2026-12-24T00:00:00Z" or "2026-12-24T00:00:00+01:00", got nothing',
+    ],
+    [{ start: '2026-12-24T00:00:00Z', end: '2026-12-25T00:00:00Z', until: 'x' }, 'ecoModeOff.windows[0].until: unknown field (expected one of start, end)'],
+    ['2026-12-24/2026-12-27', 'ecoModeOff.windows[0]: must be a mapping with start and end (RFC 3339 times), got "2026-12-24/2026-12-27"'],
+  ];
+  for (const [w, message] of bad)
+    t.throws(() => validatePolicy(doc(w)), { name: 'PolicyError', message: new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) }, message);
+  t.throws(() => validatePolicy({ carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }], ecoModeOff: { windows: { start: 'x' } } }), {
+    message: 'ecoModeOff.windows: must be a list of {start, end}, got {"start":"x"}',
+  });
+});
+
+t.test('the CRD schema of a window: the same shape, and a CEL rule for end after start', async (t) => {
+  const [op] = parseYaml(crdPatch()) as { value: Record<string, any> }[];
+  const windows = op!.value.properties.ecoModeOff.properties.windows;
+  t.equal(windows.maxItems, POLICY_LIMITS.windows);
+  t.same(windows.items.required, ['start', 'end']);
+  t.same(windows.items['x-kubernetes-validations'], [{ rule: 'timestamp(self.end) > timestamp(self.start)', message: 'end must be after start' }]);
+  const pattern = new RegExp(windows.items.properties.start.pattern);
+  for (const v of ['2026-12-24T00:00:00Z', '2026-12-24T00:00:00.5+01:00']) t.ok(pattern.test(v), `${v} passes the CRD pattern`);
+  for (const v of ['2026-12-24T00:00:00', '2026-12-24 00:00:00Z', '2026-12-24t00:00:00z'])
+    t.notOk(pattern.test(v), `${v} fails the CRD pattern as it fails the validator`);
+});
+
+t.test('wattsPerReplica: a number of watts above 0, null when absent (the configuration default applies)', async (t) => {
+  const base = { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }] };
+  t.equal(validatePolicy(base).wattsPerReplica, null);
+  t.equal(validatePolicy({ ...base, wattsPerReplica: 0.5 }).wattsPerReplica, 0.5);
+  for (const v of [0, -3, '40', Number.POSITIVE_INFINITY])
+    t.throws(() => validatePolicy({ ...base, wattsPerReplica: v }), {
+      field: 'wattsPerReplica',
+      message: /^wattsPerReplica: must be a number of watts > 0, got /,
+    });
+  const [op] = parseYaml(crdPatch()) as { value: Record<string, any> }[];
+  t.same(op!.value.properties.wattsPerReplica.exclusiveMinimum, 0, 'the API server refuses what the validator refuses');
+  t.match(fieldTable(), '| `wattsPerReplica` | number > 0 | the configuration default |');
 });

@@ -122,3 +122,19 @@ t.test('__proto__ and constructor keys in a policy are unknown fields, and pollu
   });
   t.equal(({} as Record<string, unknown>).polluted, undefined);
 });
+
+t.test('one-off windows are bounded', async (t) => {
+  const windows = (n: number) => ({
+    carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 1 }],
+    ecoModeOff: {
+      windows: Array.from({ length: n }, (_, i) => ({ start: `2026-12-${String((i % 28) + 1).padStart(2, '0')}T00:00:00Z`, end: '2027-01-01T00:00:00Z' })),
+    },
+  });
+  t.equal(POLICY_LIMITS.windows, 50);
+  t.equal(validatePolicy(windows(50)).ecoModeOff.windows.length, 50);
+  t.throws(() => validatePolicy(windows(51)), { name: 'PolicyError', message: 'ecoModeOff.windows: has 51 windows; at most 50 are allowed' });
+  const long = `2026-12-24T00:00:00.${'1'.repeat(10_000)}Z`;
+  t.throws(() => validatePolicy({ ...windows(0), ecoModeOff: { windows: [{ start: long, end: '2027-01-01T00:00:00Z' }] } }), {
+    message: /^ecoModeOff\.windows\[0\]\.start: must be an RFC 3339 time with an offset .*, got "2026-12-24T00:00:00\.1{40}\.\.\."$/,
+  });
+});

@@ -269,6 +269,7 @@ const productExample = {
   ecoModeOff: {
     recurringSchedule: ['* 23 * * 1-5'],
     timeZone: 'Europe/Amsterdam',
+    windows: [{ start: '2026-12-24T00:00:00Z', end: '2026-12-27T00:00:00+01:00' }],
     carbonIntensityDuration: { carbonIntensityThreshold: 555, overrideEcoAfterDurationInMins: 45 },
   },
   onMissingData: 'declared',
@@ -338,6 +339,16 @@ t.test('the CRD component: spec.environmentalImpact is kept and validated by the
         ecoModeOff: { carbonIntensityDuration: { carbonIntensityThreshold: 1, overrideEcoAfterDurationInMins: 0 } },
       }),
       /overrideEcoAfterDurationInMins.*greater than or equal to 1/,
+    ],
+    [
+      'window end before start',
+      scaledObject('bad-14', { ...azureExample, ecoModeOff: { windows: [{ start: '2026-12-27T00:00:00Z', end: '2026-12-24T00:00:00Z' }] } }),
+      /ecoModeOff\.windows\[0\]: Invalid value: .*end must be after start/,
+    ],
+    [
+      'window time without offset',
+      scaledObject('bad-15', { ...azureExample, ecoModeOff: { windows: [{ start: '2026-12-24T00:00:00', end: '2026-12-27T00:00:00Z' }] } }),
+      /ecoModeOff\.windows\[0\]\.start.*should match/,
     ],
   ];
   // measuredEmission is a number or a percentile, which no structural type expresses: the

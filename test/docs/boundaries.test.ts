@@ -7,7 +7,7 @@ import { handleAdmission } from '../../src/admission/handler.js';
 import { main } from '../../src/cli/main.js';
 import { parseConfigText } from '../../src/config/config.js';
 import { steady } from '../helpers/carbon.js';
-import { loadReview } from '../helpers/reviews.js';
+import { applyResponsePatch, loadReview } from '../helpers/reviews.js';
 
 // At every threshold of the README's worked example and of its Azure form, 0.04 below, on
 // and above it: what explain prints (text and JSON), the status annotation and the
@@ -203,4 +203,60 @@ for (const f of FORMS) {
       }
     }
   });
+}
+
+// A one-off window: a millisecond before its start, at its start, a millisecond before its
+// end and at its end, explain (text and JSON), simulate and the webhook's patch, status and
+// warning must tell the same story: the cap, eco mode, and the window named as the reason.
+const WINDOW = { start: '2026-12-24T00:20:00+01:00', end: '2026-12-26T23:45:30Z' }; // inside hourly points
+const WINDOW_TEXT = `${WINDOW.start}..${WINDOW.end}`;
+const WINDOW_POLICY = JSON.stringify({ carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: 10 }], ecoModeOff: { windows: [WINDOW] } });
+
+t.test('a one-off window: explain, simulate and the webhook agree at its start and end', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-window-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const [object, forecast] = [join(dir, 'object.yaml'), join(dir, 'forecast.csv')];
+  await writeFile(object, AZURE_OBJECT.replace(`'${AZURE_POLICY}'`, `'${WINDOW_POLICY}'`).replace('maxReplicaCount: 200', 'maxReplicaCount: 40'));
+  const hours = Array.from({ length: 5 * 24 }, (_, i) => `${new Date(Date.parse('2026-12-23T00:00:00Z') + i * 3_600_000).toISOString()},60,600`);
+  await writeFile(forecast, `timestamp,duration,value\n${hours.join('\n')}\n`);
+  const [sim, code] = await run(['simulate', '--policy', object, '--forecast', forecast, '-o', 'json']);
+  t.equal(code, 0);
+  const timeline: { start: string; end: string; cap: number; ecoMode: string; reason: string }[] = JSON.parse(sim).timeline;
+  const [start, end] = [Date.parse(WINDOW.start), Date.parse(WINDOW.end)];
+  for (const [at, off] of [
+    [start - 1, false],
+    [start, true],
+    [end - 1, true],
+    [end, false],
+  ] as const) {
+    const iso = new Date(at).toISOString();
+    await t.test(`${iso}: eco mode ${off ? 'off' : 'on'}`, async (t) => {
+      const [cap, ecoMode, why] = off ? [40, 'off', `eco mode off: window ${WINDOW_TEXT}`] : [10, 'on', '600 gCO2eq/kWh >= 300'];
+      const [text] = await run(['explain', '-f', object, '--intensity', '600', '--at', iso]);
+      t.match(text, new RegExp(`^  eco mode: +${ecoMode}$`, 'm'), 'explain text: eco mode');
+      t.match(text, `  why:          ${why}\n`, 'explain text: why, naming the window');
+      t.match(text, new RegExp(`^  cap: +maxReplicaCount 40 -> ${cap}$|^  cap: +${cap} \\(unchanged\\)$`, 'm'), 'explain text: the cap');
+      const [json] = await run(['explain', '-f', object, '--intensity', '600', '--at', iso, '-o', 'json']);
+      const plan = JSON.parse(json)[0].plan;
+      t.same([plan.maxReplicaCount, plan.decision.ecoMode, plan.decision.reason], [cap, ecoMode, why], 'explain json');
+      const iv = timeline.find((x) => Date.parse(x.start) <= at && at < Date.parse(x.end))!;
+      t.same([iv.cap, iv.ecoMode, iv.reason], [cap, ecoMode, why], `simulate: ${iv.start}..${iv.end}`);
+      const review = structuredClone(loadReview('scaledobject-create.kubectl-apply'));
+      review.request.object.metadata.annotations = { 'keda-carbon.io/environmental-impact': WINDOW_POLICY };
+      review.request.object.spec.maxReplicaCount = 40;
+      const config = parseConfigText('{}', 'test');
+      const outcome = await handleAdmission(review, { config: () => config, carbon: { snapshot: () => steady(600, at) }, now: () => at });
+      const stored = applyResponsePatch(review.request.object, outcome.review.response);
+      const status = JSON.parse(stored.metadata.annotations[STATUS]);
+      t.same([stored.spec.maxReplicaCount, status.cap, status.ecoMode], [cap, cap, ecoMode], 'webhook: the stored cap and the status annotation');
+      t.same(outcome.review.response.warnings ?? [], cap === 40 ? [] : [`keda-carbon: maxReplicaCount 40 -> ${cap} (${why})`], 'webhook: the warning');
+    });
+  }
+});
+
+async function run(args: string[]): Promise<[string, number]> {
+  let out = '';
+  const io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => true }, env: {} };
+  const code = await main(args, io);
+  return [out, code];
 }

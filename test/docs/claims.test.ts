@@ -5,7 +5,12 @@ import { type Document, parseAllDocuments } from 'yaml';
 import { handleAdmission } from '../../src/admission/handler.js';
 import { parseConfigText } from '../../src/config/config.js';
 import { PROVIDERS } from '../../src/config/intensity.js';
-import { steady } from '../helpers/carbon.js';
+import { Ledger } from '../../src/cluster/ledger.js';
+import { ANNOTATION } from '../../src/core/names.js';
+import { planObject } from '../../src/core/plan.js';
+import { resolvePolicy } from '../../src/core/resolve.js';
+import { HOUR, hourly, steady } from '../helpers/carbon.js';
+import { FakeClock } from '../helpers/clock.js';
 import { loadReview } from '../helpers/reviews.js';
 
 // Claims the docs make about the code, or about the Azure operator keda-carbon replaces,
@@ -77,4 +82,36 @@ t.test("README: the Quick start's ports are chosen with serve's own flags and va
   t.ok(readme.includes(`${SERVE.flags.port.env}=9443 ${SERVE.flags['metrics-port'].env}=9090 npm start`), 'the variables');
   const pkg = JSON.parse(await read('package.json')) as { scripts: { start: string } };
   t.match(pkg.scripts.start, / serve$/, 'npm start runs serve, so what follows -- goes to it');
+});
+
+t.test("README: the observe worked example's withheld replica-hours and grams are what the ledger books", async (t) => {
+  const readme = await read('README.md');
+  const block = /```yaml\n(mode: observe\nwattsPerReplica: 40\n[\s\S]*?)```/.exec(readme);
+  if (!block) throw new Error('no observe example policy in the README');
+  const cfg = parseConfigText('', 'empty');
+  const object = {
+    apiVersion: 'keda.sh/v1alpha1',
+    kind: 'ScaledObject',
+    metadata: { name: 'web', namespace: 'shop', annotations: { [ANNOTATION.environmentalImpact]: block[1]! } },
+    spec: { maxReplicaCount: 40 },
+  };
+  const day = Date.UTC(2026, 10, 23);
+  // 8 h at 520 g, 6 h at 350 g, 10 h at 200 g, as the README says.
+  const snapshot = { ...hourly(day, [...Array(8).fill(520), ...Array(6).fill(350), ...Array(10).fill(200)], day, 48 * HOUR), signal: 'average' as const };
+  const clock = new FakeClock(day);
+  const ledger = new Ledger({ clock, carbon: { snapshot: () => snapshot } });
+  const resolution = resolvePolicy(object, cfg, null);
+  for (let hour = 0; hour < 24; hour++) {
+    const plan = planObject({ object, oldObject: null, resolution, carbon: snapshot, now: clock.now(), invalidPolicy: 'deny' });
+    if (plan.kind !== 'apply' || resolution.kind !== 'policy') throw new Error('the example policy does not apply');
+    t.equal(plan.maxReplicaCount, 40, 'observe mode leaves the spec at the declared max');
+    const watts = resolution.policy.wattsPerReplica;
+    ledger.set('scaledobjects/shop/web', { namespace: 'shop', policy: 'inline', mode: plan.mode, cap: plan.decision!.cap, inForce: 40, declared: 40, watts });
+    await clock.advance(HOUR);
+  }
+  const [row] = ledger.rows();
+  t.equal(row!.mode, 'observe');
+  t.equal(row!.withheldSeconds / 3600, 360, 'README: 360 replica-hours');
+  t.ok(Math.abs(row!.grams![0]!.withheld - 6672) < 1e-6, `README: 6,672 g (${row!.grams![0]!.withheld})`);
+  t.match(readme, '**360 replica-hours** | **6,672 g, about 6.7 kg CO2eq**');
 });

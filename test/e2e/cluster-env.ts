@@ -121,6 +121,24 @@ export async function getMax(c: Cluster, plural: Plural, namespace: string, name
 }
 
 /** A forecast file point: start, minutes, gCO2eq/kWh. */
+/** An HPA as KEDA makes it for ScaledObject `name` (`keda-hpa-<name>`), with the status the HPA controller would write. */
+export async function kedaHpa(c: Cluster, namespace: string, name: string, max: number, status: Record<string, unknown>): Promise<void> {
+  const version = (await c.api.request('GET', '/apis/autoscaling/v2')).status === 200 ? 'v2' : 'v2beta2';
+  const path = `/apis/autoscaling/${version}/namespaces/${namespace}/horizontalpodautoscalers`;
+  const created = await c.call('POST', path, [201], {
+    apiVersion: `autoscaling/${version}`,
+    kind: 'HorizontalPodAutoscaler',
+    metadata: { name: `keda-hpa-${name}`, namespace },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+      minReplicas: 1,
+      maxReplicas: max,
+      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } }],
+    },
+  });
+  await c.call('PUT', `${path}/keda-hpa-${name}/status`, [200], { ...created, status: { currentReplicas: 1, ...status } });
+}
+
 export type Point = [start: number, minutes: number, value: number];
 
 /** Replace the forecast file in one step (write, then rename), as a ConfigMap update does. */
@@ -147,6 +165,10 @@ export async function startWebhook(
     env?: Record<string, string>;
     webhookOnly?: boolean;
     startupMs?: number;
+    /** The configuration's default watts per replica (grams in the ledger). */
+    wattsPerReplica?: number;
+    /** The `signal` the file source declares. */
+    signal?: string;
   },
 ): Promise<Webhook> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'keda-carbon-e2e-')));
@@ -159,7 +181,7 @@ export async function startWebhook(
   provider: file
   path: ${forecast}
   refreshInterval: 1m
-  maxDataAge: 2h
+  maxDataAge: 2h${options.signal ? `\n  signal: ${options.signal}` : ''}
 policies:
   standard:
     carbon:
@@ -169,7 +191,7 @@ touch:
   # the timer of a test must not touch anybody else's objects in a shared cluster
   namespaceSelector: keda-carbon-e2e=${c.id}
 invalidPolicy: deny
-`,
+${options.wattsPerReplica ? `wattsPerReplica: ${options.wattsPerReplica}\n` : ''}`,
   );
   // webhookOnly: no credentials, so no re-touch controller writes behind the test's back.
   const access = options.webhookOnly ? [] : ['--kubeconfig', c.kubeconfig];

@@ -1,7 +1,7 @@
 /**
  * The re-touch controller against a real kube-apiserver: objects created or edited after
  * the leader's first sweep are followed from its watch-backed cache, so they are re-capped
- * at their own band change or schedule window without another list. Also: a Lease
+ * at their own band change, schedule window or one-off window without another list. Also: a Lease
  * namespace that does not exist stops `serve` at start with a clear message.
  * Runs only when KEDA_CARBON_E2E_KUBECONFIG names a kubeconfig.
  */
@@ -87,11 +87,27 @@ t.test('objects created and edited after the first sweep are re-capped at their 
     MERGE,
   );
   t.equal(await getMax(c, 'scaledobjects', apps, 'sched'), 3, 'still 3 before the edited window');
+  // A one-off window between whole minutes, 10 s to 20 s into the schedule's minute.
+  const sale = { start: window + 10_000, end: window + 20_000 };
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const salePolicy = JSON.stringify({ ...JSON.parse(BAND), ecoModeOff: { windows: [{ start: iso(sale.start), end: iso(sale.end) }] } });
+  await c.call('POST', kedaPath('scaledobjects', apps), [201], kedaObject('scaledobjects', apps, 'sale', 10, { [ANNOTATION.environmentalImpact]: salePolicy }));
+  t.equal(await getMax(c, 'scaledobjects', apps, 'sale'), 3, 'one-off window: 3 at 400 g before it starts');
 
   const opened = await cappedAt('scaledobjects', 'sched', 10, window - Date.now() + 15_000);
   t.ok(opened >= window, 'not before the window');
   const touchedInWindow = await touchedAt('sched');
   t.ok(touchedInWindow - window < 5_000, `touched ${touchedInWindow - window} ms after the window opened (under 5 s)`);
+
+  for (const [edge, max, what] of [
+    [sale.start, 10, 'start'],
+    [sale.end, 3, 'end'],
+  ] as const) {
+    const seen = await cappedAt('scaledobjects', 'sale', max, edge - Date.now() + 15_000);
+    t.ok(seen >= edge, `the one-off window's ${what}: not before it`);
+    const touched = await touchedAt('sale');
+    t.ok(touched >= edge && touched - edge < 5_000, `touched ${touched - edge} ms after the one-off window's ${what} (under 5 s)`);
+  }
 
   t.equal(await getMax(c, 'scaledobjects', apps, 'inline'), 3, 'inline: still 3 before the band change');
   await cappedAt('scaledobjects', 'inline', 10, boundary - Date.now() + 15_000);

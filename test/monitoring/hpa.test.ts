@@ -5,29 +5,12 @@
  */
 import t from 'tap';
 import { ANNOTATION } from '../../src/core/names.js';
-import { MINUTE, clusterOrSkip, createNamespace, kedaObject, kedaPath, logsWith, registerWebhook, startWebhook, waitFor } from '../e2e/cluster-env.js';
+import { MINUTE, clusterOrSkip, createNamespace, kedaHpa, kedaObject, kedaPath, logsWith, registerWebhook, startWebhook, waitFor } from '../e2e/cluster-env.js';
 
 t.setTimeout(180_000);
 const c = clusterOrSkip(t);
 const system = `kc-hpa-system-${c.id}`;
 const apps = `kc-hpa-apps-${c.id}`;
-
-/** An HPA as KEDA makes it for ScaledObject `name`, with the status the HPA controller would write. */
-async function hpa(version: string, name: string, max: number, status: Record<string, unknown>): Promise<void> {
-  const path = `/apis/autoscaling/${version}/namespaces/${apps}/horizontalpodautoscalers`;
-  const created = await c.call('POST', path, [201], {
-    apiVersion: `autoscaling/${version}`,
-    kind: 'HorizontalPodAutoscaler',
-    metadata: { name: `keda-hpa-${name}`, namespace: apps },
-    spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
-      minReplicas: 1,
-      maxReplicas: max,
-      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } }],
-    },
-  });
-  await c.call('PUT', `${path}/keda-hpa-${name}/status`, [200], { ...created, status: { currentReplicas: 1, ...status } });
-}
 
 t.test('objects held at their cap: HPA at the cap with TooManyReplicas or desired = cap; not below it', async (t) => {
   process.env.KEDA_CARBON_READ_HPAS = 'true';
@@ -51,9 +34,9 @@ t.test('objects held at their cap: HPA at the cap with TooManyReplicas or desire
       lastTransitionTime: new Date().toISOString(),
     },
   ];
-  await hpa(version, 'limited', 3, { desiredReplicas: 3, conditions: limited });
-  await hpa(version, 'desired', 3, { desiredReplicas: 3 });
-  await hpa(version, 'idle', 3, { desiredReplicas: 1 });
+  await kedaHpa(c, apps, 'limited', 3, { desiredReplicas: 3, conditions: limited });
+  await kedaHpa(c, apps, 'desired', 3, { desiredReplicas: 3 });
+  await kedaHpa(c, apps, 'idle', 3, { desiredReplicas: 1 });
 
   const line = await waitFor(
     'the HPA cache',

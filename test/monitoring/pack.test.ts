@@ -84,11 +84,17 @@ t.test('the dashboard ConfigMap carries the sidecar label and valid JSON whose q
     /sweeps/i,
     /admission latency/i,
     /admission outcomes/i,
+    /grams CO2eq/i,
+    /observe .* against enforce/i,
   ]) {
     t.match(titles, want, `a panel for ${want.source}`);
   }
   const exprs = dash.panels.flatMap((p) => p.targets.map((x) => x.expr));
   t.ok(exprs.length >= 15, 'queries in every panel');
+  // Observe policies book the cap they would set: a sum over modes would add it to the caps in force.
+  for (const expr of exprs.filter((e) => /keda_carbon_ledger_(cap|declared|withheld)_/.test(e))) {
+    t.ok(/mode="enforce"/.test(expr) || /by \([^)]*\bmode\b/.test(expr), `enforce only, or by mode: ${expr}`);
+  }
   for (const name of metricNames(exprs.join('\n') + JSON.stringify(dash.templating))) t.ok(known.has(name), `${name} is exported`);
 });
 

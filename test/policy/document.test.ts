@@ -137,7 +137,7 @@ t.test('every invalid document names the field and the rule', async (t) => {
     ],
     [
       { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 2 }], ecoModeOff: { maxReplicas: 3 } },
-      'ecoModeOff.maxReplicas: unknown field (expected one of recurringSchedule, timeZone, carbonIntensityDuration)',
+      'ecoModeOff.maxReplicas: unknown field (expected one of recurringSchedule, timeZone, windows, carbonIntensityDuration)',
     ],
     [
       { carbon: [{ measuredEmission: 1, allowedMaxReplicaCount: 2 }], onMissingData: 'fail' },
