@@ -4,6 +4,8 @@ import { kubeClientForCommand } from '../carbon/kube.js';
 import { openSource } from '../carbon/providers/index.js';
 import { CarbonStore } from '../carbon/store.js';
 import type { CarbonSnapshot } from '../core/carbon.js';
+import { overlay } from '../core/points.js';
+import { indexAt } from '../core/view.js';
 import { validatePoints } from '../carbon/validate.js';
 import { readInput, type CommandIO } from './io.js';
 
@@ -29,6 +31,18 @@ export function fixedSnapshot(intensity: number, at: number): CarbonSnapshot {
     maxDataAgeMs: hour,
     points: [{ timestamp: at - (at % hour), durationMinutes: 60, gCO2eqPerKWh: intensity }],
   };
+}
+
+/**
+ * `explain --intensity N` over a source's data: the point covering `at` takes the value N
+ * (its interval kept), every other point stays, so a percentile band still has its window.
+ * Where no point covers `at`, an hour-long point of N is laid in, cutting what it overlaps.
+ */
+export function givenOver(snapshot: CarbonSnapshot, intensity: number, at: number): CarbonSnapshot {
+  const i = indexAt(snapshot.points, at);
+  const points =
+    i >= 0 ? snapshot.points.map((p, j) => (j === i ? { ...p, gCO2eqPerKWh: intensity } : p)) : overlay(snapshot.points, fixedSnapshot(intensity, at).points);
+  return { ...snapshot, source: `given:--intensity over ${snapshot.source}`, points };
 }
 
 /**

@@ -5,9 +5,11 @@ import type { Policy } from '../core/policy.js';
 import { declaredMax, minReplicas, specMax, type KedaObject } from '../core/object.js';
 import { planObject, type Plan } from '../core/plan.js';
 import { resolvePolicy, type Resolution } from '../core/resolve.js';
+import { bandThresholds, thresholdsLine, type Thresholds } from '../core/thresholds.js';
+import { currentIntensity } from '../core/view.js';
 import { isPlainObject } from '../util/object.js';
 import { readYamlDocuments } from '../util/yaml-docs.js';
-import { fetchSnapshotOnce, fixedSnapshot, loadCommandConfig } from './carbon-once.js';
+import { fetchSnapshotOnce, fixedSnapshot, givenOver, loadCommandConfig } from './carbon-once.js';
 import { command, CONFIG_FLAG, OUTPUT_FLAG, outputFlag, readInput, UsageError, type CommandIO, type CommandSpec, type FlagValues } from './io.js';
 
 export const EXPLAIN = {
@@ -15,11 +17,17 @@ export const EXPLAIN = {
   synopsis: '-f FILE [--intensity N] [--at TIME] [--config FILE] [--namespace-policy NAME] [-o text|json]',
   about: `Shows what the webhook would do to each ScaledObject or ScaledJob in the file, and why:
 the policy and where it came from, the intensity, the rule, the declared max, the floor
-and eco mode. Without --intensity, the configured source is asked once. Exits 1 when a
-policy would be denied.`,
+and eco mode, and a percentile policy's thresholds as resolved now. Without --intensity,
+the configured source is asked once; with it, a percentile policy still reads its window
+from the source, with the given value laid over the point that covers the time. Exits 1
+when a policy would be denied.`,
   flags: {
     file: { type: 'string', short: 'f', arg: 'FILE', help: 'the objects: one or more YAML documents or a List ("-" reads standard input)' },
-    intensity: { type: 'string', arg: 'N', help: 'assume this carbon intensity (gCO2eq/kWh) instead of asking the configured source' },
+    intensity: {
+      type: 'string',
+      arg: 'N',
+      help: "assume this carbon intensity (gCO2eq/kWh) at the time evaluated; percentile bands are resolved over the\nconfigured source's data with this value in place of the point covering that time",
+    },
     at: { type: 'string', arg: 'TIME', help: 'evaluate at this time (RFC 3339, e.g. 2026-11-23T22:00:00Z; default now)' },
     config: CONFIG_FLAG,
     'namespace-policy': { type: 'string', arg: 'NAME', help: "assume the object's namespace carries the label keda-carbon.io/policy=NAME" },
@@ -27,16 +35,22 @@ policy would be denied.`,
   },
 } as const satisfies CommandSpec;
 
-function explainOne(
-  object: KedaObject,
-  config: RuntimeConfig,
-  carbon: CarbonSnapshot,
-  now: number,
-  nsPolicy: string | null,
-): { resolution: Resolution; plan: Plan } {
-  const resolution = resolvePolicy(object, config, nsPolicy);
+interface Explained {
+  readonly object: KedaObject;
+  readonly resolution: Resolution;
+  readonly plan: Plan;
+  /** A percentile policy's bands as resolved at the time evaluated; null for any other policy. */
+  readonly thresholds: Thresholds | null;
+}
+
+function explainOne(object: KedaObject, resolution: Resolution, config: RuntimeConfig, carbon: CarbonSnapshot, now: number): Explained {
   const plan = planObject({ object, oldObject: object, resolution, carbon, now, invalidPolicy: config.invalidPolicy });
-  return { resolution, plan };
+  let thresholds: Thresholds | null = null;
+  if (resolution.kind === 'policy' && resolution.policy.relative) {
+    const current = currentIntensity(carbon, now);
+    thresholds = bandThresholds(resolution.policy, carbon.points, now, current.state === 'ok' ? current.point.gCO2eqPerKWh : null);
+  }
+  return { object, resolution, plan, thresholds };
 }
 
 /** The band exactly as the decision chose it: never derived again from the shown intensity. */
@@ -59,7 +73,7 @@ function stepLine(step: NonNullable<Decision['step']>, rule: Policy['stepDown'])
   return `towards ${step.target}, next step at ${new Date(step.nextStepAt).toISOString()}${per}`;
 }
 
-function describe(object: KedaObject, resolution: Resolution, plan: Plan): string {
+function describe({ object, resolution, plan, thresholds }: Explained): string {
   const meta = object.metadata ?? {};
   const lines = [`${String(object.kind ?? 'object')} ${meta.namespace ?? 'default'}/${meta.name ?? '(unnamed)'}`];
   const row = (label: string, value: string) => lines.push(`  ${label.padEnd(13)} ${value}`);
@@ -86,6 +100,8 @@ function describe(object: KedaObject, resolution: Resolution, plan: Plan): strin
     row('declared max:', `${d.declared}${current === undefined ? ' (KEDA default: spec.maxReplicaCount unset)' : ''}`);
     row('floor:', `${d.floor} = max(1, minReplicaCount ${minReplicas(object)})`);
     row('eco mode:', d.ecoMode);
+    // Whatever applied (no band, eco mode off, missing data): a percentile policy's thresholds now.
+    if (thresholds && resolution.kind === 'policy') row('thresholds:', thresholdsLine(resolution.policy, thresholds));
     row('rule:', d.band ? ruleLine(d.band, d.declared) : 'none');
     row('why:', d.reason);
     row('cap:', capLine(plan, current, d.cap));
@@ -124,12 +140,45 @@ function intensityFlag(value: string | undefined): number | undefined {
   return intensity;
 }
 
-function jsonResult({ object, resolution, plan }: { object: KedaObject; resolution: Resolution; plan: Plan }) {
+function thresholdsJson(t: Thresholds | null) {
+  if (t === null) return null;
+  if (!t.ok) return { resolved: false, reason: t.reason };
+  return { resolved: true, bands: t.bands.map((b) => ({ rule: b.rule, percentile: b.band.percentile, threshold: b.threshold })) };
+}
+
+function jsonResult({ object, resolution, plan, thresholds }: Explained) {
   const policy =
     resolution.kind === 'invalid'
       ? { kind: 'invalid', origin: resolution.origin, message: resolution.message }
       : { kind: resolution.kind, origin: resolution.origin };
-  return { kind: object.kind, namespace: object.metadata?.namespace, name: object.metadata?.name, policy, currentMax: specMax(object) ?? null, plan };
+  return {
+    kind: object.kind,
+    namespace: object.metadata?.namespace,
+    name: object.metadata?.name,
+    policy,
+    currentMax: specMax(object) ?? null,
+    thresholds: thresholdsJson(thresholds),
+    plan,
+  };
+}
+
+/**
+ * The data explained against. `--intensity` alone serves absolute policies; a percentile
+ * policy also needs the window around it, so the source is asked and the given value laid
+ * over it. A source that cannot answer then leaves the given value alone, said on stderr:
+ * the percentile is unresolved and onMissingData applies, as in the webhook.
+ */
+async function carbonFor(intensity: number | undefined, windowed: boolean, config: RuntimeConfig, io: CommandIO, now: number): Promise<CarbonSnapshot> {
+  if (intensity === undefined) return fetchSnapshotOnce(config.intensity, io.env, now);
+  if (!windowed) return fixedSnapshot(intensity, now);
+  try {
+    return givenOver(await fetchSnapshotOnce(config.intensity, io.env, now), intensity, now);
+  } catch (err) {
+    // The configuration itself has parsed; what fails here is the source or this machine's
+    // environment (a token, NODE_NAME), which a value given by hand is meant to stand in for.
+    io.stderr.write(`keda-carbon explain: no window for percentile bands: ${(err as Error).message}; using --intensity ${intensity} alone\n`);
+    return fixedSnapshot(intensity, now);
+  }
 }
 
 async function explain(flags: FlagValues<typeof EXPLAIN.flags>, io: CommandIO): Promise<number> {
@@ -139,12 +188,14 @@ async function explain(flags: FlagValues<typeof EXPLAIN.flags>, io: CommandIO): 
   const intensity = intensityFlag(flags.intensity);
   const objects = await readObjects(flags.file, io);
   const config = await loadCommandConfig(flags.config, io);
-  const carbon = intensity !== undefined ? fixedSnapshot(intensity, now) : await fetchSnapshotOnce(config.intensity, io.env, now);
   const nsPolicy = flags['namespace-policy'] ?? null;
+  const resolutions = objects.map((object) => resolvePolicy(object, config, nsPolicy));
+  const windowed = resolutions.some((r) => r.kind === 'policy' && r.policy.relative);
+  const carbon = await carbonFor(intensity, windowed, config, io, now);
 
-  const results = objects.map((object) => ({ object, ...explainOne(object, config, carbon, now, nsPolicy) }));
+  const results = objects.map((object, i) => explainOne(object, resolutions[i]!, config, carbon, now));
   if (output === 'json') io.stdout.write(`${JSON.stringify(results.map(jsonResult), null, 2)}\n`);
-  else io.stdout.write(`${results.map(({ object, resolution, plan }) => describe(object, resolution, plan)).join('\n\n')}\n`);
+  else io.stdout.write(`${results.map(describe).join('\n\n')}\n`);
   return results.some((r) => r.plan.kind === 'deny') ? 1 : 0;
 }
 

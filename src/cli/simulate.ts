@@ -16,7 +16,7 @@ export const SIMULATE = {
   synopsis: '--policy FILE (--forecast FILE | --config FILE) [--declared N] [--min N] [--out chart.svg] [-o text|json]',
   about: `Replays a policy over a forecast with the webhook's own decision and prints the cap
 timeline, the replica-hours the cap withholds, how far it shifts capacity toward clean
-hours, the same figures for re-evaluating as the Azure carbon-aware KEDA operator does
+hours against the ideal placement of the same replica-hours, the same figures for re-evaluating as the Azure carbon-aware KEDA operator does
 (at each forecast point's duration), and suggested thresholds.
 Without --forecast, the source configured by --config (or KEDA_CARBON_CONFIG) is asked once.`,
   flags: {
@@ -124,6 +124,7 @@ async function runSimulation(flags: Flags, io: CommandIO, fromEnv: ReadonlySet<s
         declared,
         intervals: sim.intervals,
         operator: sim.operator.intervals,
+        thresholds: sim.thresholds,
       }),
     );
   }

@@ -1,6 +1,8 @@
 import { validatePolicy } from '../core/policy.js';
 import { percentile } from '../core/percentile.js';
-import { HOUR, overlayCaps, simulateOperator, simulateTimeline, type CapInterval, type SimulationInput } from './timeline.js';
+import { idealShift, type Piece } from './ideal.js';
+import { thresholdSeries, type ThresholdSeries } from './thresholds.js';
+import { forecastSpan, HOUR, overlayCaps, simulateOperator, simulateTimeline, type CapInterval, type SimulationInput } from './timeline.js';
 
 export interface Figures {
   /** Length of the simulated span. */
@@ -27,6 +29,15 @@ export interface Figures {
   readonly intensityWeightedCap: number | null;
   /** intensityWeightedCap / averageCap - 1, in percent (negative: capacity shifted toward cleaner hours). */
   readonly shiftPercent: number | null;
+  /**
+   * The same replica-hours over the same hours with data, placed ideally (`idealCaps`:
+   * cleanest hours first, each at most the declared max, at least the floor): its
+   * intensity-weighted cap and shift, defined as `shiftPercent` is.
+   */
+  readonly idealIntensityWeightedCap: number | null;
+  readonly idealShiftPercent: number | null;
+  /** shiftPercent / idealShiftPercent, in percent: the share of the ideal shift the policy captures (null when the ideal shifts nothing). */
+  readonly shareOfIdealPercent: number | null;
   /** Time-weighted average intensity over the hours with data. */
   readonly averageIntensity: number | null;
   /** The intensity the allowed capacity runs at: sum(cap x intensity x h) / sum(cap x h). */
@@ -38,7 +49,8 @@ const round = (n: number, digits = 3): number => {
   return Math.round(n * f) / f;
 };
 
-export function summarize(intervals: readonly CapInterval[], declared: number): Figures {
+/** The figures of a timeline for an object with this declared max and floor (max(1, minReplicaCount)). */
+export function summarize(intervals: readonly CapInterval[], declared: number, floor: number): Figures {
   let hours = 0;
   let missing = 0;
   let ecoOff = 0;
@@ -48,6 +60,7 @@ export function summarize(intervals: readonly CapInterval[], declared: number): 
   let weightedCap = 0;
   let weight = 0;
   const atCap = new Map<number, number>();
+  const pieces: Piece[] = [];
   for (const iv of intervals) {
     const h = (iv.end - iv.start) / HOUR;
     hours += h;
@@ -59,6 +72,7 @@ export function summarize(intervals: readonly CapInterval[], declared: number): 
       continue;
     }
     dataHours += h;
+    pieces.push({ hours: h, intensity: iv.intensity, cap: iv.cap });
     capHoursWithData += iv.cap * h;
     weightedCap += iv.cap * iv.intensity * h;
     weight += iv.intensity * h;
@@ -67,6 +81,7 @@ export function summarize(intervals: readonly CapInterval[], declared: number): 
   const averageCap = dataHours > 0 ? capHoursWithData / dataHours : null;
   // With every intensity 0 the weights vanish; the weighted average then equals the plain one.
   const intensityWeightedCap = averageCap === null ? null : weight > 0 ? weightedCap / weight : averageCap;
+  const ideal = idealShift(pieces, floor, declared);
   return {
     hours: round(hours),
     missingDataHours: round(missing),
@@ -79,10 +94,16 @@ export function summarize(intervals: readonly CapInterval[], declared: number): 
     averageCap: averageCap === null ? null : round(averageCap),
     intensityWeightedCap: intensityWeightedCap === null ? null : round(intensityWeightedCap),
     shiftPercent: averageCap && intensityWeightedCap !== null ? round((intensityWeightedCap / averageCap - 1) * 100, 1) : null,
+    idealIntensityWeightedCap: ideal === null ? null : round(ideal.intensityWeightedCap),
+    idealShiftPercent: ideal === null ? null : round(ideal.shiftPercent, 1),
+    shareOfIdealPercent: ideal?.sharePercent == null ? null : round(ideal.sharePercent, 1),
     averageIntensity: dataHours > 0 ? round(weight / dataHours, 1) : null,
     capacityWeightedIntensity: capHoursWithData > 0 ? round(weightedCap / capHoursWithData, 1) : null,
   };
 }
+
+/** The floor the decision keeps the cap at or above. */
+const floorOf = (input: SimulationInput): number => Math.max(1, input.minReplicas);
 
 export interface Suggestion {
   readonly p50: number;
@@ -107,7 +128,7 @@ export function suggestThresholds(input: SimulationInput): Suggestion {
   const document = { carbon };
   // Keep the user's eco-mode and missing-data rules: only the bands are suggested.
   const policy = { ...validatePolicy(document), ecoModeOff: input.policy.ecoModeOff, onMissingData: input.policy.onMissingData };
-  return { p50, p80, document, figures: summarize(simulateTimeline({ ...input, policy }), input.declared) };
+  return { p50, p80, document, figures: summarize(simulateTimeline({ ...input, policy }), input.declared, floorOf(input)) };
 }
 
 export interface Simulation {
@@ -120,16 +141,20 @@ export interface Simulation {
    */
   readonly operator: { readonly intervals: readonly CapInterval[]; readonly figures: Figures };
   readonly suggestion: Suggestion;
+  /** Each percentile band's resolved threshold over the span (empty for an absolute policy): what the chart draws. */
+  readonly thresholds: readonly ThresholdSeries[];
 }
 
 /** The whole simulation: following the forecast, re-evaluating as the Azure operator does, and suggested thresholds. */
 export function simulate(input: SimulationInput): Simulation {
   const intervals = simulateTimeline(input);
   const operator = simulateOperator(input);
+  const span = forecastSpan(input.points);
   return {
     intervals,
-    figures: summarize(intervals, input.declared),
-    operator: { intervals: operator, figures: summarize(overlayCaps(intervals, operator), input.declared) },
+    figures: summarize(intervals, input.declared, floorOf(input)),
+    operator: { intervals: operator, figures: summarize(overlayCaps(intervals, operator), input.declared, floorOf(input)) },
     suggestion: suggestThresholds(input),
+    thresholds: thresholdSeries(input.policy, input.points, span.start, span.end),
   };
 }

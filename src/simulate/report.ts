@@ -97,6 +97,12 @@ function figureRows(a: Figures, b: Figures): string[] {
     `${opt(a.intensityWeightedCap)}${pct(a.shiftPercent)}`,
     `${opt(b.intensityWeightedCap)}${pct(b.shiftPercent)}`,
   ]);
+  rows.push([
+    'ideal for the same replica-hours',
+    `${opt(a.idealIntensityWeightedCap)}${pct(a.idealShiftPercent)}`,
+    `${opt(b.idealIntensityWeightedCap)}${pct(b.idealShiftPercent)}`,
+  ]);
+  rows.push(['share of the ideal shift captured', opt(a.shareOfIdealPercent, '%'), opt(b.shareOfIdealPercent, '%')]);
   rows.push(['average intensity', opt(a.averageIntensity, ' g/kWh'), opt(b.averageIntensity, ' g/kWh')]);
   rows.push(['intensity the allowed capacity sees', opt(a.capacityWeightedIntensity, ' g/kWh'), opt(b.capacityWeightedIntensity, ' g/kWh')]);
   return table(rows, new Set([1, 2]));
@@ -137,13 +143,13 @@ export function textReport(ctx: ReportContext, sim: Simulation): string {
     'Cap timeline (following the forecast, as the webhook does):',
     ...timelineRows(sim.intervals),
     '',
-    'Summary (replica-hours withheld: against running at the declared max all the time):',
+    'Summary (replica-hours withheld: against running at the declared max all the time; ideal: the same replica-hours, cleanest hours first):',
     ...figureRows(sim.figures, sim.operator.figures),
     `  ${comparisonLine(sim.figures, sim.operator.figures)}`,
     '',
     `Suggested thresholds from this forecast (time-weighted p50 = ${num(sim.suggestion.p50)}, p80 = ${num(sim.suggestion.p80)} gCO2eq/kWh):`,
     `  ${JSON.stringify(sim.suggestion.document)}`,
-    `  replayed over this forecast: ${num(sim.suggestion.figures.withheldReplicaHours)} replica-hours withheld (${num(sim.suggestion.figures.withheldPercent)}%), intensity-weighted cap ${opt(sim.suggestion.figures.intensityWeightedCap)} vs ${opt(sim.suggestion.figures.averageCap)} unweighted${pct(sim.suggestion.figures.shiftPercent)}`,
+    `  replayed over this forecast: ${num(sim.suggestion.figures.withheldReplicaHours)} replica-hours withheld (${num(sim.suggestion.figures.withheldPercent)}%), intensity-weighted cap ${opt(sim.suggestion.figures.intensityWeightedCap)} vs ${opt(sim.suggestion.figures.averageCap)} unweighted${pct(sim.suggestion.figures.shiftPercent)}, ${opt(sim.suggestion.figures.shareOfIdealPercent, '%')} of the ideal shift`,
     '',
     'Edge handling:',
     ...edgeNotes(ctx, sim).map((n) => `  - ${n}`),

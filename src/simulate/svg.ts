@@ -1,6 +1,10 @@
-import type { Band, Policy } from '../core/policy.js';
-import { allowedCount } from '../core/decide.js';
+import type { Policy } from '../core/policy.js';
+import { type Canvas, COLORS, escapeXml, fmt, M, PLOT_H, PLOT_W, px, stepPath, text, WIDTH } from './svg-canvas.js';
+import { drawnPercentiles, drawThresholdLabels, drawThresholdLines, FIXED_DASH, fixedBands, PERCENTILE_DASH } from './svg-thresholds.js';
+import type { ThresholdSeries } from './thresholds.js';
 import { HOUR, type CapInterval } from './timeline.js';
+
+export { escapeXml };
 
 export interface ChartInput {
   readonly title: string;
@@ -10,21 +14,9 @@ export interface ChartInput {
   readonly intervals: readonly CapInterval[];
   /** Optional: the caps as the Azure operator re-evaluates them, drawn dashed for comparison. */
   readonly operator?: readonly CapInterval[];
+  /** Optional: each percentile band's resolved threshold over the span, drawn as a step line. */
+  readonly thresholds?: readonly ThresholdSeries[];
 }
-
-const WIDTH = 960;
-const PLOT_H = 320;
-const M = { left: 78, right: 78, top: 56 };
-const PLOT_W = WIDTH - M.left - M.right;
-const COLORS = { intensity: '#c0392b', cap: '#1f5fa8', operator: '#7f8c8d', threshold: '#8e6c00', gap: '#d9d9d9', grid: '#e6e6e6', text: '#222222' };
-
-/** Escape text and attribute values: the title carries file names the user chose. */
-export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
-const fmt = (n: number): string => (Number.isInteger(n) ? String(n) : n.toFixed(1));
-const px = (n: number): string => (Math.round(n * 10) / 10).toString();
 
 /** A "nice" step (1, 2, 2.5, 5 x 10^k) so that about `count` ticks span [0, max]. */
 export function niceStep(max: number, count: number): number {
@@ -43,34 +35,6 @@ function timeLabel(t: number, withDate: boolean): string {
   return withDate ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(11, 16);
 }
 
-type FixedBand = Extract<Band, { threshold: number }>;
-
-// A percentile band's threshold moves with the window: only fixed thresholds are drawn as lines.
-const fixedBands = (policy: Policy): FixedBand[] => policy.bands.filter((b): b is FixedBand => b.threshold !== null);
-
-function bandLabel(policy: Policy, band: FixedBand, declared: number): string {
-  const allowed =
-    band.allowed.kind === 'percent' ? `${fmt(band.allowed.value)}% = ${Math.min(declared, allowedCount(band, declared))}` : String(band.allowed.value);
-  return policy.form === 'carbon' ? `>= ${fmt(band.threshold)}: max ${allowed}` : `<= ${fmt(band.threshold)}: max ${allowed}`;
-}
-
-/** Where things go: the time span, both vertical scales, and the lines written so far. */
-interface Canvas {
-  readonly input: ChartInput;
-  readonly t0: number;
-  readonly t1: number;
-  readonly yMax: number;
-  readonly yStep: number;
-  readonly cMax: number;
-  readonly cStep: number;
-  readonly x: (t: number) => number;
-  /** The intensity axis (left). */
-  readonly yI: (v: number) => number;
-  /** The cap axis (right). */
-  readonly yC: (v: number) => number;
-  readonly out: string[];
-}
-
 /** A scale from 0 that ends on a nice step above `max`, with headroom so lines do not vanish into the frame. */
 function scale(max: number, fallback: number): { step: number; top: number } {
   const step = niceStep(max * 1.08 || fallback, 5);
@@ -81,7 +45,8 @@ function canvas(input: ChartInput): Canvas {
   const ivs = input.intervals;
   const t0 = ivs[0]!.start;
   const t1 = ivs[ivs.length - 1]!.end;
-  const intensity = scale(Math.max(0, ...ivs.map((iv) => iv.intensity ?? 0), ...fixedBands(input.policy).map((b) => b.threshold)), 100);
+  const percentiles = drawnPercentiles(input).flatMap((s) => s.steps.map((st) => st.value ?? 0));
+  const intensity = scale(Math.max(0, ...ivs.map((iv) => iv.intensity ?? 0), ...fixedBands(input.policy).map((b) => b.threshold), ...percentiles), 100);
   const cap = scale(Math.max(input.declared, ...ivs.map((iv) => iv.cap), ...(input.operator ?? []).map((iv) => iv.cap)), 0);
   return {
     input,
@@ -96,10 +61,6 @@ function canvas(input: ChartInput): Canvas {
     yC: (v) => M.top + PLOT_H - (v / cap.top) * PLOT_H,
     out: [],
   };
-}
-
-function text(c: Canvas, tx: number, ty: number, s: string, attrs = ''): void {
-  c.out.push(`<text x="${px(tx)}" y="${px(ty)}"${attrs ? ` ${attrs}` : ''}>${escapeXml(s)}</text>`);
 }
 
 // Gaps first, so that everything else draws over them.
@@ -161,14 +122,7 @@ function drawTimeAxis(c: Canvas): void {
 /** Threshold lines, the intensity and cap series, then the threshold labels over the curves. */
 function drawSeries(c: Canvas): void {
   const { input, out } = c;
-  out.push(`<g id="thresholds" stroke="${COLORS.threshold}" fill="${COLORS.threshold}">`);
-  for (const b of fixedBands(input.policy)) {
-    const y = c.yI(b.threshold);
-    out.push(
-      `<line class="threshold" data-threshold="${b.threshold}" x1="${M.left}" x2="${M.left + PLOT_W}" y1="${px(y)}" y2="${px(y)}" stroke-dasharray="6 4"/>`,
-    );
-  }
-  out.push(`</g>`);
+  drawThresholdLines(c);
   out.push(
     `<path id="intensity" data-series="intensity" fill="none" stroke="${COLORS.intensity}" stroke-width="2" d="${stepPath(input.intervals, (iv) => iv.intensity, c.x, c.yI)}"/>`,
   );
@@ -180,21 +134,21 @@ function drawSeries(c: Canvas): void {
   out.push(
     `<path id="cap" data-series="cap" fill="none" stroke="${COLORS.cap}" stroke-width="2.5" d="${stepPath(input.intervals, (iv) => iv.cap, c.x, c.yC)}"/>`,
   );
-  // A white halo keeps the labels readable where a curve crosses them.
-  out.push(`<g id="threshold-labels" fill="${COLORS.threshold}" text-anchor="end" stroke="#ffffff" stroke-width="3" paint-order="stroke">`);
-  for (const b of fixedBands(input.policy)) text(c, M.left + PLOT_W - 4, c.yI(b.threshold) - 4, bandLabel(input.policy, b, input.declared));
-  out.push(`</g>`);
+  drawThresholdLabels(c);
 }
 
+/** One entry for each thing drawn, and none for anything not drawn. */
 function legendEntries(input: ChartInput): [string, string, string][] {
-  const legend: [string, string, string][] = [
-    ['intensity', COLORS.intensity, 'Carbon intensity (left axis)'],
-    ['cap', COLORS.cap, 'Replica cap, following the forecast (right axis)'],
-  ];
+  const legend: [string, string, string][] = [];
+  if (input.intervals.some((iv) => iv.intensity !== null)) legend.push(['intensity', COLORS.intensity, 'Carbon intensity (left axis)']);
+  legend.push(['cap', COLORS.cap, 'Replica cap, following the forecast (right axis)']);
   if (input.operator && input.operator.length > 0) {
     legend.push(['cap-operator', COLORS.operator, 'Replica cap, Azure operator re-evaluating at each forecast point (right axis)']);
   }
-  legend.push(['thresholds', COLORS.threshold, 'Band threshold']);
+  if (fixedBands(input.policy).length > 0) legend.push(['thresholds', COLORS.threshold, 'Band threshold']);
+  if (drawnPercentiles(input).length > 0) {
+    legend.push(['thresholds-percentile', COLORS.percentile, 'Percentile threshold, resolved as the window slides (left axis)']);
+  }
   if (input.intervals.some((iv) => iv.intensity === null)) legend.push(['gaps', COLORS.gap, 'No data (onMissingData applies)']);
   return legend;
 }
@@ -211,9 +165,12 @@ function drawLegend(c: Canvas): number {
       lx = M.left;
       ly += 20;
     }
-    const dash = key === 'thresholds' ? ' stroke-dasharray="6 4"' : key === 'cap-operator' ? ' stroke-dasharray="5 3"' : '';
+    const dash = { thresholds: FIXED_DASH, 'thresholds-percentile': PERCENTILE_DASH, 'cap-operator': '5 3' }[key];
     if (key === 'gaps') c.out.push(`<rect x="${lx}" y="${ly - 9}" width="22" height="10" fill="${color}"/>`);
-    else c.out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2.5"${dash}/>`);
+    else
+      c.out.push(
+        `<line x1="${lx}" x2="${lx + 22}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2.5"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,
+      );
     text(c, lx + 28, ly, label, `data-legend="${key}"`);
     lx += w;
   }
@@ -223,8 +180,8 @@ function drawLegend(c: Canvas): number {
 
 /**
  * The chart as a standalone SVG document, written by hand (no charting dependency): the
- * intensity as a step curve on the left axis, each band threshold as a labelled dashed
- * line, the cap as a step line on the right axis (and the Azure operator's cap dashed), grey
+ * intensity as a step curve on the left axis, each fixed band threshold as a labelled dashed
+ * line and each percentile band's resolved threshold as a labelled dotted step line, the cap as a step line on the right axis (and the Azure operator's cap dashed), grey
  * bands where the forecast has gaps, axis titles with units, UTC time labels and a legend.
  * Series carry `id`s so that tests and users can find them.
  */
@@ -245,28 +202,4 @@ export function renderChart(input: ChartInput): string {
   ];
   const [title, ...body] = c.out;
   return `${[...head, title!, `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`, ...body, '</svg>'].join('\n')}\n`;
-}
-
-/**
- * A step line through the intervals' values: flat over each interval, vertical at the
- * boundaries, and broken (a new `M`) around intervals without a value or across a jump
- * in time.
- */
-function stepPath(ivs: readonly CapInterval[], value: (iv: CapInterval) => number | null, x: (t: number) => number, y: (v: number) => number): string {
-  const parts: string[] = [];
-  let open = false;
-  let lastEnd = NaN;
-  for (const iv of ivs) {
-    const v = value(iv);
-    if (v === null) {
-      open = false;
-      continue;
-    }
-    const yy = px(y(v));
-    parts.push(open && iv.start === lastEnd ? `L${px(x(iv.start))},${yy}` : `M${px(x(iv.start))},${yy}`);
-    parts.push(`L${px(x(iv.end))},${yy}`);
-    open = true;
-    lastEnd = iv.end;
-  }
-  return parts.join(' ');
 }

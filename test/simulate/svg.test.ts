@@ -143,3 +143,83 @@ t.test('a day of 30-minute points gets at most about 12 time labels', async (t) 
   t.equal(labels[0], '06-01 00:00');
   t.equal(labels[labels.length - 1], '06-02 00:00', 'midnight shows the date');
 });
+
+/** A chart of `doc` over hourly `values`, with the percentile series simulate computes. */
+function chartOf(doc: unknown, values: number[], operator = true) {
+  const p = validatePolicy(doc);
+  const sim = simulate({ policy: p, points: points(60, values), declared: 40, minReplicas: 0, source: 'test' });
+  const svg = renderChart({
+    title: 't',
+    policy: p,
+    declared: 40,
+    intervals: sim.intervals,
+    thresholds: sim.thresholds,
+    ...(operator ? { operator: sim.operator.intervals } : {}),
+  });
+  return { sim, svg: parse(svg) };
+}
+
+// 24 hours rising 100, 110, ... 330 then falling back: the window slides over a changing mix.
+const RAMP = [...Array.from({ length: 24 }, (_, i) => 100 + 10 * i), ...Array.from({ length: 12 }, (_, i) => 330 - 20 * i)];
+const PERCENTILE = { carbon: [{ measuredEmission: 'p80', allowedMaxReplicaCount: '25%' }], relativeWindow: { past: '6h', ahead: '6h' } };
+
+t.test('a percentile band is drawn as a step line through its resolved thresholds, with its label', async (t) => {
+  const { sim, svg } = chartOf(PERCENTILE, RAMP);
+  const line = ((group(svg, 'thresholds').path as Node[]) ?? []).find((p) => p['@data-percentile'] === '80');
+  t.ok(line, 'the p80 step line is there');
+  t.equal(group(svg, 'thresholds').line, undefined, 'no fixed threshold line: the policy has none');
+  // The line steps: as many heights as the resolved p80 takes distinct values.
+  const series = sim.thresholds[0]!;
+  const values = new Set(series.steps.flatMap((s) => (s.value === null ? [] : [s.value])));
+  t.ok(values.size > 3, `p80 moves as the window slides (${[...values].join(', ')})`);
+  const heights = new Set(runs(String(line!['@d'])).runs.map(([, , y]) => y));
+  t.equal(heights.size, values.size, 'one height per resolved value');
+  // The line's value at each step is the threshold the decision used there.
+  for (const iv of sim.intervals.filter((i) => i.rule !== null)) {
+    const step = series.steps.find((s) => s.start <= iv.start && iv.start < s.end)!;
+    t.match(iv.rule!, new RegExp(`^measuredEmission>=p80 \\(${step.value}\\)$`), `${new Date(iv.start).toISOString()}: ${iv.rule}`);
+  }
+  const [low, high] = [Math.min(...values), Math.max(...values)];
+  t.same(texts(group(svg, 'threshold-labels')), [`>= p80 (${low} to ${high}): max 25% = 10`]);
+  t.ok(texts(group(svg, 'legend')).includes('Percentile threshold, resolved as the window slides (left axis)'));
+});
+
+t.test('the legend lists only what was drawn', async (t) => {
+  const legendOf = (svg: Node) => ((group(svg, 'legend').text as Node[]) ?? []).map((x) => String(x['@data-legend']));
+  t.same(
+    legendOf(chartOf(PERCENTILE, RAMP, false).svg),
+    ['intensity', 'cap', 'thresholds-percentile'],
+    'percentile only: no band threshold, no operator, no gaps',
+  );
+  const fixed = { carbon: [{ measuredEmission: 300, allowedMaxReplicaCount: 10 }] };
+  t.same(legendOf(chartOf(fixed, RAMP).svg), ['intensity', 'cap', 'cap-operator', 'thresholds'], 'absolute: no percentile entry');
+  const mixed = { ...PERCENTILE, carbon: [...PERCENTILE.carbon, { measuredEmission: 300, allowedMaxReplicaCount: 1 }] };
+  t.same(legendOf(chartOf(mixed, RAMP).svg), ['intensity', 'cap', 'cap-operator', 'thresholds', 'thresholds-percentile']);
+  // Five hours of data: never 6 h in the window, so p80 is never resolved and nothing is drawn for it.
+  const short = chartOf(PERCENTILE, [300, 310, 320, 330, 340]);
+  t.same(
+    short.sim.thresholds[0]!.steps.map((s) => s.value),
+    [null],
+  );
+  t.equal(group(short.svg, 'thresholds').path, undefined, 'no step line');
+  t.same(legendOf(short.svg), ['intensity', 'cap', 'cap-operator']);
+  t.same(texts(group(short.svg, 'threshold-labels')), []);
+});
+
+t.test('threshold labels close together are spread apart, not stacked', async (t) => {
+  // At the end p50 is 150 and p55 170, with a fixed band at 160: lines 8 px apart, closer than a text line.
+  const doc = {
+    carbon: [
+      { measuredEmission: 'p50', allowedMaxReplicaCount: '50%' },
+      { measuredEmission: 'p55', allowedMaxReplicaCount: '40%' },
+      { measuredEmission: 160, allowedMaxReplicaCount: 5 },
+    ],
+    relativeWindow: { past: '6h', ahead: '6h' },
+  };
+  const { svg } = chartOf(doc, RAMP);
+  const ys = ((group(svg, 'threshold-labels').text as Node[]) ?? []).map((x) => Number(x['@y'])).sort((a, b) => a - b);
+  t.equal(ys.length, 3);
+  for (let i = 1; i < ys.length; i++) t.ok(ys[i]! - ys[i - 1]! >= 14, `labels ${ys[i - 1]} and ${ys[i]} are a text line apart`);
+  const frame = (svg.rect as Node[]).find((r) => r['@fill'] === 'none')!;
+  t.ok(ys[ys.length - 1]! <= Number(frame['@y']) + Number(frame['@height']), 'inside the plot');
+});

@@ -158,7 +158,7 @@ t.test('gaps are missing data: onMissingData decides, as in the webhook', async 
   t.equal(gapCap('declared'), 100, 'declared: the declared max');
   t.equal(gapCap('hold'), 50, 'hold: the cap of the hour before (400 -> 50)');
   t.equal(gapCap(5), 5, 'a fixed cap');
-  const f = summarize(simulateTimeline(input(points)), 100);
+  const f = summarize(simulateTimeline(input(points)), 100, 1);
   t.equal(f.missingDataHours, 1);
   // The averages cover the hours with data only: (50 + 10) / 2 = 30.
   t.equal(f.averageCap, 30);
