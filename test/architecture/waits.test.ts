@@ -28,17 +28,13 @@ const ALLOWED = new Set<string>([
   'e2e/controller-outages.test.ts',
   'e2e/webhook.test.ts',
   'helpers/node-cluster.ts',
-  'log/batched.test.ts',
   'node/helm.test.ts',
   'node/node.test.ts',
   'server/cluster-certs.test.ts',
   'server/reload.test.ts',
   'server/rotation.test.ts',
   'server/serve-tls.test.ts',
-  'server/shutdown-keepalive.test.ts',
-  'server/shutdown.test.ts',
   'tls/reloader.test.ts',
-  'util/watch-file.test.ts',
 ]);
 
 const PATTERNS: Array<[RegExp, string]> = [
