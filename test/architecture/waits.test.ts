@@ -31,10 +31,6 @@ const ALLOWED = new Set<string>([
   'node/helm.test.ts',
   'node/node.test.ts',
   'server/cluster-certs.test.ts',
-  'server/reload.test.ts',
-  'server/rotation.test.ts',
-  'server/serve-tls.test.ts',
-  'tls/reloader.test.ts',
 ]);
 
 const PATTERNS: Array<[RegExp, string]> = [
