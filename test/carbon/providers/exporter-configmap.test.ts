@@ -35,11 +35,12 @@ t.test('a NotFound while the exporter recreates the ConfigMap is retried, not an
   const api = await fakeApiServer({ configMap: exporterCm() });
   t.teardown(api.close);
   api.remove();
-  setTimeout(() => api.put(exporterCm()), 120);
+  // the exporter's create lands once the source has read the gap twice
+  void until(() => api.requests.length >= 2, 'two reads that found nothing').then(() => api.put(exporterCm()));
   const src = createExporterConfigMapSource(cfg(), { env: {}, kube: kubeClientFor(api.url) }, { notFoundRetryMs: 50, notFoundAttempts: 10 });
   const points = await src.fetch(AbortSignal.timeout(5000));
   t.equal(points.length, 288);
-  t.ok(api.requests.length >= 2, 'read again after the 404');
+  t.ok(api.requests.length >= 3, 'read again after the 404s');
 });
 
 t.test('still missing after the retries: unavailable, naming the ConfigMap', async (t) => {
@@ -85,13 +86,19 @@ t.test('garbage in the ConfigMap is rejected with the reason', async (t) => {
 });
 
 t.test('the API server not answering in time is a timeout', async (t) => {
+  // The deadline (an AbortSignal.timeout in the refresher) passes while the read is open.
+  const ac = new AbortController();
   const src = createExporterConfigMapSource(cfg(), {
     env: {},
-    kube: { get: (_p, signal) => new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason))), watch: () => () => undefined },
+    kube: {
+      get: (_p, signal) => {
+        const open = new Promise<never>((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+        ac.abort(new DOMException('timed out', 'TimeoutError'));
+        return open;
+      },
+      watch: () => () => undefined,
+    },
   });
-  // AbortSignal.timeout's timer does not hold the event loop open; this one does.
-  const ac = new AbortController();
-  setTimeout(() => ac.abort(new DOMException('timed out', 'TimeoutError')), 100);
   await t.rejects(src.fetch(ac.signal), { kind: 'timeout', message: /reading ConfigMap kube-system\/carbon-intensity timed out/ });
 });
 
@@ -118,13 +125,16 @@ t.test('watch: the refresher picks up the recreated ConfigMap at once, and stop 
     'watches by field selector',
   );
 
-  // The exporter's refresh: delete, then create with new data.
+  // The exporter's refresh: delete, then create with new data. Both events come down the same
+  // stream in order, so a read the DELETED started would be in the requests before the
+  // ADDED's read has brought the new data.
+  const reads = () => api.requests.filter((r) => r.path === '/api/v1/namespaces/kube-system/configmaps/carbon-intensity').length;
+  const readsBefore = reads();
   api.remove();
-  await new Promise((r) => setTimeout(r, 50));
-  t.equal(store.snapshot().points[0]!.gCO2eqPerKWh, 200.0892814275597, 'DELETED changes nothing');
   api.put(withPoints([{ location: 'CAISO_NORTH', timestamp: new Date(FIXTURE_NOW).toISOString(), duration: 60, value: 444 }]));
   await until(() => store.snapshot().points.some((p) => p.gCO2eqPerKWh === 444), 'the edited ConfigMap in the store');
   t.pass('ADDED triggered a fetch long before the 1 h interval');
+  t.equal(reads() - readsBefore, 1, 'DELETED started no read: only the ADDED did');
 
   api.endWatches();
   await until(() => api.watcherCount() === 1, 'one watch');
