@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 
-const LOG = fileURLToPath(new URL('../../src/log.ts', import.meta.url));
+const LOG = fileURLToPath(new URL('../src/log.ts', import.meta.url));
 
 /**
  * Run a script that logs through createLogger with stdout on a pipe; resolves with each chunk.
