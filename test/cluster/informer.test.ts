@@ -2,7 +2,8 @@ import t, { type Test } from 'tap';
 import { kubeApiFromUrl } from '../../src/cluster/api.js';
 import { Informer, keyOf } from '../../src/cluster/informer.js';
 import { slimObject, type CachedObject } from '../../src/cluster/objects.js';
-import { FakeKube, instantClock } from '../helpers/fake-kube.js';
+import { FakeKube } from '../helpers/fake-kube.js';
+import { instantClock } from '../helpers/clock.js';
 import { captureLogger } from '../helpers/log.js';
 import { until } from '../helpers/until.js';
 

@@ -1,9 +1,9 @@
 import t from 'tap';
 import { kubeApiFromUrl } from '../../src/cluster/api.js';
-import { FakeKube, instantClock } from '../helpers/fake-kube.js';
+import { FakeKube } from '../helpers/fake-kube.js';
 import { PoliteClient, Semaphore, TokenBucket } from '../../src/cluster/polite.js';
 import { parseRetryAfter } from '../../src/util/retry-after.js';
-import { FakeClock, settle } from '../helpers/clock.js';
+import { FakeClock, instantClock, settle } from '../helpers/clock.js';
 import { AbortedError } from '../../src/ports.js';
 import { until } from '../helpers/until.js';
 
