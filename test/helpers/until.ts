@@ -1,10 +1,10 @@
 /**
- * Waits until `cond()` holds, checking every 10 ms; throws naming `what` after `ms`.
+ * Waits until `cond()` holds, checking every `everyMs` (10 ms); throws naming `what` after `ms`.
  * `cond` may be async (a request to a server that has no event to wait on); an async check
  * that throws counts as not yet.
  * A generous bound: it only decides how long a broken test takes to fail.
  */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 10_000, everyMs = 10): Promise<void> {
   const end = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -14,6 +14,6 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
       last = err;
     }
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
