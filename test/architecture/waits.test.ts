@@ -22,7 +22,6 @@ const ALLOWED = new Map<string, string>([
   ['cluster/ledger.test.ts', 'the same drive loop as the controller test'],
   ['e2e/certs-rotate.test.ts', "pacing: stands in for the kubelet's periodic Secret volume sync"],
   ['e2e/controller-outages.test.ts', 'the outage schedule: faults start and end at set wall-clock moments of the scenario'],
-  ['e2e/webhook.test.ts', 'a negative check (no cap before the boundary) after 3 s; left to be made positive'],
   ['helpers/node-cluster.ts', 'pacing: one write a second during a rollout'],
   ['node/helm.test.ts', 'pacing: writes go on for 20 s after the renewal so every replica is seen reloading'],
   ['node/node.test.ts', 'pacing of writes during a rollout, and a poll of the node that has no event'],
