@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '../log.js';
+import type { Clock } from '../ports.js';
 import { watchFile } from '../util/watch-file.js';
 import { checkPair } from './certs.js';
 
@@ -18,6 +19,10 @@ export interface WatchOptions {
   /** File names inside `dir`; the defaults are the keys of a kubernetes.io/tls Secret. */
   certFile?: string;
   keyFile?: string;
+  /** Times the polls; the system clock by default. */
+  clock?: Clock;
+  /** Told after each look at the files, once any pair it found has been installed or refused. */
+  onChecked?: () => void;
 }
 
 const DEFAULT_INTERVAL_MS = 10_000;
@@ -126,6 +131,9 @@ export function watchCertificates(dir: string, onChange: (pair: CertificatePair)
     intervalMs,
     debounceMs: 50,
     onWatchError: (err) => log.debug({ dir, err: err.message }, 'cannot watch the certificate directory; polling only'),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    // after onChange (if any): `running` then includes the install this look started
+    ...(opts.onChecked ? { onChecked: () => void (running ?? Promise.resolve()).then(opts.onChecked) } : {}),
   });
   return () => {
     stopped = true;

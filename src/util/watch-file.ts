@@ -1,6 +1,7 @@
 import { watch, statSync, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import { systemClock, type Clock } from '../ports.js';
 
 export interface WatchFileOptions {
   /**
@@ -13,6 +14,17 @@ export interface WatchFileOptions {
   debounceMs?: number;
   /** Told when fs.watch cannot be used; polling carries on either way. */
   onWatchError?: (err: Error) => void;
+  /** Times the polls and the debounce; the system clock by default. */
+  clock?: Clock;
+  /** Told after each look at the files (a poll or an event), whether or not one changed. */
+  onChecked?: () => void;
+}
+
+/** A timer that never keeps the process alive on its own. */
+function unrefTimer(clock: Clock, fn: () => void, ms: number): unknown {
+  const handle = clock.setTimeout(fn, ms);
+  (handle as { unref?: () => void } | null)?.unref?.();
+  return handle;
 }
 
 /** What identifies one version of a file, through symlinks: a swapped `..data` gives a new inode. */
@@ -68,6 +80,7 @@ export function watchFile(paths: string | readonly string[], onChange: () => voi
       }
     }
     if (changed && !stopped) onChange();
+    options.onChecked?.();
   };
   // One check at a time; a request during a check runs one more afterwards.
   const request = (): void => {
@@ -85,26 +98,37 @@ export function watchFile(paths: string | readonly string[], onChange: () => voi
     });
   };
 
-  const poll = setInterval(request, options.intervalMs);
-  poll.unref();
-  const watchers = watchDirectories(files, request, options);
+  const clock = options.clock ?? systemClock;
+  let poll: unknown;
+  const schedule = (): void => {
+    poll = unrefTimer(
+      clock,
+      () => {
+        request();
+        if (!stopped) schedule();
+      },
+      options.intervalMs,
+    );
+  };
+  schedule();
+  const watchers = watchDirectories(files, request, { ...options, clock });
   return () => {
     stopped = true;
-    clearInterval(poll);
+    clock.clearTimeout(poll);
     for (const w of watchers) w.close();
   };
 }
 
-function watchDirectories(files: readonly string[], request: () => void, options: WatchFileOptions): Array<{ close(): void }> {
+function watchDirectories(files: readonly string[], request: () => void, options: WatchFileOptions & { clock: Clock }): Array<{ close(): void }> {
   const byDir = new Map<string, Set<string>>();
   for (const f of files) (byDir.get(dirname(f)) ?? byDir.set(dirname(f), new Set()).get(dirname(f))!).add(basename(f));
-  let soon: NodeJS.Timeout | undefined;
+  const { clock } = options;
+  let soon: unknown;
   const debounced = () => {
-    clearTimeout(soon);
-    soon = setTimeout(request, options.debounceMs ?? 100);
-    soon.unref();
+    clock.clearTimeout(soon);
+    soon = unrefTimer(clock, request, options.debounceMs ?? 100);
   };
-  const out: Array<{ close(): void }> = [{ close: () => clearTimeout(soon) }];
+  const out: Array<{ close(): void }> = [{ close: () => clock.clearTimeout(soon) }];
   for (const [dir, names] of byDir) {
     let watcher: FSWatcher;
     try {

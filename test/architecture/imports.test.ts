@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { startServe } from '../helpers/serve-process.js';
 import { serviceAccountFiles, startTlsApi } from '../helpers/tls-api.js';
+import { until } from '../helpers/until.js';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 
@@ -192,7 +193,7 @@ t.test('serve in a Pod (the service account, no kubeconfig) does not load the Ku
     'serve runs with in-cluster access',
   );
   // Let the controller start talking to the API before looking.
-  for (let i = 0; i < 100 && !api.authorizations.includes('Bearer pod-token'); i++) await new Promise((r) => setTimeout(r, 50));
+  await until(() => api.authorizations.includes('Bearer pod-token'), 'a request with the service-account token');
   t.ok(api.authorizations.includes('Bearer pod-token'), 'and reaches the API server with the service-account token');
   const urls = (await readFile(recorded, 'utf8')).split('\n');
   t.ok(

@@ -2,7 +2,7 @@ import t from 'tap';
 import { parseIntensityConfig } from '../../src/config/intensity.js';
 import { gridZoneFor, nodeLabelReader, REGION_GRIDS, resolveLocation } from '../../src/carbon/location.js';
 import { openSource } from '../../src/carbon/providers/index.js';
-import { fakeApiServer, kubeClientFor } from '../helpers/kube.js';
+import { FakeKube, kubeClientFor } from '../helpers/fake-kube.js';
 
 const cfg = (provider: string, location = 'auto') =>
   parseIntensityConfig({ provider, location, ...(provider === 'carbon-aware-sdk' ? { baseUrl: 'http://127.0.0.1:1' } : {}) });
@@ -51,8 +51,10 @@ t.test('every table entry has an Electricity Maps zone and a documented place', 
 });
 
 t.test('openSource reads the node through the Kubernetes API', async (t) => {
-  const api = await fakeApiServer({ nodes: { 'node-7': { 'topology.kubernetes.io/region': 'swedencentral' } } });
-  t.teardown(api.close);
+  const api = new FakeKube();
+  await api.start();
+  t.teardown(() => api.close());
+  api.setNode('node-7', { 'topology.kubernetes.io/region': 'swedencentral' });
   const kube = kubeClientFor(api.url);
   const { config, source } = await openSource(cfg('electricitymaps'), { env: { NODE_NAME: 'node-7', ELECTRICITYMAPS_TOKEN: 'x' }, kube });
   t.equal(config.location, 'SE-SE3');

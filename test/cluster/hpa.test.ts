@@ -69,7 +69,7 @@ for (const served of ['v2', 'v2beta2'] as const) {
       lines.some((l) => l.includes(`"version":"autoscaling/${served}"`)),
       'the version is logged',
     );
-    for (let i = 0; i < 200 && !cache.heldAt('shop', 'limited', 3); i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => cache.heldAt('shop', 'limited', 3), 'the HPAs in the cache');
     t.equal(cache.heldAt('shop', 'limited', 3), true, 'ScalingLimited/TooManyReplicas at the cap');
     t.equal(cache.heldAt('shop', 'desired', 3), true, 'desired replicas equal to the cap');
     t.equal(cache.heldAt('shop', 'idle', 3), false, 'below the cap');

@@ -2,7 +2,8 @@ import t, { type Test } from 'tap';
 import { kubeApiFromUrl } from '../../src/cluster/api.js';
 import { Informer, keyOf } from '../../src/cluster/informer.js';
 import { slimObject, type CachedObject } from '../../src/cluster/objects.js';
-import { FakeKube, instantClock } from '../helpers/fake-kube.js';
+import { FakeKube } from '../helpers/fake-kube.js';
+import { instantClock } from '../helpers/clock.js';
 import { captureLogger } from '../helpers/log.js';
 import { until } from '../helpers/until.js';
 
@@ -202,8 +203,24 @@ t.test('resync lists again; stop ends the watch and releases waiters', async (t)
   informer.stop();
   await until(() => fake.openWatches === 0, 'the watch closed');
   const requests = fake.requests.length;
-  await new Promise((r) => setTimeout(r, 50));
-  t.equal(fake.requests.length, requests, 'silent once stopped');
+  // A canary on the same server: by the time its list has been answered and its watch is
+  // open (two round trips), a re-watch of the stopped informer, whose clock fires at once,
+  // would have reached the server too.
+  const canary = new Informer({
+    api: kubeApiFromUrl(fake.url),
+    logger: captureLogger().logger,
+    path: '/apis/keda.sh/v1alpha1/scaledobjects',
+    resource: 'canary',
+    keep: () => null,
+  });
+  canary.start();
+  t.teardown(() => canary.stop());
+  await until(() => fake.openWatches === 1, "the canary's watch");
+  t.same(
+    fake.requests.slice(requests).map((r) => r.path),
+    ['/apis/keda.sh/v1alpha1/scaledobjects', '/apis/keda.sh/v1alpha1/scaledobjects'],
+    'silent once stopped: only the canary spoke',
+  );
   const stopped = new Informer({ api: kubeApiFromUrl(fake.url), logger: captureLogger().logger, path: '/x', resource: 'x', keep: () => null });
   await stopped.whenSynced(); // never started: resolves at once
   t.equal(keyOf({ metadata: { name: 'a' } }), 'a', 'cluster-scoped objects by name');

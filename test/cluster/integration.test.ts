@@ -97,8 +97,7 @@ t.test('wired together: the Lease, the namespace cache, the sweep and a label ch
   await until(() => fake.getObject('scaledobjects', 'team', 'web')!.spec!.maxReplicaCount === 10, 'the label gone: declared max back');
   const touched = async () =>
     (await metrics.registry.getSingleMetric('keda_carbon_sweep_objects_total')!.get()).values.find((v) => v.labels.outcome === 'touched')?.value ?? 0;
-  const deadline = Date.now() + 5000;
-  while ((await touched()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await until(async () => (await touched()) >= 2, 'both touches in the metrics');
   t.equal(await touched(), 2, 'both touches counted in the metrics');
   t.equal(
     fake.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/apis/keda.sh/') && !r.query.get('watch')).length,

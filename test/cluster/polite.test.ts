@@ -1,10 +1,11 @@
 import t from 'tap';
 import { kubeApiFromUrl } from '../../src/cluster/api.js';
-import { FakeKube, instantClock } from '../helpers/fake-kube.js';
+import { FakeKube } from '../helpers/fake-kube.js';
 import { PoliteClient, Semaphore, TokenBucket } from '../../src/cluster/polite.js';
 import { parseRetryAfter } from '../../src/util/retry-after.js';
-import { FakeClock, settle } from '../helpers/clock.js';
+import { FakeClock, instantClock, settle } from '../helpers/clock.js';
 import { AbortedError } from '../../src/ports.js';
+import { until } from '../helpers/until.js';
 
 const START = Date.UTC(2026, 10, 23, 10, 0, 0);
 
@@ -147,7 +148,7 @@ t.test('polite client against the fake API', async (t) => {
     const clock = new FakeClock(START);
     const client = new PoliteClient(api, { qps: 1000, burst: 1000, maxInFlight: 8, clock, backoffBaseMs: 1000 });
     const call = client.call('GET', '/api/v1/namespaces/apps', { signal: controller.signal });
-    for (let i = 0; i < 100 && clock.timers.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    await until(() => clock.timers.length > 0, 'the 503 answered and its retry scheduled');
     t.equal(clock.timers.length, 1, 'waiting on its backoff');
     controller.abort();
     await t.rejects(call, AbortedError);

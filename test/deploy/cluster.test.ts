@@ -352,7 +352,7 @@ t.test('the CRD component: spec.environmentalImpact is kept and validated by the
     ],
   ];
   // measuredEmission is a number or a percentile, which no structural type expresses: the
-  // schema keeps it as given and the webhook refuses a bad one (test/policy, test/core).
+  // schema keeps it as given and the webhook refuses a bad one (test/core/policy.test.ts and its neighbours).
   for (const [what, obj, message] of rejected) {
     const r = apply(obj);
     t.not(r.status, 0, `refused: ${what}`);

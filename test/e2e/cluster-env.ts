@@ -14,6 +14,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { kubeApiFromConfig } from '../../src/cluster/api.js';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
 import type { KubeApi } from '../../src/ports.js';
+import { until } from '../helpers/until.js';
 
 export const E2E_ENV = 'KEDA_CARBON_E2E_KUBECONFIG';
 export const LABEL = 'keda-carbon.io/policy';
@@ -66,19 +67,11 @@ export function connect(kubeconfig: string): Cluster {
   };
 }
 
+/** Polls `fn` against the API server (it has no event to wait on) until it yields a value. */
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, everyMs = 250): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  let value: T | undefined | null | false;
+  await until(async () => Boolean((value = await fn())), what, timeoutMs, everyMs);
+  return value as T;
 }
 
 export async function createNamespace(c: Cluster, name: string, labels: Record<string, string>): Promise<void> {

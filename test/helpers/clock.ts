@@ -54,3 +54,37 @@ export class FakeClock implements Clock {
     await settle();
   }
 }
+
+/**
+ * A clock for retry tests over real sockets: every timer fires on the next turn of the
+ * event loop and moves virtual time forward by its delay, and each delay is recorded,
+ * so a test can check the waits (a Retry-After, a backoff) without sitting through them.
+ */
+export function instantClock(start = Date.UTC(2026, 10, 23, 10, 0, 0)) {
+  let t = start;
+  const delays: number[] = [];
+  const handles = new Map<number, NodeJS.Immediate>();
+  let seq = 0;
+  return {
+    delays,
+    now: () => t,
+    setTimeout(fn: () => void, ms: number): unknown {
+      delays.push(ms);
+      const id = ++seq;
+      handles.set(
+        id,
+        setImmediate(() => {
+          handles.delete(id);
+          t += Math.max(0, ms);
+          fn();
+        }),
+      );
+      return id;
+    },
+    clearTimeout(h: unknown): void {
+      const imm = handles.get(h as number);
+      if (imm) clearImmediate(imm);
+      handles.delete(h as number);
+    },
+  };
+}

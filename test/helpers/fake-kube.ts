@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { kubeClientFromConfig } from '../../src/carbon/kube.js';
+import type { KubeClient } from '../../src/carbon/kube-client.js';
 
 /**
  * A small local HTTP server that answers like the Kubernetes API for exactly the calls
- * the cluster layer makes (KEDA list/watch/patch, namespaces list/get/watch, Leases, Events),
+ * we make (KEDA list/watch/patch, namespaces list/get/watch, Leases, Events, and for the
+ * carbon layer ConfigMap get/watch and Node get),
  * with faults on demand: 429 with Retry-After, 410 on a stale `continue`, 5xx, 409.
  * The tests use it for what a real API server will not do when asked; the sweep
  * benchmark uses it so its figures measure our code and not etcd. Loopback only.
@@ -31,6 +35,8 @@ export interface FakeRequest {
   path: string;
   query: URLSearchParams;
   body: unknown;
+  /** The Authorization header the request carried. */
+  authorization?: string | undefined;
 }
 
 /** A fault answers a request instead of the fake's normal logic; return undefined to pass. */
@@ -43,8 +49,13 @@ const KEDA = /^\/apis\/keda\.sh\/v1alpha1(?:\/namespaces\/([^/]+))?\/(scaledobje
 const NAMESPACES = /^\/api\/v1\/namespaces(?:\/([^/]+))?$/;
 const LEASES = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/;
 const EVENTS = /^\/api\/v1\/namespaces\/([^/]+)\/events$/;
+const CONFIGMAPS = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps(?:\/([^/]+))?$/;
+const NODES = /^\/api\/v1\/nodes\/([^/]+)$/;
 
-type Resource = 'namespaces' | 'scaledobjects' | 'scaledjobs';
+type Resource = 'namespaces' | 'scaledobjects' | 'scaledjobs' | 'configmaps';
+
+/** The bearer token kubeClientFor presents; a fake with `token` set refuses any other. */
+export const FAKE_TOKEN = 'kube-test-token';
 
 const isWatch = (fr: FakeRequest): boolean => fr.query.get('watch') === '1' || fr.query.get('watch') === 'true';
 
@@ -62,6 +73,13 @@ function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
+/** Whether a watch (of a resource, maybe one namespace, maybe one name) hears about `object`. */
+function watches(w: { resource: Resource; namespace: string | undefined; name?: string | undefined }, resource: Resource, object: FakeObject): boolean {
+  if (w.resource !== resource) return false;
+  if (w.namespace && w.namespace !== object.metadata.namespace) return false;
+  return !w.name || w.name === object.metadata.name;
+}
+
 export class FakeKube {
   url = '';
   private server: http.Server | undefined;
@@ -74,13 +92,17 @@ export class FakeKube {
   readonly objects = { scaledobjects: new Map<string, FakeObject>(), scaledjobs: new Map<string, FakeObject>() };
   readonly namespaces = new Map<string, FakeObject>();
   readonly leases = new Map<string, FakeObject>();
+  readonly configMaps = new Map<string, FakeObject>();
+  readonly nodes = new Map<string, FakeObject>();
+  /** When set, a request without `Authorization: Bearer <token>` is answered 401. */
+  token: string | undefined;
   readonly events: FakeObject[] = [];
   faults: Fault[] = [];
   admit: Admit | undefined;
   /** Answer delay per request in ms (0: at once). */
   latencyMs = 0;
   private lists = new Map<string, string[]>();
-  private watchers = new Set<{ res: http.ServerResponse; resource: Resource; namespace: string | undefined }>();
+  private watchers = new Set<{ res: http.ServerResponse; resource: Resource; namespace: string | undefined; name: string | undefined }>();
   /** Watchable events by resourceVersion: a watch from version N replays what came after N. */
   private history: Array<{ rv: number; resource: Resource; type: string; object: FakeObject }> = [];
   /** Store only the counts of requests (not the bodies), for the 10,000-object benchmark. */
@@ -159,6 +181,27 @@ export class FakeKube {
     this.broadcast('namespaces', 'DELETED', { ...ns, metadata: { ...ns.metadata, resourceVersion: this.nextRv() } });
   }
 
+  /** Create or replace a ConfigMap; open watches hear ADDED or MODIFIED. */
+  putConfigMap(cm: FakeObject): FakeObject {
+    const key = `${cm.metadata.namespace}/${cm.metadata.name}`;
+    const type = this.configMaps.has(key) ? 'MODIFIED' : 'ADDED';
+    const stored = { apiVersion: 'v1', kind: 'ConfigMap', ...cm, metadata: { ...cm.metadata, resourceVersion: this.nextRv() } };
+    this.configMaps.set(key, stored);
+    this.broadcast('configmaps', type, stored);
+    return stored;
+  }
+
+  deleteConfigMap(namespace: string, name: string): void {
+    const old = this.configMaps.get(`${namespace}/${name}`);
+    if (!old) return;
+    this.configMaps.delete(`${namespace}/${name}`);
+    this.broadcast('configmaps', 'DELETED', { ...old, metadata: { ...old.metadata, resourceVersion: this.nextRv() } });
+  }
+
+  setNode(name: string, labels: Record<string, string>): void {
+    this.nodes.set(name, { apiVersion: 'v1', kind: 'Node', metadata: { name, labels, resourceVersion: this.nextRv() } });
+  }
+
   /** Make every outstanding `continue` token stale (the next use answers 410), as etcd compaction does. */
   expireContinueTokens(): void {
     this.lists.clear();
@@ -185,19 +228,19 @@ export class FakeKube {
   }
 
   /** Watch requests served, per resource. */
-  readonly watchCounts = { namespaces: 0, scaledobjects: 0, scaledjobs: 0 };
+  readonly watchCounts = { namespaces: 0, scaledobjects: 0, scaledjobs: 0, configmaps: 0 };
 
   private broadcast(resource: Resource, type: string, object: FakeObject): void {
     if (this.keepHistory) this.history.push({ rv: Number(object.metadata.resourceVersion), resource, type, object });
     let line: string | undefined;
     for (const w of this.watchers) {
-      if (w.resource !== resource || (w.namespace && w.namespace !== object.metadata.namespace)) continue;
+      if (!watches(w, resource, object)) continue;
       w.res.write((line ??= `${JSON.stringify({ type, object })}\n`));
     }
   }
 
   /** Serve a watch of `resource` from the resourceVersion asked for, replaying later history. */
-  private serveWatch(fr: FakeRequest, res: http.ServerResponse, resource: Resource, namespace: string | undefined): void {
+  private serveWatch(fr: FakeRequest, res: http.ServerResponse, resource: Resource, namespace: string | undefined, name?: string): void {
     this.watchCounts[resource]++;
     const from = Number(fr.query.get('resourceVersion') ?? 0);
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -205,11 +248,10 @@ export class FakeKube {
       res.end(`${JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${from}`) })}\n`);
       return;
     }
-    const w = { res, resource, namespace };
+    const w = { res, resource, namespace, name };
     this.watchers.add(w);
     for (const e of this.history) {
-      if (e.rv > from && e.resource === resource && (!namespace || e.object.metadata.namespace === namespace))
-        res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+      if (e.rv > from && watches(w, e.resource, e.object)) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
     }
     res.on('close', () => this.watchers.delete(w));
     res.flushHeaders();
@@ -230,7 +272,7 @@ export class FakeKube {
             body = text;
           }
         }
-        const fr: FakeRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, body };
+        const fr: FakeRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, body, authorization: req.headers.authorization };
         this.counts.requests++;
         if (this.recordBodies) this.requests.push(fr);
         const answer = () => this.handle(fr, req, res);
@@ -261,6 +303,7 @@ export class FakeKube {
   }
 
   private handle(fr: FakeRequest, req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (this.token !== undefined && fr.authorization !== `Bearer ${this.token}`) return this.send(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
     for (const fault of this.faults) {
       const f = fault(fr);
       if (f) return this.send(res, f.status, f.body ?? status(f.status, 'Fault', `injected ${f.status}`), f.headers);
@@ -268,6 +311,11 @@ export class FakeKube {
     let m: RegExpExecArray | null;
     if ((m = KEDA.exec(fr.path))) return this.keda(fr, res, m[1], m[2] as 'scaledobjects' | 'scaledjobs', m[3]);
     if ((m = NAMESPACES.exec(fr.path))) return this.namespace(fr, req, res, m[1]);
+    if ((m = CONFIGMAPS.exec(fr.path))) return this.configMap(fr, res, decodeURIComponent(m[1]!), m[2] && decodeURIComponent(m[2]));
+    if ((m = NODES.exec(fr.path))) {
+      const node = this.nodes.get(decodeURIComponent(m[1]!));
+      return node ? this.send(res, 200, node) : this.send(res, 404, status(404, 'NotFound', `nodes "${m[1]}" not found`));
+    }
     if ((m = LEASES.exec(fr.path))) return this.lease(fr, res, decodeURIComponent(m[1]!), m[2] && decodeURIComponent(m[2]));
     if ((m = EVENTS.exec(fr.path)) && fr.method === 'POST') {
       this.counts.events++;
@@ -359,6 +407,17 @@ export class FakeKube {
     );
   }
 
+  private configMap(fr: FakeRequest, res: http.ServerResponse, ns: string, name: string | undefined): void {
+    if (!name && isWatch(fr)) {
+      const byName = /^metadata\.name=(.+)$/.exec(fr.query.get('fieldSelector') ?? '')?.[1];
+      return this.serveWatch(fr, res, 'configmaps', ns, byName);
+    }
+    const cm = name && fr.method === 'GET' ? this.configMaps.get(`${ns}/${name}`) : undefined;
+    if (cm) return this.send(res, 200, cm);
+    if (name && fr.method === 'GET') return this.send(res, 404, status(404, 'NotFound', `configmaps "${name}" not found`));
+    this.send(res, 405, status(405, 'MethodNotAllowed', 'not supported by the fake'));
+  }
+
   private lease(fr: FakeRequest, res: http.ServerResponse, ns: string, name: string | undefined): void {
     if (!this.namespaces.has(ns)) return this.send(res, 404, status(404, 'NotFound', `namespaces "${ns}" not found`));
     if (fr.method === 'POST' && !name) {
@@ -394,36 +453,14 @@ export class FakeKube {
   }
 }
 
-/**
- * A clock for retry tests over real sockets: every timer fires on the next turn of the
- * event loop and moves virtual time forward by its delay, and each delay is recorded,
- * so a test can check the waits (a Retry-After, a backoff) without sitting through them.
- */
-export function instantClock(start = Date.UTC(2026, 10, 23, 10, 0, 0)) {
-  let t = start;
-  const delays: number[] = [];
-  const handles = new Map<number, NodeJS.Immediate>();
-  let seq = 0;
-  return {
-    delays,
-    now: () => t,
-    setTimeout(fn: () => void, ms: number): unknown {
-      delays.push(ms);
-      const id = ++seq;
-      handles.set(
-        id,
-        setImmediate(() => {
-          handles.delete(id);
-          t += Math.max(0, ms);
-          fn();
-        }),
-      );
-      return id;
-    },
-    clearTimeout(h: unknown): void {
-      const imm = handles.get(h as number);
-      if (imm) clearImmediate(imm);
-      handles.delete(h as number);
-    },
-  };
+/** A carbon-layer client for a fake, built the way serve builds it: from a kubeconfig with a token. */
+export function kubeClientFor(url: string): KubeClient {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'test', server: url, skipTLSVerify: true }],
+    users: [{ name: 'test', token: FAKE_TOKEN }],
+    contexts: [{ name: 'test', cluster: 'test', user: 'test' }],
+    currentContext: 'test',
+  });
+  return kubeClientFromConfig(kc);
 }

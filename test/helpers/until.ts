@@ -1,11 +1,19 @@
 /**
- * Waits until `cond()` holds, checking every 10 ms; throws naming `what` after `ms`.
+ * Waits until `cond()` holds, checking every `everyMs` (10 ms); throws naming `what` after `ms`.
+ * `cond` may be async (a request to a server that has no event to wait on); an async check
+ * that throws counts as not yet.
  * A generous bound: it only decides how long a broken test takes to fail.
  */
-export async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 10_000, everyMs = 10): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await cond()) return;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { until } from '../helpers/until.js';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
 import { applyResponsePatch, loadReview, withAnnotations } from '../helpers/reviews.js';
 
@@ -22,12 +23,9 @@ function capFrom(port: number, ca: string): Promise<number> {
 }
 
 async function waitForLog(serve: ServeProcess, msg: string, after: number): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 200; i++) {
-    const hit = serve.logs.slice(after).find((l) => l.msg === msg);
-    if (hit) return hit;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`serve never logged "${msg}"`);
+  const hit = () => serve.logs.slice(after).find((l) => l.msg === msg);
+  await until(() => hit() !== undefined, `serve to log "${msg}"`);
+  return hit()!;
 }
 
 t.test('the config file is hot-reloaded; a broken one keeps the previous configuration', async (t) => {

@@ -4,6 +4,7 @@ import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { until } from '../helpers/until.js';
 import { startServe } from '../helpers/serve-process.js';
 import { applyResponsePatch, loadReview, withAnnotations } from '../helpers/reviews.js';
 
@@ -63,9 +64,8 @@ t.test('serve over TLS with embedded defaults: a self-made CA, capped reviews, c
   // Wait until the file source has been read (readiness reports it).
   const agent = new Agent({ keepAlive: true, maxSockets: 1, ca });
   t.teardown(() => agent.destroy());
-  let fresh = false;
-  for (let i = 0; i < 50 && !fresh; i++) {
-    const ready = await new Promise<string>((resolve, reject) => {
+  const readyz = () =>
+    new Promise<string>((resolve, reject) => {
       httpsRequest({ host: '127.0.0.1', port: serve.port, path: '/readyz', ca }, (res) => {
         let d = '';
         res.on('data', (c) => (d += c));
@@ -74,9 +74,8 @@ t.test('serve over TLS with embedded defaults: a self-made CA, capped reviews, c
         .on('error', reject)
         .end();
     });
-    fresh = JSON.parse(ready).carbon.fresh === true;
-    if (!fresh) await new Promise((r) => setTimeout(r, 100));
-  }
+  let fresh = false;
+  await until(async () => (fresh = JSON.parse(await readyz()).carbon.fresh === true), 'readyz to report fresh carbon data');
   t.ok(fresh, 'readyz reports fresh carbon data');
 
   const review = withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { 'keda-carbon.io/policy': 'standard' });

@@ -14,6 +14,7 @@ import { startServe, type ServeProcess } from '../helpers/serve-process.js';
 import { loadReview, withAnnotations } from '../helpers/reviews.js';
 import { silentLogger } from '../../src/log.js';
 import { shutdownGate } from '../../src/server/shutdown.js';
+import { until } from '../helpers/until.js';
 
 const review = JSON.stringify(withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { 'keda-carbon.io/policy': 'standard' }));
 
@@ -44,8 +45,19 @@ class Conn {
     });
   }
 
-  head(path = '/mutate', length = Buffer.byteLength(review)): string {
-    return `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+  head(path = '/mutate', length = Buffer.byteLength(review), expect = ''): string {
+    return `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${expect}\r\n`;
+  }
+
+  /**
+   * Send the head of a review and wait until the server has read it: asked to expect
+   * 100-continue, Node answers `100 Continue` when it parses the headers, the moment the
+   * request is in flight on the server's side.
+   */
+  async inFlight(): Promise<void> {
+    this.socket.write(this.head('/mutate', Buffer.byteLength(review), 'Expect: 100-continue\r\n'));
+    const interim = await this.answer();
+    if (interim.status !== 100) throw new Error(`expected 100 Continue, got ${interim.status}`);
   }
 
   async answer(): Promise<Answer> {
@@ -78,9 +90,14 @@ async function serveWith(t: Test, drainSeconds: number): Promise<{ serve: ServeP
   return { serve, ca: await readFile(join(dir, 'ca.crt'), 'utf8') };
 }
 
-/** Resolves with the exit code, or with 'running' if the process outlives `ms`. */
-function exitWithin(serve: ServeProcess, ms: number): Promise<number | null | 'running'> {
-  return Promise.race([serve.stop('SIGCONT'), new Promise<'running'>((r) => setTimeout(() => r('running'), ms))]);
+/** The exit code, once the process exits on its own (SIGCONT only wakes it). */
+function exitCode(serve: ServeProcess): Promise<number | null> {
+  return serve.stop('SIGCONT');
+}
+
+/** Resolves once serve has logged that shutdown began (the gate is closing by then). */
+function shuttingDown(serve: ServeProcess): Promise<void> {
+  return until(() => serve.logs.some((l) => String(l.msg).startsWith('shutting down')), 'the shutdown log line');
 }
 
 t.test('a request in flight on a keep-alive connection at SIGTERM: answered with Connection: close, then the connection ends', async (t) => {
@@ -91,9 +108,10 @@ t.test('a request in flight on a keep-alive connection at SIGTERM: answered with
   t.equal(first.status, 200);
   t.not(first.headers.connection, 'close', 'before shutdown the connection is kept alive');
 
-  conn.socket.write(conn.head() + review.slice(0, 100));
+  await conn.inFlight();
+  conn.socket.write(review.slice(0, 100));
   serve.child.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 300));
+  await shuttingDown(serve);
   conn.socket.write(review.slice(100));
   const second = await conn.answer();
   t.equal(second.status, 200, 'the review in flight is answered');
@@ -101,7 +119,7 @@ t.test('a request in flight on a keep-alive connection at SIGTERM: answered with
   t.equal(second.headers.connection, 'close', 'the answer says the connection closes');
   await conn.closed;
   t.ok(conn.socket.destroyed, 'the server ended the connection (never this side)');
-  t.equal(await exitWithin(serve, 30_000), 0, 'the process exits 0 with the client still holding on');
+  t.equal(await exitCode(serve), 0, 'the process exits 0 with the client still holding on');
 });
 
 t.test('a keep-alive connection used during the drain: answered, told to close, then closed by the server', async (t) => {
@@ -127,19 +145,19 @@ t.test('a keep-alive connection used during the drain: answered, told to close, 
   t.equal(answer.headers.connection, 'close', 'and told the connection closes');
   await conn.closed;
   t.pass('the server ended the held connection');
-  t.equal(await exitWithin(serve, 30_000), 0);
+  t.equal(await exitCode(serve), 0);
 });
 
 t.test('a request that never completes is cut at the hard deadline and the process exits', async (t) => {
   const { serve, ca } = await serveWith(t, 0);
   const stuck = await Conn.open(serve.port, ca);
   // headers and a little of the body; the rest never comes
-  stuck.socket.write(stuck.head() + review.slice(0, 10));
-  await new Promise((r) => setTimeout(r, 200));
+  await stuck.inFlight();
+  stuck.socket.write(review.slice(0, 10));
   serve.child.kill('SIGTERM');
   await stuck.closed;
   t.pass('the server cut the stalled connection');
-  t.equal(await exitWithin(serve, 30_000), 0, 'the process exits');
+  t.equal(await exitCode(serve), 0, 'the process exits');
   t.ok(
     serve.logs.some((l) => l.msg === 'shutdown deadline reached: closing the connections still open'),
     'the deadline is logged',
@@ -160,14 +178,15 @@ t.test('the gate in process: a process that outlives the deadline is exited', as
   const socket = netConnect(port, '127.0.0.1');
   const closed = new Promise((r) => socket.once('close', r));
   socket.on('error', () => undefined);
+  const received = new Promise((r) => server.once('request', r));
   socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc');
-  await new Promise((r) => setTimeout(r, 100));
+  await received;
   t.equal(gate.closing, false);
   gate.begin(50);
   gate.begin(50); // a second signal changes nothing
   t.equal(gate.closing, true);
   await closed;
   t.pass('the stalled connection is cut at the deadline');
-  await new Promise((r) => setTimeout(r, 1_500));
+  await until(() => exited > 0, 'exit called after the deadline');
   t.equal(exited, 1, 'exit is called once the process is still alive after the deadline');
 });

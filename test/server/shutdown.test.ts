@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { startServe } from '../helpers/serve-process.js';
 import { loadReview, withAnnotations } from '../helpers/reviews.js';
+import { until } from '../helpers/until.js';
 
 const review = JSON.stringify(withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { 'keda-carbon.io/policy': 'standard' }));
 
@@ -54,7 +55,7 @@ t.test('SIGTERM under load: readiness fails first, every request sent is answere
     }
   };
   const clients = Array.from({ length: 8 }, client);
-  await new Promise((r) => setTimeout(r, 500));
+  await until(() => statuses.length >= 16, 'reviews flowing before the signal');
   const before = statuses.length;
   serve.child.kill('SIGTERM');
   let ready = 200;
@@ -89,7 +90,8 @@ t.test('a request in flight when the listener closes still completes', async (t)
         path: '/mutate',
         method: 'POST',
         ca,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(review) },
+        // Node answers 100 Continue once it has read the headers: the request is in flight
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(review), expect: '100-continue' },
       },
       (res) => {
         let body = '';
@@ -98,12 +100,16 @@ t.test('a request in flight when the listener closes still completes', async (t)
       },
     );
     req.on('error', reject);
-    // Half the body now, the rest after SIGTERM: the request is in flight during close.
-    req.write(review.slice(0, 100));
-    setTimeout(() => {
+    // Half the body now, the rest once shutdown has begun: the request is in flight during close.
+    req.once('continue', () => {
+      req.write(review.slice(0, 100));
       serve.child.kill('SIGTERM');
-      setTimeout(() => req.end(review.slice(100)), 300);
-    }, 200);
+      void until(() => serve.logs.some((l) => String(l.msg).startsWith('shutting down')), 'the shutdown log line').then(
+        () => req.end(review.slice(100)),
+        reject,
+      );
+    });
+    req.flushHeaders();
   });
   const { status, body } = await answered;
   t.equal(status, 200);

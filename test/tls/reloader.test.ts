@@ -8,9 +8,25 @@ import { generateCertificates, type CertificateSet } from '../../src/tls/certs.j
 import { publish } from '../helpers/volume.js';
 import { watchCertificates, type CertificatePair } from '../../src/tls/reloader.js';
 import { until } from '../helpers/until.js';
+import { FakeClock } from '../helpers/clock.js';
 
 const INTERVAL = 50;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A fake clock drives the reloader's polls; `poll()` lets one interval pass and resolves once
+ * the files have been read and any pair in them installed or refused.
+ */
+function driven() {
+  const clock = new FakeClock(0);
+  let checks = 0;
+  const options = { intervalMs: INTERVAL, clock, onChecked: () => checks++ };
+  const poll = async () => {
+    const before = checks;
+    await clock.advance(INTERVAL);
+    await until(() => checks > before, 'a look at the certificate files');
+  };
+  return { clock, options, poll, checks: () => checks };
+}
 const issue = () => generateCertificates({ dnsNames: ['keda-carbon.keda-carbon.svc'], ipAddresses: ['127.0.0.1'] });
 
 function peerSerial(socket: TLSSocket): string {
@@ -49,6 +65,7 @@ t.test('a rotated Secret is picked up, live connections survive, an invalid pair
 
   const changes: CertificatePair[] = [];
   const warnings: string[] = [];
+  const watch = driven();
   const logger = {
     debug() {},
     info() {},
@@ -63,7 +80,7 @@ t.test('a rotated Secret is picked up, live connections survive, an invalid pair
       changes.push(pair);
       server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' });
     },
-    { intervalMs: INTERVAL, logger: logger as never },
+    { ...watch.options, logger: logger as never },
   );
   t.teardown(() => {
     stop();
@@ -76,11 +93,12 @@ t.test('a rotated Secret is picked up, live connections survive, an invalid pair
   t.equal(peerSerial(live), new X509Certificate(first.cert).serialNumber, 'serves the first certificate');
   t.equal(await ping(live, 'before'), 'echo before');
 
-  await sleep(INTERVAL * 3);
+  await watch.poll();
   t.equal(changes.length, 0, 'the starting pair is not reported as a change');
 
   await publish(dir, { 'tls.crt': second.cert, 'tls.key': second.key, 'ca.crt': second.caCert }, 2);
-  await until(() => changes.length === 1, 'the rotation');
+  await watch.poll();
+  t.equal(changes.length, 1, 'the rotation is seen by the next poll');
   t.equal(changes[0]?.cert, second.cert, 'onChange got the new certificate');
 
   t.equal(await ping(live, 'after'), 'echo after', 'the connection opened before the rotation still works');
@@ -92,9 +110,11 @@ t.test('a rotated Secret is picked up, live connections survive, an invalid pair
   // a key that does not belong to the certificate: the previous pair must stay
   const third = issue();
   await publish(dir, { 'tls.crt': third.cert, 'tls.key': first.key, 'ca.crt': third.caCert }, 3);
-  await until(() => warnings.length > 0, 'the rejection warning');
+  await watch.poll();
+  t.equal(warnings.length, 1, 'the rejection warning');
   t.match(warnings[0], /private key does not belong to the certificate/);
-  await sleep(INTERVAL * 4);
+  await watch.poll();
+  await watch.poll();
   t.equal(changes.length, 1, 'an invalid pair is not handed to onChange');
   t.equal(warnings.length, 1, 'the same invalid pair is reported once, not on every tick');
   const still = await open(port, cas);
@@ -103,12 +123,14 @@ t.test('a rotated Secret is picked up, live connections survive, an invalid pair
 
   // garbage in the certificate file is rejected the same way
   await publish(dir, { 'tls.crt': 'garbage', 'tls.key': third.key, 'ca.crt': '' }, 4);
-  await until(() => warnings.length > 1, 'the second rejection');
+  await watch.poll();
+  t.equal(warnings.length, 2, 'the second rejection');
   t.match(warnings[1], /certificate does not parse/);
 
   // and the watcher recovers as soon as a valid pair appears
   await publish(dir, { 'tls.crt': third.cert, 'tls.key': third.key, 'ca.crt': third.caCert }, 5);
-  await until(() => changes.length === 2, 'recovery after invalid pairs');
+  await watch.poll();
+  t.equal(changes.length, 2, 'recovery after invalid pairs');
   t.equal(await readFile(join(dir, 'tls.crt'), 'utf8'), changes[1]?.cert);
   t.equal(await ping(live, 'still'), 'echo still', 'the first connection outlived three rotations');
   live.destroy();
@@ -121,12 +143,15 @@ t.test('stop() ends watching; bad arguments are clear errors', async (t) => {
   await writeFile(join(dir, 'tls.crt'), a.cert);
   await writeFile(join(dir, 'tls.key'), a.key);
   let calls = 0;
-  const stop = watchCertificates(dir, () => calls++, { intervalMs: INTERVAL });
+  const { clock, options, checks } = driven();
+  const stop = watchCertificates(dir, () => calls++, options);
   stop();
+  t.equal(clock.timers.length, 0, 'no poll left scheduled');
   const b = issue();
   await writeFile(join(dir, 'tls.crt'), b.cert);
   await writeFile(join(dir, 'tls.key'), b.key);
-  await sleep(INTERVAL * 4);
+  await clock.advance(INTERVAL * 4);
+  t.equal(checks(), 0, 'the files are not read after stop');
   t.equal(calls, 0, 'no callback after stop');
 
   t.throws(() => watchCertificates('', () => {}), /dir must be a non-empty path/);
@@ -141,13 +166,15 @@ t.test('plain files replaced in place are picked up too', async (t) => {
   await writeFile(join(dir, 'tls.crt'), a.cert);
   await writeFile(join(dir, 'tls.key'), a.key);
   const seen: string[] = [];
-  const stop = watchCertificates(dir, (p) => seen.push(p.cert), { intervalMs: INTERVAL });
+  const { options, poll } = driven();
+  const stop = watchCertificates(dir, (p) => seen.push(p.cert), options);
   t.teardown(stop);
   const b = issue();
   // written one after the other: the half-written state is a mismatch and must be skipped
   await writeFile(join(dir, 'tls.crt'), b.cert);
-  await sleep(INTERVAL * 2);
+  await poll();
+  t.same(seen, [], 'the half-written pair (new certificate, old key) is not reported');
   await writeFile(join(dir, 'tls.key'), b.key);
-  await until(() => seen.length === 1, 'the in-place rotation');
+  await poll();
   t.same(seen, [b.cert], 'only the complete new pair is reported');
 });

@@ -5,9 +5,25 @@ import { join } from 'node:path';
 import { watchFile } from '../../src/util/watch-file.js';
 import { publish } from '../helpers/volume.js';
 import { until } from '../helpers/until.js';
+import { FakeClock } from '../helpers/clock.js';
 
 const FAST = { intervalMs: 20, debounceMs: 10 };
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A fake clock drives the polls and the debounce; `poll()` lets one poll interval pass and
+ * resolves once the watcher has looked at the files (stat is real I/O, hence until()).
+ */
+function driven() {
+  const clock = new FakeClock(0);
+  let checks = 0;
+  const options = { ...FAST, clock, onChecked: () => checks++ };
+  const poll = async () => {
+    const before = checks;
+    await clock.advance(FAST.intervalMs);
+    await until(() => checks > before, 'a poll of the files');
+  };
+  return { clock, options, poll, checks: () => checks };
+}
 
 async function tempDir(t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-watch-'));
@@ -20,14 +36,16 @@ t.test('a file replaced by rename is reported; the version present at start is n
   const file = join(dir, 'config.yaml');
   await writeFile(file, 'a: 1\n');
   let calls = 0;
-  const stop = watchFile(file, () => calls++, FAST);
+  const { options, poll } = driven();
+  const stop = watchFile(file, () => calls++, options);
   t.teardown(stop);
-  await pause(100);
+  await poll();
   t.equal(calls, 0, 'the starting version is the baseline');
   await writeFile(`${file}.tmp`, 'a: 2\n');
   await rename(`${file}.tmp`, file);
-  await until(() => calls > 0, 'the change to be reported');
-  t.equal(calls, 1, 'one change, one call');
+  await poll();
+  await poll();
+  t.equal(calls, 1, 'one change, one call (and not again on the next poll)');
 });
 
 t.test('other files in the directory never fire, whatever happens to them', async (t) => {
@@ -35,7 +53,8 @@ t.test('other files in the directory never fire, whatever happens to them', asyn
   const file = join(dir, 'forecast.json');
   await writeFile(file, '[]');
   let calls = 0;
-  const stop = watchFile(file, () => calls++, FAST);
+  const { options, poll } = driven();
+  const stop = watchFile(file, () => calls++, options);
   t.teardown(stop);
   const sibling = join(dir, 'other.json');
   await writeFile(sibling, '1');
@@ -43,11 +62,12 @@ t.test('other files in the directory never fire, whatever happens to them', asyn
   await rename(sibling, join(dir, 'moved.json'));
   await writeFile(join(dir, 'forecast.json.swp'), 'editor swap file');
   await unlink(join(dir, 'moved.json'));
-  // Many poll intervals and debounce windows pass: a watcher of the directory would have fired by now.
-  await pause(400);
+  // A poll after all of it, and any debounce window passed: a watcher of the directory would have fired.
+  await poll();
   t.equal(calls, 0, 'touching sibling files fires nothing');
   await writeFile(file, '[1]');
-  await until(() => calls > 0, 'the watched file to be reported');
+  await poll();
+  t.equal(calls, 1, 'the watched file is reported by the next poll');
   t.equal(calls, 1, 'only the watched file fires');
 });
 
@@ -95,9 +115,13 @@ t.test('stop ends watching', async (t) => {
   const file = join(dir, 'f');
   await writeFile(file, '1');
   let calls = 0;
-  const stop = watchFile(file, () => calls++, FAST);
+  const { clock, options, checks } = driven();
+  const stop = watchFile(file, () => calls++, options);
+  t.equal(clock.timers.length, 1, 'a poll is scheduled while watching');
   stop();
+  t.equal(clock.timers.length, 0, 'stop cancels the poll (and any debounce)');
   await writeFile(file, '22');
-  await pause(200);
+  await clock.advance(FAST.intervalMs * 10);
+  t.equal(checks(), 0, 'the files are not looked at after stop');
   t.equal(calls, 0, 'no call after stop');
 });

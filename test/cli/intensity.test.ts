@@ -6,7 +6,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { hourlyMeans, runIntensity } from '../../src/cli/intensity.js';
 import { FIXTURE_NOW, fixtureJson, fixtureText } from '../helpers/fixtures.js';
 import { json, startServer } from '../helpers/http.js';
-import { fakeApiServer, kubeClientFor } from '../helpers/kube.js';
+import { FakeKube, type FakeObject, kubeClientFor } from '../helpers/fake-kube.js';
 import { sink } from '../helpers/log.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keda-carbon-cli-'));
@@ -86,8 +86,10 @@ t.test('intensity against each HTTP provider', async (t) => {
 });
 
 t.test('intensity against the exporter ConfigMap', async (t) => {
-  const api = await fakeApiServer({ configMap: parseYaml(fixtureText('exporter-configmap', 'carbon-intensity.yaml')) as Record<string, unknown> });
-  t.teardown(api.close);
+  const api = new FakeKube();
+  await api.start();
+  t.teardown(() => api.close());
+  api.putConfigMap(parseYaml(fixtureText('exporter-configmap', 'carbon-intensity.yaml')) as FakeObject);
   const r = await run(['--config', configFile({ provider: 'exporter-configmap', location: 'CAISO_NORTH' })], { kube: kubeClientFor(api.url) });
   t.equal(r.code, 0, r.err);
   t.match(r.out, /source +exporter-configmap:CAISO_NORTH/);
