@@ -1,5 +1,5 @@
-import { cronLine, lacksOffset, rfc3339 } from '../core/policy-rules.js';
-import { POLICY_LIMITS } from '../core/policy-document.js';
+import { lacksOffset, rfc3339 } from '../core/policy-rules.js';
+import { cronLines, POLICY_LIMITS } from '../core/policy-document.js';
 import { custom, type DocOf, fail, fieldPath, integer, list, object, type OutOf, optional, required, show } from '../core/schema.js';
 
 /**
@@ -90,15 +90,7 @@ const carbonIntensityDuration = object(
 
 const ecoModeOff = object(
   {
-    recurringSchedule: optional(
-      list(cronLine(POLICY_LIMITS.cronLine), {
-        max: POLICY_LIMITS.schedules,
-        items: 'lines',
-        notList: (got) => `must be a list of cron expressions, got ${got}`,
-      }),
-      [],
-      'Cron lines (UTC) during which eco mode is off.',
-    ),
+    recurringSchedule: cronLines('Cron lines (UTC) during which eco mode is off.'),
     carbonIntensityDuration: optional(carbonIntensityDuration, null, 'After intensity stayed >= the threshold this long, eco mode is off.'),
     customSchedule: optional(
       list(window, { max: POLICY_LIMITS.schedules, items: 'windows', notList: (got) => `must be a list of {startTime, endTime}, got ${got}` }),

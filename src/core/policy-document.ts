@@ -108,17 +108,21 @@ const ecoWindow = object(
   },
 );
 
+/** `recurringSchedule`: cron lines within the limits; shared with the Azure operator's scaler, which has the same field. */
+export const cronLines = (description: string) =>
+  optional(
+    list(cronLine(POLICY_LIMITS.cronLine), {
+      max: POLICY_LIMITS.schedules,
+      items: 'lines',
+      notList: (got) => `must be a list of cron expressions, got ${got}`,
+    }),
+    [],
+    description,
+  );
+
 const ecoModeOff = object(
   {
-    recurringSchedule: optional(
-      list(cronLine(POLICY_LIMITS.cronLine), {
-        max: POLICY_LIMITS.schedules,
-        items: 'lines',
-        notList: (got) => `must be a list of cron expressions, got ${got}`,
-      }),
-      [],
-      'Cron lines (5 fields); eco mode is off during every minute a line matches.',
-    ),
+    recurringSchedule: cronLines('Cron lines (5 fields); eco mode is off during every minute a line matches.'),
     timeZone: optional(timeZone, 'UTC', 'IANA time zone for recurringSchedule.', 'UTC'),
     windows: optional(
       list(ecoWindow, { max: POLICY_LIMITS.windows, items: 'windows', notList: (got) => `must be a list of {start, end}, got ${got}` }),
