@@ -30,7 +30,7 @@ export function duration(min: { ms: number; text: string } | null = null): Node<
 /** A number greater than 0; `whole` asks for an integer. */
 export function positive(whole: boolean): Node<number, number> {
   const what = `${whole ? 'whole ' : ''}number greater than 0`;
-  return custom(whole ? 'integer >= 1' : 'number > 0', { type: whole ? 'integer' : 'number', exclusiveMinimum: 0 }, (v, at) => {
+  return custom(whole ? 'integer >= 1' : 'number > 0', { type: whole ? 'integer' : 'number', minimum: 0, exclusiveMinimum: true }, (v, at) => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (whole && !Number.isInteger(v))) fail(at, `must be a ${what}, got ${show(v)}`);
     return v;
   });

@@ -165,7 +165,7 @@ const stepDown = object(
 );
 
 /** Watts drawn by one replica: any number above 0 (a fraction of a watt is a real, idle service). */
-export const watts = custom<number, number>('number > 0', { type: 'number', exclusiveMinimum: 0 }, (v, at) => {
+export const watts = custom<number, number>('number > 0', { type: 'number', minimum: 0, exclusiveMinimum: true }, (v, at) => {
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(at, `must be a number of watts > 0, got ${show(v)}`);
   return v;
 });

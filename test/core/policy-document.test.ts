@@ -137,6 +137,12 @@ t.test('wattsPerReplica: a number of watts above 0, null when absent (the config
       message: /^wattsPerReplica: must be a number of watts > 0, got /,
     });
   const [op] = parseYaml(crdPatch()) as { value: Record<string, any> }[];
-  t.same(op!.value.properties.wattsPerReplica.exclusiveMinimum, 0, 'the API server refuses what the validator refuses');
+  // OpenAPI v3.0 as the API server reads it: a boolean exclusiveMinimum beside minimum (a
+  // number there is JSON Schema's later form, and the API server refuses the whole CRD).
+  t.same(
+    [op!.value.properties.wattsPerReplica.minimum, op!.value.properties.wattsPerReplica.exclusiveMinimum],
+    [0, true],
+    'the API server refuses what the validator refuses',
+  );
   t.match(fieldTable(), '| `wattsPerReplica` | number > 0 | the configuration default |');
 });
