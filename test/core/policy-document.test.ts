@@ -146,3 +146,20 @@ t.test('wattsPerReplica: a number of watts above 0, null when absent (the config
   );
   t.match(fieldTable(), '| `wattsPerReplica` | number > 0 | the configuration default |');
 });
+
+/** Every schema inside `s`, depth first, with its path. */
+function* schemas(s: Record<string, any>, path = ''): Generator<[string, Record<string, any>]> {
+  yield [path, s];
+  for (const [name, sub] of Object.entries(s.properties ?? {})) yield* schemas(sub as Record<string, any>, `${path}.${name}`);
+  if (s.items) yield* schemas(s.items, `${path}[]`);
+}
+
+t.test('the CRD schema is OpenAPI v3.0 as the API server reads it: boolean exclusive bounds', async (t) => {
+  // JSON Schema's later numeric exclusiveMinimum makes the API server refuse the whole CRD.
+  const [op] = parseYaml(crdPatch()) as { value: Record<string, any> }[];
+  const wrong = [...schemas(op!.value)]
+    .filter(([, s]) => ['exclusiveMinimum', 'exclusiveMaximum'].some((k) => k in s && typeof s[k] !== 'boolean'))
+    .map(([path]) => path);
+  t.same(wrong, []);
+  for (const [path, s] of schemas(op!.value)) if (s.exclusiveMinimum === true) t.type(s.minimum, 'number', `${path}: exclusiveMinimum beside a minimum`);
+});
