@@ -5,8 +5,10 @@ import { kubeClientFromConfig } from '../../src/carbon/kube.js';
 import type { KubeClient } from '../../src/carbon/kube-client.js';
 import { route } from './fake-kube/routes.js';
 import { FakeStore } from './fake-kube/store.js';
+import { TrackedApi } from './fake-kube/tracked-api.js';
 import { type Admit, type Fault, type FakeRequest, send, status } from './fake-kube/wire.js';
 
+export type { TrackedApi } from './fake-kube/tracked-api.js';
 export type { Admit, Fault, FakeObject, FakeRequest } from './fake-kube/wire.js';
 
 /**
@@ -58,6 +60,11 @@ export class FakeKube extends FakeStore {
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this.url;
+  }
+
+  /** A client of this fake that knows when its requests are answered and the watched changes delivered. */
+  trackedApi(): TrackedApi {
+    return new TrackedApi(this.url, (resource) => this.latestChange(resource));
   }
 
   async close(): Promise<void> {

@@ -35,6 +35,8 @@ export class FakeStore {
   private watchers = new Set<Watcher>();
   /** Watchable events by resourceVersion: a watch from version N replays what came after N. */
   private history: Array<{ rv: number; resource: Resource; type: string; object: FakeObject }> = [];
+  /** Per resource, the version of the last change broadcast (what a caught-up watch has seen). */
+  private readonly latest = new Map<string, number>();
   /** Keep every event for watches that resume from an old version (off in the benchmark: memory). */
   keepHistory = true;
   readonly counts = { requests: 0, lists: 0, patches: 0, events: 0 };
@@ -152,6 +154,11 @@ export class FakeStore {
     return this.rv;
   }
 
+  /** The version of the last change to `resource` (0: none): a caught-up watch of it has seen this one. */
+  latestChange(resource: string): number {
+    return this.latest.get(resource) ?? 0;
+  }
+
   /** Serve a watch of `resource` from the resourceVersion asked for, replaying later history. */
   serveWatch(fr: FakeRequest, res: http.ServerResponse, resource: Resource, namespace: string | undefined, name?: string): void {
     this.watchCounts[resource]++;
@@ -208,6 +215,7 @@ export class FakeStore {
   }
 
   private broadcast(resource: Resource, type: string, object: FakeObject): void {
+    this.latest.set(resource, Number(object.metadata.resourceVersion));
     if (this.keepHistory) this.history.push({ rv: Number(object.metadata.resourceVersion), resource, type, object });
     let line: string | undefined;
     for (const w of this.watchers) {
