@@ -11,6 +11,8 @@ const versionOf = (x: unknown): number => Number((x as { metadata?: { resourceVe
  * event has brought it. Set against the fake's record of the last change it broadcast per
  * resource, that says when every request was answered and every change reached the client:
  * the event a test waits on before it moves a fake clock, instead of a real-time tick.
+ * It assumes cluster-wide watches: one that hears a single namespace or name never sees
+ * the others' changes, so `settled` would stay false while it is open.
  */
 export class TrackedApi implements KubeApi {
   /** Requests sent and not yet answered. */
