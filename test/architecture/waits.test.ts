@@ -18,8 +18,6 @@ const HELPERS = new Set(['helpers/until.ts', 'helpers/clock.ts']);
  * event, but it is listed all the same so every timer in a test is accounted for.
  */
 const ALLOWED = new Map<string, string>([
-  ['cluster/controller.test.ts', 'drive loops: one real tick for loopback I/O between fake-clock steps; to go with the controller rewrite'],
-  ['cluster/ledger.test.ts', 'the same drive loop as the controller test'],
   ['e2e/step-down.test.ts', 'drive loop: one real tick for the webhook and API server round trip between fake-clock steps'],
   ['e2e/certs-rotate.test.ts', "pacing: stands in for the kubelet's periodic Secret volume sync"],
   ['e2e/controller-outages.test.ts', 'the outage schedule: faults start and end at set wall-clock moments of the scenario'],

@@ -1,5 +1,4 @@
 import t, { type Test } from 'tap';
-import { kubeApiFromUrl } from '../../src/cluster/api.js';
 import { Controller } from '../../src/cluster/controller.js';
 import { EventRecorder } from '../../src/cluster/events.js';
 import { NamespaceCache } from '../../src/cluster/namespaces.js';
@@ -15,6 +14,7 @@ import { FakeClock } from '../helpers/clock.js';
 import { FakeKube, type FakeObject } from '../helpers/fake-kube.js';
 import { duplicateKeys } from '../helpers/json-keys.js';
 import { captureLogger } from '../helpers/log.js';
+import { until } from '../helpers/until.js';
 
 const H0 = Date.UTC(2026, 10, 23, 10, 0, 0);
 const START = H0 + 50 * MINUTE;
@@ -27,10 +27,6 @@ function config(extra = ''): RuntimeConfig {
     `policies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 3}]\ntouch:\n  interval: 1h\n  followForecast: true\n  namespaceSelector: '!skip'\n${extra}`,
     'test',
   );
-}
-
-async function realTick(ms = 5): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
 }
 
 async function setup(t: Test, opts: { admit?: boolean; carbon?: CarbonSnapshot; maxAttempts?: number } = {}) {
@@ -50,7 +46,7 @@ async function setup(t: Test, opts: { admit?: boolean; carbon?: CarbonSnapshot; 
       () => cfg,
       () => snapshot,
     );
-  const api = kubeApiFromUrl(fake.url);
+  const api = fake.trackedApi();
   const { logger, lines } = captureLogger();
   const metrics = createMetrics();
   const client = new PoliteClient(api, { qps: 1000, burst: 1000, maxInFlight: 8, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) });
@@ -66,12 +62,21 @@ async function setup(t: Test, opts: { admit?: boolean; carbon?: CarbonSnapshot; 
     await controller!.stop();
     namespaces.stop();
   });
-  /** Let real I/O and fake timers run until `cond` holds; fake time moves 100 ms per round. */
+  /** Wait until the queue is idle and the loopback I/O done: what fake time may move on after. */
+  const quiet = async (): Promise<void> => {
+    await controller!.idle();
+    await until(() => api.settled, 'every request answered and every watched change delivered');
+  };
+  /** One round: quiet, then fake time moves 100 ms. */
+  const step = async (): Promise<void> => {
+    await quiet();
+    await clock.advance(100);
+  };
+  /** Rounds until `cond` holds. */
   const drive = async (cond: () => boolean, what: string, rounds = 300): Promise<void> => {
     for (let i = 0; i < rounds; i++) {
       if (cond()) return;
-      await realTick();
-      await clock.advance(100);
+      await step();
     }
     throw new Error(`never happened: ${what}`);
   };
@@ -89,6 +94,8 @@ async function setup(t: Test, opts: { admit?: boolean; carbon?: CarbonSnapshot; 
     lines,
     metrics,
     leadership,
+    quiet,
+    step,
     drive,
     jumpTo,
     max,
@@ -194,10 +201,8 @@ t.test('a touch the webhook does not apply is reported once, not repeated for it
   s.create('labelled', 'web', 10);
   await s.start();
   await s.drive(() => s.controller.counts.unapplied === 1, 'the unapplied touch');
-  for (let i = 0; i < 20; i++) {
-    await realTick();
-    await s.clock.advance(100);
-  }
+  for (let i = 0; i < 20; i++) await s.step();
+  await s.quiet();
   t.equal(s.fake.counts.patches, 1, 'touched once');
   const unapplied = s.lines.find((l) => l.includes('is the webhook registered and reachable')) ?? '';
   t.match(JSON.parse(unapplied || '{}'), { name: 'keda-carbon', namespace: 'labelled', objectName: 'web' });
@@ -298,10 +303,8 @@ t.test('new carbon data, a config reload, the periodic resync, and leadership lo
   await s.drive(() => !s.controller.isRunning, 'stopped');
   const patches = s.fake.counts.patches;
   s.setCarbon(hourly(H0, [900, 900, 900, 900], START + 2 * HOUR, 6 * HOUR));
-  for (let i = 0; i < 80; i++) {
-    await realTick(1);
-    await s.clock.advance(100);
-  }
+  for (let i = 0; i < 80; i++) await s.step();
+  await s.quiet();
   t.equal(s.fake.counts.patches, patches, 'a replica that lost the Lease touches nothing');
 });
 

@@ -1,5 +1,4 @@
 import t from 'tap';
-import { kubeApiFromUrl } from '../../src/cluster/api.js';
 import { Controller } from '../../src/cluster/controller.js';
 import { EventRecorder } from '../../src/cluster/events.js';
 import { Ledger, intensitySeconds } from '../../src/cluster/ledger.js';
@@ -16,6 +15,7 @@ import { HOUR, MINUTE, hourly } from '../helpers/carbon.js';
 import { FakeClock } from '../helpers/clock.js';
 import { FakeKube, type FakeObject } from '../helpers/fake-kube.js';
 import { captureLogger } from '../helpers/log.js';
+import { until } from '../helpers/until.js';
 
 const H0 = Date.UTC(2026, 10, 23, 10, 0, 0);
 const START = H0 + 50 * MINUTE;
@@ -30,10 +30,6 @@ touch:
   followForecast: true
 wattsPerReplica: 40
 `;
-
-async function realTick(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 5));
-}
 
 t.test('intensitySeconds integrates the points over a range and counts uncovered time as nothing', async (t) => {
   const s = hourly(H0, [400, 200], H0);
@@ -84,7 +80,7 @@ t.test('the ledger of a controller over a fake-clock run: two policies, a band c
     [ANNOTATION.environmentalImpact]: '{mode: observe, wattsPerReplica: 100, carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 3}]}',
   });
 
-  const api = kubeApiFromUrl(fake.url);
+  const api = fake.trackedApi();
   const { logger, lines } = captureLogger();
   const metrics = createMetrics();
   const client = new PoliteClient(api, { qps: 1000, burst: 1000, maxInFlight: 8 });
@@ -104,7 +100,9 @@ t.test('the ledger of a controller over a fake-clock run: two policies, a band c
   const drive = async (cond: () => boolean, what: string): Promise<void> => {
     for (let i = 0; i < 300; i++) {
       if (cond()) return;
-      await realTick();
+      // The queue idle and the loopback I/O done before fake time moves on.
+      await controller!.idle();
+      await until(() => api.settled, 'every request answered and every watched change delivered');
       await clock.advance(100);
     }
     throw new Error(`never happened: ${what}`);
