@@ -4,6 +4,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
 import t from 'tap';
 import { main } from '../../src/cli/main.js';
 import { startServe } from '../helpers/serve-process.js';
@@ -98,23 +99,28 @@ await c.call('POST', `/api/v1/namespaces/${ns}/pods`, [201], {
 await c.call('PATCH', `/api/v1/namespaces/${ns}/pods/keda-carbon-0/status`, [200], { status: { phase: 'Running' } }, 'application/merge-patch+json');
 await registerWebhook(t, c, { dir, forecast: '', serve }, probeNs);
 
-// the kubelet: the Secret's current content, published into the volume when it changes
+// the kubelet: the Secret's current content, published into the volume when a watch says it changed
 let synced = first['tls.crt'];
-let syncing = true;
-const kubelet = (async () => {
-  while (syncing) {
-    const secret = await c.call('GET', secretPath, [200]);
-    const crt = unb64(secret.data['tls.crt']);
-    if (crt !== synced) {
-      await publish(volume, { 'tls.crt': crt, 'tls.key': unb64(secret.data['tls.key']), 'ca.crt': unb64(secret.data['ca.crt']) }, ++generation);
-      synced = crt;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-})();
+let publishing: Promise<void> = Promise.resolve();
+const kc = new KubeConfig();
+kc.loadFromFile(c.kubeconfig);
+const secretWatch = await new Watch(kc).watch(
+  `/api/v1/namespaces/${ns}/secrets`,
+  { fieldSelector: 'metadata.name=keda-carbon-tls' },
+  (_phase, secret) => {
+    const crt = unb64(secret?.data?.['tls.crt'] ?? '');
+    if (crt === '' || crt === synced) return;
+    synced = crt;
+    const files = { 'tls.crt': crt, 'tls.key': unb64(secret.data['tls.key']), 'ca.crt': unb64(secret.data['ca.crt']) };
+    publishing = publishing.then(() => publish(volume, files, ++generation));
+  },
+  (err) => {
+    if (err && err.name !== 'AbortError') t.fail(`the Secret watch ended: ${err.message ?? err}`);
+  },
+);
 t.teardown(async () => {
-  syncing = false;
-  await kubelet;
+  secretWatch.abort();
+  await publishing;
 });
 
 // kubectl, but `exec POD -- cat /etc/keda-carbon/tls/FILE` reads FILE from the volume

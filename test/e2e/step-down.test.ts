@@ -20,6 +20,7 @@ import { createMetrics } from '../../src/server/metrics.js';
 import { generateCertificates } from '../../src/tls/certs.js';
 import { FakeClock } from '../helpers/clock.js';
 import { captureLogger } from '../helpers/log.js';
+import { until } from '../helpers/until.js';
 import { MINUTE, clusterOrSkip, createNamespace, kedaObject, kedaPath, registerWebhookAt, waitFor } from './cluster-env.js';
 
 t.setTimeout(300_000);
@@ -46,20 +47,24 @@ const snapshot: CarbonSnapshot = {
 };
 const config = parseConfigText(`policies: {}\ntouch:\n  interval: 1h\n  followForecast: true\n  namespaceSelector: keda-carbon-e2e=${c.id}\n`, 'e2e');
 const clock = new FakeClock(T0);
-const realTick = () => new Promise((r) => setTimeout(r, 20));
+/**
+ * Resolves once the controller has nothing left to do at this fake moment and its cache
+ * holds what the API server stores: only then may fake time move on. Set by the test.
+ */
+let settled: () => Promise<void> = async () => {};
 
 async function stored(): Promise<{ max: number; status: Record<string, unknown>; rv: string }> {
   const o = await c.call('GET', kedaPath('scaledobjects', apps, 'web'), [200]);
   return { max: o.spec.maxReplicaCount, status: JSON.parse(o.metadata.annotations[ANNOTATION.status]), rv: o.metadata.resourceVersion };
 }
 
-/** Move the fake clock 100 ms at a time, real I/O in between, until the stored cap is `max`. */
+/** Move the fake clock 100 ms at a time, letting the I/O of each moment settle, until the stored cap is `max`. */
 async function capReaches(max: number, untilFake: number): Promise<Awaited<ReturnType<typeof stored>>> {
   for (;;) {
     const s = await stored();
     if (s.max === max) return s;
     if (clock.now() > untilFake) throw new Error(`still ${s.max}, not ${max}, at fake ${new Date(clock.now()).toISOString()}`);
-    await realTick();
+    await settled();
     await clock.advance(100);
   }
 }
@@ -105,6 +110,16 @@ t.test('40 -> 20 -> 10 -> 5 -> 4 one minute apart, each step on time; a write in
     namespaces.stop();
   });
   await namespaces.whenSynced();
+  const key = `scaledobjects/${apps}/web`;
+  settled = () =>
+    until(
+      async () => {
+        await controller!.idle();
+        return objects.get(key)?.resourceVersion === (await stored()).rv;
+      },
+      "the controller idle and its cache at the stored object's version",
+      30_000,
+    );
 
   await c.call('POST', kedaPath('scaledobjects', apps), [201], kedaObject('scaledobjects', apps, 'web', 40, { [ANNOTATION.environmentalImpact]: POLICY }));
   t.equal((await stored()).max, 40, 'created at 100 g: below the band, the declared 40');
