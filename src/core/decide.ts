@@ -176,21 +176,21 @@ function rungFor(form: Policy['form'], rungs: readonly Rung[], intensity: number
   return { rung: rungs[rungs.length - 1]!, relation: '>', lower: null };
 }
 
-/** A resolved percentile threshold as printed: one decimal unless that crosses the intensity. */
-function shownThreshold(threshold: number, intensity: number): number {
-  return shownIntensity(threshold, [intensity], 1);
-}
-
-function ruleText(form: Policy['form'], hit: Hit, intensity: number): string {
+/**
+ * A band's rule as the status, the warning and explain print it: `measuredEmission>=300`,
+ * or for a percentile band its resolved value, to one decimal unless that would cross the
+ * intensity (`measuredEmission>=p80 (412.3)`).
+ */
+export function ruleText(form: Policy['form'], relation: ChosenBand['relation'], band: Band, threshold: number, intensity: number | null): string {
   const name = form === 'carbon' ? 'measuredEmission' : 'carbonIntensityThreshold';
-  const p = hit.rung.band.percentile;
-  return p === null ? `${name}${hit.relation}${hit.rung.threshold}` : `${name}${hit.relation}p${p} (${shownThreshold(hit.rung.threshold, intensity)})`;
+  const p = band.percentile;
+  return p === null ? `${name}${relation}${threshold}` : `${name}${relation}p${p} (${shownIntensity(threshold, intensity === null ? [] : [intensity], 1)})`;
 }
 
 /** The comparison that chose the band, with the intensity as `shown`. */
 export function bandReason(band: ChosenBand, shown: number): string {
   if (band.relation === '>=') {
-    const t = band.percentile === null ? `${band.threshold}` : `p${band.percentile} (${shownThreshold(band.threshold, shown)})`;
+    const t = band.percentile === null ? `${band.threshold}` : `p${band.percentile} (${shownIntensity(band.threshold, [shown], 1)})`;
     return `${shown} gCO2eq/kWh >= ${t}`;
   }
   // The first band has no lower bound to print: "0 < 0 <= 437" would be false at 0.
@@ -252,7 +252,7 @@ function byBand(f: Frame, policy: Policy, point: IntensityPoint, ladder: Ladder)
     allowed: b.allowed,
     allowedCount: allowed,
     cap,
-    rule: ruleText(policy.form, hit, value),
+    rule: ruleText(policy.form, hit.relation, hit.rung.band, hit.rung.threshold, value),
   };
   const warnings: string[] = [];
   if (allowed < f.floor && cap === f.floor) {

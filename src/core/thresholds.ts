@@ -1,5 +1,5 @@
 import type { IntensityPoint } from './carbon.js';
-import { shownIntensity } from './decide.js';
+import { ruleText } from './decide.js';
 import { resolvePercentiles } from './percentile.js';
 import type { Band, Policy } from './policy.js';
 
@@ -23,13 +23,10 @@ export type Thresholds = { readonly ok: true; readonly bands: readonly BandThres
 export function bandThresholds(policy: Policy, points: readonly IntensityPoint[], now: number, intensity: number | null): Thresholds {
   const resolved = resolvePercentiles(policy, points, now);
   if (!resolved.ok) return { ok: false, reason: resolved.reason };
-  const name = policy.form === 'carbon' ? 'measuredEmission>=' : 'carbonIntensityThreshold<=';
+  const relation = policy.form === 'carbon' ? '>=' : '<=';
   const bands = policy.bands.map((band) => {
-    const p = band.percentile;
-    if (p === null) return { band, threshold: band.threshold!, rule: `${name}${band.threshold}` };
-    const threshold = resolved.thresholds.get(p)!;
-    const shown = shownIntensity(threshold, intensity === null ? [] : [intensity], 1);
-    return { band, threshold, rule: `${name}p${p} (${shown})` };
+    const threshold = band.percentile === null ? band.threshold! : resolved.thresholds.get(band.percentile)!;
+    return { band, threshold, rule: ruleText(policy.form, relation, band, threshold, intensity) };
   });
   return { ok: true, bands: bands.sort((a, b) => a.threshold - b.threshold) };
 }
