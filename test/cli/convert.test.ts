@@ -8,20 +8,13 @@ import { main } from '../../src/cli/main.js';
 import { convertScaler, convertText } from '../../src/convert/azure.js';
 import { formatAnnotate, shellQuote } from '../../src/convert/format.js';
 import { parsePolicyText } from '../../src/core/policy.js';
+import { captureIO } from '../helpers/io.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'azure', 'carbonawarekedascaler-sample.yaml');
 const SAMPLE = readFileSync(FIXTURE, 'utf8');
 const sample = () => parseYaml(SAMPLE) as Record<string, any>;
 
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, env: {} },
-    out: () => out.join(''),
-    err: () => err.join(''),
-  };
-}
+const capture = () => captureIO();
 
 /** Run the printed commands in a POSIX shell with kubectl replaced by one that prints its arguments, one per line. */
 function shellArgs(script: string): string[][] {

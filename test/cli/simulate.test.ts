@@ -4,16 +4,9 @@ import { join } from 'node:path';
 import t from 'tap';
 import { main } from '../../src/cli/main.js';
 import { runSimulate } from '../../src/cli/simulate.js';
+import { captureIO } from '../helpers/io.js';
 
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, env: {} },
-    out: () => out.join(''),
-    err: () => err.join(''),
-  };
-}
+const capture = () => captureIO();
 
 // Half-hour points: 250, 520, 350, 290 (see timeline.test.ts for the arithmetic).
 const CSV = `timestamp,duration,value
