@@ -70,6 +70,13 @@ export function providerSpec(name: ProviderName): ProviderSpec<ProviderName> {
   return PROVIDER_SPECS.find((p) => p.name === name)!;
 }
 
+/** The signal a provider's API reports, as its entry declares it; a programming error for the others. */
+export function ownSignal(name: ProviderName): Signal {
+  const signal = providerSpec(name).signal;
+  if (signal === undefined) throw new Error(`${name} declares no signal of its own: its configuration says it`);
+  return signal;
+}
+
 /** "required for file", for the docs: which providers need `key`. */
 export const requiredFor = (key: Needed): string =>
   `required for ${PROVIDER_SPECS.filter((p) => p.needs.includes(key))

@@ -2,7 +2,7 @@ import t from 'tap';
 import type { KubeClient } from '../../src/carbon/kube-client.js';
 import { FACTORIES } from '../../src/carbon/providers/index.js';
 import { parseIntensityConfig } from '../../src/config/intensity.js';
-import { PROVIDER_SPECS, PROVIDERS, providerSpec, requiredFor, signalConfigurable } from '../../src/config/providers.js';
+import { ownSignal, PROVIDER_SPECS, PROVIDERS, providerSpec, requiredFor, signalConfigurable } from '../../src/config/providers.js';
 
 /** The sources are only built here, never fetched from: a client that refuses every call proves that. */
 const unusedKube: KubeClient = {
@@ -49,6 +49,8 @@ t.test('the entries drive what the block requires and fills in', async (t) => {
     message: /watttime reports marginal intensity itself/,
   });
   t.equal(providerSpec('electricitymaps').signal, 'average');
+  t.equal(ownSignal('watttime'), 'marginal');
+  t.throws(() => ownSignal('file'), /file declares no signal of its own/, 'a provider whose configuration says it has none of its own');
 });
 
 t.test('the docs phrases follow the entries', async (t) => {
