@@ -4,16 +4,9 @@ import { systemClock, type Clock, type MetricsSink } from '../ports.js';
 import { SourceError } from './errors.js';
 import type { CarbonStore } from './store.js';
 import { validatePoints } from './validate.js';
-import { currentIntensity, indexAt } from '../core/view.js';
+import { currentIntensity } from '../core/view.js';
 import { backoffDelay } from '../util/backoff.js';
 import type { IntensitySource } from './source.js';
-
-/** The forecast steps exported as `keda_carbon_carbon_intensity_forecast_gco2eq_per_kwh{offset}`. */
-const FORECAST_OFFSETS: readonly [string, number][] = [
-  ['1h', 3_600_000],
-  ['3h', 3 * 3_600_000],
-  ['6h', 6 * 3_600_000],
-];
 
 export interface RefresherOptions {
   source: IntensitySource;
@@ -32,7 +25,8 @@ export interface RefresherOptions {
   /** Longest `Retry-After` honoured (default 1 h); a larger value is clamped, not ignored. */
   retryAfterMaxMs?: number;
   logger?: Logger;
-  metrics?: Pick<MetricsSink, 'carbonIntensity' | 'carbonDataAge' | 'providerFetchErrors' | 'carbonForecast' | 'carbonMaxDataAge'>;
+  /** The refresher counts its failed fetches; the carbon gauges follow the store (gauges.ts). */
+  metrics?: Pick<MetricsSink, 'providerFetchErrors'>;
 }
 
 export interface RefreshStatus {
@@ -46,7 +40,8 @@ export interface RefreshStatus {
 export type RefreshResult = { ok: true; points: number } | { ok: false; error: SourceError };
 
 /**
- * Runs one source on its interval and writes validated data into the store. Failures keep
+ * Runs one source on its interval and writes validated data into the store: it schedules,
+ * fetches through the source, validates, stores and retries. Failures keep
  * the last good data (the store ages it into `stale`), back off exponentially with jitter
  * and honour `Retry-After`. Never throws into the caller's event loop.
  */
@@ -62,7 +57,6 @@ export class Refresher {
   private notBefore = 0;
   private rerun = false;
   private readonly state: RefreshStatus = { lastAttemptAt: null, lastSuccessAt: null, lastError: null, consecutiveFailures: 0, nextAttemptAt: null };
-  private readonly labels: { source: string; location: string; signal: string };
 
   constructor(options: RefresherOptions) {
     this.o = {
@@ -75,10 +69,6 @@ export class Refresher {
       ...options,
     };
     this.log = options.logger ?? silentLogger;
-    const name = options.source.name;
-    const i = name.indexOf(':');
-    const signal = this.o.source.signal ?? 'unknown';
-    this.labels = i < 0 ? { source: name, location: '', signal } : { source: name.slice(0, i), location: name.slice(i + 1), signal };
   }
 
   /** Fetch now, then keep refreshing until `stop`. Idempotent. */
@@ -121,23 +111,6 @@ export class Refresher {
       });
     }
     return this.inFlight;
-  }
-
-  /** Update the gauges from the store; call it on scrape so the data age keeps counting. */
-  recordMetrics(now = this.o.clock.now()): void {
-    const m = this.o.metrics;
-    if (!m) return;
-    const snap = this.o.store.snapshot();
-    if (snap.fetchedAt !== null) m.carbonDataAge.set(this.labels, (now - snap.fetchedAt) / 1000);
-    m.carbonMaxDataAge?.set(this.labels, snap.maxDataAgeMs / 1000);
-    const cur = currentIntensity(snap, now);
-    if (cur.state === 'ok') m.carbonIntensity.set(this.labels, cur.point.gCO2eqPerKWh);
-    else m.carbonIntensity.remove(this.labels);
-    for (const [offset, ms] of FORECAST_OFFSETS) {
-      const i = indexAt(snap.points, now + ms);
-      if (i >= 0) m.carbonForecast?.set({ ...this.labels, offset }, snap.points[i]!.gCO2eqPerKWh);
-      else m.carbonForecast?.remove({ ...this.labels, offset });
-    }
   }
 
   private onChange(): void {
@@ -216,7 +189,6 @@ export class Refresher {
         'carbon data refreshed',
       );
       if (cur.state !== 'ok') this.log.warn({ source: source.name, reason: cur.reason }, 'fresh carbon data does not cover now');
-      this.recordMetrics(fetchedAt);
       return { ok: true, points: points.length };
     } catch (e) {
       const error = toSourceError(e, controller.signal, source.name);
@@ -227,7 +199,7 @@ export class Refresher {
       this.state.lastError = error.message;
       this.state.consecutiveFailures++;
       const reason = error.kind === 'aborted' ? 'timeout' : error.kind === 'config' ? 'invalid' : error.kind === 'unavailable' ? 'http' : error.kind;
-      this.o.metrics?.providerFetchErrors.inc({ source: this.labels.source, reason });
+      this.o.metrics?.providerFetchErrors.inc({ source: providerOf(source.name), reason });
       this.log.warn(
         {
           source: source.name,
@@ -238,13 +210,18 @@ export class Refresher {
         },
         `carbon data refresh failed: ${error.message}`,
       );
-      this.recordMetrics(clock.now());
       return { ok: false, error };
     } finally {
       clock.clearTimeout(timeout);
       if (this.controller === controller) this.controller = undefined;
     }
   }
+}
+
+/** The provider part of `provider:location`, the `source` label of the failure counter. */
+function providerOf(name: string): string {
+  const i = name.indexOf(':');
+  return i < 0 ? name : name.slice(0, i);
 }
 
 /** A source that ignores its signal must not hold the refresher hostage. */

@@ -15,14 +15,19 @@ export interface CarbonStoreOptions {
   historyMs?: number;
 }
 
+/** Told the new snapshot each time the store's data changes; it must not throw. */
+export type StoreListener = (snapshot: CarbonSnapshot) => void;
+
 /**
  * The one place carbon data lives. Only the refresher writes it (`update`), after
  * validation; admission and the timer read it through `snapshot()`, which returns the
- * same frozen object until the next update, so reading costs nothing.
+ * same frozen object until the next update, so reading costs nothing. Whoever must act
+ * on new data subscribes instead of polling.
  */
 export class CarbonStore implements CarbonReader {
   private current: CarbonSnapshot;
   private readonly historyMs: number;
+  private readonly listeners = new Set<StoreListener>();
 
   constructor(options: CarbonStoreOptions) {
     this.historyMs = options.historyMs ?? DEFAULT_HISTORY_MS;
@@ -30,6 +35,26 @@ export class CarbonStore implements CarbonReader {
   }
 
   snapshot(): CarbonSnapshot {
+    return this.current;
+  }
+
+  /**
+   * `listener` is called after every change of the snapshot: each `update` (a fetch always
+   * moves `fetchedAt`, so it is always a change) and each `reconfigure` that changes the
+   * source or the staleness limit. Returns the unsubscribe function.
+   */
+  subscribe(listener: StoreListener): () => void {
+    // A wrapper per call, so subscribing one function twice yields two independent subscriptions.
+    const entry: StoreListener = (snap) => listener(snap);
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
+  }
+
+  private replace(next: CarbonSnapshot): CarbonSnapshot {
+    this.current = freeze(next);
+    for (const listener of [...this.listeners]) listener(this.current);
     return this.current;
   }
 
@@ -56,8 +81,7 @@ export class CarbonStore implements CarbonReader {
     let drop = 0;
     while (drop < merged.length && endOf(merged[drop]!) <= horizon) drop++;
     const next: CarbonSnapshot = { ...this.current, fetchedAt, points: drop > 0 ? merged.slice(drop) : merged };
-    this.current = freeze(signal === undefined ? next : { ...next, signal });
-    return this.current;
+    return this.replace(signal === undefined ? next : { ...next, signal });
   }
 
   /**
@@ -67,10 +91,10 @@ export class CarbonStore implements CarbonReader {
    */
   reconfigure(options: CarbonStoreOptions): void {
     if (options.source === this.current.source) {
-      this.current = freeze({ ...this.current, maxDataAgeMs: options.maxDataAgeMs });
+      if (options.maxDataAgeMs !== this.current.maxDataAgeMs) this.replace({ ...this.current, maxDataAgeMs: options.maxDataAgeMs });
       return;
     }
-    this.current = freeze({ source: options.source, fetchedAt: null, points: [], maxDataAgeMs: options.maxDataAgeMs });
+    this.replace({ source: options.source, fetchedAt: null, points: [], maxDataAgeMs: options.maxDataAgeMs });
   }
 }
 

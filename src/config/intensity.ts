@@ -2,18 +2,9 @@ import { ConfigError } from './errors.js';
 import { duration, named, text } from './fields.js';
 import { SIGNALS, type Signal } from '../core/carbon.js';
 import { custom, type DocOf, fail, fieldPath, object, oneOf, optional, parseAs, show } from '../core/schema.js';
+import { PROVIDERS, providerSpec, requiredFor, signalConfigurable, type ProviderName } from './providers.js';
 
-export const PROVIDERS = [
-  'exporter-configmap',
-  'electricitymaps',
-  'watttime',
-  'uk-carbon-intensity',
-  'carbon-aware-sdk',
-  'prometheus',
-  'file',
-  'sample',
-] as const;
-export type ProviderName = (typeof PROVIDERS)[number];
+export { PROVIDERS, type ProviderName, parseCoordinates } from './providers.js';
 
 /** The `intensity:` block of the config file, validated, durations in milliseconds. */
 export interface IntensityConfig {
@@ -57,52 +48,6 @@ export const DEFAULT_INTENSITY: IntensityConfig = {
   timeoutMs: 10_000,
   configMap: { namespace: 'kube-system', name: 'carbon-intensity', key: 'data' },
 };
-
-/** Providers whose API says what its numbers are: their signal is not configurable. */
-export const PROVIDER_SIGNAL: Partial<Record<ProviderName, Signal>> = { watttime: 'marginal', electricitymaps: 'average', 'uk-carbon-intensity': 'average' };
-
-/** `lat,lon` for Electricity Maps' coordinate lookup, e.g. `52.52,13.405`. */
-export function parseCoordinates(location: string): { lat: number; lon: number } | undefined {
-  const m = /^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$/.exec(location);
-  if (!m) return undefined;
-  return { lat: Number(m[1]), lon: Number(m[2]) };
-}
-
-type Needed = 'location' | 'baseUrl' | 'query' | 'path';
-
-/**
- * Each provider's own options: the keys it requires, in the order they are checked, and
- * what it fills in or checks beyond them. A location is optional where it only filters
- * (exporter-configmap, file) or means nothing (sample, prometheus).
- */
-const PROVIDER_OPTIONS: Record<ProviderName, { needs: readonly Needed[]; complete?: (cfg: IntensityConfig, at: string) => void }> = {
-  'exporter-configmap': { needs: [] },
-  electricitymaps: {
-    needs: ['location'],
-    complete(cfg, at) {
-      const c = parseCoordinates(cfg.location);
-      if (c && (Math.abs(c.lat) > 90 || Math.abs(c.lon) > 180)) {
-        fail(fieldPath(at, 'location'), `coordinates ${cfg.location} are out of range (latitude -90..90, longitude -180..180)`);
-      }
-      if (cfg.tokenEnv === undefined && cfg.tokenFile === undefined) cfg.tokenEnv = 'ELECTRICITYMAPS_TOKEN';
-    },
-  },
-  watttime: {
-    needs: ['location'],
-    complete(cfg) {
-      if (cfg.usernameEnv === undefined && cfg.usernameFile === undefined) cfg.usernameEnv = 'WATTTIME_USERNAME';
-      if (cfg.passwordEnv === undefined && cfg.passwordFile === undefined) cfg.passwordEnv = 'WATTTIME_PASSWORD';
-    },
-  },
-  'uk-carbon-intensity': { needs: ['location'] },
-  'carbon-aware-sdk': { needs: ['location', 'baseUrl'] },
-  prometheus: { needs: ['baseUrl', 'query'] },
-  file: { needs: ['path'] },
-  sample: { needs: [] },
-};
-
-/** "required for file", for the docs: which providers need `key`. */
-const requiredFor = (key: Needed): string => `required for ${PROVIDERS.filter((p) => PROVIDER_OPTIONS[p].needs.includes(key)).join(', ')}`;
 
 const baseUrl = custom<string, string>('http(s) URL', { type: 'string', pattern: '^https?://' }, (v, at) => {
   const s = text.parse(v, at);
@@ -170,7 +115,7 @@ export const intensityBlock = object(
     signal: optional(
       named(SIGNALS),
       null,
-      'What the numbers are, for sources that cannot know (exporter-configmap, carbon-aware-sdk, prometheus, file, sample); refused for the others, which say it themselves.',
+      `What the numbers are, for sources that cannot know (${signalConfigurable()}); refused for the others, which say it themselves.`,
       'unknown',
     ),
     emissionFactorType: optional(oneOf(['lifecycle', 'direct']), null, 'electricitymaps only: the emission factors asked of the API.', "the API's (lifecycle)"),
@@ -181,7 +126,7 @@ export const intensityBlock = object(
     check(raw, at) {
       const provider = raw.provider ?? 'sample';
       if (!PROVIDERS.includes(provider as ProviderName)) return;
-      const own = PROVIDER_SIGNAL[provider as ProviderName];
+      const own = providerSpec(provider as ProviderName).signal;
       if (own && has(raw.signal)) fail(fieldPath(at, 'signal'), `${provider} reports ${own} intensity itself; remove the key`);
       if (provider !== 'electricitymaps' && has(raw.emissionFactorType)) {
         fail(fieldPath(at, 'emissionFactorType'), `is an Electricity Maps setting, not one of ${provider}`);
@@ -193,7 +138,7 @@ export const intensityBlock = object(
     const cfg = { ...keys, location: keys.location ?? (keys.provider === 'sample' ? 'sample' : '') } as IntensityConfig;
     for (const k of Object.keys(cfg) as (keyof IntensityConfig)[]) if (cfg[k] === null) delete cfg[k];
     Object.assign(cfg, { refreshIntervalMs: refreshInterval, maxDataAgeMs: maxDataAge, timeoutMs: timeout });
-    const options = PROVIDER_OPTIONS[cfg.provider];
+    const options = providerSpec(cfg.provider);
     for (const key of options.needs) {
       if (!cfg[key])
         fail(fieldPath(at, key), `is required for provider ${cfg.provider}${key === 'baseUrl' ? ' (it has no public endpoint to default to)' : ''}`);

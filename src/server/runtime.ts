@@ -9,6 +9,7 @@ import type { ClusterConnection } from '../cluster/access.js';
 import { connectInCluster } from '../cluster/in-cluster.js';
 import { loadConfigFile, readConfigFile, type RuntimeConfig } from '../config/config.js';
 import { watchConfig } from '../config/reload.js';
+import type { CarbonSnapshot } from '../core/carbon.js';
 import { currentIntensity } from '../core/view.js';
 import type { Logger } from '../log.js';
 import { buildApp, buildMetricsApp } from './app.js';
@@ -148,19 +149,21 @@ async function startCarbon(config: RuntimeConfig, o: RuntimeOptions, metrics: Me
 
 /** Say once, when data first arrives, what intensity the webhook is applying. */
 function logIntensityOnce(carbon: CarbonPipeline, logger: Logger): () => void {
-  const check = setInterval(() => {
-    const s = carbon.store.snapshot();
-    if (s.fetchedAt === null) return;
-    clearInterval(check);
+  const announce = (s: CarbonSnapshot): boolean => {
+    if (s.fetchedAt === null) return false;
     const now = currentIntensity(s, Date.now());
     const point = now.state === 'ok' ? now.point : null;
     logger.info(
       { source: s.source, intensity: point?.gCO2eqPerKWh ?? null, dataTime: point ? new Date(point.timestamp).toISOString() : null, points: s.points.length },
       'carbon intensity now applied',
     );
-  }, 200);
-  check.unref();
-  return () => clearInterval(check);
+    return true;
+  };
+  if (announce(carbon.store.snapshot())) return () => undefined;
+  const unsubscribe = carbon.store.subscribe((s) => {
+    if (announce(s)) unsubscribe();
+  });
+  return unsubscribe;
 }
 
 /** A reloaded config: new intensity settings re-open the source; the cluster side re-reads its limits. */

@@ -212,23 +212,6 @@ t.test('a watch notice triggers an immediate fetch', async (t) => {
   await refresher.stop();
 });
 
-t.test('metrics: current intensity and data age', async (t) => {
-  const { clock, refresher, metrics } = setup((c) => [around(c, 321)]);
-  refresher.start();
-  await clock.advance(0);
-  await refresher.stop();
-  refresher.recordMetrics(T0 + 90_000);
-  const ci = await metrics.carbonIntensity.get();
-  t.same(
-    ci.values.map((v) => [v.labels, v.value]),
-    [[{ source: 'scripted', location: 'ZONE', signal: 'unknown' }, 321]],
-  );
-  const age = await metrics.carbonDataAge.get();
-  t.equal(age.values[0]?.value, 90);
-  refresher.recordMetrics(T0 + 3 * H);
-  t.same((await metrics.carbonIntensity.get()).values, [], 'no current value once stale');
-});
-
 t.test('refreshNow shares a fetch in flight', async (t) => {
   const { clock, source, refresher } = setup((c) => [around(c, 300)]);
   const [a, b] = await Promise.all([refresher.refreshNow(), refresher.refreshNow()]);

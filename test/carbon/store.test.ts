@@ -107,6 +107,66 @@ t.test('reconfigure: same source keeps data, another source starts empty', async
   t.same(s.snapshot().points, []);
 });
 
+t.test('subscribers are told once per change, with the new snapshot, until they unsubscribe', async (t) => {
+  const s = new CarbonStore({ source: 'test:X', maxDataAgeMs: 2 * H });
+  const seen: Array<{ fetchedAt: number | null; source: string; maxDataAgeMs: number }> = [];
+  const unsubscribe = s.subscribe((snap) => {
+    t.equal(snap, s.snapshot(), 'the listener sees the snapshot readers now get');
+    seen.push({ fetchedAt: snap.fetchedAt, source: snap.source, maxDataAgeMs: snap.maxDataAgeMs });
+  });
+  s.update(hourly(0, [100]), T0);
+  s.update(hourly(0, [100]), T0 + M);
+  t.same(
+    seen.map((e) => e.fetchedAt),
+    [T0, T0 + M],
+    'each fetch is a change: the data age starts again',
+  );
+
+  const before = s.snapshot();
+  s.reconfigure({ source: 'test:X', maxDataAgeMs: 2 * H });
+  t.equal(seen.length, 2, 'a reconfigure that changes nothing is not a change');
+  t.equal(s.snapshot(), before, 'and keeps the snapshot');
+  s.reconfigure({ source: 'test:X', maxDataAgeMs: 3 * H });
+  s.reconfigure({ source: 'other:Y', maxDataAgeMs: 3 * H });
+  t.same(seen.slice(2), [
+    { fetchedAt: T0 + M, source: 'test:X', maxDataAgeMs: 3 * H },
+    { fetchedAt: null, source: 'other:Y', maxDataAgeMs: 3 * H },
+  ]);
+
+  unsubscribe();
+  unsubscribe();
+  s.update(hourly(0, [200]), T0 + 2 * M);
+  t.equal(seen.length, 4, 'nothing after unsubscribe, and a second unsubscribe is harmless');
+});
+
+t.test('one listener subscribed twice is two subscriptions; unsubscribing one keeps the other', async (t) => {
+  const s = new CarbonStore({ source: 'test:X', maxDataAgeMs: 2 * H });
+  let calls = 0;
+  const listener = () => {
+    calls++;
+  };
+  const first = s.subscribe(listener);
+  s.subscribe(listener);
+  s.update(hourly(0, [100]), T0);
+  t.equal(calls, 2);
+  first();
+  s.update(hourly(0, [100]), T0 + M);
+  t.equal(calls, 3);
+});
+
+t.test('a listener that unsubscribes while being told does not stop the others', async (t) => {
+  const s = new CarbonStore({ source: 'test:X', maxDataAgeMs: 2 * H });
+  const order: string[] = [];
+  const once = s.subscribe(() => {
+    order.push('once');
+    once();
+  });
+  s.subscribe(() => order.push('always'));
+  s.update(hourly(0, [100]), T0);
+  s.update(hourly(0, [100]), T0 + M);
+  t.same(order, ['once', 'always', 'always']);
+});
+
 t.test('forecast and history helpers', async (t) => {
   const s = new CarbonStore({ source: 'test:X', maxDataAgeMs: 2 * H });
   s.update(hourly(0, [1, 2, 3, 4, 5]), T0);

@@ -1,3 +1,4 @@
+import { ownSignal } from '../../config/providers.js';
 import { parseCoordinates, type IntensityConfig } from '../../config/intensity.js';
 import { readCredential } from '../credentials.js';
 import { SourceError, invalid } from '../errors.js';
@@ -27,7 +28,7 @@ export function createElectricityMapsSource(cfg: IntensityConfig, deps: SourceDe
   return {
     name,
     // carbonIntensity is the grid mix's average (lifecycle or direct), not a marginal rate.
-    signal: 'average',
+    signal: ownSignal('electricitymaps'),
     async fetch(signal) {
       const token = await readCredential(
         { envKey: 'intensity.tokenEnv', envName: cfg.tokenEnv, fileKey: 'intensity.tokenFile', filePath: cfg.tokenFile },

@@ -1,5 +1,5 @@
 import { ConfigError } from '../../config/errors.js';
-import type { IntensityConfig } from '../../config/intensity.js';
+import type { IntensityConfig, ProviderName } from '../../config/intensity.js';
 import { nodeLabelReader, resolveLocation } from '../location.js';
 import { createCarbonAwareSdkSource } from './carbon-aware-sdk.js';
 import type { SourceDeps } from './deps.js';
@@ -14,6 +14,24 @@ import type { IntensitySource } from '../source.js';
 
 export type { SourceDeps } from './deps.js';
 
+export type SourceFactory = (config: IntensityConfig, deps: SourceDeps) => IntensitySource;
+
+/**
+ * Every provider's factory, registered under the name its configuration entry has in
+ * src/config/providers.ts; the type makes a provider without a factory (or a factory
+ * without a provider) a compile error.
+ */
+export const FACTORIES: Readonly<Record<ProviderName, SourceFactory>> = {
+  'exporter-configmap': createExporterConfigMapSource,
+  electricitymaps: createElectricityMapsSource,
+  watttime: createWattTimeSource,
+  'uk-carbon-intensity': createUkCarbonIntensitySource,
+  'carbon-aware-sdk': createCarbonAwareSdkSource,
+  prometheus: createPrometheusSource,
+  file: createFileSource,
+  sample: createSampleSource,
+};
+
 /**
  * The source for a validated configuration whose location is already resolved (see
  * `openSource` for `location: auto`). Throws `ConfigError` for a location the provider
@@ -23,24 +41,7 @@ export function createSource(config: IntensityConfig, deps: SourceDeps): Intensi
   if (config.location.toLowerCase() === 'auto') {
     throw new ConfigError('intensity.location', 'auto must be resolved first (use openSource or resolveLocation)');
   }
-  switch (config.provider) {
-    case 'exporter-configmap':
-      return createExporterConfigMapSource(config, deps);
-    case 'electricitymaps':
-      return createElectricityMapsSource(config, deps);
-    case 'watttime':
-      return createWattTimeSource(config, deps);
-    case 'uk-carbon-intensity':
-      return createUkCarbonIntensitySource(config, deps);
-    case 'carbon-aware-sdk':
-      return createCarbonAwareSdkSource(config, deps);
-    case 'prometheus':
-      return createPrometheusSource(config, deps);
-    case 'file':
-      return createFileSource(config, deps);
-    case 'sample':
-      return createSampleSource(config, deps);
-  }
+  return FACTORIES[config.provider](config, deps);
 }
 
 /** Resolve `location: auto` from the node's region label, then create the source. */

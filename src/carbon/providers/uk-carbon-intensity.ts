@@ -1,3 +1,4 @@
+import { ownSignal } from '../../config/providers.js';
 import { ConfigError } from '../../config/errors.js';
 import type { IntensityConfig } from '../../config/intensity.js';
 import { invalid } from '../errors.js';
@@ -45,7 +46,7 @@ export function createUkCarbonIntensitySource(cfg: IntensityConfig, deps: Source
   return {
     name: `uk-carbon-intensity:${cfg.location}`,
     // NESO's intensity is the average of the generation mix.
-    signal: 'average',
+    signal: ownSignal('uk-carbon-intensity'),
     async fetch(signal) {
       const opts = { provider: 'uk-carbon-intensity', signal, fetch: deps.fetch, now };
       const from = halfHourStart(now());

@@ -1,3 +1,4 @@
+import { ownSignal } from '../../config/providers.js';
 import type { IntensityConfig } from '../../config/intensity.js';
 import { readCredential } from '../credentials.js';
 import { SourceError, invalid } from '../errors.js';
@@ -68,7 +69,7 @@ export function createWattTimeSource(cfg: IntensityConfig, deps: SourceDeps): In
   return {
     name: `watttime:${cfg.location}`,
     // co2_moer: the marginal operating emissions rate.
-    signal: 'marginal',
+    signal: ownSignal('watttime'),
     async fetch(signal) {
       let bearer = token && token.expiresAt > now() ? token.value : await login(signal);
       let body: unknown;
