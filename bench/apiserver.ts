@@ -34,15 +34,20 @@ import {
   kedaObject,
   kedaPath,
   registerWebhook,
+  registerWebhookAt,
   startWebhook,
   type Webhook,
 } from '../test/e2e/cluster-env.js';
+import { profileArgs, profileFigures, startBare, type Window } from './apiserver-floor.js';
 import { connectionsTo, cpuMs, deploymentNodeOptions, quantile, rssMiB } from './proc.js';
+import { monotonicUs } from './serve-profile.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RATE = Number(process.env.BENCH_APISERVER_RATE ?? 100);
 const SECONDS = Number(process.env.BENCH_APISERVER_SECONDS ?? 30);
 const BURST = Number(process.env.BENCH_APISERVER_BURST ?? 1000);
+/** Microseconds between profile samples of serve; 0 runs it without the profiler. */
+const PROFILE_INTERVAL_US = Number(process.env.BENCH_APISERVER_PROFILE_US ?? 5000);
 const WARMUP_SECONDS = 5;
 const CLIENTS = 4;
 /** Objects created before each timed run, so half the timed writes can be updates. */
@@ -187,7 +192,12 @@ async function crdServerMetrics(kubeconfig: string): Promise<string> {
   return get(`https://127.0.0.1:${port}/metrics`, { ...(caFile ? { ca: await readFile(caFile, 'utf8') } : {}), ...(token ? { token } : {}) }).catch(() => '');
 }
 
-const webhookMetrics = (w: Webhook) => get(`http://127.0.0.1:${w.serve.metricsPort}/metrics`).catch(() => '');
+/** What a timed run writes through: serve (with its metrics page), or the bare webhook (without). */
+interface Hook {
+  port: number;
+  metricsPage?: () => Promise<string>;
+}
+const serveHook = (w: Webhook): Hook => ({ port: w.serve.port, metricsPage: () => get(`http://127.0.0.1:${w.serve.metricsPort}/metrics`).catch(() => '') });
 
 /** Distinct connections the API server held to the webhook while `during` ran, sampled every 100 ms. */
 async function watchConnections<T>(port: number, during: Promise<T>): Promise<{ result: T; distinct: number; mostAtOnce: number }> {
@@ -244,15 +254,17 @@ async function writesRun(
   c: Cluster,
   clients: Cluster[],
   ns: string,
-  webhook: Webhook | undefined,
+  webhook: Hook | undefined,
   phase: string,
   pids: Record<string, number>,
+  windows: Window[] = [],
 ): Promise<Figure> {
   await prepare(c, ns);
   await drive(clients, ns, 'warm', webhook !== undefined, WARMUP_SECONDS);
-  const [hookBefore, crdBefore, cpuBefore] = await Promise.all([webhook ? webhookMetrics(webhook) : '', crdServerMetrics(c.kubeconfig), cpuOf(pids)]);
+  const [hookBefore, crdBefore, cpuBefore] = await Promise.all([webhook?.metricsPage?.() ?? '', crdServerMetrics(c.kubeconfig), cpuOf(pids)]);
+  const fromUs = monotonicUs();
   const timed = webhook
-    ? watchConnections(webhook.serve.port, drive(clients, ns, 'w', true, SECONDS))
+    ? watchConnections(webhook.port, drive(clients, ns, 'w', true, SECONDS))
     : drive(clients, ns, 'w', false, SECONDS).then((result) => ({ result }));
   const { result, ...connections } = (await timed) as { result: Write[]; distinct?: number; mostAtOnce?: number };
   const figure: Figure = {
@@ -262,21 +274,23 @@ async function writesRun(
     ...summarise(result, SECONDS),
   };
   const cpuAfter = await cpuOf(pids);
+  const toUs = monotonicUs();
   // CPU time is robust to a loaded machine where latency is not: what each write cost each process.
   figure.cpuMsPerWrite = Object.fromEntries(
     Object.entries(cpuAfter).map(([name, ms]) => [name, Math.round(((ms - cpuBefore[name]!) / result.length) * 100) / 100]),
   );
+  if (pids.serve) windows.push({ phase, fromUs, toUs, serveCpuMsPerWrite: (figure.cpuMsPerWrite as Record<string, number>).serve! });
   figure.readBack = await readBack(c, ns, webhook !== undefined);
   if (webhook) {
-    const [hookAfter, crdAfter] = await Promise.all([webhookMetrics(webhook), crdServerMetrics(c.kubeconfig)]);
-    figure.webhookHandler = histogramDelta(hookBefore, hookAfter, 'keda_carbon_admission_duration_seconds');
+    const [hookAfter, crdAfter] = await Promise.all([webhook.metricsPage?.() ?? '', crdServerMetrics(c.kubeconfig)]);
+    figure.webhookHandler = webhook.metricsPage ? histogramDelta(hookBefore, hookAfter, 'keda_carbon_admission_duration_seconds') : 'no metrics';
     figure.apiServerWebhookCall = crdAfter
       ? histogramDelta(crdBefore, crdAfter, 'apiserver_admission_webhook_admission_duration_seconds', `name="${c.id}.e2e`)
       : 'not measured';
     figure.apiServerMutatingWebhooks = crdAfter
       ? histogramDelta(crdBefore, crdAfter, 'apiserver_admission_controller_admission_duration_seconds', 'name="MutatingAdmissionWebhook"')
       : 'not measured';
-    figure.webhookConnections = connections;
+    figure.webhookConnections = { ...connections, writesPerConnection: connections.distinct ? Math.round(result.length / connections.distinct) : null };
   }
   return figure;
 }
@@ -307,16 +321,17 @@ async function burst(c: Cluster, dir: string, ns: string, webhook: boolean): Pro
   };
 }
 
-function added(before: Figure, with_: Figure, after: Figure): Figure {
+function added(before: Figure, with_: Figure, after: Figure, through = 'serve'): Figure {
   const at = (f: Figure, q: 'p50' | 'p99') => (f.latencyMs as Record<string, number>)[q]!;
   const delta = (q: 'p50' | 'p99') => Math.round((at(with_, q) - (at(before, q) + at(after, q)) / 2) * 10) / 10;
   const failures = (f: Figure) => (f.failed as number) + (f.unmutated as number) + ((f.readBack as { uncapped: number }).uncapped ?? 0);
   const cpu = (f: Figure) => f.cpuMsPerWrite as Record<string, number>;
   const cpuAdded = Object.fromEntries(
-    Object.keys(cpu(with_)).map((name) => [name, Math.round((cpu(with_)[name]! - (cpu(before)[name]! + cpu(after)[name]!) / 2) * 100) / 100]),
+    Object.keys(cpu(with_)).map((name) => [name, Math.round((cpu(with_)[name]! - ((cpu(before)[name] ?? 0) + (cpu(after)[name] ?? 0)) / 2) * 100) / 100]),
   );
   return {
     figure: 'added latency',
+    through,
     baseline: 'mean of the runs without the webhook before and after',
     p50Ms: delta('p50'),
     p99Ms: delta('p99'),
@@ -337,8 +352,9 @@ export async function measureThroughApiServer(kubeconfig: string): Promise<void>
   const ns = (name: string) => `kcb-${name}-${c.id}`;
   // Namespaces without the webhook's label: neither the webhook nor the timer acts there.
   for (const name of ['system', 'plain', 'plain-burst', 'plain-after']) await createNamespace(c, ns(name), name === 'system' ? {} : { [LABEL]: 'standard' });
-  for (const name of ['hook', 'hook-burst']) await createNamespace(c, ns(name), { ...e2e, [LABEL]: 'standard' });
+  for (const name of ['hook', 'hook-burst', 'bare']) await createNamespace(c, ns(name), { ...e2e, [LABEL]: 'standard' });
   const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-apibench-'));
+  const profileDir = join(dir, 'profile');
   const now = Date.now();
   const webhook = await startWebhook(c, {
     leaseNamespace: ns('system'),
@@ -346,16 +362,25 @@ export async function measureThroughApiServer(kubeconfig: string): Promise<void>
     forecast: [[now - (now % (60 * MINUTE)) - 60 * MINUTE, 240, 400]],
     // as the Deployment runs it: info logs, the same heap cap
     env: { KEDA_CARBON_LOG_LEVEL: 'info', NODE_OPTIONS: deploymentNodeOptions() },
+    nodeArgs: PROFILE_INTERVAL_US > 0 ? profileArgs(profileDir, PROFILE_INTERVAL_US) : [],
   });
   const unregister: Array<() => unknown> = [];
+  const teardown = { teardown: (fn: () => unknown) => unregister.push(fn) } as never;
+  const unregisterAll = async () => {
+    for (const fn of unregister.splice(0)) await fn();
+  };
   const pids = await processes(webhook);
+  const windows: Window[] = [];
   try {
-    const before = await writesRun(c, clients, ns('plain'), undefined, 'before', pids);
+    const logLines = logCounter(webhook);
+    const before = await writesRun(c, clients, ns('plain'), undefined, 'before', pids, windows);
     emit(before);
+    emit(logLines('before'));
     emit(await burst(c, dir, ns('plain-burst'), false));
-    await registerWebhook({ teardown: (fn: () => unknown) => unregister.push(fn) } as never, c, webhook, ns('hook'));
-    const withHook = await writesRun(c, clients, ns('hook'), webhook, 'with the webhook', pids);
+    await registerWebhook(teardown, c, webhook, ns('hook'));
+    const withHook = await writesRun(c, clients, ns('hook'), serveHook(webhook), 'with the webhook', pids, windows);
     emit(withHook);
+    emit(logLines('with the webhook'));
     emit(await burst(c, dir, ns('hook-burst'), true));
     const rss = await rssMiB(webhook.serve.child.pid!);
     emit({
@@ -364,14 +389,55 @@ export async function measureThroughApiServer(kubeconfig: string): Promise<void>
       peakRssMiB: Math.round(rss.peak),
       objectsInCluster: (await c.call('GET', '/apis/keda.sh/v1alpha1/scaledobjects', [200])).items.length,
     });
-    for (const fn of unregister.splice(0)) await fn();
-    const after = await writesRun(c, clients, ns('plain-after'), undefined, 'after', pids);
+    await unregisterAll();
+    const after = await writesRun(c, clients, ns('plain-after'), undefined, 'after', pids, windows);
     emit(after);
+    emit(logLines('after'));
     emit(added(before, withHook, after));
+    const bare = await bareRun(c, clients, dir, ns('bare'), pids, teardown, unregisterAll);
+    emit(bare);
+    emit(added(before, bare, after, 'the bare webhook'));
   } finally {
-    for (const fn of unregister) await fn();
+    await unregisterAll();
     await webhook.serve.stop();
+    for (const line of PROFILE_INTERVAL_US > 0 ? await profileFigures(profileDir, windows) : []) emit(line);
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** serve's log lines by message since the last call (the bursts and warm-ups included). */
+function logCounter(w: Webhook): (phase: string) => Figure {
+  let seen = w.serve.logs.length;
+  return (phase) => {
+    const byMessage: Record<string, number> = {};
+    for (const line of w.serve.logs.slice(seen)) byMessage[String(line.msg)] = (byMessage[String(line.msg)] ?? 0) + 1;
+    seen = w.serve.logs.length;
+    return { figure: 'serve log lines', phase, byMessage };
+  };
+}
+
+/**
+ * The same timed run through the bare webhook (bench/bare-webhook.ts) instead of serve: what
+ * any webhook costs the caller and itself on this machine. serve keeps running (its watch
+ * still sees every write, as in the runs without a webhook).
+ */
+async function bareRun(
+  c: Cluster,
+  clients: Cluster[],
+  dir: string,
+  ns: string,
+  pids: Record<string, number>,
+  teardown: never,
+  unregisterAll: () => Promise<void>,
+): Promise<Figure> {
+  const bare = await startBare(join(dir, 'bare-tls'), CAP);
+  try {
+    await registerWebhookAt(teardown, c, { url: `https://127.0.0.1:${bare.port}/mutate`, caBundle: bare.caBundle }, ns, CAP);
+    const figure = await writesRun(c, clients, ns, { port: bare.port }, 'through the bare webhook', { ...pids, 'bare webhook': bare.child.pid! });
+    await unregisterAll();
+    return figure;
+  } finally {
+    await bare.stop();
   }
 }
 
@@ -400,7 +466,7 @@ export async function runApiserverBench(): Promise<boolean> {
     return false;
   }
   const code = await new Promise<number | null>((done) => {
-    const child = spawn('bash', [join(ROOT, '.ci/cluster.sh'), process.execPath, fileURLToPath(import.meta.url)], {
+    const child = spawn('bash', [join(ROOT, '.ci/cluster.sh'), process.execPath, ...process.execArgv, fileURLToPath(import.meta.url)], {
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...process.env, KEDA_CARBON_K8S_DIR: dir },
     });
