@@ -1,10 +1,12 @@
 import autocannon from 'autocannon';
+import { distinctReviews } from './distinct-reviews.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { generateCertificates } from '../src/tls/certs.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
+const DISTINCT_REVIEWS = 5000;
 const REVIEW = fileURLToPath(new URL('../../test/fixtures/admission/v1.36/scaledobject-create.kubectl-apply.json', import.meta.url));
 
 export interface LoadResult {
@@ -48,14 +50,17 @@ async function load(
   target: { port: number; child: ChildProcess },
   ca: string,
   body: string,
-  opts: { duration: number; connections: number; overallRate?: number },
+  opts: { duration: number; connections: number; overallRate?: number; bodies?: string[] },
 ): Promise<LoadResult> {
   const cpuBefore = cpuUs(target.child.pid!);
+  let next = 0;
   const result = await autocannon({
     url: `https://127.0.0.1:${target.port}/mutate?timeout=10s`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body,
+    // Distinct reviews in turn, one per request, when there are several.
+    ...(opts.bodies ? { requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, body: opts.bodies![next++ % opts.bodies!.length] }) }] } : {}),
     connections: opts.connections,
     duration: opts.duration,
     ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
@@ -71,6 +76,36 @@ async function load(
   };
 }
 
+/**
+ * bare and ours in alternating rounds over DISTINCT_REVIEWS different UPDATE reviews (see
+ * bench/distinct-reviews.ts), beside the one-body figures: what the answer cache is worth
+ * when every review is new.
+ */
+async function distinctRounds(
+  targets: ReadonlyArray<readonly [string, { port: number; child: ChildProcess }]>,
+  ca: string,
+  body: string,
+  duration: number,
+  rounds: number,
+  summary: (rs: LoadResult[]) => LoadResult,
+): Promise<Record<string, unknown>> {
+  const bodies = distinctReviews(DISTINCT_REVIEWS);
+  const runs: Record<string, LoadResult[]> = {};
+  for (let round = 0; round < rounds; round++) {
+    for (const [mode, target] of targets) (runs[mode] ??= []).push(await load(target, ca, body, { duration, connections: 10, bodies }));
+  }
+  const bare = summary(runs.bare!);
+  const ours = summary(runs.ours!);
+  return {
+    reviews: bodies.length,
+    bodyBytes: Math.round(bodies.reduce((n, b) => n + b.length, 0) / bodies.length),
+    bareMax: bare,
+    oursMax: ours,
+    throughputRatio: Math.round((ours.requestsPerSecond / bare.requestsPerSecond) * 1000) / 1000,
+    cpuRatio: Math.round((bare.serverCpuUs / ours.serverCpuUs) * 1000) / 1000,
+  };
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
@@ -80,7 +115,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
  * rounds: on a shared 2-core VM the throughput of back-to-back runs drifts by 10-20%, and
  * alternating keeps that drift out of the ratio.
  */
-export async function runAdmissionBench(duration = 5, rounds = 3): Promise<Record<string, LoadResult | number | Record<string, number>>> {
+export async function runAdmissionBench(duration = 5, rounds = 3): Promise<Record<string, unknown>> {
   const set = generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
   const review = JSON.parse(readFileSync(REVIEW, 'utf8'));
   review.request.object.metadata.annotations['keda-carbon.io/environmental-impact'] = '{"carbon":[{"measuredEmission":0,"allowedMaxReplicaCount":"50%"}]}';
@@ -111,6 +146,17 @@ export async function runAdmissionBench(duration = 5, rounds = 3): Promise<Recor
     const sizedMax = summary(runs.sized!);
     const oursMax = summary(runs.ours!);
     const variantCpuUs = Object.fromEntries(variants.map(([m]) => [m, summary(runs[m]!).serverCpuUs]));
+    const distinct = await distinctRounds(
+      [
+        ['bare', bare],
+        ['ours', ours],
+      ],
+      set.caCert,
+      body,
+      duration,
+      rounds,
+      summary,
+    );
     const at1000 = async (target: { port: number; child: ChildProcess }) =>
       summary([await load(target, set.caCert, body, { duration: duration * 2, connections: 10, overallRate: 1000 })]);
     const ours1000 = await at1000(ours);
@@ -128,6 +174,7 @@ export async function runAdmissionBench(duration = 5, rounds = 3): Promise<Recor
       // Robust to other load on the machine: the bare server's CPU per request over ours.
       cpuRatio: Math.round((bareMax.serverCpuUs / oursMax.serverCpuUs) * 1000) / 1000,
       ...(variants.length ? { variantCpuUs, variantP99At1000Ms } : {}),
+      distinct,
       roundsRequestsPerSecond: runs.ours!.length,
       bodyBytes: body.length,
     };
