@@ -1,7 +1,7 @@
 /**
  * The memory of the whole `serve` process (webhook, TLS, metrics, carbon store, and the
  * leader's controller with its object cache) holding 10,000 ScaledObjects: the same local
- * fake API as the sweep benchmark (its `--fake` child), `serve` as its own process with the
+ * fake API as the sweep benchmark (bench/sweep-fake.ts), `serve` as its own process with the
  * Deployment's heap setting, RSS read from /proc. The sweep benchmark measures the controller
  * alone; this is what the Pod's memory request and limit must hold.
  *
@@ -16,7 +16,7 @@ import { startServe } from '../test/helpers/serve-process.js';
 import { deploymentNodeOptions, quantile, rssMiB } from './proc.js';
 
 const SECONDS = Number(process.env.BENCH_FOOTPRINT_SECONDS ?? 20);
-const SWEEP = fileURLToPath(new URL('./sweep.js', import.meta.url));
+const SWEEP_FAKE = fileURLToPath(new URL('./sweep-fake.js', import.meta.url));
 
 async function until(what: string, cond: () => boolean, timeoutMs = 120_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -27,7 +27,7 @@ async function until(what: string, cond: () => boolean, timeoutMs = 120_000): Pr
 }
 
 export async function runFootprintBench(): Promise<Record<string, unknown>> {
-  const fake = fork(SWEEP, ['--fake'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const fake = fork(SWEEP_FAKE, ['--fake', '10000'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-footprint-'));
   try {
     const url = await new Promise<string>((done, fail) => {

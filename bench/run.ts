@@ -26,9 +26,8 @@ const BENCHMARKS: Record<string, () => Promise<boolean | undefined>> = {
     return true;
   },
   async sweep() {
-    const { runSweepBench } = await import('./sweep.js');
-    line({ sweep: await runSweepBench() });
-    return true;
+    const { runSweepBenches } = await import('./sweep.js');
+    return runSweepBenches(line);
   },
   async footprint() {
     const { runFootprintBench } = await import('./footprint.js');

@@ -1,257 +1,47 @@
 /**
  * The re-touch controller over 10,000 ScaledObjects from the local fake Kubernetes API
  * (listed with limit=500, then watched). Three processes, so each figure measures one thing:
- * the fake API (its JSON encoding is not our cost), the controller (whose CPU time and peak
- * RSS are ours), and this one, which only orchestrates. Prints figures; asserts nothing.
+ * the fake API (bench/sweep-fake.ts; its JSON encoding is not our cost), the controller
+ * (whose CPU time and peak RSS are ours), and this one, which only orchestrates. Prints
+ * figures; asserts nothing.
  *
  *   node .bench-build/bench/sweep.js          (after `tsc -p tsconfig.bench.json`)
  *   npm run bench -- sweep                     (through bench/run.ts)
  *
- * BENCH_PROFILE=DIR writes the controller's CPU profile of each step (start, pass, band,
- * churn) and a heap snapshot at the end, when its RSS has peaked, into DIR: open them in
+ * BENCH_SWEEP_OBJECTS=10000,25000,50000 runs each count in turn (100 objects per namespace,
+ * a quarter of the namespaces out of date in the band change) and adds the figures per
+ * object, the RSS above a controller that listed nothing (measured first, in the same run).
+ * BENCH_PROFILE=DIR writes the controller's (bench/sweep-controller.ts) CPU profile of each
+ * step (start, pass, band, churn) and a heap snapshot at the end, when its RSS has peaked, into DIR: open them in
  * Chrome DevTools. The profiler costs CPU time, so figures from such a run are not comparable.
  * BENCH_NODE_OPTIONS replaces the Deployment's NODE_OPTIONS for the controller, to compare settings.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
-import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { Writable } from 'node:stream';
+import { type ChildProcess, fork } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
-import { pino } from 'pino';
-import { kubeApiFromUrl } from '../src/cluster/api.js';
-import { Controller } from '../src/cluster/controller.js';
-import { EventRecorder } from '../src/cluster/events.js';
-import { FakeKube, type FakeObject } from '../test/helpers/fake-kube.js';
-import { NamespaceCache } from '../src/cluster/namespaces.js';
-import { ObjectCache } from '../src/cluster/objects.js';
-import { PoliteClient } from '../src/cluster/polite.js';
-import { parseConfigText } from '../src/config/config.js';
-import { deploymentNodeOptions } from './proc.js';
+import { UsageError } from '../src/cli/io.js';
+import type { FakeKube } from '../test/helpers/fake-kube.js';
+import { deploymentNodeOptions, rssMiB } from './proc.js';
+import type { Measured, Message } from './sweep-controller.js';
+import { OBJECTS_PER_NAMESPACE, staleNamespaces } from './sweep-fake.js';
 
-const OBJECTS = 10_000;
-const NAMESPACES = 100;
-/** Namespaces whose objects get an out-of-date cap in the "band change" run. */
-const STALE_NAMESPACES = 25;
-const HOUR = 3_600_000;
-const DECLARED = 10;
-const CAP = 3;
+/** The count `npm run bench -- sweep` measures unless BENCH_SWEEP_OBJECTS says otherwise. */
+const DEFAULT_OBJECTS = 10_000;
 
-type Message = { cmd: string; [k: string]: unknown };
-
-function statusLine(cap: number, intensity: number): string {
-  return JSON.stringify({
-    cap,
-    declared: DECLARED,
-    intensity,
-    signal: 'unknown',
-    source: 'bench:zone',
-    dataTime: null,
-    rule: cap === CAP ? 'measuredEmission>=300' : null,
-    ecoMode: 'on',
-    mode: 'enforce',
-    evaluatedAt: '2026-11-23T10:00:00.000Z',
-  });
-}
-
-/** An object as our webhook leaves it at `intensity` (capped to 3 at >= 300). */
-function scaledObject(ns: string, name: string, cap: number, intensity: number): FakeObject {
-  return {
-    metadata: {
-      name,
-      namespace: ns,
-      labels: { app: name, tier: 'web' },
-      annotations: { 'keda-carbon.io/declared-max-replica-count': String(DECLARED), 'keda-carbon.io/status': statusLine(cap, intensity) },
-    },
-    spec: {
-      scaleTargetRef: { name, kind: 'Deployment', apiVersion: 'apps/v1' },
-      minReplicaCount: 1,
-      maxReplicaCount: cap,
-      pollingInterval: 30,
-      triggers: [
-        {
-          type: 'prometheus',
-          metadata: { serverAddress: 'http://prometheus.monitoring:9090', query: `sum(rate(http_requests_total{app="${name}"}[2m]))`, threshold: '100' },
-        },
-      ],
-    },
-  };
-}
-
-/** Child 1: the fake API, with a webhook stand-in that applies the cap on every touch. */
-async function serveFake(): Promise<void> {
-  const fake = new FakeKube();
-  fake.recordBodies = false;
-  fake.keepHistory = false;
-  for (let n = 0; n < NAMESPACES; n++) fake.setNamespace(`bench-${String(n).padStart(2, '0')}`, { 'keda-carbon.io/policy': 'standard' });
-  const perNs = OBJECTS / NAMESPACES;
-  for (let i = 0; i < OBJECTS; i++) {
-    const ns = `bench-${String(Math.floor(i / perNs)).padStart(2, '0')}`;
-    fake.addObject('scaledobjects', scaledObject(ns, `app-${String(i).padStart(5, '0')}`, CAP, 400));
+/**
+ * The controller runs with the Deployment's NODE_OPTIONS (its heap settings move its RSS).
+ * The fake gets a heap large enough for 50,000 objects and their list pages: it is not measured.
+ */
+function child(role: '--fake' | '--controller', objects = 0): ChildProcess {
+  if (role === '--fake') {
+    const file = fileURLToPath(new URL('./sweep-fake.js', import.meta.url));
+    return fork(file, [role, String(objects)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: [...process.execArgv, '--max-old-space-size=4096'],
+    });
   }
-  fake.admit = (_plural, obj) => {
-    obj.spec = { ...obj.spec, maxReplicaCount: CAP };
-    obj.metadata.annotations = { ...obj.metadata.annotations, 'keda-carbon.io/status': statusLine(CAP, 400) };
-    return obj;
-  };
-  const url = await fake.start();
-  const edit = (filter: (n: number) => boolean, change: (o: FakeObject) => FakeObject) => {
-    for (const key of [...fake.objects.scaledobjects.keys()]) {
-      const n = Number(key.slice('bench-'.length, key.indexOf('/')));
-      if (filter(n)) fake.updateObject('scaledobjects', key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1), change);
-    }
-  };
-  process.on('message', (m: Message) => {
-    if (m.cmd === 'stale') {
-      // As if these had been written while the grid was clean: cap 10, now out of date.
-      edit(
-        (n) => n < STALE_NAMESPACES,
-        (o) => ({
-          ...o,
-          spec: { ...o.spec, maxReplicaCount: DECLARED },
-          metadata: { ...o.metadata, annotations: { ...o.metadata.annotations, 'keda-carbon.io/status': statusLine(DECLARED, 120) } },
-        }),
-      );
-      process.send!({ cmd: 'stale-done' });
-    } else if (m.cmd === 'churn') {
-      // An edit to every object that leaves its cap alone (a label, a trigger): 10,000 watch events.
-      edit(
-        () => true,
-        (o) => ({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, churn: String(m.round) } } }),
-      );
-      process.send!({ cmd: 'churn-done' });
-    } else if (m.cmd === 'counts') {
-      process.send!({ cmd: 'counts', counts: { ...fake.counts } });
-      for (const k of Object.keys(fake.counts) as Array<keyof typeof fake.counts>) fake.counts[k] = 0;
-    } else if (m.cmd === 'exit') {
-      void fake.close().then(() => process.exit(0));
-    }
-  });
-  process.send!({ cmd: 'ready', url });
-}
-
-/** A logger that remembers message names, so the controller child can wait for one. */
-function watchedLogger() {
-  const seen: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      seen.push(String((JSON.parse(String(chunk)) as { msg?: string }).msg));
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), seen };
-}
-
-/** CPU profiles per step and a heap snapshot at the end, when BENCH_PROFILE names a directory. */
-function stepProfiler(dir: string | undefined) {
-  if (!dir) return { begin: async () => undefined, end: async (_step: string) => undefined, heap: () => undefined };
-  mkdirSync(dir, { recursive: true });
-  const session = new Session();
-  session.connect();
-  let running = false;
-  return {
-    async begin() {
-      if (running) await session.post('Profiler.stop');
-      await session.post('Profiler.enable');
-      await session.post('Profiler.start');
-      running = true;
-    },
-    async end(step: string) {
-      if (!running) return;
-      running = false;
-      const { profile } = await session.post('Profiler.stop');
-      writeFileSync(join(dir, `controller-${step}.cpuprofile`), JSON.stringify(profile));
-    },
-    heap: () => void writeHeapSnapshot(join(dir, 'controller-peak.heapsnapshot')),
-  };
-}
-
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 2));
-}
-
-/** Child 2: the controller, whose CPU time and peak RSS are the figures. */
-async function controllerChild(): Promise<void> {
-  const config = parseConfigText(
-    'policies:\n  standard:\n    carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 3}]\ntouch:\n  namespaceSelector: "bench!=no"\n',
-    'bench',
-  );
-  const { logger, seen } = watchedLogger();
-  const profiler = stepProfiler(process.env.BENCH_PROFILE);
-  let controller: Controller | undefined;
-  let objects: ObjectCache | undefined;
-  let mark = { cpu: process.cpuUsage(), t: performance.now() };
-  const ask = (m: Message) => process.send!(m);
-  const measured = (extra: Record<string, unknown> = {}) => {
-    const cpu = process.cpuUsage(mark.cpu);
-    return {
-      wallMs: performance.now() - mark.t,
-      cpuMs: (cpu.user + cpu.system) / 1000,
-      peakRssMB: process.resourceUsage().maxRSS / 1024,
-      userMs: cpu.user / 1000,
-      heapMB: process.memoryUsage().heapTotal / 2 ** 20,
-      newSpaceMB: (getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 2 ** 20,
-      counts: { ...controller!.counts },
-      events: objects!.informers.get('scaledobjects')!.counts.events,
-      lists: objects!.informers.get('scaledobjects')!.counts.lists,
-      ...extra,
-    };
-  };
-  process.on('message', async (m: Message) => {
-    if (m.cmd === 'start') {
-      const api = kubeApiFromUrl(m.url as string);
-      const namespaces = new NamespaceCache({ api, logger });
-      namespaces.start();
-      await namespaces.whenSynced();
-      // A rate limit far above the default: the figures are our cost, not a polite wait.
-      const client = new PoliteClient(api, { qps: 100_000, burst: 100_000, maxInFlight: 8 });
-      const events = new EventRecorder(client, logger, 'bench');
-      const now = Date.now();
-      // 400 from an hour ago to six hours ahead: with the current hour's point alone, a run
-      // that crossed the hour saw no data, every cap became due, and the stand-in webhook
-      // (which caps to 3 whatever the data) left 7,700 touches unapplied and the run waiting.
-      const hour = now - (now % HOUR);
-      const points = Array.from({ length: 8 }, (_, i) => ({ timestamp: hour + (i - 1) * HOUR, durationMinutes: 60, gCO2eqPerKWh: 400 }));
-      const snapshot = { source: 'bench:zone', fetchedAt: now, points, maxDataAgeMs: 2 * HOUR };
-      objects = new ObjectCache({ api, logger, onChange: (...c) => controller?.objectChanged(...c), onSynced: (p, r) => controller?.listed(p, r) });
-      controller = new Controller({ objects, namespaces, client, events, config: () => config, carbon: { snapshot: () => snapshot }, logger });
-      await profiler.begin();
-      mark = { cpu: process.cpuUsage(), t: performance.now() };
-      controller.start(new AbortController().signal);
-      await until(() => seen.includes('sweep finished'));
-      await profiler.end('start');
-      ask({ cmd: 'measured', ...measured() });
-    } else if (m.cmd === 'pass') {
-      await profiler.begin();
-      mark = { cpu: process.cpuUsage(), t: performance.now() };
-      controller!.reconfigure();
-      await until(() => seen.includes('cache pass finished'));
-      await profiler.end('pass');
-      ask({ cmd: 'measured', ...measured() });
-    } else if (m.cmd === 'mark') {
-      await profiler.begin();
-      mark = { cpu: process.cpuUsage(), t: performance.now() };
-      ask({ cmd: 'marked' });
-    } else if (m.cmd === 'wait') {
-      const events = m.events as number;
-      await until(() => objects!.informers.get('scaledobjects')!.counts.events >= events && controller!.counts.changed >= (m.changed as number));
-      await controller!.idle();
-      const figures = measured();
-      await profiler.end(m.step as string);
-      if (m.step === 'churn') profiler.heap();
-      ask({ cmd: 'measured', ...figures });
-    } else if (m.cmd === 'exit') {
-      process.exit(0);
-    }
-  });
-}
-
-/** The controller runs with the Deployment's NODE_OPTIONS (its heap settings move its RSS); the fake with none. */
-function child(role: string): ChildProcess {
-  const env = role === '--controller' ? { ...process.env, NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? deploymentNodeOptions() } : process.env;
-  return fork(fileURLToPath(import.meta.url), [role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
+  const env = { ...process.env, NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? deploymentNodeOptions() };
+  return fork(fileURLToPath(new URL('./sweep-controller.js', import.meta.url)), [role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
 }
 
 function next(c: ChildProcess, cmd: string): Promise<Message> {
@@ -262,22 +52,10 @@ function next(c: ChildProcess, cmd: string): Promise<Message> {
       c.off('exit', onExit);
       resolve(m);
     };
-    const onExit = (code: number | null) => reject(new Error(`bench child exited with ${code} while waiting for ${cmd}`));
+    const onExit = (code: number | null, signal: string | null) => reject(new Error(`bench child exited with ${code ?? signal} while waiting for ${cmd}`));
     c.on('message', onMessage);
     c.once('exit', onExit);
   });
-}
-
-interface Measured {
-  wallMs: number;
-  cpuMs: number;
-  peakRssMB: number;
-  events: number;
-  lists: number;
-  counts: { changed: number; touched: number; evaluated: number };
-  userMs: number;
-  heapMB: number;
-  newSpaceMB: number;
 }
 
 async function ask(c: ChildProcess, message: Message, reply = 'measured'): Promise<Message> {
@@ -286,34 +64,82 @@ async function ask(c: ChildProcess, message: Message, reply = 'measured'): Promi
   return answer;
 }
 
-/**
- * Fill the cache and decide all 10,000 (no writes: every cap is right), a pass over the
- * cache alone, 2,500 caps made out of date by watch events and touched, then an edit to
- * every object that changes no cap: 10,000 watch events, no writes, no list.
- */
-export async function runSweepBench(): Promise<Record<string, number>> {
-  const fake = child('--fake');
+/** The controller's peak RSS from /proc every 100 ms: what there is to report if it dies on the way. */
+function rssSampler(pid: number) {
+  let peak = 0;
+  const timer = setInterval(() => {
+    rssMiB(pid).then(
+      (r) => {
+        if (r.peak > peak) peak = r.peak;
+      },
+      () => undefined,
+    );
+  }, 100);
+  return { peak: () => peak, stop: () => clearInterval(timer) };
+}
+
+const round = (n: number, places = 1) => Math.round(n * 10 ** places) / 10 ** places;
+
+/** BENCH_SWEEP_OBJECTS=10000,25000,50000: the counts to run, one after the other. */
+export function sweepCounts(text: string | undefined): number[] {
+  if (text === undefined || text.trim() === '') return [DEFAULT_OBJECTS];
+  return text.split(',').map((part) => {
+    const n = Number(part.trim());
+    if (!/^\s*\d+\s*$/.test(part) || n < 4 * OBJECTS_PER_NAMESPACE || n > 1_000_000 || n % OBJECTS_PER_NAMESPACE !== 0) {
+      throw new UsageError(`BENCH_SWEEP_OBJECTS: "${part}" is not a count of objects from 400 to 1000000 in hundreds (${OBJECTS_PER_NAMESPACE} per namespace)`);
+    }
+    return n;
+  });
+}
+
+/** Peak RSS of a controller that started and listed no object: what every count's figure per object is above. */
+export async function emptyControllerRssMB(): Promise<number> {
+  const fake = child('--fake', 0);
   const ctl = child('--controller');
+  try {
+    const { url } = await next(fake, 'ready');
+    return ((await ask(ctl, { cmd: 'start', url })) as unknown as Measured).peakRssMB;
+  } finally {
+    fake.send({ cmd: 'exit' });
+    ctl.send({ cmd: 'exit' });
+  }
+}
+
+/**
+ * Fill the cache and decide all `objects` (no writes: every cap is right), a pass over the
+ * cache alone, a quarter of the caps made out of date by watch events and touched, then an
+ * edit to every object that changes no cap: one watch event each, no writes, no list.
+ * If the controller dies on the way (a heap too small for the count), the step and the last
+ * peak RSS read from /proc are the figures.
+ */
+export async function runSweepBench(objects = DEFAULT_OBJECTS, emptyRss?: number): Promise<Record<string, number | string>> {
+  const fake = child('--fake', objects);
+  const ctl = child('--controller');
+  const rss = rssSampler(ctl.pid!);
+  let step = 'start';
   try {
     const { url } = await next(fake, 'ready');
     const counts = async () => ((await ask(fake, { cmd: 'counts' }, 'counts')) as unknown as { counts: FakeKube['counts'] }).counts;
     const start = (await ask(ctl, { cmd: 'start', url })) as unknown as Measured;
     const startCounts = await counts();
+    step = 'cache pass';
     const pass = (await ask(ctl, { cmd: 'pass' })) as unknown as Measured;
     const passCounts = await counts();
+    step = 'band change';
     await ask(ctl, { cmd: 'mark' }, 'marked');
     await ask(fake, { cmd: 'stale' }, 'stale-done');
-    const staleObjects = (STALE_NAMESPACES * OBJECTS) / NAMESPACES;
+    const staleObjects = staleNamespaces(objects) * OBJECTS_PER_NAMESPACE;
     // The edits and then our touches each come back as a watch event.
     const band = (await ask(ctl, { cmd: 'wait', events: pass.events + 2 * staleObjects, changed: staleObjects, step: 'band' })) as unknown as Measured;
     const bandCounts = await counts();
+    step = 'watch events';
     await ask(ctl, { cmd: 'mark' }, 'marked');
     await ask(fake, { cmd: 'churn', round: 1 }, 'churn-done');
-    const churn = (await ask(ctl, { cmd: 'wait', events: band.events + OBJECTS, changed: 0, step: 'churn' })) as unknown as Measured;
+    const churn = (await ask(ctl, { cmd: 'wait', events: band.events + objects, changed: 0, step: 'churn' })) as unknown as Measured;
     const churnCounts = await counts();
-    const round = (n: number) => Math.round(n * 10) / 10;
     return {
       objects: start.counts.evaluated,
+      namespaces: objects / OBJECTS_PER_NAMESPACE,
       startWallMs: round(start.wallMs),
       startCpuMs: round(start.cpuMs),
       startApiCalls: startCounts.requests,
@@ -335,36 +161,75 @@ export async function runSweepBench(): Promise<Record<string, number>> {
       churnWrites: churnCounts.patches,
       listsAfterStart: churn.lists - start.lists,
       peakRssMB: round(churn.peakRssMB),
-      ...(process.env.BENCH_STAGES
-        ? {
-            startRssMB: round(start.peakRssMB),
-            passRssMB: round(pass.peakRssMB),
-            bandRssMB: round(band.peakRssMB),
-            bandUserMs: round(band.userMs),
-            startHeapMB: round(start.heapMB),
-            passHeapMB: round(pass.heapMB),
-            bandHeapMB: round(band.heapMB),
-            churnHeapMB: round(churn.heapMB),
-            startNewSpaceMB: round(start.newSpaceMB),
-            churnNewSpaceMB: round(churn.newSpaceMB),
-          }
-        : {}),
+      ...perObject(objects, staleObjects, { start, pass, band, churn }, emptyRss),
+      ...(process.env.BENCH_STAGES ? stages({ start, pass, band, churn }) : {}),
     };
+  } catch (err) {
+    return { objects, failedAt: step, error: (err as Error).message, lastPeakRssMB: round(rss.peak()) };
   } finally {
+    rss.stop();
     fake.send({ cmd: 'exit' });
-    ctl.send({ cmd: 'exit' });
+    if (ctl.connected) ctl.send({ cmd: 'exit' });
   }
 }
 
-const role = process.argv[2];
-if (role === '--fake') void serveFake();
-else if (role === '--controller') void controllerChild();
-else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  runSweepBench().then(
-    (figures) => process.stdout.write(`${JSON.stringify({ sweep: figures }, null, 2)}\n`),
+type Steps = Record<'start' | 'pass' | 'band' | 'churn', Measured>;
+
+/** The figures divided by what they are for: RSS above the empty controller, CPU per object decided or touched. */
+function perObject(objects: number, stale: number, s: Steps, emptyRss: number | undefined): Record<string, number> {
+  return {
+    ...(emptyRss === undefined ? {} : { emptyControllerRssMB: round(emptyRss), rssPerObjectKB: round(((s.churn.peakRssMB - emptyRss) * 1024) / objects, 2) }),
+    startCpuPerObjectUs: round((s.start.cpuMs * 1000) / objects),
+    cachePassCpuPerObjectUs: round((s.pass.cpuMs * 1000) / objects),
+    bandChangeCpuPerTouchUs: round((s.band.cpuMs * 1000) / stale),
+    churnCpuPerEventUs: round((s.churn.cpuMs * 1000) / objects),
+  };
+}
+
+function stages({ start, pass, band, churn }: Steps): Record<string, number> {
+  return {
+    startRssMB: round(start.peakRssMB),
+    passRssMB: round(pass.peakRssMB),
+    bandRssMB: round(band.peakRssMB),
+    bandUserMs: round(band.userMs),
+    startHeapMB: round(start.heapMB),
+    passHeapMB: round(pass.heapMB),
+    bandHeapMB: round(band.heapMB),
+    churnHeapMB: round(churn.heapMB),
+    startNewSpaceMB: round(start.newSpaceMB),
+    churnNewSpaceMB: round(churn.newSpaceMB),
+  };
+}
+
+/**
+ * Every count of BENCH_SWEEP_OBJECTS in turn, each figure printed as it is measured, with the
+ * load average at its end. False when the setting is bad or a count did not finish.
+ */
+export async function runSweepBenches(print: (figure: Record<string, unknown>) => void): Promise<boolean> {
+  let counts: number[];
+  try {
+    counts = sweepCounts(process.env.BENCH_SWEEP_OBJECTS);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return false;
+  }
+  const emptyRss = await emptyControllerRssMB();
+  let finished = true;
+  for (const objects of counts) {
+    const figures = await runSweepBench(objects, emptyRss);
+    if ('failedAt' in figures) finished = false;
+    print({ sweep: { ...figures, loadavg: loadavg().map((l) => round(l, 2)) } });
+  }
+  return finished;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  runSweepBenches((figure) => process.stdout.write(`${JSON.stringify(figure, null, 2)}\n`)).then(
+    (ok) => process.exit(ok ? 0 : 2),
     (err: Error) => {
       process.stderr.write(`${err.stack ?? err}\n`);
-      process.exitCode = 1;
+      process.exit(1);
     },
   );
 }

@@ -140,8 +140,9 @@ t.test("the chart's RBAC, applied: serve and the restore Job have exactly the ri
     [`${full}-restore`, 'delete', `${MWC}/other`, undefined, false],
     [`${full}-restore`, 'get', `deployments.apps/${full}`, customNs, false],
     [`${full}-restore`, 'patch', `deployments.apps/${full}`, customNs, false],
-    [`${full}-restore`, 'get', 'leases.coordination.k8s.io/keda-carbon-retouch', customNs, true],
-    [`${full}-restore`, 'update', 'leases.coordination.k8s.io/keda-carbon-retouch', customNs, false],
+    [`${full}-restore`, 'get', `leases.coordination.k8s.io/${full}-retouch`, customNs, true],
+    [`${full}-restore`, 'get', 'leases.coordination.k8s.io/keda-carbon-retouch', customNs, false],
+    [`${full}-restore`, 'update', `leases.coordination.k8s.io/${full}-retouch`, customNs, false],
     [`${full}-restore`, 'get', 'secrets', customNs, false],
   ];
   for (const [sa, verb, res, ns, want] of cases)

@@ -183,12 +183,38 @@ t.test('certificates: self passes the contract flags; cert-manager and external 
   t.equal(find(ext, 'Secret').length, 0, 'external: the chart makes no Secret');
 });
 
+t.test("the controller's Lease is named after the release, and restore waits for that one", async (t) => {
+  const lease = (release: string) => {
+    const objs = helmTemplate(['-n', 'team-x'], release);
+    const env = one(objs, 'Deployment').spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>;
+    const job = one(objs, 'Job');
+    const restore = job.spec.template.spec.containers[0].args as string[];
+    const leaseRule = one(objs, 'Role', job.metadata.name).rules.find((r: { resources: string[] }) => r.resources.includes('leases'));
+    return {
+      serve: env.find((e) => e.name === 'KEDA_CARBON_LEASE_NAME')?.value,
+      restore: restore.find((a) => a.startsWith('--lease-name='))?.slice('--lease-name='.length),
+      restoreMayRead: leaseRule?.resourceNames,
+    };
+  };
+  t.same(lease('keda-carbon'), { serve: 'keda-carbon-retouch', restore: 'keda-carbon-retouch', restoreMayRead: ['keda-carbon-retouch'] }, 'the default name');
+  const a = lease('team-a');
+  const b = lease('team-b');
+  t.same(a, { serve: 'team-a-keda-carbon-retouch', restore: 'team-a-keda-carbon-retouch', restoreMayRead: ['team-a-keda-carbon-retouch'] });
+  t.not(a.serve, b.serve, 'two releases in one namespace elect a leader each');
+});
+
 t.test('pre-delete restore Job and helm test Pod', async (t) => {
   const objs = helmTemplate(['-n', 'team-x']);
   const job = one(objs, 'Job', 'keda-carbon-restore');
   t.equal(job.metadata.annotations?.['helm.sh/hook'], 'pre-delete');
   t.match(job.metadata.annotations?.['helm.sh/hook-delete-policy'], /hook-succeeded/);
-  t.same(job.spec.template.spec.containers[0].args, ['restore', '-A', '--webhook-config=keda-carbon', '--deployment=team-x/keda-carbon']);
+  t.same(job.spec.template.spec.containers[0].args, [
+    'restore',
+    '-A',
+    '--webhook-config=keda-carbon',
+    '--deployment=team-x/keda-carbon',
+    '--lease-name=keda-carbon-retouch',
+  ]);
   t.equal(job.spec.template.spec.serviceAccountName, 'keda-carbon-restore');
   for (const kind of ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']) {
     const o = one(objs, kind, 'keda-carbon-restore');

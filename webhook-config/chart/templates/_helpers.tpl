@@ -7,6 +7,14 @@
 {{- end -}}
 {{- end -}}
 
+{{/*
+The re-touch controller's Lease: one per release, so two releases in one namespace each elect
+a leader of their own. For the release "keda-carbon" it is the plain install's name.
+*/}}
+{{- define "keda-carbon.leaseName" -}}
+{{- printf "%s-retouch" (include "keda-carbon.fullname" .) -}}
+{{- end -}}
+
 {{- define "keda-carbon.selectorLabels" -}}
 app.kubernetes.io/name: keda-carbon
 app.kubernetes.io/instance: {{ .Release.Name }}
