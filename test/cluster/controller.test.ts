@@ -54,7 +54,17 @@ async function setup(t: Test, opts: { admit?: boolean; carbon?: CarbonSnapshot; 
   let controller: Controller | undefined;
   const namespaces = new NamespaceCache({ api, logger, onLabelsChange: (ns) => controller?.namespaceChanged(ns) });
   const objects = new ObjectCache({ api, logger, onChange: (...c) => controller?.objectChanged(...c), onSynced: (p, r) => controller?.listed(p, r) });
-  controller = new Controller({ objects, namespaces, client, events, config: () => cfg, carbon: { snapshot: () => snapshot }, logger, metrics, clock });
+  controller = new Controller({
+    objects,
+    namespaces,
+    client,
+    events,
+    config: () => cfg,
+    carbon: { snapshot: () => snapshot },
+    logger,
+    metrics: metrics.controller,
+    clock,
+  });
   namespaces.start();
   await namespaces.whenSynced();
   const leadership = new AbortController();
