@@ -7,7 +7,7 @@ import type { Readiness } from './app.js';
  * the parts in list order and stops them in reverse.
  */
 export interface Component {
-  /** For the error that names a part that would not start or stop. */
+  /** What the part is called where its order is read (runtime.ts, the tests, docs/adr/0012). */
   readonly name: string;
   start(): Promise<void>;
   stop(): Promise<void>;

@@ -46,21 +46,28 @@ async function listenOn(app: FastifyInstance, host: string, port: number, option
   }
 }
 
-/** A component that listens; `port()` is the bound port once it has started. */
+/** A component that listens; `port()` is the port it bound (0 before it started). */
 export interface Listener extends Component {
   port(): number;
 }
 
-const boundPort = (app: FastifyInstance): number => (app.server.address() as AddressInfo).port;
+/** Listens on start, closes on stop, remembers its port. */
+function listener(name: string, app: FastifyInstance, host: string, port: number, option: 'port' | 'metricsPort'): Listener {
+  let bound = 0;
+  return {
+    name,
+    async start() {
+      await listenOn(app, host, port, option);
+      bound = (app.server.address() as AddressInfo).port;
+    },
+    stop: () => app.close(), // waits for in-flight requests, closes idle keep-alive connections
+    port: () => bound,
+  };
+}
 
 /** The metrics app on plain HTTP. */
 export function metricsListener(app: FastifyInstance, host: string, port: number): Listener {
-  return {
-    name: 'metrics app',
-    start: () => listenOn(app, host, port, 'metricsPort'),
-    stop: () => app.close(),
-    port: () => boundPort(app),
-  };
+  return listener('metrics app', app, host, port, 'metricsPort');
 }
 
 /**
@@ -68,21 +75,20 @@ export function metricsListener(app: FastifyInstance, host: string, port: number
  * answer close its connection (see shutdown.ts); stop waits for in-flight reviews.
  */
 export function admissionListener(app: FastifyInstance, host: string, port: number, logger: Logger): Listener {
+  const base = listener('admission app', app, host, port, 'port');
   let serving = true;
   let gate: ShutdownGate | undefined;
   return {
-    name: 'admission app',
+    ...base,
     async start() {
-      await listenOn(app, host, port, 'port');
+      await base.start();
       gate = shutdownGate(app.server, { logger });
     },
-    stop: () => app.close(), // waits for in-flight requests, closes idle keep-alive connections
     ready: () => ({ serving }),
     stopServing(deadlineMs) {
       serving = false;
       gate?.begin(deadlineMs);
     },
-    port: () => boundPort(app),
   };
 }
 

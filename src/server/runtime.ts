@@ -7,7 +7,7 @@ import { connectInCluster } from '../cluster/in-cluster.js';
 import { loadConfigFile, readConfigFile, type RuntimeConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { buildApp, buildMetricsApp } from './app.js';
-import { Components, type Component } from './component.js';
+import { Components } from './component.js';
 import {
   admissionListener,
   announcement,
@@ -54,13 +54,20 @@ export interface Runtime {
    */
   stopServing(deadlineMs: number): void;
   /**
-   * Stops in order: file watchers, the carbon refresher, the cluster side (timer, Lease
-   * released, caches), then the admission listener (in-flight reviews finish) and metrics.
+   * Stops the components in reverse start order: file watchers, the carbon refresher, the
+   * cluster side (timer, Lease released, caches), then the admission listener (in-flight
+   * reviews finish) and metrics.
    */
   close(): Promise<void>;
 }
 
-async function loadConfig(path: string | undefined): Promise<{ config: RuntimeConfig; text: string }> {
+/** The configuration in force (replaced on reload) and the text it was first read from. */
+interface Settings {
+  config: RuntimeConfig;
+  text: string;
+}
+
+async function loadConfig(path: string | undefined): Promise<Settings> {
   try {
     if (path) return await readConfigFile(path);
     return { config: await loadConfigFile(undefined), text: '' };
@@ -114,7 +121,7 @@ async function openCarbon(config: RuntimeConfig, o: RuntimeOptions, metrics: Met
 async function openCluster(
   o: RuntimeOptions,
   cluster: NonNullable<Cluster>,
-  settings: { config: RuntimeConfig },
+  settings: Settings,
   carbon: CarbonPipeline,
   metrics: Metrics,
 ): Promise<ClusterIntegration> {
@@ -137,22 +144,22 @@ function openTls(o: RuntimeOptions, cluster: Cluster, integration: ClusterIntegr
   return secretTls(o.tlsSecret, target, o.logger, metrics);
 }
 
-interface Built {
-  components: Components;
-  admission: Listener;
-  metrics: Listener;
-}
-
-/**
- * Every component, opened, in start order: the listeners first and the watchers last, so
- * they stop in the order close() promises. Nothing runs yet, so a failure here leaves
- * nothing to stop.
- */
-async function build(o: RuntimeOptions, settings: { config: RuntimeConfig }, loadedText: string, cluster: Cluster): Promise<Built> {
+/** The runtime's parts, opened: nothing runs yet, so a failure here leaves nothing to stop. */
+async function open(o: RuntimeOptions, settings: Settings, cluster: Cluster) {
   const metrics = createMetrics();
   const carbon = await openCarbon(settings.config, o, metrics, cluster);
   const integration = cluster ? await openCluster(o, cluster, settings, carbon, metrics) : undefined;
   const tls = await openTls(o, cluster, integration, metrics);
+  return { metrics, carbon, integration, tls };
+}
+
+/**
+ * The components in start order: listeners first, watchers last, so that close(), which
+ * stops in reverse, keeps the order it promises. A reloaded configuration becomes the one
+ * admission reads, then goes to every component.
+ */
+function assemble(o: RuntimeOptions, settings: Settings, opened: Awaited<ReturnType<typeof open>>) {
+  const { metrics, carbon, integration, tls } = opened;
   const app = buildApp({
     admission: { config: () => settings.config, carbon: carbon.store, namespaces: integration?.namespaces, now: Date.now },
     readiness: () => components.readiness(),
@@ -166,20 +173,20 @@ async function build(o: RuntimeOptions, settings: { config: RuntimeConfig }, loa
     o.metricsPort,
   );
   const admission = admissionListener(app, o.host, o.port, o.logger);
-  const list: Component[] = [metricsApp, admission];
-  if (integration) list.push(clusterComponent(integration, o.logger));
-  list.push(
-    carbonComponent(carbon, settings.config.intensity, o.logger),
-    tlsComponent(tls, () => app.server as HttpsServer),
-  );
-  list.push(announcement('listening announcement', () => logListening(o, admission, metricsApp, tls, carbon)));
   const apply = (next: RuntimeConfig) => {
     settings.config = next;
     components.reconfigure(next);
   };
-  if (o.configPath) list.push(configWatcher(o.configPath, loadedText, o.logger, apply));
-  list.push(intensityAnnouncement(carbon.store, o.logger));
-  const components = new Components(list);
+  const components = new Components([
+    metricsApp,
+    admission,
+    ...(integration ? [clusterComponent(integration, o.logger)] : []),
+    carbonComponent(carbon, settings.config.intensity, o.logger),
+    tlsComponent(tls, () => app.server as HttpsServer),
+    announcement('listening announcement', () => logListening(o, admission, metricsApp, tls, carbon)),
+    ...(o.configPath ? [configWatcher(o.configPath, settings.text, o.logger, apply)] : []),
+    intensityAnnouncement(carbon.store, o.logger),
+  ]);
   return { components, admission, metrics: metricsApp };
 }
 
@@ -209,7 +216,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   if (o.tlsSecret && !cluster) {
     throw new StartupError('--tls-secret needs cluster access (the in-cluster service account, --kubeconfig or KUBECONFIG): the certificates live in a Secret');
   }
-  const { components, admission, metrics } = await build(o, settings, settings.text, cluster);
+  const { components, admission, metrics } = assemble(o, settings, await open(o, settings, cluster));
   await components.start();
   return {
     port: admission.port(),
