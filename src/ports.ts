@@ -1,6 +1,6 @@
 /**
  * The seams between the pure core and the adapters around it: what adapters receive
- * (a clock, a metrics sink, the Kubernetes API) or implement (a carbon reader, a namespace
+ * (a clock, metrics sinks, the Kubernetes API) or implement (a carbon reader, a namespace
  * lookup). Types and tiny defaults only; no folder of src/ is imported from here except core.
  */
 import type { CarbonSnapshot } from './core/carbon.js';
@@ -41,29 +41,64 @@ export interface HistogramSink {
   observe(value: number): void;
 }
 
-/** The metrics the carbon and cluster adapters record; server/metrics.ts implements them. */
-export interface MetricsSink {
+/**
+ * The metrics each adapter records, one sink per owner, each always present: an owner that
+ * runs records, and a test that does not look at them passes a no-op sink. server/metrics.ts
+ * implements them.
+ */
+export interface CarbonMetrics {
   carbonIntensity: GaugeSink;
   carbonDataAge: GaugeSink;
   /** The intensity the data forecasts at `offset` (1h, 3h, 6h) from now. */
-  carbonForecast?: GaugeSink;
+  carbonForecast: GaugeSink;
   /** The configured `maxDataAge`, so an alert compares the data age against it. */
-  carbonMaxDataAge?: GaugeSink;
-  /** 1 while this replica holds the re-touch Lease, else 0 (only with cluster access). */
-  leader?: GaugeSink;
+  carbonMaxDataAge: GaugeSink;
   providerFetchErrors: CounterSink;
+}
+
+/** What the re-touch controller records. */
+export interface ControllerMetrics {
   sweeps: CounterSink;
   sweepDuration: HistogramSink;
   sweepObjects: CounterSink;
   /** Watch events the controller's object cache applied, by resource and type (added, modified, deleted). */
-  cacheEvents?: CounterSink;
+  cacheEvents: CounterSink;
   /** Lists of the object cache, by resource and reason (start, resync, 410 Gone). */
-  cacheLists?: CounterSink;
+  cacheLists: CounterSink;
   /** Controller passes, by trigger (change: one per object or namespace event, that object or namespace only; all: every cached object; list: after a list). */
-  evaluations?: CounterSink;
-  /** Where the leader's ledger is read from at scrape time (see docs/measuring-the-effect.md). */
-  ledger?: LedgerSink;
+  evaluations: CounterSink;
 }
+
+/** What the cluster side records: its controller's metrics, the Lease and the leader's ledger. */
+export interface ClusterMetrics {
+  controller: ControllerMetrics;
+  /** 1 while this replica holds the re-touch Lease, else 0. */
+  leader: GaugeSink;
+  /** Where the leader's ledger is read from at scrape time (see docs/measuring-the-effect.md). */
+  ledger: LedgerSink;
+}
+
+const ignore = () => undefined;
+const noGauge: GaugeSink = { set: ignore, remove: ignore };
+const noCounter: CounterSink = { inc: ignore };
+
+/** For callers that record nothing (a test, the benchmark, a one-off command). */
+export const noCarbonMetrics: CarbonMetrics = {
+  carbonIntensity: noGauge,
+  carbonDataAge: noGauge,
+  carbonForecast: noGauge,
+  carbonMaxDataAge: noGauge,
+  providerFetchErrors: noCounter,
+};
+
+export const noControllerMetrics: ControllerMetrics = {
+  sweeps: noCounter,
+  sweepDuration: { observe: ignore },
+  sweepObjects: noCounter,
+  cacheEvents: noCounter,
+  cacheLists: noCounter,
+  evaluations: noCounter,
+};
 
 /** One namespace, policy and mode of the carbon ledger: gauges as they stand, counters since this replica began to lead. */
 export interface LedgerRow {

@@ -1,5 +1,5 @@
 import { currentIntensity, indexAt } from '../core/view.js';
-import { systemClock, type Clock, type MetricsSink } from '../ports.js';
+import { systemClock, type CarbonMetrics, type Clock } from '../ports.js';
 import type { IntensitySource } from './source.js';
 import type { CarbonStore } from './store.js';
 
@@ -10,7 +10,7 @@ const FORECAST_OFFSETS: readonly [string, number][] = [
   ['6h', 6 * 3_600_000],
 ];
 
-export type CarbonGaugeSink = Pick<MetricsSink, 'carbonIntensity' | 'carbonDataAge' | 'carbonForecast' | 'carbonMaxDataAge'>;
+export type CarbonGaugeSink = Omit<CarbonMetrics, 'providerFetchErrors'>;
 
 export interface CarbonGauges {
   /** Set every gauge from the store as it stands at `now`; the scrape calls it so the data age keeps counting. */
@@ -42,14 +42,14 @@ export function exportCarbonGauges(
   const record = (now = clock.now()): void => {
     const snap = store.snapshot();
     if (snap.fetchedAt !== null) metrics.carbonDataAge.set(labels, (now - snap.fetchedAt) / 1000);
-    metrics.carbonMaxDataAge?.set(labels, snap.maxDataAgeMs / 1000);
+    metrics.carbonMaxDataAge.set(labels, snap.maxDataAgeMs / 1000);
     const cur = currentIntensity(snap, now);
     if (cur.state === 'ok') metrics.carbonIntensity.set(labels, cur.point.gCO2eqPerKWh);
     else metrics.carbonIntensity.remove(labels);
     for (const [offset, ms] of FORECAST_OFFSETS) {
       const i = indexAt(snap.points, now + ms);
-      if (i >= 0) metrics.carbonForecast?.set({ ...labels, offset }, snap.points[i]!.gCO2eqPerKWh);
-      else metrics.carbonForecast?.remove({ ...labels, offset });
+      if (i >= 0) metrics.carbonForecast.set({ ...labels, offset }, snap.points[i]!.gCO2eqPerKWh);
+      else metrics.carbonForecast.remove({ ...labels, offset });
     }
   };
   const stop = store.subscribe(() => record());

@@ -1,13 +1,13 @@
 import type { IntensityConfig } from '../config/intensity.js';
 import type { Logger } from '../log.js';
-import type { MetricsSink } from '../ports.js';
+import type { CarbonMetrics } from '../ports.js';
 import { exportCarbonGauges, type CarbonGauges } from './gauges.js';
 import { openSource, type SourceDeps } from './providers/index.js';
 import { Refresher } from './refresher.js';
 import type { IntensitySource } from './source.js';
 import { CarbonStore } from './store.js';
 
-export type PipelineDeps = SourceDeps & { logger: Logger; metrics: MetricsSink };
+export type PipelineDeps = SourceDeps & { logger: Logger; metrics: CarbonMetrics };
 
 /** What runs for one source: its refresher (the only writer of the store) and its gauges. */
 interface Running {
@@ -15,27 +15,40 @@ interface Running {
   gauges: CarbonGauges;
 }
 
-/** The running carbon side of `serve`: one source, one store, one refresher, the gauges that follow the store. */
+/** An opened source with its settings (`location: auto` resolved). */
+interface Opened {
+  config: IntensityConfig;
+  source: IntensitySource;
+}
+
+/** The carbon side of `serve`: one source, one store, one refresher, the gauges that follow the store. */
 export class CarbonPipeline {
+  private running: Running | undefined;
+
   private constructor(
     readonly store: CarbonStore,
-    private running: Running,
+    private opened: Opened,
     private readonly deps: PipelineDeps,
   ) {}
 
-  private static run(intensity: IntensityConfig, source: IntensitySource, store: CarbonStore, deps: PipelineDeps): Running {
-    const { refreshIntervalMs, timeoutMs } = intensity;
-    const gauges = exportCarbonGauges(store, source, deps.metrics);
-    const refresher = new Refresher({ source, store, refreshIntervalMs, timeoutMs, logger: deps.logger, metrics: deps.metrics });
-    refresher.start();
-    return { refresher, gauges };
+  /**
+   * The source opened and an empty store, nothing running yet. openSource resolves
+   * `location: auto` from the node's region label, so a source that cannot be used fails here.
+   */
+  static async open(intensity: IntensityConfig, deps: PipelineDeps): Promise<CarbonPipeline> {
+    const opened = await openSource(intensity, deps);
+    const store = new CarbonStore({ source: opened.source.name, maxDataAgeMs: opened.config.maxDataAgeMs });
+    return new CarbonPipeline(store, opened, deps);
   }
 
-  /** openSource resolves `location: auto` from the node's region label before anything runs. */
-  static async start(intensity: IntensityConfig, deps: PipelineDeps): Promise<CarbonPipeline> {
-    const { config, source } = await openSource(intensity, deps);
-    const store = new CarbonStore({ source: source.name, maxDataAgeMs: config.maxDataAgeMs });
-    return new CarbonPipeline(store, CarbonPipeline.run(config, source, store, deps), deps);
+  /** The refresher fetches now and keeps refreshing; the gauges follow the store. */
+  start(): void {
+    const { config, source } = this.opened;
+    const gauges = exportCarbonGauges(this.store, source, this.deps.metrics);
+    const { refreshIntervalMs, timeoutMs } = config;
+    const refresher = new Refresher({ source, store: this.store, refreshIntervalMs, timeoutMs, logger: this.deps.logger, metrics: this.deps.metrics });
+    refresher.start();
+    this.running = { refresher, gauges };
   }
 
   /**
@@ -44,23 +57,25 @@ export class CarbonPipeline {
    * The old gauges stop before the store changes, so they never label the new source's data.
    */
   async reconfigure(intensity: IntensityConfig): Promise<void> {
-    const { config, source } = await openSource(intensity, this.deps);
+    const opened = await openSource(intensity, this.deps);
     await this.stop();
-    this.store.reconfigure({ source: source.name, maxDataAgeMs: config.maxDataAgeMs });
-    this.running = CarbonPipeline.run(config, source, this.store, this.deps);
+    this.store.reconfigure({ source: opened.source.name, maxDataAgeMs: opened.config.maxDataAgeMs });
+    this.opened = opened;
+    if (this.running) this.start();
   }
 
   hasFreshData(now: number): boolean {
-    return this.running.refresher.hasFreshData(now);
+    return this.running?.refresher.hasFreshData(now) ?? false;
   }
 
   /** Keeps the data-age gauge counting between refreshes. */
   recordMetrics(): void {
-    this.running.gauges.record();
+    this.running?.gauges.record();
   }
 
-  stop(): Promise<void> {
-    this.running.gauges.stop();
-    return this.running.refresher.stop();
+  /** The last refresher and gauges stay readable: readiness and scrapes go on during shutdown. */
+  async stop(): Promise<void> {
+    this.running?.gauges.stop();
+    await this.running?.refresher.stop();
   }
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { systemClock, type Clock, type MetricsSink } from '../ports.js';
+import { systemClock, type CarbonMetrics, type Clock, noCarbonMetrics } from '../ports.js';
 import { SourceError } from './errors.js';
 import type { CarbonStore } from './store.js';
 import { validatePoints } from './validate.js';
@@ -26,7 +26,7 @@ export interface RefresherOptions {
   retryAfterMaxMs?: number;
   logger?: Logger;
   /** The refresher counts its failed fetches; the carbon gauges follow the store (gauges.ts). */
-  metrics?: Pick<MetricsSink, 'providerFetchErrors'>;
+  metrics?: Pick<CarbonMetrics, 'providerFetchErrors'>;
 }
 
 export interface RefreshStatus {
@@ -46,7 +46,7 @@ export type RefreshResult = { ok: true; points: number } | { ok: false; error: S
  * and honour `Retry-After`. Never throws into the caller's event loop.
  */
 export class Refresher {
-  private readonly o: Required<Omit<RefresherOptions, 'metrics' | 'logger'>> & Pick<RefresherOptions, 'metrics'>;
+  private readonly o: Required<Omit<RefresherOptions, 'logger'>>;
   private readonly log: Logger;
   private timer: unknown = undefined;
   private running = false;
@@ -66,6 +66,7 @@ export class Refresher {
       backoffInitialMs: 5_000,
       backoffMaxMs: Math.max(60_000, options.refreshIntervalMs),
       retryAfterMaxMs: 3_600_000,
+      metrics: noCarbonMetrics,
       ...options,
     };
     this.log = options.logger ?? silentLogger;
@@ -199,7 +200,7 @@ export class Refresher {
       this.state.lastError = error.message;
       this.state.consecutiveFailures++;
       const reason = error.kind === 'aborted' ? 'timeout' : error.kind === 'config' ? 'invalid' : error.kind === 'unavailable' ? 'http' : error.kind;
-      this.o.metrics?.providerFetchErrors.inc({ source: providerOf(source.name), reason });
+      this.o.metrics.providerFetchErrors.inc({ source: providerOf(source.name), reason });
       this.log.warn(
         {
           source: source.name,

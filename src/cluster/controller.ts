@@ -9,7 +9,7 @@ import { WorkQueue, type Outcome } from './queue.js';
 import { Reconciler, TouchFailedError, type ControllerCounts } from './reconcile.js';
 import { PassReports, type PassKind } from './report.js';
 import { NamespaceScope, type NamespaceLabels } from './scope.js';
-import { systemClock, type CarbonReader, type Clock, type MetricsSink } from '../ports.js';
+import { systemClock, type CarbonReader, type Clock, type ControllerMetrics, noControllerMetrics } from '../ports.js';
 
 export type { ControllerCounts } from './reconcile.js';
 
@@ -21,7 +21,8 @@ export interface ControllerOptions {
   config(): RuntimeConfig;
   carbon: CarbonReader;
   logger: Logger;
-  metrics?: MetricsSink;
+  /** Default: records nothing. */
+  metrics?: ControllerMetrics;
   /** Books every decided object (the carbon ledger); emptied when leadership ends. */
   ledger?: Ledger;
   clock?: Clock;
@@ -59,9 +60,11 @@ export class Controller {
   private running = false;
   private abort: AbortController | undefined;
   private snapshot: CarbonSnapshot | undefined;
+  private readonly metrics: ControllerMetrics;
 
   constructor(private readonly opts: ControllerOptions) {
     this.clock = opts.clock ?? systemClock;
+    this.metrics = opts.metrics ?? noControllerMetrics;
     this.pollMs = opts.pollMs ?? 5_000;
     this.boundaryDelayMs = opts.boundaryDelayMs ?? 1_000;
     this.queue = new WorkQueue((key) => this.handle(key), {
@@ -75,7 +78,7 @@ export class Controller {
     this.reconciler = new Reconciler({
       ...opts,
       scope: new NamespaceScope(opts.namespaces),
-      metrics: opts.metrics,
+      metrics: this.metrics,
       ledger: opts.ledger,
       clock: this.clock,
       counts: this.counts,
@@ -83,7 +86,7 @@ export class Controller {
       boundaryDelayMs: this.boundaryDelayMs,
       signal: () => this.abort?.signal,
     });
-    this.reports = new PassReports({ counts: this.counts, logger: opts.logger, metrics: opts.metrics, idle: () => this.queue.idle() });
+    this.reports = new PassReports({ counts: this.counts, logger: opts.logger, metrics: this.metrics, idle: () => this.queue.idle() });
   }
 
   get isRunning(): boolean {
@@ -128,16 +131,16 @@ export class Controller {
 
   /** The object cache saw an add, edit or delete. */
   objectChanged(key: string, before: CachedObject | undefined, after: CachedObject | undefined): void {
-    this.opts.metrics?.cacheEvents?.inc({ resource: key.slice(0, key.indexOf('/')), type: !before ? 'added' : !after ? 'deleted' : 'modified' });
+    this.metrics.cacheEvents.inc({ resource: key.slice(0, key.indexOf('/')), type: !before ? 'added' : !after ? 'deleted' : 'modified' });
     if (!after && before) this.opts.events.forgetInvalid(before.uid);
     if (!this.running) return;
-    this.opts.metrics?.evaluations?.inc({ trigger: 'change' });
+    this.metrics.evaluations.inc({ trigger: 'change' });
     this.enqueue(key);
   }
 
   /** A kind was listed from the API server (start, resync, 410 Gone): every object of it again. */
   listed(plural: KedaPlural, reason: string): void {
-    this.opts.metrics?.cacheLists?.inc({ resource: plural, reason });
+    this.metrics.cacheLists.inc({ resource: plural, reason });
     if (!this.running) return;
     this.listing.delete(plural);
     // A list is the safety net: an object whose touch did not apply gets one more.

@@ -10,7 +10,7 @@ import { Controller, type ControllerOptions } from './controller.js';
 import { HpaCache } from './hpa.js';
 import { Ledger } from './ledger.js';
 import { ObjectCache } from './objects.js';
-import { systemClock, type CarbonReader, type Clock, type KubeApi, type MetricsSink, type NamespacePolicyLookup } from '../ports.js';
+import { systemClock, type CarbonReader, type Clock, type ClusterMetrics, type KubeApi, type NamespacePolicyLookup } from '../ports.js';
 
 export interface ClusterOptions {
   /** The process's one API client (built by the runtime from in-cluster, `--kubeconfig` or `KUBECONFIG`). */
@@ -25,7 +25,7 @@ export interface ClusterOptions {
   config(): RuntimeConfig;
   carbon: CarbonReader;
   logger: Logger;
-  metrics: MetricsSink;
+  metrics: ClusterMetrics;
   clock?: Clock;
   /** For tests: the controller's timings (see ControllerOptions). */
   controller?: Pick<ControllerOptions, 'pollMs' | 'boundaryDelayMs' | 'backoffInitialMs' | 'backoffMaxMs'>;
@@ -36,6 +36,8 @@ export interface ClusterIntegration {
   namespaces: NamespacePolicyLookup;
   /** The re-touch controller (runs while this replica leads), for tests and the log. */
   controller: Controller;
+  /** Begins watching namespaces and competing for the Lease. */
+  start(): void;
   /** Called after a config hot reload. */
   reconfigure(): void;
   /** Whether this replica holds the Lease now (the self-managed certificates write only then). */
@@ -106,7 +108,7 @@ function createElector(
 ): LeaderElector {
   const { controller, namespaces, hpas } = parts;
   const leaseName = options.leaseName ?? (parts.env.KEDA_CARBON_LEASE_NAME?.trim() || DEFAULT_LEASE_NAME);
-  options.metrics.leader?.set({ lease: leaseName }, 0);
+  options.metrics.leader.set({ lease: leaseName }, 0);
   return new LeaderElector({
     api: options.api,
     namespace: options.leaseNamespace,
@@ -115,23 +117,30 @@ function createElector(
     logger: options.logger,
     clock: parts.clock,
     onStartedLeading: (signal) => {
-      options.metrics.leader?.set({ lease: leaseName }, 1);
+      options.metrics.leader.set({ lease: leaseName }, 1);
       void hpas?.start();
       void namespaces.whenSynced().then(() => controller.start(signal));
     },
     onStoppedLeading: () => {
-      options.metrics.leader?.set({ lease: leaseName }, 0);
+      options.metrics.leader.set({ lease: leaseName }, 0);
       hpas?.stop();
       void controller.stop();
     },
   });
 }
 
-/**
- * Start namespace-label policies for admission and, on the replica holding the Lease, the
- * re-touch controller. Rejects when the Lease namespace does not exist.
- */
+/** openClusterIntegration, started. */
 export async function startClusterIntegration(options: ClusterOptions): Promise<ClusterIntegration> {
+  const cluster = await openClusterIntegration(options);
+  cluster.start();
+  return cluster;
+}
+
+/**
+ * Namespace-label policies for admission and, on the replica holding the Lease, the re-touch
+ * controller, wired but not started. Rejects when the Lease namespace does not exist.
+ */
+export async function openClusterIntegration(options: ClusterOptions): Promise<ClusterIntegration> {
   const { api, logger } = options;
   const env = options.env ?? {};
   const clock = options.clock ?? systemClock;
@@ -156,7 +165,7 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
     onSynced: (plural, reason) => controller?.listed(plural, reason),
   });
   const { ledger, hpas } = createLedger(options, clock);
-  options.metrics.ledger?.attach(() => (controller!.isRunning ? ledger.rows() : []));
+  options.metrics.ledger.attach(() => (controller!.isRunning ? ledger.rows() : []));
   controller = new Controller({
     objects,
     namespaces,
@@ -165,7 +174,7 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
     config: options.config,
     carbon: options.carbon,
     logger,
-    metrics: options.metrics,
+    metrics: options.metrics.controller,
     ledger,
     clock,
     ...options.controller,
@@ -177,11 +186,13 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
     return releasing;
   };
   const elector = createElector(options, { identity, env, clock, controller, namespaces, hpas });
-  namespaces.start();
-  elector.start();
   return {
     namespaces,
     controller,
+    start() {
+      namespaces.start();
+      elector.start();
+    },
     reconfigure() {
       const t = options.config().touch;
       client.setLimits(t.qps, t.burst, t.maxInFlight);
@@ -190,7 +201,7 @@ export async function startClusterIntegration(options: ClusterOptions): Promise<
     releaseLeadership,
     isLeader: () => elector.isLeader,
     async stop() {
-      options.metrics.ledger?.attach(null);
+      options.metrics.ledger.attach(null);
       hpas?.stop();
       await releaseLeadership();
       namespaces.stop();

@@ -13,7 +13,7 @@ import type { Outcome } from './queue.js';
 import type { NamespaceLabels, NamespaceScope } from './scope.js';
 import { SubjectIndex } from './subjects.js';
 import { touchObject, whyOf, type TouchResult } from './touch.js';
-import { AbortedError, type CarbonReader, type Clock, type MetricsSink } from '../ports.js';
+import { AbortedError, type CarbonReader, type Clock, type ControllerMetrics } from '../ports.js';
 
 /** Totals since start, for the log, the tests and the benchmark. */
 export interface ControllerCounts {
@@ -37,7 +37,7 @@ export interface ReconcilerDeps {
   config(): RuntimeConfig;
   carbon: CarbonReader;
   logger: Logger;
-  metrics: MetricsSink | undefined;
+  metrics: ControllerMetrics;
   ledger: Ledger | undefined;
   clock: Clock;
   counts: ControllerCounts;
@@ -188,7 +188,7 @@ export class Reconciler {
 
   private reportInvalid(entry: CachedObject, message: string): void {
     this.d.counts.invalid++;
-    this.d.metrics?.sweepObjects.inc({ outcome: 'invalid' });
+    this.d.metrics.sweepObjects.inc({ outcome: 'invalid' });
     void this.d.events.invalidPolicy({ kind: entry.kind, object: entry.object }, message, this.d.signal());
   }
 
@@ -207,7 +207,7 @@ export class Reconciler {
     const c = this.d.counts;
     c.queued++;
     c.touched++;
-    this.d.metrics?.sweepObjects.inc({ outcome: 'touched' });
+    this.d.metrics.sweepObjects.inc({ outcome: 'touched' });
     let result: TouchResult;
     try {
       result = await touchObject(this.d.client, entry, this.d.clock.now(), this.d.signal());
@@ -218,14 +218,14 @@ export class Reconciler {
     if (result.outcome === 'gone') return;
     if (result.outcome === 'failed') {
       c.failed++;
-      this.d.metrics?.sweepObjects.inc({ outcome: 'failed' });
+      this.d.metrics.sweepObjects.inc({ outcome: 'failed' });
       throw new TouchFailedError(result.status, result.message);
     }
     const rv = (result.stored.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
     this.written.set(key, { resourceVersion: rv, target, applied: result.outcome === 'changed' });
     if (result.outcome === 'unapplied') {
       c.unapplied++;
-      this.d.metrics?.sweepObjects.inc({ outcome: 'unapplied' });
+      this.d.metrics.sweepObjects.inc({ outcome: 'unapplied' });
       this.d.logger.warn(
         { kind: entry.kind, namespace: entry.namespace, objectName: entry.name, cap: specMax(entry.object), expected: target },
         'touched, but the stored cap did not change: is the webhook registered and reachable from the API server?',
@@ -233,7 +233,7 @@ export class Reconciler {
       return;
     }
     c.changed++;
-    this.d.metrics?.sweepObjects.inc({ outcome: 'changed' });
+    this.d.metrics.sweepObjects.inc({ outcome: 'changed' });
     // An observe-mode status that moved is not a cap change: no Event.
     if (result.from === result.to) return;
     // The webhook drops its status only when it restores the declared max.

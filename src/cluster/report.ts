@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { MetricsSink } from '../ports.js';
+import type { ControllerMetrics } from '../ports.js';
 import type { ControllerCounts } from './reconcile.js';
 
 /**
@@ -20,7 +20,7 @@ interface Pass {
 export interface PassReportsDeps {
   counts: ControllerCounts;
   logger: Logger;
-  metrics: MetricsSink | undefined;
+  metrics: ControllerMetrics;
   /** Resolves when the work queue has nothing ready and nothing running. */
   idle(): Promise<void>;
 }
@@ -73,18 +73,18 @@ export class PassReports {
     const invalid = c.invalid - b.invalid;
     const queued = c.queued - b.queued;
     if (kind === 'namespace') {
-      m?.evaluations?.inc({ trigger: 'change' });
+      m.evaluations.inc({ trigger: 'change' });
       this.d.logger.info({ objects: p.objects, queued, invalid, namespaces: [...p.namespaces] }, 'objects of a relabelled namespace evaluated');
       return;
     }
     const ms = performance.now() - p.started;
     c.fullPasses++;
-    m?.evaluations?.inc({ trigger: kind === 'sweep' ? 'list' : 'all' });
+    m.evaluations.inc({ trigger: kind === 'sweep' ? 'list' : 'all' });
     if (kind === 'sweep') {
       c.relistPasses++;
-      m?.sweepObjects.inc({ outcome: 'seen' }, seen);
-      m?.sweepDuration.observe(ms / 1000);
-      m?.sweeps.inc({ result: failed === 0 ? 'ok' : 'error' });
+      m.sweepObjects.inc({ outcome: 'seen' }, seen);
+      m.sweepDuration.observe(ms / 1000);
+      m.sweeps.inc({ result: failed === 0 ? 'ok' : 'error' });
     }
     const fields = {
       reason: p.reasons.join('; '),

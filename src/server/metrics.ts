@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CarbonMetrics, ControllerMetrics } from '../ports.js';
 import { ledgerMetrics } from './ledger-metrics.js';
 
 /**
@@ -60,6 +61,7 @@ function admissionMetrics(registry: Registry) {
   };
 }
 
+/** The carbon pipeline's: its gauges and the fetches that failed. */
 function carbonMetrics(registry: Registry) {
   return {
     carbonIntensity: new Gauge({
@@ -80,10 +82,23 @@ function carbonMetrics(registry: Registry) {
       labelNames: ['source', 'reason'] as const,
       registers: [registry],
     }),
-  };
+    carbonForecast: new Gauge({
+      name: 'keda_carbon_carbon_intensity_forecast_gco2eq_per_kwh',
+      help: 'Grid carbon intensity the data forecasts, by source, location, signal (marginal, average, unknown) and offset from now (1h, 3h, 6h); absent where no point covers that time.',
+      labelNames: ['source', 'location', 'signal', 'offset'] as const,
+      registers: [registry],
+    }),
+    carbonMaxDataAge: new Gauge({
+      name: 'keda_carbon_carbon_max_data_age_seconds',
+      help: "The configured maxDataAge: data older than this is stale and the policy's onMissingData applies.",
+      labelNames: ['source', 'location', 'signal'] as const,
+      registers: [registry],
+    }),
+  } satisfies CarbonMetrics;
 }
 
-function sweepMetrics(registry: Registry) {
+/** The re-touch controller's. */
+function controllerMetrics(registry: Registry) {
   return {
     sweeps: new Counter({
       name: 'keda_carbon_sweeps_total',
@@ -121,23 +136,12 @@ function sweepMetrics(registry: Registry) {
       labelNames: ['trigger'] as const,
       registers: [registry],
     }),
-  };
+  } satisfies ControllerMetrics;
 }
 
+/** The Lease holder (the cluster side's) and the certificate in use (the TLS source's). */
 function healthMetrics(registry: Registry) {
   return {
-    carbonForecast: new Gauge({
-      name: 'keda_carbon_carbon_intensity_forecast_gco2eq_per_kwh',
-      help: 'Grid carbon intensity the data forecasts, by source, location, signal (marginal, average, unknown) and offset from now (1h, 3h, 6h); absent where no point covers that time.',
-      labelNames: ['source', 'location', 'signal', 'offset'] as const,
-      registers: [registry],
-    }),
-    carbonMaxDataAge: new Gauge({
-      name: 'keda_carbon_carbon_max_data_age_seconds',
-      help: "The configured maxDataAge: data older than this is stale and the policy's onMissingData applies.",
-      labelNames: ['source', 'location', 'signal'] as const,
-      registers: [registry],
-    }),
     leader: new Gauge({
       name: 'keda_carbon_leader',
       help: '1 while this replica holds the re-touch Lease (runs the controller and exports the ledger), else 0, by Lease name. Only with cluster access.',
@@ -154,7 +158,9 @@ function healthMetrics(registry: Registry) {
 
 /**
  * Every metric keda-carbon exports, on one dedicated registry (never prom-client's global
- * one, so tests and several app instances in one process do not collide).
+ * one, so tests and several app instances in one process do not collide). Each owner gets
+ * its own sink: `carbon` the pipeline, `controller`, `leader` and `ledger` the cluster side
+ * (together a ClusterMetrics), the rest the admission app and the TLS source.
  */
 export function createMetrics() {
   const registry = new Registry();
@@ -166,8 +172,8 @@ export function createMetrics() {
   return {
     registry,
     ...admissionMetrics(registry),
-    ...carbonMetrics(registry),
-    ...sweepMetrics(registry),
+    carbon: carbonMetrics(registry),
+    controller: controllerMetrics(registry),
     ...ledgerMetrics(registry),
     ...healthMetrics(registry),
   };

@@ -1,21 +1,29 @@
-import type { AddressInfo } from 'node:net';
 import type { Server as HttpsServer } from 'node:https';
-import { isDeepStrictEqual } from 'node:util';
-import type { FastifyInstance } from 'fastify';
 import { CarbonPipeline } from '../carbon/pipeline.js';
 import type { ClusterIntegration } from '../cluster/index.js';
 import { clusterAccess, describeAccess, KubeconfigError, leaseNamespace } from '../cluster/access.js';
 import type { ClusterConnection } from '../cluster/access.js';
 import { connectInCluster } from '../cluster/in-cluster.js';
 import { loadConfigFile, readConfigFile, type RuntimeConfig } from '../config/config.js';
-import { watchConfig } from '../config/reload.js';
-import type { CarbonSnapshot } from '../core/carbon.js';
-import { currentIntensity } from '../core/view.js';
 import type { Logger } from '../log.js';
 import { buildApp, buildMetricsApp } from './app.js';
+import { Components } from './component.js';
+import {
+  admissionListener,
+  announcement,
+  carbonComponent,
+  clusterComponent,
+  configWatcher,
+  intensityAnnouncement,
+  metricsListener,
+  StartupError,
+  tlsComponent,
+  type Listener,
+} from './components.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { shutdownGate, type ShutdownGate } from './shutdown.js';
 import { fileTls, secretTls, type SecretTlsOptions, type TlsSource } from './tls-source.js';
+
+export { PortInUseError, StartupError } from './components.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -35,35 +43,6 @@ export interface RuntimeOptions {
   logger: Logger;
 }
 
-/** A reason `serve` cannot start; the message is for the person who started it. */
-export class StartupError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StartupError';
-  }
-}
-
-/** A port `serve` was asked to listen on is taken; `option` names the option that chose it. */
-export class PortInUseError extends StartupError {
-  constructor(
-    readonly option: 'port' | 'metricsPort',
-    readonly host: string,
-    readonly port: number,
-  ) {
-    super(`${option === 'port' ? 'the webhook' : 'the metrics'} port ${port} is already in use on ${host}`);
-  }
-}
-
-/** Listens, turning a taken port into a PortInUseError: a raw EADDRINUSE names neither the port's purpose nor the way out. */
-async function listenOn(app: { listen(o: { host: string; port: number }): Promise<unknown> }, host: string, port: number, option: 'port' | 'metricsPort') {
-  try {
-    await app.listen({ host, port });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(option, host, port);
-    throw err;
-  }
-}
-
 export interface Runtime {
   /** The bound ports (the options may ask for 0). */
   readonly port: number;
@@ -75,31 +54,20 @@ export interface Runtime {
    */
   stopServing(deadlineMs: number): void;
   /**
-   * Stops in order: file watchers, the carbon refresher, the cluster side (timer, Lease
-   * released, caches), then the admission listener (in-flight reviews finish) and metrics.
+   * Stops the components in reverse start order: file watchers, the carbon refresher, the
+   * cluster side (timer, Lease released, caches), then the admission listener (in-flight
+   * reviews finish) and metrics.
    */
   close(): Promise<void>;
 }
 
-/** What is running; close() stops what is there, so a start that fails halfway cleans up too. */
-interface Parts {
-  stopWatches: Array<() => void>;
-  carbon?: CarbonPipeline;
-  cluster?: ClusterIntegration;
-  app?: FastifyInstance;
-  gate?: ShutdownGate;
-  metricsApp?: FastifyInstance;
+/** The configuration in force (replaced on reload) and the text it was first read from. */
+interface Settings {
+  config: RuntimeConfig;
+  text: string;
 }
 
-async function closeParts(parts: Parts): Promise<void> {
-  for (const stop of parts.stopWatches.splice(0)) stop();
-  await parts.carbon?.stop();
-  await parts.cluster?.stop();
-  await parts.app?.close(); // waits for in-flight requests, closes idle keep-alive connections
-  await parts.metricsApp?.close();
-}
-
-async function loadConfig(path: string | undefined): Promise<{ config: RuntimeConfig; text: string }> {
+async function loadConfig(path: string | undefined): Promise<Settings> {
   try {
     if (path) return await readConfigFile(path);
     return { config: await loadConfigFile(undefined), text: '' };
@@ -137,96 +105,103 @@ async function connect(o: RuntimeOptions): Promise<{ connection: ClusterConnecti
   return { connection, leaseNamespace: lease.namespace };
 }
 
-async function startCarbon(config: RuntimeConfig, o: RuntimeOptions, metrics: Metrics, cluster: ClusterConnection | undefined): Promise<CarbonPipeline> {
+/** The cluster's connection and where its Lease lives, or null for admission only. */
+type Cluster = Awaited<ReturnType<typeof connect>>;
+
+async function openCarbon(config: RuntimeConfig, o: RuntimeOptions, metrics: Metrics, cluster: Cluster): Promise<CarbonPipeline> {
   try {
     // The exporter-configmap source and `location: auto` read the cluster through the same client.
-    const kube = cluster ? (await import('../carbon/kube-client.js')).kubeClientFromApi(cluster.api) : undefined;
-    return await CarbonPipeline.start(config.intensity, { env: o.env, logger: o.logger, metrics, ...(kube ? { kube } : {}) });
+    const kube = cluster ? (await import('../carbon/kube-client.js')).kubeClientFromApi(cluster.connection.api) : undefined;
+    return await CarbonPipeline.open(config.intensity, { env: o.env, logger: o.logger, metrics: metrics.carbon, ...(kube ? { kube } : {}) });
   } catch (err) {
     throw new StartupError(`cannot open the carbon source: ${(err as Error).message}`);
   }
 }
 
-/** Say once, when data first arrives, what intensity the webhook is applying. */
-function logIntensityOnce(carbon: CarbonPipeline, logger: Logger): () => void {
-  const announce = (s: CarbonSnapshot): boolean => {
-    if (s.fetchedAt === null) return false;
-    const now = currentIntensity(s, Date.now());
-    const point = now.state === 'ok' ? now.point : null;
-    logger.info(
-      { source: s.source, intensity: point?.gCO2eqPerKWh ?? null, dataTime: point ? new Date(point.timestamp).toISOString() : null, points: s.points.length },
-      'carbon intensity now applied',
-    );
-    return true;
-  };
-  if (announce(carbon.store.snapshot())) return () => undefined;
-  const unsubscribe = carbon.store.subscribe((s) => {
-    if (announce(s)) unsubscribe();
-  });
-  return unsubscribe;
+async function openCluster(
+  o: RuntimeOptions,
+  cluster: NonNullable<Cluster>,
+  settings: Settings,
+  carbon: CarbonPipeline,
+  metrics: Metrics,
+): Promise<ClusterIntegration> {
+  const { openClusterIntegration } = await import('../cluster/index.js');
+  return openClusterIntegration({
+    api: cluster.connection.api,
+    leaseNamespace: cluster.leaseNamespace,
+    env: o.env,
+    config: () => settings.config,
+    carbon: carbon.store,
+    logger: o.logger,
+    metrics,
+  }).catch((err: Error) => Promise.reject(new StartupError(err.message)));
 }
 
-/** A reloaded config: new intensity settings re-open the source; the cluster side re-reads its limits. */
-function onConfigReload(state: { config: RuntimeConfig }, parts: Parts, logger: Logger): (next: RuntimeConfig) => void {
-  return (next) => {
-    const intensityChanged = !isDeepStrictEqual(next.intensity, state.config.intensity);
-    state.config = next;
-    const carbon = parts.carbon!;
-    if (intensityChanged) {
-      carbon.reconfigure(next.intensity).then(
-        () => logger.info({ source: carbon.store.snapshot().source }, 'carbon source reconfigured'),
-        (err: Error) => logger.error({ err: err.message }, 'new intensity settings cannot be opened; keeping the previous source'),
-      );
-    }
-    parts.cluster?.reconfigure();
-  };
+/** The certificate directory, or the Secret serve manages (which needs the cluster and its Lease). */
+function openTls(o: RuntimeOptions, cluster: Cluster, integration: ClusterIntegration | undefined, metrics: Metrics): Promise<TlsSource> {
+  if (!o.tlsSecret || !cluster || !integration) return fileTls(o.certDir, o.logger, metrics);
+  const target = { api: cluster.connection.api, namespace: cluster.leaseNamespace, isLeader: () => integration.isLeader() };
+  return secretTls(o.tlsSecret, target, o.logger, metrics);
 }
 
-/** The admission app on HTTPS and the metrics app on plain HTTP, listening; returns the bound ports. */
-async function listen(o: RuntimeOptions, parts: Parts, state: { config: RuntimeConfig; serving: boolean }, tls: TlsSource, metrics: Metrics) {
-  const carbon = parts.carbon!;
-  parts.app = buildApp({
-    admission: { config: () => state.config, carbon: carbon.store, namespaces: parts.cluster?.namespaces, now: Date.now },
-    readiness: () => {
-      const s = carbon.store.snapshot();
-      return {
-        serving: state.serving,
-        certificate: tls.ready(),
-        carbon: { fresh: carbon.hasFreshData(Date.now()), source: s.source, fetchedAt: s.fetchedAt === null ? null : new Date(s.fetchedAt).toISOString() },
-      };
-    },
+/** The runtime's parts, opened: nothing runs yet, so a failure here leaves nothing to stop. */
+async function open(o: RuntimeOptions, settings: Settings, cluster: Cluster) {
+  const metrics = createMetrics();
+  const carbon = await openCarbon(settings.config, o, metrics, cluster);
+  const integration = cluster ? await openCluster(o, cluster, settings, carbon, metrics) : undefined;
+  const tls = await openTls(o, cluster, integration, metrics);
+  return { metrics, carbon, integration, tls };
+}
+
+/**
+ * The components in start order: listeners first, watchers last, so that close(), which
+ * stops in reverse, keeps the order it promises. A reloaded configuration becomes the one
+ * admission reads, then goes to every component.
+ */
+function assemble(o: RuntimeOptions, settings: Settings, opened: Awaited<ReturnType<typeof open>>) {
+  const { metrics, carbon, integration, tls } = opened;
+  const app = buildApp({
+    admission: { config: () => settings.config, carbon: carbon.store, namespaces: integration?.namespaces, now: Date.now },
+    readiness: () => components.readiness(),
     metrics,
     logger: o.logger,
     https: tls.initial,
   });
-  await listenOn(parts.app, o.host, o.port, 'port');
-  parts.gate = shutdownGate(parts.app.server, { logger: o.logger });
-  parts.metricsApp = buildMetricsApp(metrics, () => carbon.recordMetrics());
-  await listenOn(parts.metricsApp, o.host, o.metricsPort, 'metricsPort');
-  return { port: (parts.app.server.address() as AddressInfo).port, metricsPort: (parts.metricsApp.server.address() as AddressInfo).port };
+  const metricsApp = metricsListener(
+    buildMetricsApp(metrics, () => carbon.recordMetrics()),
+    o.host,
+    o.metricsPort,
+  );
+  const admission = admissionListener(app, o.host, o.port, o.logger);
+  const apply = (next: RuntimeConfig) => {
+    settings.config = next;
+    components.reconfigure(next);
+  };
+  const components = new Components([
+    metricsApp,
+    admission,
+    ...(integration ? [clusterComponent(integration, o.logger)] : []),
+    carbonComponent(carbon, settings.config.intensity, o.logger),
+    tlsComponent(tls, () => app.server as HttpsServer),
+    announcement('listening announcement', () => logListening(o, admission, metricsApp, tls, carbon)),
+    ...(o.configPath ? [configWatcher(o.configPath, settings.text, o.logger, apply)] : []),
+    intensityAnnouncement(carbon.store, o.logger),
+  ]);
+  return { components, admission, metrics: metricsApp };
 }
 
-function watchConfigFile(o: RuntimeOptions, parts: Parts, state: { config: RuntimeConfig }, loadedText: string): void {
-  if (o.configPath) parts.stopWatches.push(watchConfig(o.configPath, loadedText, o.logger, onConfigReload(state, parts, o.logger)));
-}
-
-/** The certificate directory, or the Secret serve manages (which needs the cluster and its Lease). */
-async function openTls(
-  o: RuntimeOptions,
-  parts: Parts,
-  leaseNamespace: string | undefined,
-  api: ClusterConnection['api'] | undefined,
-  metrics: Metrics,
-): Promise<TlsSource> {
-  if (!o.tlsSecret) return fileTls(o.certDir, o.logger, metrics);
-  const cluster = parts.cluster!;
-  return secretTls(o.tlsSecret, { api: api!, namespace: leaseNamespace!, isLeader: () => cluster.isLeader() }, o.logger, metrics);
-}
-
-function stopServing(parts: Parts, state: { serving: boolean }, deadlineMs: number, logger: Logger): void {
-  state.serving = false;
-  parts.gate?.begin(deadlineMs);
-  parts.cluster?.releaseLeadership().catch((err: Error) => logger.warn({ err: err.message }, 'could not give the Lease up; it expires on its own'));
+function logListening(o: RuntimeOptions, admission: Listener, metrics: Listener, tls: TlsSource, carbon: CarbonPipeline): void {
+  const ports = { port: admission.port(), metricsPort: metrics.port() };
+  o.logger.info(
+    {
+      url: `https://${o.host}:${ports.port}/mutate`,
+      ...ports,
+      caFile: tls.caFile,
+      config: o.configPath ?? '(embedded defaults)',
+      source: carbon.store.snapshot().source,
+    },
+    'keda-carbon webhook listening',
+  );
 }
 
 /**
@@ -236,47 +211,17 @@ function stopServing(parts: Parts, state: { serving: boolean }, deadlineMs: numb
  * certificate with its reloader. Throws StartupError, after stopping what had started.
  */
 export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
-  const { config, text } = await loadConfig(o.configPath);
+  const settings = await loadConfig(o.configPath);
   const cluster = await connect(o);
   if (o.tlsSecret && !cluster) {
     throw new StartupError('--tls-secret needs cluster access (the in-cluster service account, --kubeconfig or KUBECONFIG): the certificates live in a Secret');
   }
-  const metrics = createMetrics();
-  const state = { config, serving: true };
-  const parts: Parts = { stopWatches: [] };
-  try {
-    parts.carbon = await startCarbon(config, o, metrics, cluster?.connection);
-    if (cluster) {
-      const { connection, leaseNamespace } = cluster;
-      const { startClusterIntegration } = await import('../cluster/index.js');
-      parts.cluster = await startClusterIntegration({
-        api: connection.api,
-        leaseNamespace,
-        env: o.env,
-        config: () => state.config,
-        carbon: parts.carbon.store,
-        logger: o.logger,
-        metrics,
-      }).catch((err: Error) => Promise.reject(new StartupError(err.message)));
-    }
-    const tls = await openTls(o, parts, cluster?.leaseNamespace, cluster?.connection.api, metrics);
-    const ports = await listen(o, parts, state, tls, metrics);
-    parts.stopWatches.push(tls.start(parts.app!.server as HttpsServer));
-    o.logger.info(
-      {
-        url: `https://${o.host}:${ports.port}/mutate`,
-        ...ports,
-        caFile: tls.caFile,
-        config: o.configPath ?? '(embedded defaults)',
-        source: parts.carbon.store.snapshot().source,
-      },
-      'keda-carbon webhook listening',
-    );
-    watchConfigFile(o, parts, state, text);
-    parts.stopWatches.push(logIntensityOnce(parts.carbon, o.logger));
-    return { ...ports, stopServing: (deadlineMs) => stopServing(parts, state, deadlineMs, o.logger), close: () => closeParts(parts) };
-  } catch (err) {
-    await closeParts(parts);
-    throw err;
-  }
+  const { components, admission, metrics } = assemble(o, settings, await open(o, settings, cluster));
+  await components.start();
+  return {
+    port: admission.port(),
+    metricsPort: metrics.port(),
+    stopServing: (deadlineMs) => components.stopServing(deadlineMs),
+    close: () => components.stop(),
+  };
 }

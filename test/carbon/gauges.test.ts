@@ -16,7 +16,7 @@ const hourly = (values: number[]): IntensityPoint[] => values.map((v, i) => ({ t
 function setup(signal?: 'marginal' | 'average') {
   const clock = new FakeClock(T0);
   const store = new CarbonStore({ source: 'scripted:ZONE', maxDataAgeMs: 2 * H });
-  const metrics = createMetrics();
+  const metrics = createMetrics().carbon;
   const gauges = exportCarbonGauges(store, { name: 'scripted:ZONE', ...(signal ? { signal } : {}) }, metrics, clock);
   return { clock, store, metrics, gauges };
 }

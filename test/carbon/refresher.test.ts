@@ -55,7 +55,7 @@ function setup(steps: (clock: FakeClock) => Step[], opts: { random?: number; wat
   const clock = new FakeClock(T0);
   const source = new ScriptedSource(clock, steps(clock), opts.watch);
   const store = new CarbonStore({ source: source.name, maxDataAgeMs: 2 * H });
-  const metrics = createMetrics();
+  const metrics = createMetrics().carbon;
   const { logger, lines } = captureLogger();
   const refresher = new Refresher({
     source,

@@ -89,7 +89,18 @@ t.test('the ledger of a controller over a fake-clock run: two policies, a band c
   let controller: Controller | undefined;
   const namespaces = new NamespaceCache({ api, logger, onLabelsChange: (ns) => controller?.namespaceChanged(ns) });
   const objects = new ObjectCache({ api, logger, onChange: (...c) => controller?.objectChanged(...c), onSynced: (p, r) => controller?.listed(p, r) });
-  controller = new Controller({ objects, namespaces, client, events, config: () => cfg, carbon: { snapshot: () => snapshot }, logger, metrics, ledger, clock });
+  controller = new Controller({
+    objects,
+    namespaces,
+    client,
+    events,
+    config: () => cfg,
+    carbon: { snapshot: () => snapshot },
+    logger,
+    metrics: metrics.controller,
+    ledger,
+    clock,
+  });
   metrics.ledger.attach(() => (controller!.isRunning ? ledger.rows() : []));
   namespaces.start();
   await namespaces.whenSynced();

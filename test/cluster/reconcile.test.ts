@@ -8,6 +8,7 @@ import { Reconciler, TouchFailedError, type ControllerCounts } from '../../src/c
 import { NamespaceScope } from '../../src/cluster/scope.js';
 import { parseConfigText, type RuntimeConfig } from '../../src/config/config.js';
 import { ANNOTATION } from '../../src/core/names.js';
+import { noControllerMetrics } from '../../src/ports.js';
 import { webhook } from '../helpers/admit.js';
 import { HOUR, MINUTE, hourly } from '../helpers/carbon.js';
 import { FakeClock } from '../helpers/clock.js';
@@ -64,7 +65,7 @@ async function setup(t: Test) {
     config: () => cfg,
     carbon: { snapshot: () => snapshot },
     logger,
-    metrics: undefined,
+    metrics: noControllerMetrics,
     ledger: undefined,
     clock,
     counts,

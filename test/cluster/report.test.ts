@@ -11,7 +11,7 @@ function setup() {
   const metrics = createMetrics();
   let release!: () => void;
   let idle = new Promise<void>((r) => (release = r));
-  const reports = new PassReports({ counts, logger, metrics, idle: () => idle });
+  const reports = new PassReports({ counts, logger, metrics: metrics.controller, idle: () => idle });
   const logged = (msg: string) => lines.map((l) => JSON.parse(l)).filter((l) => l.msg === msg);
   const reset = () => (idle = new Promise<void>((r) => (release = r)));
   return { counts, reports, metrics, logged, release: () => release(), reset };

@@ -101,7 +101,7 @@ t.test('40 -> 20 -> 10 -> 5 -> 4 one minute apart, each step on time; a write in
     config: () => config,
     carbon: { snapshot: () => snapshot },
     logger,
-    metrics: createMetrics(),
+    metrics: createMetrics().controller,
     clock,
   });
   namespaces.start();

@@ -66,7 +66,7 @@ t.test('health and readiness', async (t) => {
 
 t.test('the metrics app serves the dedicated registry', async (t) => {
   const metrics = createMetrics();
-  metrics.carbonIntensity.set({ source: 'sample', location: 'sample' }, 321);
+  metrics.carbon.carbonIntensity.set({ source: 'sample', location: 'sample' }, 321);
   const res = await buildMetricsApp(metrics).inject('/metrics');
   t.equal(res.statusCode, 200);
   t.match(res.headers['content-type'], /text\/plain/);

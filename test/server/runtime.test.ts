@@ -126,7 +126,7 @@ t.test('a start that fails halfway closes what it had started', async (t) => {
   const { logger } = captureLogger();
   const first = await createRuntime(options({}, logger));
   t.teardown(() => first.close());
-  // the same port again: the carbon refresher has started when listen fails
+  // the same port again: the metrics listener has started when the admission listener fails
   await t.rejects(createRuntime(options({ port: first.port }, logger)), { name: 'StartupError', option: 'port', port: first.port });
   t.equal((await get(first.metricsPort, '/metrics')).status, 200, 'the first runtime is untouched');
 });
