@@ -55,7 +55,17 @@ export async function controllerRig(t: Test, opts: { admit?: boolean; carbon?: C
   let controller: Controller | undefined;
   const namespaces = new NamespaceCache({ api, logger, onLabelsChange: (ns) => controller?.namespaceChanged(ns) });
   const objects = new ObjectCache({ api, logger, onChange: (...c) => controller?.objectChanged(...c), onSynced: (p, r) => controller?.listed(p, r) });
-  controller = new Controller({ objects, namespaces, client, events, config: () => cfg, carbon: { snapshot: () => snapshot }, logger, metrics: metrics.controller, clock });
+  controller = new Controller({
+    objects,
+    namespaces,
+    client,
+    events,
+    config: () => cfg,
+    carbon: { snapshot: () => snapshot },
+    logger,
+    metrics: metrics.controller,
+    clock,
+  });
   namespaces.start();
   await namespaces.whenSynced();
   const leadership = new AbortController();
