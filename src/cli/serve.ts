@@ -1,5 +1,6 @@
 import { durationMs } from '../core/duration.js';
 import { createLogger, type Logger } from '../log.js';
+import { HTTP2_BY_DEFAULT } from '../server/app.js';
 import { createRuntime, PortInUseError, StartupError, type Runtime } from '../server/runtime.js';
 import { SHUTDOWN_AFTER_DRAIN_MS } from '../server/shutdown.js';
 import type { SecretTlsOptions } from '../server/tls-source.js';
@@ -8,7 +9,7 @@ import { CONFIG_FLAG, intFlag, parseFlags, portFlag, UsageError, type CommandIO,
 export const SERVE = {
   name: 'serve',
   synopsis:
-    '[--config FILE] [--port 8443] [--cert-dir DIR | --tls-secret NAME --webhook-config NAME --service-name NAME [--cert-validity 90d] [--ca-validity 365d]] [--metrics-port 8080] [--kubeconfig FILE] [--host 0.0.0.0] [--drain-seconds N]',
+    '[--config FILE] [--port 8443] [--cert-dir DIR | --tls-secret NAME --webhook-config NAME --service-name NAME [--cert-validity 90d] [--ca-validity 365d]] [--metrics-port 8080] [--kubeconfig FILE] [--host 0.0.0.0] [--drain-seconds N] [--http2 true|false]',
   about: `Runs the admission webhook (HTTPS /mutate, /healthz, /readyz), /metrics on a plain-HTTP
 port, and, when a cluster is reachable (--kubeconfig, KUBECONFIG or the in-cluster service
 account), the re-touch timer and namespace-label policies. Every flag also reads the
@@ -65,6 +66,12 @@ the CA into the caBundle of --webhook-config; every replica reloads them (docs/c
       env: 'KEDA_CARBON_DRAIN_SECONDS',
       help: 'on SIGTERM, fail readiness and wait N seconds before closing the listener,\nso the Service stops sending reviews first (default 0)',
     },
+    http2: {
+      type: 'string',
+      arg: 'BOOL',
+      env: 'KEDA_CARBON_HTTP2',
+      help: `offer HTTP/2 through ALPN on the webhook port; HTTP/1.1 is always accepted\n(default ${HTTP2_BY_DEFAULT})`,
+    },
   },
 } as const satisfies CommandSpec;
 
@@ -104,6 +111,12 @@ export function secretFlags(flags: FlagValues<(typeof SERVE)['flags']>): SecretT
   return { secret, webhookConfig: names['webhook-config']!, serviceName: names['service-name']!, certValidityMs, caValidityMs };
 }
 
+function boolFlag(value: string | undefined, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value !== 'true' && value !== 'false') throw new UsageError(`--${name} must be true or false, got ${JSON.stringify(value)}`);
+  return value === 'true';
+}
+
 /**
  * How long close() may take after the drain before the process exits anyway: with the
  * Deployment's 15 s drain this stays inside its 45 s terminationGracePeriodSeconds.
@@ -116,6 +129,7 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
   const drainMs = (intFlag(flags['drain-seconds'], 'drain-seconds', 0, 3600) ?? 0) * 1000;
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const tlsSecret = secretFlags(flags);
+  const http2 = boolFlag(flags.http2, 'http2', HTTP2_BY_DEFAULT);
   const logger = createLogger();
   let runtime: Runtime;
   try {
@@ -127,6 +141,7 @@ export async function runServe(argv: string[], io: CommandIO): Promise<number> {
       host: str(flags.host) ?? '0.0.0.0',
       port: portFlag(flags.port, 'port', 8443),
       metricsPort: portFlag(flags['metrics-port'], 'metrics-port', 8080),
+      http2,
       env: io.env,
       logger,
     });

@@ -1,3 +1,5 @@
+import type { Http2Session } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
 import fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { handleAdmission, type AdmissionDeps, type AdmissionOutcome } from '../admission/handler.js';
 import { BadReviewError, statusBody } from '../admission/review.js';
@@ -6,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from './metrics.js';
 import { parseJsonBodies } from './body.js';
 import { outcomeLog, REASON_LOG_LENGTH } from './outcome-log.js';
+import { openUntilClosed } from './shutdown.js';
 
 /**
  * AdmissionReviews carry the object and, on UPDATE, the old object. Kubernetes stores
@@ -21,6 +24,27 @@ export const ADMISSION_BODY_LIMIT = 7 * 1024 * 1024;
  * more than Node's default 5 s after the previous one.
  */
 export const KEEP_ALIVE_TIMEOUT_MS = 95_000;
+
+/**
+ * Whether `serve` offers HTTP/2 (ALPN `h2`, HTTP/1.1 still accepted) when not told. The
+ * caller's CPU per review decides it (docs/adr/0012-http2-offered-by-alpn.md).
+ */
+export const HTTP2_BY_DEFAULT = false;
+
+/**
+ * The HTTP/2 session limits (docs/adr/0012-http2-offered-by-alpn.md). The API server runs a
+ * handful of reviews at once on a connection; these bound what one connection can make the
+ * process hold, and Node's own guards (nghttp2's RST_STREAM rate limit, rejected and invalid
+ * frame counts) stay at their defaults.
+ */
+export const HTTP2_LIMITS = {
+  /** RFC 9113 advises no fewer than 100; a client that wants more opens another connection. */
+  maxConcurrentStreams: 100,
+  /** Headers of a review are a few hundred bytes; Node's HTTP/1.1 limit is 16 KiB too. */
+  maxHeaderListSize: 16 * 1024,
+  /** MB of nghttp2 state (unacknowledged data, header tables) per session: Node's default, stated. */
+  maxSessionMemory: 10,
+} as const;
 
 export interface Readiness {
   /** False while shutting down: the pod leaves the Service before connections close. */
@@ -38,6 +62,8 @@ export interface AppOptions {
   logger?: Logger | undefined;
   /** PEM pair for HTTPS; tests that use `inject()` leave it out. */
   https?: { cert: string; key: string } | undefined;
+  /** With `https`: offer HTTP/2 through ALPN beside HTTP/1.1 (HTTP2_BY_DEFAULT when absent). */
+  http2?: boolean | undefined;
 }
 
 /**
@@ -58,9 +84,20 @@ function serverOptions(options: AppOptions): FastifyServerOptions {
     forceCloseConnections: 'idle',
     ...(options.logger ? { loggerInstance: options.logger, childLoggerFactory: requestLogger } : { logger: false }),
   };
-  if (options.https) o.https = { cert: options.https.cert, key: options.https.key, minVersion: 'TLSv1.2' };
-  return o as FastifyServerOptions;
+  if (!options.https) return o as FastifyServerOptions;
+  const tls = { cert: options.https.cert, key: options.https.key, minVersion: 'TLSv1.2' };
+  if (!offersHttp2(options)) return { ...o, https: tls } as FastifyServerOptions;
+  const { maxConcurrentStreams, maxHeaderListSize, maxSessionMemory } = HTTP2_LIMITS;
+  // A session idle this long is closed with GOAWAY, as an idle HTTP/1.1 connection is.
+  return {
+    ...o,
+    http2: true,
+    http2SessionTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    https: { ...tls, allowHTTP1: true, maxSessionMemory, settings: { maxConcurrentStreams, maxHeaderListSize } },
+  } as FastifyServerOptions;
 }
+
+const offersHttp2 = (options: AppOptions): boolean => options.https !== undefined && (options.http2 ?? HTTP2_BY_DEFAULT);
 
 /**
  * Errors fastify raises before our handler (bad JSON, wrong content type, body too large)
@@ -95,12 +132,34 @@ function record(metrics: Metrics, outcome: AdmissionOutcome, started: bigint): v
   }
 }
 
+/**
+ * Node before 24 leaves HTTP/2 sessions open when the listener closes, and an idle one would
+ * hold close() until it times out: each gets GOAWAY as idle HTTP/1.1 connections are closed
+ * (its streams still in flight are answered first).
+ */
+function goAwayOnClose(app: FastifyInstance): void {
+  const sessions = openUntilClosed<Http2Session>(app.server, 'session');
+  app.addHook('preClose', (done) => {
+    for (const session of sessions) session.close();
+    done();
+  });
+}
+
+/** No ALPN (a client that offers none) is HTTP/1.1 too. */
+const protocolLabel = (alpn: string | false | null | undefined): string => (alpn === 'h2' ? 'h2' : 'http/1.1');
+
+/** Once per connection, so the hot path pays nothing: which protocol each caller chose. */
+function countConnections(app: FastifyInstance, metrics: Metrics): void {
+  app.server.on('secureConnection', (socket: TLSSocket) => metrics.webhookConnections.inc({ protocol: protocolLabel(socket.alpnProtocol) }));
+}
+
 /** The API server appends ?timeout=Ns; fastify routes on the path alone. */
 function mutateRoute(app: FastifyInstance, options: AppOptions): void {
   const { metrics } = options;
   const log = outcomeLog(options.logger);
   app.post('/mutate', async (request, reply) => {
     const started = process.hrtime.bigint();
+    metrics?.admissionProtocol.inc({ protocol: request.raw.httpVersionMajor === 2 ? 'h2' : 'http/1.1' });
     try {
       const outcome = await handleAdmission(request.body, options.admission);
       if (metrics) record(metrics, outcome, started);
@@ -120,6 +179,13 @@ function mutateRoute(app: FastifyInstance, options: AppOptions): void {
 /** The webhook's HTTP app. It never listens: the entry point (`serve`) does that. */
 export function buildApp(options: AppOptions): FastifyInstance {
   const app = fastify(serverOptions(options)) as unknown as FastifyInstance;
+  // fastify sets the keep-alive timeout on HTTP/1.1 servers only; the HTTP/2 server's
+  // HTTP/1.1 connections read the same property.
+  if (offersHttp2(options)) {
+    app.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    goAwayOnClose(app);
+  }
+  if (options.metrics && options.https) countConnections(app, options.metrics);
   answerErrorsAsStatus(app, options.metrics);
   parseJsonBodies(app);
   mutateRoute(app, options);

@@ -52,6 +52,18 @@ function admissionMetrics(registry: Registry) {
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
       registers: [registry],
     }),
+    admissionProtocol: new HotCounter({
+      name: 'keda_carbon_admission_http_requests_total',
+      help: 'Requests to /mutate, by the HTTP version they came over (h2, http/1.1).',
+      labelNames: ['protocol'] as const,
+      registers: [registry],
+    }),
+    webhookConnections: new HotCounter({
+      name: 'keda_carbon_webhook_connections_total',
+      help: 'TLS connections accepted on the webhook port, by the protocol ALPN chose (h2, http/1.1; a client that offers none counts as http/1.1).',
+      labelNames: ['protocol'] as const,
+      registers: [registry],
+    }),
     capChanges: new HotCounter({
       name: 'keda_carbon_cap_changes_total',
       help: "Writes (admission patches) that changed the stored maxReplicaCount, by kind and direction (down, up); unset counts as KEDA's 100, so writing 100 over unset is no change.",

@@ -38,6 +38,8 @@ export interface RuntimeOptions {
   host: string;
   port: number;
   metricsPort: number;
+  /** Offer HTTP/2 through ALPN on the webhook port (HTTP/1.1 is always accepted). */
+  http2?: boolean | undefined;
   /** Also read: POD_NAMESPACE, POD_NAME, HOSTNAME, KEDA_CARBON_LEASE_NAME and the provider credentials. */
   env: Env;
   logger: Logger;
@@ -166,6 +168,7 @@ function assemble(o: RuntimeOptions, settings: Settings, opened: Awaited<ReturnT
     metrics,
     logger: o.logger,
     https: tls.initial,
+    http2: o.http2,
   });
   const metricsApp = metricsListener(
     buildMetricsApp(metrics, () => carbon.recordMetrics()),

@@ -47,6 +47,7 @@ t.test('bad combinations and values are usage errors that say what to do', async
     [[...SELF, '--cert-validity', '30s'], /--cert-validity must be a duration from 1m to 3650d/],
     [[...SELF, '--ca-validity', 'a year'], /--ca-validity must be a duration/],
     [[...SELF, '--cert-validity', '90d', '--ca-validity', '100d'], /at least twice --cert-validity/],
+    [['--http2', 'yes'], /--http2 must be true or false, got "yes"/],
   ];
   for (const [argv, message] of cases) {
     const o = io();
