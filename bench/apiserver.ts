@@ -9,7 +9,9 @@
  *   KEDA_CARBON_E2E_KUBECONFIG=... node .bench-build/bench/apiserver.js   against a running one
  *
  * BENCH_APISERVER_RATE (writes/s, default 100), BENCH_APISERVER_SECONDS (default 30) and
- * BENCH_APISERVER_BURST (objects, default 1000) change the load. `serve` is started with this
+ * BENCH_APISERVER_BURST (objects, default 1000) change the load. BENCH_APISERVER_HTTP2=1 starts
+ * `serve --http2 true` (HTTP/2 offered through ALPN); the "with the webhook" line says which
+ * protocol the caller chose, by reviews and connections. `serve` is started with this
  * process's Node flags, so `node --cpu-prof --cpu-prof-dir=DIR .bench-build/bench/apiserver.js`
  * profiles both.
  */
@@ -48,6 +50,7 @@ const SECONDS = Number(process.env.BENCH_APISERVER_SECONDS ?? 30);
 const BURST = Number(process.env.BENCH_APISERVER_BURST ?? 1000);
 /** Microseconds between profile samples of serve; 0 runs it without the profiler. */
 const PROFILE_INTERVAL_US = Number(process.env.BENCH_APISERVER_PROFILE_US ?? 5000);
+const HTTP2 = process.env.BENCH_APISERVER_HTTP2 === '1';
 const WARMUP_SECONDS = 5;
 const CLIENTS = 4;
 /** Objects created before each timed run, so half the timed writes can be updates. */
@@ -149,6 +152,14 @@ function histogram(page: string, metric: string, match = ''): { sum: number; cou
     }
   }
   return out;
+}
+
+/** How much each `protocol` series of a counter grew between two scrapes. */
+function protocolDelta(before: string, after: string, metric: string): Record<string, number> {
+  const read = (page: string) =>
+    new Map([...page.matchAll(new RegExp(`^${metric}\\{protocol="([^"]+)"\\} (\\d+)$`, 'gm'))].map((m) => [m[1]!, Number(m[2])] as const));
+  const [a, b] = [read(before), read(after)];
+  return Object.fromEntries([...b].map(([protocol, n]) => [protocol, n - (a.get(protocol) ?? 0)]));
 }
 
 /** Mean and the bucket bound under which 50% and 99% fell, between two scrapes, in ms. */
@@ -291,6 +302,13 @@ async function writesRun(
       ? histogramDelta(crdBefore, crdAfter, 'apiserver_admission_controller_admission_duration_seconds', 'name="MutatingAdmissionWebhook"')
       : 'not measured';
     figure.webhookConnections = { ...connections, writesPerConnection: connections.distinct ? Math.round(result.length / connections.distinct) : null };
+    if (webhook.metricsPage) {
+      figure.webhookProtocols = {
+        http2Offered: HTTP2,
+        reviews: protocolDelta(hookBefore, hookAfter, 'keda_carbon_admission_http_requests_total'),
+        connectionsOpened: protocolDelta(hookBefore, hookAfter, 'keda_carbon_webhook_connections_total'),
+      };
+    }
   }
   return figure;
 }
@@ -361,7 +379,7 @@ export async function measureThroughApiServer(kubeconfig: string): Promise<void>
     dir,
     forecast: [[now - (now % (60 * MINUTE)) - 60 * MINUTE, 240, 400]],
     // as the Deployment runs it: info logs, the same heap cap
-    env: { KEDA_CARBON_LOG_LEVEL: 'info', NODE_OPTIONS: deploymentNodeOptions() },
+    env: { KEDA_CARBON_LOG_LEVEL: 'info', NODE_OPTIONS: deploymentNodeOptions(), KEDA_CARBON_HTTP2: String(HTTP2) },
     nodeArgs: PROFILE_INTERVAL_US > 0 ? profileArgs(profileDir, PROFILE_INTERVAL_US) : [],
   });
   const unregister: Array<() => unknown> = [];

@@ -27,12 +27,12 @@ export const KEEP_ALIVE_TIMEOUT_MS = 95_000;
 
 /**
  * Whether `serve` offers HTTP/2 (ALPN `h2`, HTTP/1.1 still accepted) when not told. The
- * caller's CPU per review decides it (docs/adr/0012-http2-offered-by-alpn.md).
+ * caller's CPU per review decides it (docs/adr/0013-http2-offered-by-alpn.md).
  */
 export const HTTP2_BY_DEFAULT = false;
 
 /**
- * The HTTP/2 session limits (docs/adr/0012-http2-offered-by-alpn.md). The API server runs a
+ * The HTTP/2 session limits (docs/adr/0013-http2-offered-by-alpn.md). The API server runs a
  * handful of reviews at once on a connection; these bound what one connection can make the
  * process hold, and Node's own guards (nghttp2's RST_STREAM rate limit, rejected and invalid
  * frame counts) stay at their defaults.
