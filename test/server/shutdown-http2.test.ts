@@ -13,7 +13,7 @@ import t, { type Test } from 'tap';
 import { silentLogger } from '../../src/log.js';
 import { shutdownGate } from '../../src/server/shutdown.js';
 import { generateCertificates } from '../../src/tls/certs.js';
-import { h2Call, h2Session } from '../helpers/http2.js';
+import { h2Call, h2Session, negotiate } from '../helpers/http2.js';
 import { loadReview, withAnnotations } from '../helpers/reviews.js';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
 import { until } from '../helpers/until.js';
@@ -34,7 +34,7 @@ const goaway = (session: ClientHttp2Session) => new Promise<number>((resolve) =>
 const closed = (session: ClientHttp2Session) => new Promise<void>((resolve) => session.once('close', () => resolve()));
 
 t.test('a review in flight on an h2 session at SIGTERM: the session gets GOAWAY, the review its answer, the process exits', async (t) => {
-  const { serve, ca } = await serveWith(t, 1);
+  const { serve, ca } = await serveWith(t, 3);
   const session = await h2Session(serve.port, ca);
   t.teardown(() => session.destroy());
   t.equal((await h2Call(session, '/mutate', review)).status, 200, 'a review before the signal');
@@ -56,6 +56,7 @@ t.test('a review in flight on an h2 session at SIGTERM: the session gets GOAWAY,
   serve.child.kill('SIGTERM');
   await shuttingDown(serve);
   t.equal(await told, 0, 'GOAWAY with NO_ERROR as soon as shutdown begins');
+  t.equal((await negotiate(serve.port, ca, ['h2'])).alpn, 'h2', 'while the listener still takes connections (the drain is on)');
   stream.end(review.slice(100));
   await answered;
   t.equal(status, 200, 'the review in flight is answered');
@@ -69,15 +70,25 @@ t.test('a review in flight on an h2 session at SIGTERM: the session gets GOAWAY,
   );
 });
 
-t.test('an idle h2 session opened during the drain gets GOAWAY when the listener closes', async (t) => {
+t.test('h2 sessions opened during the drain: GOAWAY with the first request, or, idle, when the listener closes', async (t) => {
   const { serve, ca } = await serveWith(t, 2);
   serve.child.kill('SIGTERM');
   await shuttingDown(serve);
-  const session = await h2Session(serve.port, ca);
-  t.teardown(() => session.destroy());
-  const told = goaway(session);
-  t.equal(await told, 0, 'GOAWAY once the drain is over');
-  await closed(session);
+  const used = await h2Session(serve.port, ca);
+  const idle = await h2Session(serve.port, ca);
+  t.teardown(() => {
+    used.destroy();
+    idle.destroy();
+  });
+  const [usedTold, idleTold] = [goaway(used), goaway(idle)];
+  const bothClosed = Promise.all([closed(used), closed(idle)]);
+  let idleToldYet = false;
+  void idleTold.then(() => (idleToldYet = true));
+  t.equal((await h2Call(used, '/readyz')).status, 503, 'readiness fails during the drain, and is answered');
+  t.equal(await usedTold, 0, 'the session that carried a request is told GOAWAY with it');
+  t.notOk(idleToldYet, 'before the idle one, which waits for the end of the drain');
+  t.equal(await idleTold, 0, 'the idle one once the drain is over');
+  await bothClosed;
   t.equal(await serve.stop('SIGCONT'), 0, 'the process exits 0');
   t.notOk(
     serve.logs.some((l) => l.msg === DEADLINE_LOG),
