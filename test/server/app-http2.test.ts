@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { loadConfigFile } from '../../src/config/config.js';
 import { silentLogger } from '../../src/log.js';
-import { buildApp, HTTP2_LIMITS } from '../../src/server/app.js';
+import { ADMISSION_BODY_LIMIT, buildApp, HTTP2_LIMITS } from '../../src/server/app.js';
 import { createMetrics, type Metrics } from '../../src/server/metrics.js';
 import { fileTls } from '../../src/server/tls-source.js';
 import { generateCertificates } from '../../src/tls/certs.js';
@@ -137,4 +137,19 @@ t.test('a reloaded certificate reaches new HTTP/2 connections; the open session 
   t.equal((await h2Call(fresh, '/mutate', review)).status, 200, 'and trusts the new CA');
   await t.rejects(h2Session(port, oldCa), 'a new connection no longer presents the old certificate');
   t.equal((await h2Call(live, '/healthz')).status, 200, 'the session opened before the reload still works');
+});
+
+t.test('the body limit holds per stream: a review near 7 MiB is read, one above is refused with 413', async (t) => {
+  const { port } = await listening(t, true);
+  const session = await h2Session(port, pair.caCert);
+  t.teardown(() => session.destroy());
+  const big = JSON.parse(review);
+  big.request.object.metadata.annotations.padding = 'x'.repeat(ADMISSION_BODY_LIMIT - review.length - 1024);
+  const near = await h2Call(session, '/mutate', JSON.stringify(big));
+  t.equal(near.status, 200, 'within the session memory limit: the body streams through');
+  t.equal(JSON.parse(near.body).response.uid, big.request.uid);
+  big.request.object.metadata.annotations.padding += 'x'.repeat(2048);
+  const over = await h2Call(session, '/mutate', JSON.stringify(big));
+  t.equal(over.status, 413);
+  t.match(JSON.parse(over.body), { kind: 'Status', code: 413 });
 });
