@@ -110,6 +110,9 @@ function answerErrorsAsStatus(app: FastifyInstance, metrics: Metrics | undefined
     if (request.routeOptions.url === '/mutate') metrics?.admissionRejected.inc({ code: codeLabel(code) });
     if (code >= 500) request.log.error({ reqId: request.id, err: error }, 'request failed');
     else request.log.warn({ reqId: request.id, code, reason: clip(error.message, REASON_LOG_LENGTH) }, 'bad request');
+    // fastify asks to close the connection after a body it could not read; HTTP/2 has no such
+    // header (the stream ends alone) and Node would drop it with a warning on stderr.
+    if (request.raw.httpVersionMajor === 2) reply.removeHeader('connection');
     void reply.code(code).send(statusBody(code, `keda-carbon: ${error.message}`));
   });
   app.setNotFoundHandler((request, reply) => {

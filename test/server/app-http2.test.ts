@@ -22,6 +22,9 @@ import { loadReview, withAnnotations } from '../helpers/reviews.js';
 import { until } from '../helpers/until.js';
 
 const NOW = Date.parse('2026-11-23T10:30:00Z');
+// Node warns (once, on stderr) when an answer over HTTP/2 carries a header HTTP/2 forbids.
+const warnings: string[] = [];
+process.on('warning', (w) => warnings.push(`${w.name}: ${w.message}`));
 const review = JSON.stringify(withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { 'keda-carbon.io/policy': 'standard' }));
 const pair = generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
 
@@ -152,4 +155,15 @@ t.test('the body limit holds per stream: a review near 7 MiB is read, one above 
   const over = await h2Call(session, '/mutate', JSON.stringify(big));
   t.equal(over.status, 413);
   t.match(JSON.parse(over.body), { kind: 'Status', code: 413 });
+});
+
+t.test('a body that is not JSON over h2: a 400 Status, no connection header Node would warn about', async (t) => {
+  const { port } = await listening(t, true);
+  const session = await h2Session(port, pair.caCert);
+  t.teardown(() => session.destroy());
+  const answer = await h2Call(session, '/mutate', '{"not json');
+  t.equal(answer.status, 400);
+  t.match(JSON.parse(answer.body), { kind: 'Status', code: 400 });
+  t.same(warnings, [], 'no warning in this process, for this body or the oversized one before');
+  t.equal((await h2Call(session, '/healthz')).status, 200, 'the session goes on after the refusal');
 });
