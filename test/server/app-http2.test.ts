@@ -4,6 +4,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -166,4 +167,31 @@ t.test('a body that is not JSON over h2: a 400 Status, no connection header Node
   t.match(JSON.parse(answer.body), { kind: 'Status', code: 400 });
   t.same(warnings, [], 'no warning in this process, for this body or the oversized one before');
   t.equal((await h2Call(session, '/healthz')).status, 200, 'the session goes on after the refusal');
+});
+
+t.test("rapid reset (CVE-2023-44487): Node's limit on cancelled streams still ends such a connection", async (t) => {
+  const { port, app } = await listening(t, true);
+  let reached = 0;
+  app.server.on('stream', () => reached++);
+  const session = await h2Session(port, pair.caCert);
+  t.teardown(() => session.destroy());
+  const ended = new Promise<void>((resolve) => session.once('close', () => resolve()));
+  let told = false;
+  session.once('goaway', () => (told = true));
+  let sent = 0;
+  // open a stream and cancel it at once, again and again, as the attack does
+  while (!told && !session.destroyed && sent < 5000) {
+    const stream = session.request({ ':method': 'POST', ':path': '/mutate', 'content-type': 'application/json' });
+    stream.on('error', () => undefined);
+    stream.close(constants.NGHTTP2_CANCEL);
+    sent++;
+    if (sent % 50 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await ended;
+  t.ok(told, 'the server sent GOAWAY and closed the connection');
+  // nghttp2's bucket holds 1,000 resets and refills 33 a second
+  t.ok(reached < 2000, `after about a thousand streams: ${reached} of the ${sent} sent reached the server`);
+  const fresh = await h2Session(port, pair.caCert);
+  t.teardown(() => fresh.destroy());
+  t.equal((await h2Call(fresh, '/mutate', review)).status, 200, 'other connections are served');
 });
