@@ -18,9 +18,9 @@ export interface Bare {
   stop(): Promise<void>;
 }
 
-/** Starts bench/bare-webhook.js with its certificates in `dir`, answering with `cap`. */
-export async function startBare(dir: string, cap: number): Promise<Bare> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./bare-webhook.js', import.meta.url)), dir, String(cap)], {
+/** Starts bench/bare-webhook.js with its certificates in `dir`, answering with `cap`; `h2` offers HTTP/2 as well. */
+export async function startBare(dir: string, cap: number, h2: boolean): Promise<Bare> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./bare-webhook.js', import.meta.url)), dir, String(cap), ...(h2 ? ['h2'] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const first = await new Promise<string>((resolve, reject) => {

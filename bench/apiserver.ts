@@ -448,7 +448,7 @@ async function bareRun(
   teardown: never,
   unregisterAll: () => Promise<void>,
 ): Promise<Figure> {
-  const bare = await startBare(join(dir, 'bare-tls'), CAP);
+  const bare = await startBare(join(dir, 'bare-tls'), CAP, HTTP2);
   try {
     await registerWebhookAt(teardown, c, { url: `https://127.0.0.1:${bare.port}/mutate`, caBundle: bare.caBundle }, ns, CAP);
     const figure = await writesRun(c, clients, ns, { port: bare.port }, 'through the bare webhook', { ...pids, 'bare webhook': bare.child.pid! });

@@ -43,11 +43,11 @@ const AREAS: Array<[string, RegExp]> = [
 ];
 
 /**
- * Node's HTTP parser and socket callbacks run from native code with nothing of ours above
- * them; the server's requests are nearly all of that traffic (the API client's watch streams
+ * Node's HTTP parser, HTTP/2 session and socket callbacks run from native code with nothing
+ * of ours above them; the server's requests are nearly all of that traffic (the API client's watch streams
  * go through node:_http_client, which names them), so they count for admission.
  */
-const HTTP_PLUMBING = /^node:(_http_(common|incoming|outgoing)|internal\/stream_base_commons)/;
+const HTTP_PLUMBING = /^node:(_http_(common|incoming|outgoing)|internal\/stream_base_commons|internal\/http2\/)/;
 const ADMISSION = AREAS[AREAS.length - 1]![0];
 
 function ownArea(frame: ProfileNode['callFrame']): string | null {
