@@ -290,7 +290,7 @@ async function writesRun(
   figure.cpuMsPerWrite = Object.fromEntries(
     Object.entries(cpuAfter).map(([name, ms]) => [name, Math.round(((ms - cpuBefore[name]!) / result.length) * 100) / 100]),
   );
-  if (pids.serve) windows.push({ phase, fromUs, toUs, serveCpuMsPerWrite: (figure.cpuMsPerWrite as Record<string, number>).serve! });
+  if (pids.serve) windows.push({ phase, fromUs, toUs, writes: result.length, serveCpuMsPerWrite: (figure.cpuMsPerWrite as Record<string, number>).serve! });
   figure.readBack = await readBack(c, ns, webhook !== undefined);
   if (webhook) {
     const [hookAfter, crdAfter] = await Promise.all([webhook.metricsPage?.() ?? '', crdServerMetrics(c.kubeconfig)]);
