@@ -1,20 +1,14 @@
 import t from 'tap';
-import { Controller } from '../../src/cluster/controller.js';
-import { EventRecorder } from '../../src/cluster/events.js';
 import { Ledger, intensitySeconds } from '../../src/cluster/ledger.js';
-import { NamespaceCache } from '../../src/cluster/namespaces.js';
-import { ObjectCache } from '../../src/cluster/objects.js';
-import { PoliteClient } from '../../src/cluster/polite.js';
 import { parseConfigText } from '../../src/config/config.js';
 import type { CarbonSnapshot } from '../../src/core/carbon.js';
 import { ANNOTATION } from '../../src/core/names.js';
 import { planObject } from '../../src/core/plan.js';
 import { resolvePolicy } from '../../src/core/resolve.js';
-import { createMetrics } from '../../src/server/metrics.js';
 import { HOUR, MINUTE, hourly } from '../helpers/carbon.js';
 import { FakeClock } from '../helpers/clock.js';
+import { wireController } from '../helpers/controller-rig.js';
 import { FakeKube, type FakeObject } from '../helpers/fake-kube.js';
-import { captureLogger } from '../helpers/log.js';
 import { until } from '../helpers/until.js';
 
 const H0 = Date.UTC(2026, 10, 23, 10, 0, 0);
@@ -80,39 +74,14 @@ t.test('the ledger of a controller over a fake-clock run: two policies, a band c
     [ANNOTATION.environmentalImpact]: '{mode: observe, wattsPerReplica: 100, carbon: [{measuredEmission: 300, allowedMaxReplicaCount: 3}]}',
   });
 
-  const api = fake.trackedApi();
-  const { logger, lines } = captureLogger();
-  const metrics = createMetrics();
-  const client = new PoliteClient(api, { qps: 1000, burst: 1000, maxInFlight: 8 });
-  const events = new EventRecorder(client, logger, 'test', clock.now);
   const ledger = new Ledger({ clock, carbon: { snapshot: () => snapshot } });
-  let controller: Controller | undefined;
-  const namespaces = new NamespaceCache({ api, logger, onLabelsChange: (ns) => controller?.namespaceChanged(ns) });
-  const objects = new ObjectCache({ api, logger, onChange: (...c) => controller?.objectChanged(...c), onSynced: (p, r) => controller?.listed(p, r) });
-  controller = new Controller({
-    objects,
-    namespaces,
-    client,
-    events,
-    config: () => cfg,
-    carbon: { snapshot: () => snapshot },
-    logger,
-    metrics: metrics.controller,
-    ledger,
-    clock,
-  });
-  metrics.ledger.attach(() => (controller!.isRunning ? ledger.rows() : []));
-  namespaces.start();
-  await namespaces.whenSynced();
-  t.teardown(async () => {
-    await controller!.stop();
-    namespaces.stop();
-  });
+  const { api, lines, metrics, controller, objects } = await wireController(t, { fake, clock, config: () => cfg, carbon: () => snapshot, ledger });
+  metrics.ledger.attach(() => (controller.isRunning ? ledger.rows() : []));
   const drive = async (cond: () => boolean, what: string): Promise<void> => {
     for (let i = 0; i < 300; i++) {
       if (cond()) return;
       // The queue idle and the loopback I/O done before fake time moves on.
-      await controller!.idle();
+      await controller.idle();
       await until(() => api.settled, 'every request answered and every watched change delivered');
       await clock.advance(100);
     }

@@ -1,6 +1,7 @@
 /** The controller test rig: test/cluster/controller.test.ts and controller-touch.test.ts drive it. */
 import type { Test } from 'tap';
 import { Controller } from '../../src/cluster/controller.js';
+import type { Ledger } from '../../src/cluster/ledger.js';
 import { EventRecorder } from '../../src/cluster/events.js';
 import { NamespaceCache } from '../../src/cluster/namespaces.js';
 import { ObjectCache } from '../../src/cluster/objects.js';
@@ -26,6 +27,43 @@ function config(): RuntimeConfig {
 }
 
 /**
+ * A controller over the fake API server as `serve` wires it (polite client, Event recorder,
+ * namespace and object caches), its namespaces synced, stopped at teardown; not started.
+ */
+export async function wireController(
+  t: Test,
+  o: { fake: FakeKube; clock: FakeClock; config: () => RuntimeConfig; carbon: () => CarbonSnapshot; ledger?: Ledger; maxAttempts?: number },
+) {
+  const api = o.fake.trackedApi();
+  const { logger, lines } = captureLogger();
+  const metrics = createMetrics();
+  const client = new PoliteClient(api, { qps: 1000, burst: 1000, maxInFlight: 8, ...(o.maxAttempts ? { maxAttempts: o.maxAttempts } : {}) });
+  const events = new EventRecorder(client, logger, 'test', o.clock.now);
+  let controller: Controller | undefined;
+  const namespaces = new NamespaceCache({ api, logger, onLabelsChange: (ns) => controller?.namespaceChanged(ns) });
+  const objects = new ObjectCache({ api, logger, onChange: (...c) => controller?.objectChanged(...c), onSynced: (p, r) => controller?.listed(p, r) });
+  controller = new Controller({
+    objects,
+    namespaces,
+    client,
+    events,
+    config: o.config,
+    carbon: { snapshot: o.carbon },
+    logger,
+    metrics: metrics.controller,
+    ...(o.ledger ? { ledger: o.ledger } : {}),
+    clock: o.clock,
+  });
+  namespaces.start();
+  await namespaces.whenSynced();
+  t.teardown(async () => {
+    await controller.stop();
+    namespaces.stop();
+  });
+  return { api, lines, metrics, controller, objects };
+}
+
+/**
  * The leader's controller over the fake API server, with the webhook stand-in admitting at the
  * fake clock's time (unless `admit: false`), and the rounds that move fake time once the queue
  * and the loopback I/O are quiet.
@@ -47,35 +85,17 @@ export async function controllerRig(t: Test, opts: { admit?: boolean; carbon?: C
       () => cfg,
       () => snapshot,
     );
-  const api = fake.trackedApi();
-  const { logger, lines } = captureLogger();
-  const metrics = createMetrics();
-  const client = new PoliteClient(api, { qps: 1000, burst: 1000, maxInFlight: 8, ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}) });
-  const events = new EventRecorder(client, logger, 'test', clock.now);
-  let controller: Controller | undefined;
-  const namespaces = new NamespaceCache({ api, logger, onLabelsChange: (ns) => controller?.namespaceChanged(ns) });
-  const objects = new ObjectCache({ api, logger, onChange: (...c) => controller?.objectChanged(...c), onSynced: (p, r) => controller?.listed(p, r) });
-  controller = new Controller({
-    objects,
-    namespaces,
-    client,
-    events,
-    config: () => cfg,
-    carbon: { snapshot: () => snapshot },
-    logger,
-    metrics: metrics.controller,
+  const { api, lines, metrics, controller, objects } = await wireController(t, {
+    fake,
     clock,
+    config: () => cfg,
+    carbon: () => snapshot,
+    ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
   });
-  namespaces.start();
-  await namespaces.whenSynced();
   const leadership = new AbortController();
-  t.teardown(async () => {
-    await controller!.stop();
-    namespaces.stop();
-  });
   /** Wait until the queue is idle and the loopback I/O done: what fake time may move on after. */
   const quiet = async (): Promise<void> => {
-    await controller!.idle();
+    await controller.idle();
     await until(() => api.settled, 'every request answered and every watched change delivered');
   };
   /** One round: quiet, then fake time moves 100 ms. */
@@ -114,7 +134,7 @@ export async function controllerRig(t: Test, opts: { admit?: boolean; carbon?: C
     setConfig: (c: RuntimeConfig) => (cfg = c),
     setCarbon: (s: CarbonSnapshot) => (snapshot = s),
     start: async () => {
-      controller!.start(leadership.signal);
+      controller.start(leadership.signal);
       await drive(() => lines.some((l) => l.includes('"msg":"sweep finished"')), 'the first sweep');
     },
     create: (ns: string, name: string, declared: number, annotations: Record<string, string> = {}) => {
