@@ -5,17 +5,15 @@
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createSecureServer, type ClientHttp2Session } from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { silentLogger } from '../../src/log.js';
-import { shutdownGate } from '../../src/server/shutdown.js';
 import { generateCertificates } from '../../src/tls/certs.js';
 import { h2Call, h2Session, negotiate } from '../helpers/http2.js';
 import { loadReview, withAnnotations } from '../helpers/reviews.js';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
+import { gatedServer, stallUntilBody } from '../helpers/gated-server.js';
 import { until } from '../helpers/until.js';
 
 const review = JSON.stringify(withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { 'keda-carbon.io/policy': 'standard' }));
@@ -98,16 +96,9 @@ t.test('h2 sessions opened during the drain: GOAWAY with the first request, or, 
 
 t.test('the gate on an HTTP/2 server: stalled h2 and HTTP/1.1 requests are cut at the deadline and exit is called', async (t) => {
   const pair = generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
-  const server = createSecureServer({ cert: pair.cert, key: pair.key, allowHTTP1: true }, (req, res) => {
-    // answers only once the whole body is in; these never are
-    req.resume();
-    req.on('end', () => res.end('ok'));
-  });
-  let exited = 0;
-  const gate = shutdownGate(server, { logger: silentLogger, exit: () => void exited++ });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => server.close());
-  const { port } = server.address() as AddressInfo;
+  // the requests below never send their whole body
+  const server = createSecureServer({ cert: pair.cert, key: pair.key, allowHTTP1: true }, stallUntilBody);
+  const { gate, port, exits } = await gatedServer(t, server);
   const received = () => new Promise((r) => server.once('request', r));
 
   const session = await h2Session(port, pair.caCert);
@@ -131,6 +122,6 @@ t.test('the gate on an HTTP/2 server: stalled h2 and HTTP/1.1 requests are cut a
   t.equal(await told, 0, 'the h2 session is told GOAWAY when shutdown begins');
   await Promise.all([sessionClosed, h1Closed]);
   t.pass('both stalled connections are cut at the deadline');
-  await until(() => exited > 0, 'exit called after the deadline');
-  t.equal(exited, 1);
+  await until(() => exits() > 0, 'exit called after the deadline');
+  t.equal(exits(), 1);
 });

@@ -5,15 +5,14 @@
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { connect as netConnect, type AddressInfo } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
 import { loadReview, withAnnotations } from '../helpers/reviews.js';
-import { silentLogger } from '../../src/log.js';
-import { shutdownGate } from '../../src/server/shutdown.js';
+import { gatedServer, stallUntilBody } from '../helpers/gated-server.js';
 import { until } from '../helpers/until.js';
 
 const review = JSON.stringify(withAnnotations(loadReview('scaledobject-create.kubectl-apply'), { 'keda-carbon.io/policy': 'standard' }));
@@ -165,16 +164,9 @@ t.test('a request that never completes is cut at the hard deadline and the proce
 });
 
 t.test('the gate in process: a process that outlives the deadline is exited', async (t) => {
-  const server = createServer((req, res) => {
-    // answers only once the whole body is in; this one never is
-    req.resume();
-    req.on('end', () => res.end('ok'));
-  });
-  let exited = 0;
-  const gate = shutdownGate(server, { logger: silentLogger, exit: () => void exited++ });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => server.close());
-  const { port } = server.address() as AddressInfo;
+  // the request below never sends its whole body
+  const server = createServer(stallUntilBody);
+  const { gate, port, exits } = await gatedServer(t, server);
   const socket = netConnect(port, '127.0.0.1');
   const closed = new Promise((r) => socket.once('close', r));
   socket.on('error', () => undefined);
@@ -187,6 +179,6 @@ t.test('the gate in process: a process that outlives the deadline is exited', as
   t.equal(gate.closing, true);
   await closed;
   t.pass('the stalled connection is cut at the deadline');
-  await until(() => exited > 0, 'exit called after the deadline');
-  t.equal(exited, 1, 'exit is called once the process is still alive after the deadline');
+  await until(() => exits() > 0, 'exit called after the deadline');
+  t.equal(exits(), 1, 'exit is called once the process is still alive after the deadline');
 });
