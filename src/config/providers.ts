@@ -1,6 +1,5 @@
 import type { Signal } from '../core/carbon.js';
 import { fail, fieldPath } from '../core/schema.js';
-import type { IntensityConfig } from './intensity.js';
 
 /** Keys of the `intensity:` block a provider can require. */
 export type Needed = 'location' | 'baseUrl' | 'query' | 'path';
@@ -16,7 +15,21 @@ export interface ProviderSpec<N extends string = string> {
   readonly name: N;
   readonly needs: readonly Needed[];
   readonly signal?: Signal;
-  complete?(cfg: IntensityConfig, at: string): void;
+  complete?(cfg: Completable, at: string): void;
+}
+
+/**
+ * The keys of the `intensity:` block (IntensityConfig in intensity.ts, which imports this
+ * file) that a provider checks or fills in.
+ */
+interface Completable {
+  readonly location: string;
+  tokenEnv?: string;
+  tokenFile?: string;
+  usernameEnv?: string;
+  usernameFile?: string;
+  passwordEnv?: string;
+  passwordFile?: string;
 }
 
 /** `lat,lon` for Electricity Maps' coordinate lookup, e.g. `52.52,13.405`. */

@@ -1,4 +1,18 @@
-import type { ChartInput } from './svg.js';
+import type { Policy } from '../core/policy.js';
+import type { ThresholdSeries } from './thresholds.js';
+import type { CapInterval } from './timeline.js';
+
+export interface ChartInput {
+  readonly title: string;
+  readonly policy: Policy;
+  readonly declared: number;
+  /** The timeline following the forecast: its intensities draw the curve, its caps the step line. */
+  readonly intervals: readonly CapInterval[];
+  /** Optional: the caps as the Azure operator re-evaluates them, drawn dashed for comparison. */
+  readonly operator?: readonly CapInterval[];
+  /** Optional: each percentile band's resolved threshold over the span, drawn as a step line. */
+  readonly thresholds?: readonly ThresholdSeries[];
+}
 
 /** The chart's geometry, colours and drawing primitives, shared by its parts. */
 export const WIDTH = 960;

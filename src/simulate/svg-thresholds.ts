@@ -1,7 +1,7 @@
 import { allowedCount } from '../core/decide.js';
 import type { Band, Policy } from '../core/policy.js';
 import { COLORS, fmt, M, PLOT_H, PLOT_W, px, stepPath, text, type Canvas } from './svg-canvas.js';
-import type { ChartInput } from './svg.js';
+import type { ChartInput } from './svg-canvas.js';
 import type { ThresholdSeries } from './thresholds.js';
 
 type FixedBand = Extract<Band, { threshold: number }>;

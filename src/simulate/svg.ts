@@ -1,22 +1,8 @@
-import type { Policy } from '../core/policy.js';
-import { type Canvas, COLORS, escapeXml, fmt, M, PLOT_H, PLOT_W, px, stepPath, text, WIDTH } from './svg-canvas.js';
+import { type Canvas, type ChartInput, COLORS, escapeXml, fmt, M, PLOT_H, PLOT_W, px, stepPath, text, WIDTH } from './svg-canvas.js';
 import { drawnPercentiles, drawThresholdLabels, drawThresholdLines, FIXED_DASH, fixedBands, PERCENTILE_DASH } from './svg-thresholds.js';
-import type { ThresholdSeries } from './thresholds.js';
-import { HOUR, type CapInterval } from './timeline.js';
+import { HOUR } from './timeline.js';
 
-export { escapeXml };
-
-export interface ChartInput {
-  readonly title: string;
-  readonly policy: Policy;
-  readonly declared: number;
-  /** The timeline following the forecast: its intensities draw the curve, its caps the step line. */
-  readonly intervals: readonly CapInterval[];
-  /** Optional: the caps as the Azure operator re-evaluates them, drawn dashed for comparison. */
-  readonly operator?: readonly CapInterval[];
-  /** Optional: each percentile band's resolved threshold over the span, drawn as a step line. */
-  readonly thresholds?: readonly ThresholdSeries[];
-}
+export { escapeXml, type ChartInput };
 
 /** A "nice" step (1, 2, 2.5, 5 x 10^k) so that about `count` ticks span [0, max]. */
 export function niceStep(max: number, count: number): number {
