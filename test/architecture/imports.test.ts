@@ -40,8 +40,9 @@ interface Edge {
   spec: string;
 }
 
-function importGraph(): { edges: Edge[]; packagesByFile: Map<string, string[]> } {
+function importGraph(): { edges: Edge[]; fileEdges: Edge[]; packagesByFile: Map<string, string[]> } {
   const edges: Edge[] = [];
+  const fileEdges: Edge[] = [];
   const packagesByFile = new Map<string, string[]>();
   for (const file of sourceFiles(SRC)) {
     const pkgs: string[] = [];
@@ -53,10 +54,11 @@ function importGraph(): { edges: Edge[]; packagesByFile: Map<string, string[]> }
       const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
       const [from, to] = [unitOf(file), unitOf(target)];
       if (from !== to) edges.push({ from, to, file: relative(SRC, file), spec });
+      fileEdges.push({ from: relative(SRC, file), to: relative(SRC, target), file: relative(SRC, file), spec });
     }
     packagesByFile.set(relative(SRC, file), pkgs);
   }
-  return { edges, packagesByFile };
+  return { edges, fileEdges, packagesByFile };
 }
 
 /** Strongly connected components with more than one unit: each is an import loop. */
@@ -94,12 +96,19 @@ function loops(edges: Edge[]): string[][] {
   return found;
 }
 
-const { edges, packagesByFile } = importGraph();
+const { edges, fileEdges, packagesByFile } = importGraph();
 
 t.test('no folder of src/ imports a folder that imports it back', async (t) => {
   const found = loops(edges);
   const detail = found.map((units) => edges.filter((e) => units.includes(e.from) && units.includes(e.to)).map((e) => `${e.file} -> ${e.spec}`));
   t.same(found, [], `import loops:\n${detail.flat().join('\n')}`);
+});
+
+t.test('no file of src/ imports a file that imports it back, type imports included', async (t) => {
+  // A loop of types only costs nothing at run time, but it ties two files into one to read.
+  const found = loops(fileEdges);
+  const detail = found.map((files) => fileEdges.filter((e) => files.includes(e.from) && files.includes(e.to)).map((e) => `${e.file} -> ${e.spec}`));
+  t.same(found, [], `import loops between files:\n${detail.flat().join('\n')}`);
 });
 
 t.test('the core imports nothing outside itself', async (t) => {
