@@ -44,6 +44,11 @@ const BENCHMARKS: Record<string, () => Promise<boolean | undefined>> = {
     line({ soak: await runSoakBench() });
     return true;
   },
+  async wakeup() {
+    const { runWakeupBench } = await import('./wakeup.js');
+    line({ wakeup: await runWakeupBench() });
+    return true;
+  },
   async apiserver() {
     const { runApiserverBench } = await import('./apiserver.js');
     return runApiserverBench();
