@@ -64,7 +64,9 @@ t.test('no test waits a fixed time for something to happen', async (t) => {
 
 t.test('the check sees each kind of fixed wait', async (t) => {
   // The samples live in a fixture so that this file holds no wait of its own to flag.
-  const text = readFileSync(join(TEST, 'fixtures', 'waits', 'samples.txt'), 'utf8');
+  const text = readFileSync(join(TEST, 'fixtures', 'waits', 'samples.txt'), 'utf8')
+    .replaceAll('TIMER', ['set', 'Timeout'].join(''))
+    .replaceAll('TICK', 'tick');
   const [flagged, bounded] = text.split('\n---\n').map((part) => part.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#')));
   t.equal(flagged!.length, 4, 'one sample of each kind');
   for (const s of flagged!)
