@@ -6,16 +6,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { runCerts } from '../../src/cli/certs.js';
 import { checkPair } from '../../src/tls/certs.js';
-
-function capture(env: Record<string, string | undefined> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, env },
-    out: () => out.join(''),
-    err: () => err.join(''),
-  };
-}
+import { captureIO } from '../helpers/io.js';
 
 const base = ['--service', 'keda-carbon', '--namespace', 'carbon-system'];
 const names = ['keda-carbon', 'keda-carbon.carbon-system', 'keda-carbon.carbon-system.svc', 'keda-carbon.carbon-system.svc.cluster.local'];
@@ -23,7 +14,7 @@ const names = ['keda-carbon', 'keda-carbon.carbon-system', 'keda-carbon.carbon-s
 t.test('--out-dir writes the three files and prints the caBundle', async (t) => {
   const dir = join(await mkdtemp(join(tmpdir(), 'keda-carbon-cli-')), 'tls');
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const c = capture();
+  const c = captureIO();
   t.equal(await runCerts([...base, '--out-dir', dir, '--ip-address', '10.0.0.7', '--dns-name', 'webhook.example', '--validity-days', '30'], c.io), 0, c.err());
   const [cert, key, ca] = await Promise.all(['tls.crt', 'tls.key', 'ca.crt'].map((f) => readFile(join(dir, f), 'utf8')));
   t.equal(c.out(), `${Buffer.from(ca!).toString('base64')}\n`, 'stdout is exactly the caBundle');
@@ -38,17 +29,17 @@ t.test('--out-dir writes the three files and prints the caBundle', async (t) => 
   t.equal((await stat(join(dir, 'tls.key'))).mode & 0o777, 0o600);
   t.notMatch(c.err(), /BEGIN/, 'no key material on stderr');
 
-  const again = capture();
+  const again = captureIO();
   t.equal(await runCerts([...base, '--out-dir', dir], again.io), 2, 'refuses to overwrite');
   t.match(again.err(), /tls\.crt already exists; pass --force/);
   t.equal(await readFile(join(dir, 'tls.key'), 'utf8'), key, 'key untouched');
-  const forced = capture();
+  const forced = captureIO();
   t.equal(await runCerts([...base, '--out-dir', dir, '--force'], forced.io), 0);
   t.not(await readFile(join(dir, 'tls.key'), 'utf8'), key, '--force replaces');
 });
 
 t.test('--secret-manifest prints a kubernetes.io/tls Secret with ca.crt', async (t) => {
-  const c = capture();
+  const c = captureIO();
   t.equal(await runCerts([...base, '--secret-manifest', '--secret-name', 'my-tls'], c.io), 0, c.err());
   const secret = parseYaml(c.out());
   t.match(secret, { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'my-tls', namespace: 'carbon-system' } });
@@ -56,7 +47,7 @@ t.test('--secret-manifest prints a kubernetes.io/tls Secret with ca.crt', async 
   const decode = (k: string) => Buffer.from(secret.data[k], 'base64').toString();
   t.ok(checkPair(decode('tls.crt'), decode('tls.key')));
   t.match(c.err(), new RegExp(`^caBundle: ${secret.data['ca.crt'].replace(/[+/]/g, '\\$&')}\n$`), 'caBundle on stderr, equal to ca.crt');
-  const dflt = capture();
+  const dflt = captureIO();
   await runCerts([...base, '--secret-manifest'], dflt.io);
   t.equal(parseYaml(dflt.out()).metadata.name, 'keda-carbon-tls', 'default Secret name matches the Deployment volume');
 });
@@ -64,12 +55,12 @@ t.test('--secret-manifest prints a kubernetes.io/tls Secret with ca.crt', async 
 t.test('-o json: the caBundle with the files, or with the Secret as an object', async (t) => {
   const dir = join(await mkdtemp(join(tmpdir(), 'keda-carbon-cli-')), 'tls');
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const files = capture();
+  const files = captureIO();
   t.equal(await runCerts([...base, '--out-dir', dir, '-o', 'json'], files.io), 0, files.err());
   const written = JSON.parse(files.out());
   t.same(written.files, { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key'), ca: join(dir, 'ca.crt') });
   t.equal(written.caBundle, Buffer.from(await readFile(join(dir, 'ca.crt'))).toString('base64'));
-  const secret = capture();
+  const secret = captureIO();
   t.equal(await runCerts([...base, '--secret-manifest', '--output', 'json'], secret.io), 0, secret.err());
   const doc = JSON.parse(secret.out());
   t.match(doc.secret, { kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'keda-carbon-tls', namespace: 'carbon-system' } });
@@ -96,13 +87,13 @@ t.test('bad arguments are usage errors that name the problem', async (t) => {
     [[...base, '--secret-manifest', 'extra'], /positional/i],
   ];
   for (const [argv, message] of cases) {
-    const c = capture();
+    const c = captureIO();
     const code = await runCerts(argv, c.io);
     t.not(code, 0, `fails: ${argv.join(' ')}`);
     t.match(c.err(), message);
     t.equal(c.out(), '', 'nothing on stdout');
   }
-  const help = capture();
+  const help = captureIO();
   t.equal(await runCerts(['--help'], help.io), 0);
   t.match(help.out(), /Usage: keda-carbon certs/);
 });
@@ -112,15 +103,15 @@ t.test('--patch-webhook with an unusable kubeconfig fails before writing anythin
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const kc = join(dir, 'kubeconfig');
   await writeFile(kc, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n');
-  const c = capture();
+  const c = captureIO();
   t.equal(await runCerts([...base, '--out-dir', join(dir, 'tls'), '--patch-webhook', 'keda-carbon', '--kubeconfig', kc], c.io), 2);
   t.match(c.err(), /cannot load kubeconfig: no current cluster/);
   await t.rejects(stat(join(dir, 'tls')), { code: 'ENOENT' }, 'no certificate written');
-  const missing = capture();
+  const missing = captureIO();
   t.equal(await runCerts([...base, '--secret-manifest', '--patch-webhook', 'keda-carbon', '--kubeconfig', join(dir, 'nope')], missing.io), 2);
   t.equal(missing.err(), `keda-carbon certs: cannot read ${join(dir, 'nope')}: no such file\n`);
   t.equal(missing.out(), '', 'no Secret printed');
-  const fromEnv = capture({ KUBECONFIG: `${join(dir, 'gone')}:${kc}` });
+  const fromEnv = captureIO({ KUBECONFIG: `${join(dir, 'gone')}:${kc}` });
   t.equal(await runCerts([...base, '--secret-manifest', '--patch-webhook', 'keda-carbon'], fromEnv.io), 2);
   t.match(fromEnv.err(), /cannot read .*gone: no such file/, 'the first file of KUBECONFIG');
 });
@@ -129,7 +120,7 @@ t.test('an --out-dir that cannot be written says so', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'keda-carbon-cli-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'file'), '');
-  const c = capture();
+  const c = captureIO();
   t.equal(await runCerts([...base, '--out-dir', join(dir, 'file', 'tls')], c.io), 1);
   t.match(c.err(), /^keda-carbon certs: cannot write the certificate files into .*file\/tls: a part of the path is not a directory\n$/);
 });

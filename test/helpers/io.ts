@@ -1,5 +1,5 @@
 /** A command's IO that keeps what it writes: `io` to pass, `out()` and `err()` to read back. */
-export function captureIO(env: Record<string, string> = {}) {
+export function captureIO(env: Record<string, string | undefined> = {}) {
   const out: string[] = [];
   const err: string[] = [];
   return {
